@@ -1,0 +1,286 @@
+//! [`Client`]: the app's handle on one account.
+//!
+//! Every method returns quickly: nothing here waits on the network. `send`
+//! writes to the local store and returns; `connect` starts a background
+//! session on the tokio runtime the client was created in. What happens
+//! later arrives as [`Event`]s on [`Client::events`].
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::task::JoinHandle;
+use tokio_xmpp::jid::{BareJid, Jid};
+
+use crate::config::ClientConfig;
+use crate::connection::Link;
+use crate::error::Error;
+use crate::events::{ConnectionState, Event, EventHub};
+use crate::session::{Command, Session};
+use crate::store::{ConversationSummary, NewOutgoing, Store, StoredMessage};
+
+/// File name of the message store inside [`ClientConfig::store_dir`].
+pub const STORE_FILE: &str = "jabberkit.sqlite3";
+
+/// Longest body `send` accepts, in bytes (servers commonly cap stanzas
+/// around 256 KiB; staying well below keeps one message from killing the
+/// stream).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// One account: its connection, its store, its events.
+///
+/// Create it inside a tokio runtime (its background work runs there). Cheap
+/// to clone; all clones are the same account.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ClientConfig,
+    jid: Jid,
+    own: BareJid,
+    store: Arc<Store>,
+    hub: Arc<EventHub>,
+    network: watch::Sender<bool>,
+    retry_now: Arc<Notify>,
+    runtime: Handle,
+    session: Mutex<Option<SessionHandle>>,
+}
+
+struct SessionHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    task: JoinHandle<()>,
+}
+
+impl Client {
+    /// Opens (or creates) the account's store. Does not connect.
+    ///
+    /// Errors: [`Error::InvalidInput`] for a JID without a user part or an
+    /// unusable CA PEM, [`Error::Storage`] if the store cannot be opened.
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        let runtime = Handle::try_current().map_err(|_| Error::Other {
+            reason: "Client::new must be called inside a tokio runtime".into(),
+        })?;
+        let jid: Jid = config
+            .jid
+            .parse()
+            .map_err(|e| Error::invalid(format!("{:?} is not a JID: {e}", config.jid)))?;
+        if jid.node().is_none() {
+            return Err(Error::invalid(format!("{:?} has no user part (user@domain)", config.jid)));
+        }
+        if config.password.is_empty() {
+            return Err(Error::invalid("the password is empty"));
+        }
+        let store = Store::open(&config.store_dir.join(STORE_FILE))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                own: jid.to_bare(),
+                jid,
+                config,
+                store: Arc::new(store),
+                hub: Arc::new(EventHub::new()),
+                network: watch::Sender::new(true),
+                retry_now: Arc::new(Notify::new()),
+                runtime,
+                session: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The account's bare JID.
+    pub fn jid(&self) -> String {
+        self.inner.own.to_string()
+    }
+
+    /// Starts connecting in the background (no-op if already connected or
+    /// trying). After [`ConnectionState::Failed`], this is how the app
+    /// retries, e.g. with a corrected password in a new `Client`.
+    ///
+    /// Errors only for an unusable configuration (bad server address or CA).
+    pub fn connect(&self) -> Result<(), Error> {
+        let inner = &self.inner;
+        let mut session = inner.lock_session();
+        let previous = match session.take() {
+            Some(s) if !s.task.is_finished() && !matches!(inner.hub.state(), ConnectionState::Failed { .. }) => {
+                *session = Some(s);
+                return Ok(());
+            }
+            other => other,
+        };
+        let _guard = inner.runtime.enter();
+        let link = Link::open(
+            &inner.config,
+            &inner.jid,
+            inner.hub.clone(),
+            inner.network.subscribe(),
+            inner.retry_now.clone(),
+        )?;
+        let (commands, rx) = mpsc::unbounded_channel();
+        let run = Session {
+            link,
+            own: inner.own.clone(),
+            store: inner.store.clone(),
+            hub: inner.hub.clone(),
+            commands: rx,
+        };
+        let task = inner.runtime.spawn(async move {
+            // A failed session may still be closing; never run two at once.
+            if let Some(previous) = previous {
+                let _ = previous.task.await;
+            }
+            run.run().await
+        });
+        *session = Some(SessionHandle { commands, task });
+        Ok(())
+    }
+
+    /// Closes the connection cleanly and waits until it is closed (at most
+    /// a few seconds). Queued messages stay in the store and go out at the
+    /// next `connect`.
+    pub async fn disconnect(&self) {
+        let handle = self.inner.lock_session().take();
+        if let Some(handle) = handle {
+            let (done, wait) = oneshot::channel();
+            if handle.commands.send(Command::Disconnect(done)).is_ok() {
+                let _ = wait.await;
+            }
+            let _ = handle.task.await;
+        }
+        self.inner.hub.set_state(ConnectionState::Disconnected);
+    }
+
+    /// Queues a chat message to `to` (a bare JID) and returns its id at
+    /// once. The message is stored before this returns, so it survives an
+    /// app kill; it is sent as soon as the account is online, and its
+    /// progress arrives as [`Event::MessageState`].
+    pub fn send(&self, to: &str, body: &str) -> Result<String, Error> {
+        let to = parse_bare(to)?;
+        check_body(body)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let own = self.inner.own.to_string();
+        let stored = self.inner.store.enqueue_outgoing(NewOutgoing {
+            id: &id,
+            own_jid: &own,
+            to: to.as_str(),
+            body,
+            timestamp: chrono::Utc::now(),
+        })?;
+        self.inner.hub.emit(Event::Message(stored));
+        if let Some(session) = self.inner.lock_session().as_ref() {
+            // If the session just ended, the entry waits for the next one.
+            let _ = session.commands.send(Command::Send(id.clone()));
+        }
+        Ok(id)
+    }
+
+    /// Up to `limit` messages exchanged with `with`, older than the message
+    /// `before` (the newest when `None`), oldest first.
+    pub fn history(&self, with: &str, before: Option<&str>, limit: u32) -> Result<Vec<StoredMessage>, Error> {
+        let with = parse_bare(with)?;
+        Ok(self.inner.store.history(with.as_str(), before, limit)?)
+    }
+
+    /// One entry per conversation, most recent activity first.
+    pub fn conversations(&self) -> Result<Vec<ConversationSummary>, Error> {
+        Ok(self.inner.store.conversations()?)
+    }
+
+    /// One stored message.
+    pub fn message(&self, id: &str) -> Result<Option<StoredMessage>, Error> {
+        Ok(self.inner.store.message(id)?)
+    }
+
+    /// The app's view of the network. `false` stops connection attempts
+    /// (saving battery while there is nothing to reach); `true` after
+    /// `false` retries at once instead of waiting out the backoff.
+    pub fn network_available(&self, available: bool) {
+        let was = self.inner.network.send_replace(available);
+        if available && !was {
+            self.inner.retry_now.notify_one();
+        }
+    }
+
+    /// The current connection state.
+    pub fn state(&self) -> ConnectionState {
+        self.inner.hub.state()
+    }
+
+    /// A new, independent queue of events, starting with the current
+    /// connection state. Receive on any task or thread; dropping it
+    /// unsubscribes.
+    pub fn events(&self) -> mpsc::UnboundedReceiver<Event> {
+        self.inner.hub.subscribe()
+    }
+}
+
+impl Inner {
+    fn lock_session(&self) -> MutexGuard<'_, Option<SessionHandle>> {
+        self.session.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn parse_bare(jid: &str) -> Result<BareJid, Error> {
+    let parsed: BareJid = jid
+        .parse()
+        .map_err(|e| Error::invalid(format!("{jid:?} is not a bare JID (user@domain): {e}")))?;
+    Ok(parsed)
+}
+
+/// Rejects bodies that could never be sent: empty, oversized, or holding
+/// characters XML 1.0 cannot carry (which would fail serialisation on every
+/// retry).
+fn check_body(body: &str) -> Result<(), Error> {
+    if body.is_empty() {
+        return Err(Error::invalid("the message body is empty"));
+    }
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Error::invalid(format!(
+            "the message body is {} bytes; the limit is {MAX_BODY_BYTES}",
+            body.len()
+        )));
+    }
+    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+    if let Some(bad) = body.chars().find(|&c| !allowed(c)) {
+        return Err(Error::invalid(format!(
+            "the message body contains U+{:04X}, which XML cannot carry",
+            bad as u32
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_xml_cannot_carry_are_refused() {
+        assert!(check_body("hello ✓ 🎉").is_ok());
+        for bad in ["", "nul \u{0} inside", "bell \u{7}", "\u{FFFE}"] {
+            assert!(matches!(check_body(bad), Err(Error::InvalidInput { .. })), "{bad:?}");
+        }
+        assert!(check_body(&"x".repeat(MAX_BODY_BYTES + 1)).is_err());
+    }
+
+    #[tokio::test]
+    async fn bad_config_and_recipients_are_typed_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bad_jid = ClientConfig::new("no-user-part", "pw", dir.path());
+        assert!(matches!(Client::new(bad_jid), Err(Error::InvalidInput { .. })));
+        let client = Client::new(ClientConfig::new("me@example.test", "pw", dir.path())).expect("client");
+        assert!(matches!(client.send("not a jid@@", "hi"), Err(Error::InvalidInput { .. })));
+        assert!(matches!(client.history("", None, 10), Err(Error::InvalidInput { .. })));
+        // Offline send: stored, queued, returned at once.
+        let id = client.send("you@example.test", "hi").expect("send");
+        let msg = client.message(&id).expect("read").expect("stored");
+        assert_eq!(msg.state, crate::DeliveryState::Queued);
+    }
+
+    #[test]
+    fn client_outside_a_runtime_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = ClientConfig::new("me@example.test", "pw", dir.path());
+        assert!(matches!(Client::new(cfg), Err(Error::Other { .. })));
+    }
+}

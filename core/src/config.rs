@@ -1,0 +1,83 @@
+//! How an app describes an account to JabberKit.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How TLS is set up. TLS is always required: there is no plaintext mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsMode {
+    /// TLS from the first byte (XEP-0368, usually port 5223). One round trip
+    /// fewer than STARTTLS.
+    DirectTls,
+    /// Plain TCP upgraded with `<starttls/>` (RFC 6120, usually port 5222).
+    #[default]
+    StartTls,
+}
+
+/// Everything a [`Client`](crate::Client) needs to run one account.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// The account, `user@domain` (a `/resource` part is used as the
+    /// requested resource).
+    pub jid: String,
+    /// The account's password. Sent only after the server's certificate
+    /// was verified, and never logged.
+    pub password: String,
+    /// Where the server is, as `host:port`. `None` looks it up with DNS SRV
+    /// records for the JID's domain (`_xmpp-client._tcp` or
+    /// `_xmpps-client._tcp`), falling back to the domain itself.
+    pub server: Option<String>,
+    /// TLS mode; see [`TlsMode`].
+    pub tls: TlsMode,
+    /// Extra trust anchors (PEM, one or more CA certificates) accepted on top
+    /// of the system's roots, e.g. a company CA.
+    pub extra_ca_pem: Option<String>,
+    /// Directory holding this account's message store.
+    pub store_dir: PathBuf,
+    /// After this much silence from the server, JabberKit asks it for a sign
+    /// of life (an XEP-0198 ack request); shorter detects a dead link sooner
+    /// and costs battery.
+    pub keepalive_idle: Duration,
+    /// How long to wait for that sign of life before declaring the link dead.
+    pub keepalive_timeout: Duration,
+    /// First retry delay after a failed connection attempt; doubles on each
+    /// failure (with jitter) up to [`Self::max_retry_delay`].
+    pub min_retry_delay: Duration,
+    /// Upper bound of the retry delay.
+    pub max_retry_delay: Duration,
+    /// How long one connection attempt (TCP, TLS, authentication) may take.
+    pub connect_timeout: Duration,
+}
+
+impl ClientConfig {
+    /// A configuration with mobile-friendly defaults: STARTTLS, SRV lookup,
+    /// system roots only.
+    pub fn new(jid: impl Into<String>, password: impl Into<String>, store_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            jid: jid.into(),
+            password: password.into(),
+            server: None,
+            tls: TlsMode::default(),
+            extra_ca_pem: None,
+            store_dir: store_dir.into(),
+            keepalive_idle: Duration::from_secs(90),
+            keepalive_timeout: Duration::from_secs(30),
+            min_retry_delay: Duration::from_secs(1),
+            max_retry_delay: Duration::from_secs(120),
+            connect_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("jid", &self.jid)
+            .field("password", &"<redacted>")
+            .field("server", &self.server)
+            .field("tls", &self.tls)
+            .field("extra_ca_pem", &self.extra_ca_pem.as_ref().map(|_| "<pem>"))
+            .field("store_dir", &self.store_dir)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,212 @@
+//! Our `ServerConnector`: TCP (SRV or a fixed address), then TLS with a
+//! rustls configuration we build ourselves.
+//!
+//! tokio-xmpp's own connectors build their rustls config internally, with no
+//! hook for extra trust anchors or pinning, so we do the TLS part here and
+//! hand tokio-xmpp an encrypted, stream-initiated transport. TLS is always
+//! required: a STARTTLS server that does not offer TLS is refused.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use futures::{SinkExt, StreamExt};
+use tokio::io::BufStream;
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::{self, pki_types::pem::PemObject, pki_types::CertificateDer, pki_types::ServerName};
+use tokio_xmpp::connect::{DnsConfig, ServerConnector, ServerConnectorError};
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::parsers::starttls;
+use tokio_xmpp::xmlstream::{
+    initiate_stream, PendingFeaturesRecv, ReadError, StreamHeader, Timeouts, XmppStreamElement,
+};
+use tokio_xmpp::Error as XmppError;
+
+use crate::config::{ClientConfig, TlsMode};
+use crate::error::Error;
+
+/// Why TLS could not be set up. Always fatal: retrying will meet the same
+/// certificate, and credentials must not go over an unverified link.
+#[derive(Debug)]
+pub(crate) struct TlsSetupError(pub(crate) String);
+
+impl fmt::Display for TlsSetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for TlsSetupError {}
+impl ServerConnectorError for TlsSetupError {}
+
+#[derive(Clone)]
+pub(crate) struct Connector {
+    dns: DnsConfig,
+    mode: TlsMode,
+    tls: tokio_rustls::TlsConnector,
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Connector({}, {:?})", self.dns, self.mode)
+    }
+}
+
+impl Connector {
+    pub(crate) fn new(config: &ClientConfig, jid: &Jid) -> Result<Self, Error> {
+        let dns = match &config.server {
+            Some(addr) => {
+                let (host, port) = addr
+                    .rsplit_once(':')
+                    .and_then(|(h, p)| Some((h.trim_matches(|c| c == '[' || c == ']'), p.parse::<u16>().ok()?)))
+                    .ok_or_else(|| Error::invalid(format!("server address {addr:?} is not host:port")))?;
+                DnsConfig::NoSrv {
+                    host: host.to_owned(),
+                    port,
+                    resolver: None,
+                }
+            }
+            None => {
+                let domain = jid.domain().as_str();
+                match config.tls {
+                    TlsMode::StartTls => DnsConfig::srv(domain, "_xmpp-client._tcp", 5222),
+                    TlsMode::DirectTls => DnsConfig::srv(domain, "_xmpps-client._tcp", 5223),
+                }
+            }
+        };
+        Ok(Self {
+            dns,
+            mode: config.tls,
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls_config(config.extra_ca_pem.as_deref())?)),
+        })
+    }
+
+    async fn handshake(
+        &self,
+        tcp: TcpStream,
+        domain: &str,
+    ) -> Result<(TlsStream<TcpStream>, sasl::common::ChannelBinding), XmppError> {
+        let name = ServerName::try_from(domain.to_owned())
+            .map_err(|e| TlsSetupError(format!("{domain:?} is not a valid TLS name: {e}")))?;
+        let tls = self.tls.connect(name, tcp).await.map_err(|e| match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            // A verdict of the TLS layer (certificate, protocol) is fatal;
+            // a plain I/O failure mid-handshake is just a bad link.
+            Some(tls_error) => XmppError::from(TlsSetupError(tls_error.to_string())),
+            None => XmppError::Io(e),
+        })?;
+        let (_, conn) = tls.get_ref();
+        let binding = match conn.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => conn
+                .export_keying_material(vec![0u8; 32], b"EXPORTER-Channel-Binding", None)
+                .map(sasl::common::ChannelBinding::TlsExporter)
+                .unwrap_or(sasl::common::ChannelBinding::None),
+            _ => sasl::common::ChannelBinding::None,
+        };
+        Ok((tls, binding))
+    }
+}
+
+fn header<'a>(jid: &'a Jid) -> StreamHeader<'a> {
+    StreamHeader {
+        to: Some(Cow::Borrowed(jid.domain().as_str())),
+        // Servers advertise SASL2 only when they know who is asking.
+        from: Some(Cow::Owned(jid.to_bare().to_string())),
+        id: None,
+    }
+}
+
+impl ServerConnector for Connector {
+    type Stream = BufStream<TlsStream<TcpStream>>;
+
+    async fn connect(
+        &self,
+        jid: &Jid,
+        ns: &'static str,
+        timeouts: Timeouts,
+    ) -> Result<(PendingFeaturesRecv<Self::Stream>, sasl::common::ChannelBinding), XmppError> {
+        let domain = jid.domain().as_str();
+        let tcp = self.dns.resolve().await?;
+        let tcp = match self.mode {
+            TlsMode::DirectTls => tcp,
+            TlsMode::StartTls => {
+                let stream = initiate_stream(BufStream::new(tcp), ns, header(jid), timeouts).await?;
+                let (features, mut stream) = stream.recv_features::<XmppStreamElement>().await?;
+                if !features.can_starttls() {
+                    return Err(TlsSetupError("the server does not offer STARTTLS; refusing to continue in plaintext".into()).into());
+                }
+                stream
+                    .send(&XmppStreamElement::Starttls(starttls::Nonza::Request(starttls::Request)))
+                    .await?;
+                loop {
+                    match stream.next().await {
+                        Some(Ok(XmppStreamElement::Starttls(starttls::Nonza::Proceed(_)))) => break,
+                        Some(Ok(other)) => {
+                            return Err(TlsSetupError(format!("unexpected answer to <starttls/>: {other:?}")).into())
+                        }
+                        Some(Err(ReadError::SoftTimeout)) => continue,
+                        Some(Err(ReadError::HardError(e))) => return Err(e.into()),
+                        Some(Err(ReadError::ParseError(e))) => {
+                            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e).into())
+                        }
+                        None | Some(Err(ReadError::StreamFooterReceived)) => return Err(XmppError::Disconnected),
+                    }
+                }
+                stream.into_inner().into_inner()
+            }
+        };
+        let (tls, binding) = self.handshake(tcp, domain).await?;
+        let stream = initiate_stream(BufStream::new(tls), ns, header(jid), timeouts).await?;
+        Ok((stream, binding))
+    }
+}
+
+/// System roots plus the app's extra CAs.
+fn tls_config(extra_ca_pem: Option<&str>) -> Result<rustls::ClientConfig, Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for e in &native.errors {
+        tracing::debug!("skipping a system root certificate: {e}");
+    }
+    roots.add_parsable_certificates(native.certs);
+    if let Some(pem) = extra_ca_pem {
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            let cert = cert.map_err(|e| Error::invalid(format!("extra CA PEM is unreadable: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| Error::invalid(format!("extra CA certificate rejected: {e}")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(Error::invalid("extra CA PEM holds no certificate"));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Other { reason: format!("TLS setup: {e}") })?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_garbage_ca_pem() {
+        assert!(matches!(tls_config(Some("not a pem")), Err(Error::InvalidInput { .. })));
+        let bad = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert!(matches!(tls_config(Some(bad)), Err(Error::InvalidInput { .. })));
+    }
+
+    #[test]
+    fn rejects_server_without_port() {
+        let jid: Jid = "a@example.test".parse().expect("jid");
+        let mut cfg = ClientConfig::new("a@example.test", "pw", "/tmp/x");
+        cfg.server = Some("localhost".into());
+        assert!(matches!(Connector::new(&cfg, &jid), Err(Error::InvalidInput { .. })));
+        cfg.server = Some("127.0.0.1:5222".into());
+        assert!(Connector::new(&cfg, &jid).is_ok());
+    }
+}

@@ -1,0 +1,223 @@
+//! Our reconnect loop: one authenticated stream per call, with capped
+//! exponential backoff and jitter, and fatal errors that stop for good.
+//!
+//! tokio-xmpp's `StanzaStream` asks its connector for a fresh stream
+//! whenever the link drops; its built-in connector retries every failure,
+//! bad passwords and bad certificates included, forever. Ours classifies:
+//! authentication and TLS verdicts are fatal (reported once, no retry);
+//! everything else is retried, sooner when the app says the network is back,
+//! and not at all while the app says there is no network.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncWriteExt, BufStream};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio_xmpp::connect::ServerConnector;
+use tokio_xmpp::error::AuthError;
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::parsers::ns;
+use tokio_xmpp::stanzastream::Connection;
+use tokio_xmpp::xmlstream::{initiate_stream, FallibleStreamElement, StreamHeader, Timeouts};
+use tokio_xmpp::Error as XmppError;
+
+use super::connector::{Connector, TlsSetupError};
+use crate::error::FailureReason;
+use crate::events::{ConnectionState, EventHub};
+
+/// What every connection attempt of one link needs.
+pub(super) struct Establisher {
+    pub jid: Jid,
+    pub password: String,
+    pub connector: Connector,
+    pub timeouts: Timeouts,
+    pub connect_timeout: Duration,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    pub hub: Arc<EventHub>,
+    pub network: watch::Receiver<bool>,
+    pub retry_now: Arc<Notify>,
+    /// Becomes true when the link is closed or failed: stop trying.
+    pub shutdown: watch::Receiver<bool>,
+    pub fatal: mpsc::UnboundedSender<FailureReason>,
+}
+
+impl Establisher {
+    /// Fills `slot` with an authenticated stream, or with a dead one when the
+    /// link is shutting down (tokio-xmpp treats a dropped slot as a crash).
+    pub(super) async fn run(self: Arc<Self>, slot: oneshot::Sender<Connection>) {
+        let mut network = self.network.clone();
+        let mut shutdown = self.shutdown.clone();
+        let mut failures = 0u32;
+        loop {
+            if *shutdown.borrow() || slot.is_closed() {
+                return feed_dead(slot, &self.jid).await;
+            }
+            if !*network.borrow() {
+                tracing::debug!("no network: waiting before connecting");
+                tokio::select! {
+                    _ = network.wait_for(|up| *up) => {}
+                    _ = shutdown.wait_for(|down| *down) => {}
+                }
+                continue;
+            }
+            tracing::debug!(jid = %self.jid, "connection attempt");
+            let attempt = tokio::time::timeout(self.connect_timeout, self.login());
+            let result = tokio::select! {
+                r = attempt => r,
+                _ = shutdown.wait_for(|down| *down) => continue,
+            };
+            let error = match result {
+                Ok(Ok(conn)) => {
+                    if slot.send(conn).is_err() {
+                        tracing::debug!("link closed while connecting");
+                    }
+                    return;
+                }
+                Ok(Err(e)) => {
+                    if let Some(reason) = fatal_reason(&e) {
+                        tracing::error!("giving up: {reason}");
+                        self.hub.set_state(ConnectionState::Failed { reason: reason.clone() });
+                        let _ = self.fatal.send(reason);
+                        return feed_dead(slot, &self.jid).await;
+                    }
+                    e.to_string()
+                }
+                Err(_) => format!("no answer within {:?}", self.connect_timeout),
+            };
+            failures += 1;
+            let delay = backoff(failures, self.min_delay, self.max_delay);
+            tracing::warn!("connection attempt {failures} failed: {error}; retrying in {delay:?}");
+            self.hub.set_state_unless_failed(ConnectionState::Reconnecting {
+                attempt: failures,
+                retry_in: delay,
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = self.retry_now.notified() => tracing::debug!("retrying now: network changed"),
+                _ = shutdown.wait_for(|down| *down) => {}
+            }
+        }
+    }
+}
+
+impl Establisher {
+    /// TCP, TLS, SASL: an authenticated stream, not yet bound (the
+    /// `StanzaStream` binds or resumes). This is where SASL2/Bind2/FAST will
+    /// replace the classic RFC 6120 exchange.
+    async fn login(&self) -> Result<Connection, XmppError> {
+        let (stream, binding) = self.connector.connect(&self.jid, ns::JABBER_CLIENT, self.timeouts).await?;
+        let (features, stream) = stream.recv_features::<FallibleStreamElement>().await?;
+        let username = self.jid.node().map(|n| n.as_str().to_owned()).unwrap_or_default();
+        let creds = sasl::common::Credentials::default()
+            .with_username(username)
+            .with_password(self.password.clone())
+            .with_channel_binding(binding);
+        let stream = tokio_xmpp::client_login(stream, features.sasl_mechanisms, creds).await?;
+        let stream = stream
+            .send_header(StreamHeader {
+                to: Some(Cow::Borrowed(self.jid.domain().as_str())),
+                from: None,
+                id: None,
+            })
+            .await?;
+        let (features, stream) = stream.recv_features::<FallibleStreamElement>().await?;
+        Ok(Connection {
+            stream: stream.box_stream(),
+            features,
+            identity: self.jid.clone(),
+        })
+    }
+}
+
+/// Failures that retrying cannot fix.
+fn fatal_reason(e: &XmppError) -> Option<FailureReason> {
+    match e {
+        XmppError::Auth(AuthError::Fail(condition)) => Some(FailureReason::Authentication {
+            detail: format!("{condition:?}"),
+        }),
+        XmppError::Auth(AuthError::NoMechanism) => Some(FailureReason::Authentication {
+            detail: "the server offers no authentication mechanism we support".into(),
+        }),
+        // E.g. a SCRAM server signature that does not match: someone in the middle.
+        XmppError::Auth(other) => Some(FailureReason::Authentication {
+            detail: other.to_string(),
+        }),
+        XmppError::Connection(inner) => {
+            let inner: &(dyn std::error::Error + 'static) = &**inner;
+            inner
+                .downcast_ref::<TlsSetupError>()
+                .map(|tls| FailureReason::Certificate { detail: tls.0.clone() })
+        }
+        _ => None,
+    }
+}
+
+/// `min * 2^(failures-1)`, capped at `max`, minus up to a quarter of random
+/// jitter so that many clients cut off together do not return together.
+pub(super) fn backoff(failures: u32, min: Duration, max: Duration) -> Duration {
+    let exp = min.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    let capped = exp.min(max);
+    let jitter = capped.mul_f64(fastrand::f64() * 0.25);
+    capped - jitter
+}
+
+const DEAD_STREAM: &[u8] = b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
+xmlns:stream='http://etherx.jabber.org/streams' id='closed' version='1.0'><stream:features>\
+<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>";
+
+/// Ends the `StanzaStream` worker gracefully: it gets a stream whose peer is
+/// already gone, fails to bind on it, sees that its frontend was closed and
+/// exits. (Dropping the slot instead makes the worker panic.)
+async fn feed_dead(slot: oneshot::Sender<Connection>, jid: &Jid) {
+    match dead_connection(jid.clone()).await {
+        Ok(conn) => {
+            let _ = slot.send(conn);
+        }
+        Err(e) => tracing::warn!("could not build a closed stream: {e}"),
+    }
+}
+
+async fn dead_connection(identity: Jid) -> std::io::Result<Connection> {
+    let (ours, mut theirs) = tokio::io::duplex(4096);
+    theirs.write_all(DEAD_STREAM).await?;
+    let header = StreamHeader {
+        to: None,
+        from: None,
+        id: None,
+    };
+    let stream = initiate_stream(BufStream::new(ours), ns::JABBER_CLIENT, header, Timeouts::tight()).await?;
+    let (features, stream) = stream
+        .recv_features::<FallibleStreamElement>()
+        .await
+        .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+    drop(theirs);
+    Ok(Connection {
+        stream: stream.box_stream(),
+        features,
+        identity,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let (min, max) = (Duration::from_secs(1), Duration::from_secs(60));
+        for failures in 1..40 {
+            let d = backoff(failures, min, max);
+            let ceiling = min.saturating_mul(1 << (failures - 1).min(16)).min(max);
+            assert!(d <= ceiling && d >= ceiling.mul_f64(0.75), "{failures}: {d:?}");
+        }
+        assert!(backoff(30, min, max) <= max);
+    }
+
+    #[tokio::test]
+    async fn dead_connection_is_offered_bind() {
+        let conn = dead_connection("a@example.test".parse().expect("jid")).await.expect("dead stream");
+        assert!(conn.features.can_bind());
+    }
+}

@@ -1,0 +1,161 @@
+//! The link to the server: the only module that touches the XMPP stream.
+//!
+//! It wraps tokio-xmpp's `StanzaStream` (which does XEP-0198 acks and
+//! resumption) with our own connector ([`connector`]: TCP + rustls with the
+//! app's trust anchors) and our own reconnect policy ([`establish`]). What
+//! the rest of the core sees is small: [`Link::next`] yields "online",
+//! "suspended", a stanza, or "closed"; [`Link::send`] queues a stanza and
+//! returns a [`Delivery`] that resolves to acked or lost. Swapping the login
+//! for SASL2 + Bind2 + FAST later happens entirely in here.
+
+mod connector;
+mod establish;
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::stanzastream::{Event as StreamEvent0, StanzaStage, StanzaStream, StanzaToken, StreamEvent};
+use tokio_xmpp::xmlstream::Timeouts;
+use tokio_xmpp::Stanza;
+
+use crate::config::ClientConfig;
+use crate::error::{Error, FailureReason};
+use crate::events::{ConnectionState, EventHub};
+use connector::Connector;
+use establish::Establisher;
+
+/// Depth of tokio-xmpp's send and receive queues.
+const QUEUE_DEPTH: usize = 1024;
+
+/// What happened on the link.
+#[derive(Debug)]
+pub(crate) enum LinkEvent {
+    /// Online. `resumed == false` means a fresh session: the server forgot
+    /// everything unacked, and presence must be sent again.
+    Online { resumed: bool },
+    /// The link broke; reconnecting.
+    Suspended,
+    /// A stanza from the server.
+    Stanza(Box<Stanza>),
+    /// The link is gone for good: closed locally, or failed (with a reason).
+    Closed(Option<FailureReason>),
+}
+
+/// The fate of one sent stanza.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The server confirmed receipt (XEP-0198 ack).
+    Acked,
+    /// The stanza may not have reached the server: the session it was sent
+    /// on was lost, or sending failed. The caller should send it again.
+    Lost,
+}
+
+/// Follows one stanza through the send queue.
+pub(crate) struct Delivery(StanzaToken);
+
+impl Delivery {
+    /// Resolves once the stanza was written to the network (true), or could
+    /// not be (false).
+    pub(crate) async fn written(&mut self) -> bool {
+        matches!(self.0.wait_for(StanzaStage::Sent).await, Some(s) if s == StanzaStage::Sent || s == StanzaStage::Acked)
+    }
+
+    pub(crate) async fn outcome(mut self) -> Outcome {
+        match self.0.wait_for(StanzaStage::Acked).await {
+            Some(s) if s == StanzaStage::Acked => Outcome::Acked,
+            _ => Outcome::Lost,
+        }
+    }
+}
+
+/// One logical session with the server, across reconnects and resumptions.
+pub(crate) struct Link {
+    stream: StanzaStream,
+    hub: Arc<EventHub>,
+    shutdown: watch::Sender<bool>,
+    fatal: mpsc::UnboundedReceiver<FailureReason>,
+}
+
+impl Link {
+    /// Starts connecting in the background; progress arrives through
+    /// [`Link::next`] and the hub's connection state.
+    pub(crate) fn open(
+        config: &ClientConfig,
+        jid: &Jid,
+        hub: Arc<EventHub>,
+        network: watch::Receiver<bool>,
+        retry_now: Arc<Notify>,
+    ) -> Result<Self, Error> {
+        let connector = Connector::new(config, jid)?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (fatal_tx, fatal) = mpsc::unbounded_channel();
+        let establisher = Arc::new(Establisher {
+            jid: jid.clone(),
+            password: config.password.clone(),
+            connector,
+            timeouts: Timeouts {
+                read_timeout: config.keepalive_idle,
+                response_timeout: config.keepalive_timeout,
+            },
+            connect_timeout: config.connect_timeout,
+            min_delay: config.min_retry_delay,
+            max_delay: config.max_retry_delay,
+            hub: hub.clone(),
+            network,
+            retry_now,
+            shutdown: shutdown_rx,
+            fatal: fatal_tx,
+        });
+        hub.set_state(ConnectionState::Connecting);
+        let reconnector = Box::new(move |_location: Option<String>, slot: tokio::sync::oneshot::Sender<tokio_xmpp::stanzastream::Connection>| {
+            tokio::spawn(establisher.clone().run(slot));
+        });
+        Ok(Self {
+            stream: StanzaStream::new(reconnector, QUEUE_DEPTH),
+            hub,
+            shutdown,
+            fatal,
+        })
+    }
+
+    /// The next thing that happened. After `Closed`, the link is finished.
+    pub(crate) async fn next(&mut self) -> LinkEvent {
+        tokio::select! {
+            biased;
+            Some(reason) = self.fatal.recv() => LinkEvent::Closed(Some(reason)),
+            ev = self.stream.next() => match ev {
+                None => LinkEvent::Closed(None),
+                Some(StreamEvent0::Stream(StreamEvent::Reset { bound_jid, .. })) => {
+                    tracing::info!(%bound_jid, "new session");
+                    self.hub.set_state_unless_failed(ConnectionState::Online { resumed: false });
+                    LinkEvent::Online { resumed: false }
+                }
+                Some(StreamEvent0::Stream(StreamEvent::Resumed)) => {
+                    tracing::info!("session resumed");
+                    self.hub.set_state_unless_failed(ConnectionState::Online { resumed: true });
+                    LinkEvent::Online { resumed: true }
+                }
+                Some(StreamEvent0::Stream(StreamEvent::Suspended)) => {
+                    self.hub.set_state_unless_failed(ConnectionState::Suspended);
+                    LinkEvent::Suspended
+                }
+                Some(StreamEvent0::Stanza(stanza)) => LinkEvent::Stanza(Box::new(stanza)),
+            },
+        }
+    }
+
+    /// Queues a stanza; it goes out as soon as the link is up.
+    pub(crate) async fn send(&self, stanza: impl Into<Stanza>) -> Delivery {
+        Delivery(self.stream.send(Box::new(stanza.into())).await)
+    }
+
+    /// Closes the stream cleanly (or abandons a pending connection attempt).
+    pub(crate) async fn close(self) {
+        let _ = self.shutdown.send(true);
+        // Bounded: tokio-xmpp waits up to 10 s for the server's goodbye.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(12), self.stream.close()).await;
+    }
+}

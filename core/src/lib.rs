@@ -1,0 +1,24 @@
+//! # JabberKit core
+//!
+//! The Rust core of an XMPP messenger for phones: one [`Client`] per account
+//! keeps the connection alive on flaky networks, stores every message in a
+//! local SQLite store before it touches the network, and tells the app what
+//! happened through [`Event`]s.
+//!
+//! See `ARCHITECTURE.md` at the repository root for the layers.
+
+mod client;
+mod config;
+mod connection;
+mod error;
+mod events;
+mod inbound;
+mod outbox;
+mod session;
+pub mod store;
+
+pub use client::Client;
+pub use config::{ClientConfig, TlsMode};
+pub use error::{Error, FailureReason};
+pub use events::{ConnectionState, Event};
+pub use store::{DeliveryState, Direction, StoredMessage as Message};

@@ -1,0 +1,69 @@
+//! The outbox: persist first, send second, until the server has it.
+//!
+//! The promise is that a message `send` returned an id for reaches the
+//! server exactly once as far as the recipient can tell, whatever happens to
+//! the network or the app process. How:
+//!
+//! 1. `Client::send` writes the message and an outbox entry in one SQLite
+//!    transaction and returns the message id. Nothing touches the network
+//!    yet; the call is fast and works offline.
+//! 2. The session pushes each entry into the stream ([`stanza_for`]) and
+//!    follows it with a tracker ([`track`]): *sent* when it was written to
+//!    the socket, *acked* when the server confirmed it with an XEP-0198 ack.
+//!    Acked entries leave the outbox.
+//! 3. If the stream was resumed, tokio-xmpp retransmits what the server had
+//!    not acked. If the session was lost instead (resumption refused, or the
+//!    server forgot it), those stanzas are gone: their trackers report
+//!    [`Outcome::Lost`] and the session sends them again.
+//! 4. When the app was killed, the next session starts by sending every
+//!    entry still in the outbox.
+//!
+//! Steps 3 and 4 may deliver a message the server had in fact received (the
+//! ack was lost with the link). Every copy carries the same stanza id and
+//! XEP-0359 origin-id — the message id — so the receiver keeps one: our
+//! store rejects a second message with the same sender and origin-id.
+
+use tokio::sync::mpsc;
+use tokio_xmpp::jid::{BareJid, Jid};
+use tokio_xmpp::parsers::message::{Id, Lang, Message};
+use tokio_xmpp::parsers::receipts::{Received, Request};
+use tokio_xmpp::parsers::stanza_id::OriginId;
+
+use crate::connection::{Delivery, Outcome};
+use crate::store::StoredMessage;
+
+/// The stanza for an outbox entry. Identical on every retry.
+pub(crate) fn stanza_for(msg: &StoredMessage, to: BareJid) -> Message {
+    let mut stanza = Message::chat(Jid::from(to))
+        .with_body(Lang::new(), msg.body.clone())
+        .with_payload(OriginId { id: msg.id.clone() })
+        .with_payload(Request);
+    stanza.id = Some(Id(msg.id.clone()));
+    stanza
+}
+
+/// XEP-0184 answer confirming that we received `id`.
+pub(crate) fn receipt_for(to: Jid, id: String) -> Message {
+    let mut stanza = Message::chat(to).with_payload(Received { id });
+    stanza.type_ = tokio_xmpp::parsers::message::MessageType::Normal;
+    stanza.id = Some(Id(uuid::Uuid::new_v4().to_string()));
+    stanza
+}
+
+/// Progress of one outbox entry on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Progress {
+    Sent,
+    Done(Outcome),
+}
+
+/// Reports the progress of one push of `id` to `tx`, then ends.
+pub(crate) fn track(id: String, mut delivery: Delivery, tx: mpsc::UnboundedSender<(String, Progress)>) {
+    tokio::spawn(async move {
+        if delivery.written().await {
+            let _ = tx.send((id.clone(), Progress::Sent));
+        }
+        let outcome = delivery.outcome().await;
+        let _ = tx.send((id, Progress::Done(outcome)));
+    });
+}

@@ -1,0 +1,237 @@
+//! One run of the account between `connect()` and `disconnect()` (or a
+//! fatal failure): a single task that owns the [`Link`], feeds it the
+//! outbox, and turns what arrives into stored messages and events.
+//!
+//! Being the only owner of the link, it needs no locks: the app talks to it
+//! through [`Command`]s, trackers report back through a channel.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_xmpp::jid::BareJid;
+use tokio_xmpp::parsers::presence::Presence;
+use tokio_xmpp::Stanza;
+
+use crate::connection::{Link, LinkEvent, Outcome};
+use crate::events::{ConnectionState, Event, EventHub};
+use crate::inbound::{self, Inbound};
+use crate::outbox::{self, Progress};
+use crate::store::{DeliveryState, NewIncoming, Store};
+
+pub(crate) enum Command {
+    /// An outbox entry was added: send it.
+    Send(String),
+    /// Close the link cleanly, then answer.
+    Disconnect(oneshot::Sender<()>),
+}
+
+pub(crate) struct Session {
+    pub link: Link,
+    pub own: BareJid,
+    pub store: Arc<Store>,
+    pub hub: Arc<EventHub>,
+    pub commands: mpsc::UnboundedReceiver<Command>,
+}
+
+struct Running {
+    link: Link,
+    own: BareJid,
+    store: Arc<Store>,
+    hub: Arc<EventHub>,
+    /// Entries pushed into the stream whose fate is not known yet.
+    in_flight: HashSet<String>,
+    progress_tx: mpsc::UnboundedSender<(String, Progress)>,
+}
+
+impl Session {
+    pub(crate) async fn run(self) {
+        let Session {
+            link,
+            own,
+            store,
+            hub,
+            mut commands,
+        } = self;
+        let (progress_tx, mut progress) = mpsc::unbounded_channel();
+        let mut s = Running {
+            link,
+            own,
+            store,
+            hub,
+            in_flight: HashSet::new(),
+            progress_tx,
+        };
+        // Whatever an earlier run (or a killed process) left unacked goes first.
+        s.push_outbox(None).await;
+        loop {
+            tokio::select! {
+                ev = s.link.next() => match ev {
+                    LinkEvent::Online { resumed } => {
+                        if !resumed {
+                            // A fresh session: the server needs our presence to
+                            // route messages here and flush offline storage.
+                            let _ = s.link.send(Presence::available()).await;
+                        }
+                    }
+                    LinkEvent::Suspended => {}
+                    LinkEvent::Stanza(stanza) => s.on_stanza(*stanza).await,
+                    LinkEvent::Closed(reason) => {
+                        if reason.is_none() {
+                            s.hub.set_state_unless_failed(ConnectionState::Disconnected);
+                        }
+                        s.link.close().await;
+                        return;
+                    }
+                },
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Send(id)) => s.push(&id).await,
+                    Some(Command::Disconnect(done)) => {
+                        s.link.close().await;
+                        s.hub.set_state(ConnectionState::Disconnected);
+                        let _ = done.send(());
+                        return;
+                    }
+                    // The Client was dropped.
+                    None => {
+                        s.link.close().await;
+                        return;
+                    }
+                },
+                Some((id, p)) = progress.recv() => {
+                    let mut lost = Vec::new();
+                    s.on_progress(id, p, &mut lost);
+                    // Sessions are lost as a whole: gather every report that is
+                    // already waiting, then resend in outbox order.
+                    while let Ok((id, p)) = progress.try_recv() {
+                        s.on_progress(id, p, &mut lost);
+                    }
+                    if !lost.is_empty() {
+                        tracing::info!(count = lost.len(), "resending messages the server may not have");
+                        s.push_outbox(Some(&lost.into_iter().collect())).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Running {
+    /// Pushes outbox entries (all of them, or only `only`) in order.
+    async fn push_outbox(&mut self, only: Option<&HashSet<String>>) {
+        let entries = match self.store.outbox() {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::error!("cannot read the outbox: {e}");
+                return;
+            }
+        };
+        for msg in entries {
+            if only.is_none_or(|set| set.contains(&msg.id)) {
+                self.push(&msg.id).await;
+            }
+        }
+    }
+
+    async fn push(&mut self, id: &str) {
+        if self.in_flight.contains(id) {
+            return;
+        }
+        let msg = match self.store.message(id) {
+            Ok(Some(msg)) => msg,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(id, "cannot read an outbox message: {e}");
+                return;
+            }
+        };
+        if !matches!(msg.state, DeliveryState::Queued | DeliveryState::Sent) {
+            return;
+        }
+        let to: BareJid = match msg.conversation.parse() {
+            Ok(to) => to,
+            Err(e) => {
+                // Validated by send(); only a corrupted row gets here.
+                let reason = format!("stored recipient {:?} is not a JID: {e}", msg.conversation);
+                if let Ok(Some(m)) = self.store.fail(id, &reason) {
+                    self.hub.emit(Event::MessageState { id: m.id, state: m.state });
+                }
+                return;
+            }
+        };
+        if let Err(e) = self.store.note_attempt(id) {
+            tracing::warn!(id, "cannot count a send attempt: {e}");
+        }
+        let delivery = self.link.send(outbox::stanza_for(&msg, to)).await;
+        self.in_flight.insert(id.to_owned());
+        outbox::track(id.to_owned(), delivery, self.progress_tx.clone());
+    }
+
+    fn on_progress(&mut self, id: String, progress: Progress, lost: &mut Vec<String>) {
+        let state = match progress {
+            Progress::Sent => DeliveryState::Sent,
+            Progress::Done(Outcome::Acked) => {
+                self.in_flight.remove(&id);
+                DeliveryState::Acked
+            }
+            Progress::Done(Outcome::Lost) => {
+                self.in_flight.remove(&id);
+                lost.push(id);
+                return;
+            }
+        };
+        self.advance(&id, state);
+    }
+
+    fn advance(&self, id: &str, state: DeliveryState) {
+        match self.store.advance_state(id, state) {
+            Ok(Some(m)) => self.hub.emit(Event::MessageState { id: m.id, state: m.state }),
+            Ok(None) => {}
+            Err(e) => tracing::error!(id, "cannot record message state {state:?}: {e}"),
+        }
+    }
+
+    async fn on_stanza(&mut self, stanza: Stanza) {
+        match stanza {
+            Stanza::Message(msg) => match inbound::classify_message(&self.own, msg, chrono::Utc::now()) {
+                Inbound::Chat(chat) => {
+                    let from = chat.from.to_bare().to_string();
+                    let stored = self.store.insert_incoming(NewIncoming {
+                        from: &from,
+                        remote_id: chat.remote_id.as_deref(),
+                        origin_id: chat.origin_id.as_deref(),
+                        stanza_id: chat.stanza_id.as_deref(),
+                        body: &chat.body,
+                        timestamp: chat.timestamp,
+                    });
+                    match stored {
+                        Ok(Some(m)) => self.hub.emit(Event::Message(m)),
+                        Ok(None) => tracing::debug!(%from, "duplicate message dropped"),
+                        Err(e) => {
+                            tracing::error!(%from, "cannot store an incoming message: {e}");
+                            return;
+                        }
+                    }
+                    // Stored (or already stored): now it may be confirmed.
+                    if chat.wants_receipt {
+                        if let Some(id) = chat.remote_id.or(chat.origin_id) {
+                            let _ = self.link.send(outbox::receipt_for(chat.from, id)).await;
+                        }
+                    }
+                }
+                Inbound::Receipt { from, id } => match self.store.mark_delivered(from.as_str(), &id) {
+                    Ok(Some(m)) => self.hub.emit(Event::MessageState { id: m.id, state: m.state }),
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(%id, "cannot record a receipt: {e}"),
+                },
+                Inbound::Ignore => {}
+            },
+            Stanza::Iq(iq) => {
+                if let Some(reply) = inbound::answer_iq(iq) {
+                    let _ = self.link.send(reply).await;
+                }
+            }
+            Stanza::Presence(_) => {}
+        }
+    }
+}

@@ -1,0 +1,701 @@
+//! The message store: every message the user sent or received, the
+//! conversation list and the outbox (the persisted send queue), in SQLite.
+//!
+//! # Why it exists
+//!
+//! Two promises of the product are kept here, not in the protocol code.
+//!
+//! **Persist first, send second.** An outgoing message is written together
+//! with its outbox entry, in one transaction, before a single byte goes to
+//! the network ([`Store::enqueue_outgoing`]). Its id is chosen once and
+//! doubles as the XEP-0359 origin-id (and the stanza `@id`), so every retry
+//! is recognisably the same message to the server, the peer and our own
+//! dedup. The outbox entry stays until the server acks the stanza
+//! (XEP-0198), or a receipt (XEP-0184) proves it arrived first, or the
+//! sender gives up with a stored reason ([`Store::fail`]). After an app kill
+//! or a lost session the sender replays [`Store::outbox`] in order; resending
+//! something the server had already taken is harmless because receivers
+//! dedup on the origin-id.
+//!
+//! **No message is stored twice.** The same message reaches us by live
+//! delivery, carbons, stream resumption and the archive (MAM). Unique
+//! indexes on the server-assigned stanza-id, and on the sender together with
+//! its origin-id (or, lacking one, the stanza `@id` it used), turn every
+//! later copy into a no-op: [`Store::insert_incoming`] returns `Ok(None)`.
+//!
+//! # Delivery states
+//!
+//! Outgoing: `queued → sent → acked → delivered`, forward only (steps may be
+//! skipped: a receipt can overtake the server's ack); `failed` only from
+//! `queued` or `sent`, and it is final. Incoming messages are `received` and
+//! never change.
+//!
+//! # Conventions
+//!
+//! * JIDs are stored and compared as given: callers pass normalised bare JIDs.
+//! * Timestamps are stored as UTC unix milliseconds; a local sequence number
+//!   breaks ties, so order is stable.
+//! * Calls are synchronous and short (one small transaction each) but they do
+//!   touch the disk: keep them off the UI thread.
+//! * The schema evolves through numbered migrations in `migrations/`, one
+//!   transaction each, tracked by `PRAGMA user_version`. Every table here is
+//!   user data: a migration may add or rebuild, never drop. A database from a
+//!   newer app version is refused ([`StoreError::SchemaTooNew`]) and left
+//!   untouched.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{
+    params, Connection, OptionalExtension, Row, Rows, Transaction, TransactionBehavior,
+};
+
+/// Numbered migrations; entry `i` brings the schema to version `i + 1`.
+/// Append only: a released migration is never edited.
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("001_initial", include_str!("migrations/001_initial.sql")),
+    ("002_outbox", include_str!("migrations/002_outbox.sql")),
+];
+
+/// The schema version this build writes and understands.
+const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// How long a write waits for another connection (another process, a
+/// backup tool) before failing with `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Which side of the conversation wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Incoming,
+    Outgoing,
+}
+
+impl Direction {
+    /// The value stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Incoming => "in",
+            Direction::Outgoing => "out",
+        }
+    }
+}
+
+impl FromStr for Direction {
+    type Err = UnknownVariant;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "in" => Ok(Direction::Incoming),
+            "out" => Ok(Direction::Outgoing),
+            other => Err(UnknownVariant::new("direction", other)),
+        }
+    }
+}
+
+/// Where a message is in its life. `Queued` to `Failed` are for outgoing
+/// messages, `Received` for incoming ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryState {
+    /// Stored and in the outbox; not yet written to a stream.
+    Queued,
+    /// Written to a stream; the server has not acked it yet.
+    Sent,
+    /// Acked by our server (XEP-0198).
+    Acked,
+    /// The peer's client sent a receipt (XEP-0184).
+    Delivered,
+    /// Given up; the message stays, out of the outbox.
+    Failed,
+    /// An incoming message.
+    Received,
+}
+
+impl DeliveryState {
+    /// The value stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Queued => "queued",
+            DeliveryState::Sent => "sent",
+            DeliveryState::Acked => "acked",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Received => "received",
+        }
+    }
+
+    /// Whether an outgoing message in this state may move to `to`: forward
+    /// along queued, sent, acked, delivered; to failed from queued or sent.
+    pub fn can_advance_to(self, to: DeliveryState) -> bool {
+        use DeliveryState::*;
+        match (self, to) {
+            (Queued | Sent, Failed) => true,
+            _ => matches!((self.rank(), to.rank()), (Some(from), Some(to)) if to > from),
+        }
+    }
+
+    /// Whether a message in this state still waits in the outbox.
+    pub fn is_pending(self) -> bool {
+        matches!(self, DeliveryState::Queued | DeliveryState::Sent)
+    }
+
+    fn rank(self) -> Option<u8> {
+        match self {
+            DeliveryState::Queued => Some(0),
+            DeliveryState::Sent => Some(1),
+            DeliveryState::Acked => Some(2),
+            DeliveryState::Delivered => Some(3),
+            DeliveryState::Failed | DeliveryState::Received => None,
+        }
+    }
+}
+
+impl FromStr for DeliveryState {
+    type Err = UnknownVariant;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "queued" => Ok(DeliveryState::Queued),
+            "sent" => Ok(DeliveryState::Sent),
+            "acked" => Ok(DeliveryState::Acked),
+            "delivered" => Ok(DeliveryState::Delivered),
+            "failed" => Ok(DeliveryState::Failed),
+            "received" => Ok(DeliveryState::Received),
+            other => Err(UnknownVariant::new("delivery state", other)),
+        }
+    }
+}
+
+/// A string that names no variant of [`Direction`] or [`DeliveryState`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what}: {value:?}")]
+pub struct UnknownVariant {
+    pub what: &'static str,
+    pub value: String,
+}
+
+impl UnknownVariant {
+    fn new(what: &'static str, value: &str) -> Self {
+        UnknownVariant {
+            what,
+            value: value.to_owned(),
+        }
+    }
+}
+
+/// A message as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Our stable id (a UUID). For outgoing messages also the origin-id.
+    pub id: String,
+    /// The peer's bare JID.
+    pub conversation: String,
+    pub direction: Direction,
+    /// Bare JID of the author: ours for outgoing messages.
+    pub sender: String,
+    pub body: String,
+    /// Millisecond precision.
+    pub timestamp: DateTime<Utc>,
+    /// XEP-0359 origin-id.
+    pub origin_id: Option<String>,
+    /// XEP-0359 stanza-id assigned by our server.
+    pub stanza_id: Option<String>,
+    pub state: DeliveryState,
+    /// Why the message is [`DeliveryState::Failed`], if it is.
+    pub failure_reason: Option<String>,
+}
+
+/// One entry of the conversation list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationSummary {
+    /// The peer's bare JID.
+    pub with: String,
+    /// The newest message of the conversation, by timestamp.
+    pub last_message: StoredMessage,
+}
+
+/// An outgoing message, before it is stored.
+#[derive(Debug, Clone, Copy)]
+pub struct NewOutgoing<'a> {
+    /// Chosen once by the caller (a UUID); also the origin-id and the
+    /// stanza `@id` of every send attempt.
+    pub id: &'a str,
+    /// Our own bare JID.
+    pub own_jid: &'a str,
+    /// The peer's bare JID.
+    pub to: &'a str,
+    pub body: &'a str,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// An incoming message, as parsed from a stanza.
+#[derive(Debug, Clone, Copy)]
+pub struct NewIncoming<'a> {
+    /// The sender's bare JID.
+    pub from: &'a str,
+    /// The stanza's `@id`.
+    pub remote_id: Option<&'a str>,
+    /// XEP-0359 origin-id.
+    pub origin_id: Option<&'a str>,
+    /// XEP-0359 stanza-id assigned by our server (only when `by` is our
+    /// own bare JID; the caller checks).
+    pub stanza_id: Option<&'a str>,
+    pub body: &'a str,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Written by a newer app version; left untouched.
+    #[error("message store schema version {found} is newer than the supported {supported}")]
+    SchemaTooNew { found: u32, supported: u32 },
+    /// A row holds data this code cannot read.
+    #[error("corrupt data in the message store: {reason}")]
+    Corrupt { reason: String },
+    #[error("message store I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn corrupt(reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        reason: reason.into(),
+    }
+}
+
+/// Reading a column failed: a type or range mismatch is bad data on disk,
+/// anything else is SQLite's own error.
+fn column_error(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) => corrupt(e.to_string()),
+        other => StoreError::Sqlite(other),
+    }
+}
+
+/// The message store. Cheap to share (`Arc<Store>`); every call takes the
+/// connection for one short transaction.
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Store>();
+};
+
+/// `SELECT` of every [`StoredMessage`] column from `messages AS m`, in the
+/// order [`read_message`] expects, followed by the rest of the query.
+macro_rules! select_message {
+    ($rest:literal) => {
+        concat!(
+            "SELECT m.id, m.conversation, m.direction, m.sender, m.body, m.timestamp, ",
+            "m.origin_id, m.stanza_id, m.state, m.failure_reason FROM messages AS m ",
+            $rest
+        )
+    };
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and brings its schema
+    /// up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_at(path, SCHEMA_VERSION)
+    }
+
+    /// A store that lives and dies with the returned value; for tests.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        Self::init(Connection::open_in_memory()?, SCHEMA_VERSION)
+    }
+
+    /// Opens `path` with only the first `version` migrations applied, to
+    /// test the upgrade path.
+    #[cfg(test)]
+    pub(crate) fn open_at_version(path: &Path, version: u32) -> Result<Store, StoreError> {
+        Self::open_at(path, version)
+    }
+
+    fn open_at(path: &Path, version: u32) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        Self::init(Connection::open(path)?, version)
+    }
+
+    fn init(mut conn: Connection, version: u32) -> Result<Store, StoreError> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Check before anything writes: switching to WAL alone rewrites the
+        // header of a file a newer version may own.
+        let found = user_version(&conn)?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        // WAL cannot be switched inside a transaction; it persists in the file.
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+            tracing::warn!(%mode, "message store is not in WAL mode");
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn, version)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while the lock was held cannot have left a half-written
+        // transaction behind (dropping a `Transaction` rolls it back), so a
+        // poisoned connection is still good.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stores an outgoing message as `queued` and appends it to the outbox,
+    /// in one transaction. Call this before sending anything.
+    pub fn enqueue_outgoing(&self, m: NewOutgoing<'_>) -> Result<StoredMessage, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let seq = next_seq(&tx)?;
+        let timestamp = m.timestamp.timestamp_millis();
+        tx.execute(
+            "INSERT INTO messages (id, seq, conversation, direction, sender, body, timestamp, \
+             origin_id, stanza_id, remote_id, state) \
+             VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?1, NULL, NULL, 'queued')",
+            params![m.id, seq, m.to, m.own_jid, m.body, timestamp],
+        )?;
+        tx.execute("INSERT INTO outbox (message_id) VALUES (?1)", [m.id])?;
+        touch_conversation(&tx, m.to, m.id, timestamp, seq)?;
+        let message = load_message(&tx, m.id)?
+            .ok_or_else(|| corrupt(format!("message {} missing right after insert", m.id)))?;
+        tx.commit()?;
+        Ok(message)
+    }
+
+    /// Stores an incoming message under a new id. `Ok(None)` means it is a
+    /// copy of a message already stored (same stanza-id, or same sender and
+    /// origin-id / stanza `@id`) and nothing changed.
+    pub fn insert_incoming(&self, m: NewIncoming<'_>) -> Result<Option<StoredMessage>, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let seq = next_seq(&tx)?;
+        let timestamp = m.timestamp.timestamp_millis();
+        // Every unique index makes a copy a no-op; see 001_initial.sql.
+        let inserted = tx.execute(
+            "INSERT INTO messages (id, seq, conversation, direction, sender, body, timestamp, \
+             origin_id, stanza_id, remote_id, state) \
+             VALUES (?1, ?2, ?3, 'in', ?3, ?4, ?5, ?6, ?7, ?8, 'received') \
+             ON CONFLICT DO NOTHING",
+            params![
+                id,
+                seq,
+                m.from,
+                m.body,
+                timestamp,
+                m.origin_id,
+                m.stanza_id,
+                m.remote_id
+            ],
+        )?;
+        if inserted == 0 {
+            tracing::debug!(
+                from = m.from,
+                stanza_id = m.stanza_id,
+                origin_id = m.origin_id,
+                remote_id = m.remote_id,
+                "duplicate incoming message ignored"
+            );
+            return Ok(None);
+        }
+        touch_conversation(&tx, m.from, &id, timestamp, seq)?;
+        let message = load_message(&tx, &id)?
+            .ok_or_else(|| corrupt(format!("message {id} missing right after insert")))?;
+        tx.commit()?;
+        Ok(Some(message))
+    }
+
+    /// Moves an outgoing message forward (see [`DeliveryState::can_advance_to`]).
+    /// Returns the updated message, or `None` if nothing changed: unknown id,
+    /// incoming message, or not a step forward. Reaching acked, delivered or
+    /// failed takes the message out of the outbox.
+    pub fn advance_state(
+        &self,
+        id: &str,
+        to: DeliveryState,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        self.transition(id, None, to, None)
+    }
+
+    /// Gives up on an outgoing message that is queued or sent: it becomes
+    /// failed with `reason`, and leaves the outbox. `None` if nothing changed.
+    pub fn fail(&self, id: &str, reason: &str) -> Result<Option<StoredMessage>, StoreError> {
+        self.transition(id, None, DeliveryState::Failed, Some(reason))
+    }
+
+    /// Applies an XEP-0184 receipt from `peer_bare` for our message `id`.
+    /// Only a receipt from the peer of that message's conversation counts;
+    /// anyone else's changes nothing (`None`).
+    pub fn mark_delivered(
+        &self,
+        peer_bare: &str,
+        id: &str,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        self.transition(id, Some(peer_bare), DeliveryState::Delivered, None)
+    }
+
+    fn transition(
+        &self,
+        id: &str,
+        peer: Option<&str>,
+        to: DeliveryState,
+        reason: Option<&str>,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(current) = load_message(&tx, id)? else {
+            return Ok(None);
+        };
+        if current.direction != Direction::Outgoing
+            || peer.is_some_and(|peer| peer != current.conversation)
+            || !current.state.can_advance_to(to)
+        {
+            return Ok(None);
+        }
+        tx.execute(
+            "UPDATE messages SET state = ?2, failure_reason = ?3 WHERE id = ?1",
+            params![id, to.as_str(), reason],
+        )?;
+        if !to.is_pending() {
+            tx.execute("DELETE FROM outbox WHERE message_id = ?1", [id])?;
+        }
+        tx.commit()?;
+        Ok(Some(StoredMessage {
+            state: to,
+            failure_reason: reason.map(str::to_owned),
+            ..current
+        }))
+    }
+
+    /// Outgoing messages not yet acked, oldest entry first: what the sender
+    /// (re)sends after start-up or a new session.
+    pub fn outbox(&self) -> Result<Vec<StoredMessage>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(select_message!(
+            "JOIN outbox AS o ON o.message_id = m.id ORDER BY o.seq"
+        ))?;
+        let rows = stmt.query([])?;
+        read_messages(rows)
+    }
+
+    /// Counts one more send attempt for an outbox entry; returns the new
+    /// count, or `None` if the message is not in the outbox.
+    pub fn note_attempt(&self, id: &str) -> Result<Option<u32>, StoreError> {
+        let conn = self.conn();
+        let attempts = conn
+            .query_row(
+                "UPDATE outbox SET attempts = attempts + 1 WHERE message_id = ?1 \
+                 RETURNING attempts",
+                [id],
+                |row| row.get::<_, i64>(0),
+            )
+            .optional()?;
+        attempts
+            .map(|n| u32::try_from(n).map_err(|_| corrupt(format!("outbox attempts {n}"))))
+            .transpose()
+    }
+
+    /// Records the latest recoverable error of an outbox entry (the message
+    /// stays queued). `false` if the message is not in the outbox.
+    pub fn note_error(&self, id: &str, error: &str) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        let changed = conn.execute(
+            "UPDATE outbox SET last_error = ?2 WHERE message_id = ?1",
+            [id, error],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// Up to `limit` of the newest messages with `with` that are older than
+    /// the message `before` (exclusive; `None`: the newest), oldest first.
+    /// Pass the first message of a page as `before` to get the previous
+    /// page. An unknown `before`, or one from another conversation, gives an
+    /// empty page.
+    pub fn history(
+        &self,
+        with: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let conn = self.conn();
+        let (timestamp, seq) = match before {
+            None => (i64::MAX, i64::MAX),
+            Some(before) => {
+                let anchor = conn
+                    .prepare_cached(
+                        "SELECT timestamp, seq FROM messages WHERE id = ?1 AND conversation = ?2",
+                    )?
+                    .query_row([before, with], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()?;
+                match anchor {
+                    Some(anchor) => anchor,
+                    None => return Ok(Vec::new()),
+                }
+            }
+        };
+        let mut stmt = conn.prepare_cached(select_message!(
+            "WHERE m.conversation = ?1 AND (m.timestamp, m.seq) < (?2, ?3) \
+             ORDER BY m.timestamp DESC, m.seq DESC LIMIT ?4"
+        ))?;
+        let rows = stmt.query(params![with, timestamp, seq, limit])?;
+        let mut page = read_messages(rows)?;
+        page.reverse();
+        Ok(page)
+    }
+
+    /// Every conversation with its newest message, most recent activity first.
+    pub fn conversations(&self) -> Result<Vec<ConversationSummary>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(select_message!(
+            "JOIN conversations AS c ON c.last_message_id = m.id \
+             ORDER BY c.last_timestamp DESC, c.last_seq DESC"
+        ))?;
+        let messages = read_messages(stmt.query([])?)?;
+        Ok(messages
+            .into_iter()
+            .map(|last_message| ConversationSummary {
+                with: last_message.conversation.clone(),
+                last_message,
+            })
+            .collect())
+    }
+
+    /// One message by our id.
+    pub fn message(&self, id: &str) -> Result<Option<StoredMessage>, StoreError> {
+        load_message(&self.conn(), id)
+    }
+
+    /// How many messages are stored.
+    pub fn count_messages(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT count(*) FROM messages", [], |row| row.get(0))?;
+        u64::try_from(n).map_err(|_| corrupt(format!("message count {n}")))
+    }
+}
+
+fn user_version(conn: &Connection) -> Result<u32, StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    u32::try_from(version).map_err(|_| corrupt(format!("schema version {version}")))
+}
+
+/// Applies the migrations after the current `user_version`, up to
+/// `version`, each in its own transaction.
+fn migrate(conn: &mut Connection, version: u32) -> Result<(), StoreError> {
+    for (step, (name, sql)) in (1..=version).zip(MIGRATIONS) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Read under the write lock: another process may have migrated.
+        if user_version(&tx)? >= step {
+            continue;
+        }
+        tx.execute_batch(sql).inspect_err(|e| {
+            tracing::error!(migration = name, error = %e, "message store migration failed");
+        })?;
+        tx.pragma_update(None, "user_version", step)?;
+        tx.commit()?;
+        tracing::info!(migration = name, version = step, "message store migrated");
+    }
+    Ok(())
+}
+
+/// The next local sort key: larger than any stored, never reused because
+/// messages are never deleted.
+fn next_seq(tx: &Transaction<'_>) -> Result<i64, StoreError> {
+    Ok(tx.query_row(
+        "SELECT coalesce(max(seq), 0) + 1 FROM messages",
+        [],
+        |row| row.get(0),
+    )?)
+}
+
+/// Makes the message the conversation's last one, unless the conversation
+/// already has a newer message (archive backfill inserts old ones).
+fn touch_conversation(
+    tx: &Transaction<'_>,
+    peer: &str,
+    message_id: &str,
+    timestamp: i64,
+    seq: i64,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO conversations (peer, last_message_id, last_timestamp, last_seq) \
+         VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (peer) DO UPDATE SET \
+             last_message_id = excluded.last_message_id, \
+             last_timestamp = excluded.last_timestamp, \
+             last_seq = excluded.last_seq \
+         WHERE (excluded.last_timestamp, excluded.last_seq) \
+             > (conversations.last_timestamp, conversations.last_seq)",
+    )?
+    .execute(params![peer, message_id, timestamp, seq])?;
+    Ok(())
+}
+
+fn load_message(conn: &Connection, id: &str) -> Result<Option<StoredMessage>, StoreError> {
+    let mut stmt = conn.prepare_cached(select_message!("WHERE m.id = ?1"))?;
+    let mut rows = stmt.query([id])?;
+    rows.next()?.map(read_message).transpose()
+}
+
+fn read_messages(mut rows: Rows<'_>) -> Result<Vec<StoredMessage>, StoreError> {
+    let mut messages = Vec::new();
+    while let Some(row) = rows.next()? {
+        messages.push(read_message(row)?);
+    }
+    Ok(messages)
+}
+
+/// Reads the columns of [`select_message!`]; anything malformed is
+/// [`StoreError::Corrupt`], never a panic.
+fn read_message(row: &Row<'_>) -> Result<StoredMessage, StoreError> {
+    let id: String = row.get(0).map_err(column_error)?;
+    let direction: String = row.get(2).map_err(column_error)?;
+    let direction = direction
+        .parse()
+        .map_err(|e| corrupt(format!("message {id}: {e}")))?;
+    let millis: i64 = row.get(5).map_err(column_error)?;
+    let timestamp = DateTime::from_timestamp_millis(millis)
+        .ok_or_else(|| corrupt(format!("message {id}: timestamp {millis} out of range")))?;
+    let state: String = row.get(8).map_err(column_error)?;
+    let state = state
+        .parse()
+        .map_err(|e| corrupt(format!("message {id}: {e}")))?;
+    Ok(StoredMessage {
+        conversation: row.get(1).map_err(column_error)?,
+        direction,
+        sender: row.get(3).map_err(column_error)?,
+        body: row.get(4).map_err(column_error)?,
+        timestamp,
+        origin_id: row.get(6).map_err(column_error)?,
+        stanza_id: row.get(7).map_err(column_error)?,
+        state,
+        failure_reason: row.get(9).map_err(column_error)?,
+        id,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,644 @@
+use std::path::Path;
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::Connection;
+
+use super::*;
+
+const ME: &str = "me@example.org";
+const ALICE: &str = "alice@example.org";
+const BOB: &str = "bob@example.org";
+
+fn at(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap()
+}
+
+fn outgoing<'a>(id: &'a str, to: &'a str, secs: i64) -> NewOutgoing<'a> {
+    NewOutgoing {
+        id,
+        own_jid: ME,
+        to,
+        body: "hi",
+        timestamp: at(secs),
+    }
+}
+
+fn incoming(from: &str, secs: i64) -> NewIncoming<'_> {
+    NewIncoming {
+        from,
+        remote_id: None,
+        origin_id: None,
+        stanza_id: None,
+        body: "hello",
+        timestamp: at(secs),
+    }
+}
+
+fn ids(messages: &[StoredMessage]) -> Vec<&str> {
+    messages.iter().map(|m| m.id.as_str()).collect()
+}
+
+fn bodies(messages: &[StoredMessage]) -> Vec<&str> {
+    messages.iter().map(|m| m.body.as_str()).collect()
+}
+
+fn store() -> Store {
+    Store::open_in_memory().unwrap()
+}
+
+#[test]
+fn enqueued_messages_are_stored_queued_and_listed_in_outbox_order() {
+    let store = store();
+    let first = store.enqueue_outgoing(outgoing("m1", ALICE, 10)).unwrap();
+    store.enqueue_outgoing(outgoing("m2", BOB, 5)).unwrap();
+    store.enqueue_outgoing(outgoing("m3", ALICE, 7)).unwrap();
+
+    assert_eq!(first.state, DeliveryState::Queued);
+    assert_eq!(first.direction, Direction::Outgoing);
+    assert_eq!(first.origin_id.as_deref(), Some("m1"));
+    assert_eq!(first.sender, ME);
+    assert_eq!(first.conversation, ALICE);
+    assert_eq!(first.timestamp, at(10));
+    assert_eq!(store.message("m1").unwrap(), Some(first));
+    // Outbox order is enqueue order, not timestamp order.
+    assert_eq!(ids(&store.outbox().unwrap()), ["m1", "m2", "m3"]);
+}
+
+#[test]
+fn enqueueing_the_same_id_twice_is_an_error_and_changes_nothing() {
+    let store = store();
+    store.enqueue_outgoing(outgoing("m1", ALICE, 1)).unwrap();
+    assert!(store.enqueue_outgoing(outgoing("m1", BOB, 2)).is_err());
+    assert_eq!(store.count_messages().unwrap(), 1);
+    assert_eq!(ids(&store.outbox().unwrap()), ["m1"]);
+    assert_eq!(store.conversations().unwrap().len(), 1);
+}
+
+#[test]
+fn timestamps_keep_millisecond_precision() {
+    let store = store();
+    let ts = Utc.timestamp_millis_opt(1_700_000_000_123).unwrap();
+    let stored = store
+        .enqueue_outgoing(NewOutgoing {
+            timestamp: ts + chrono::Duration::microseconds(456),
+            ..outgoing("m1", ALICE, 0)
+        })
+        .unwrap();
+    assert_eq!(stored.timestamp, ts);
+}
+
+#[test]
+fn state_only_moves_forward() {
+    use DeliveryState::*;
+    let store = store();
+    store.enqueue_outgoing(outgoing("m1", ALICE, 1)).unwrap();
+
+    let sent = store.advance_state("m1", Sent).unwrap().unwrap();
+    assert_eq!(sent.state, Sent);
+    assert_eq!(store.advance_state("m1", Sent).unwrap(), None);
+    assert_eq!(store.advance_state("m1", Queued).unwrap(), None);
+    assert_eq!(store.advance_state("m1", Received).unwrap(), None);
+    assert_eq!(
+        store.advance_state("m1", Delivered).unwrap().unwrap().state,
+        Delivered
+    );
+    assert_eq!(store.advance_state("m1", Acked).unwrap(), None);
+    assert_eq!(store.advance_state("m1", Failed).unwrap(), None);
+    assert_eq!(store.fail("m1", "too late").unwrap(), None);
+    assert_eq!(store.message("m1").unwrap().unwrap().state, Delivered);
+
+    assert_eq!(store.advance_state("unknown", Sent).unwrap(), None);
+}
+
+#[test]
+fn state_rules() {
+    use DeliveryState::*;
+    let all = [Queued, Sent, Acked, Delivered, Failed, Received];
+    let allowed: Vec<_> = all
+        .iter()
+        .flat_map(|&from| all.iter().map(move |&to| (from, to)))
+        .filter(|&(from, to)| from.can_advance_to(to))
+        .collect();
+    assert_eq!(
+        allowed,
+        [
+            (Queued, Sent),
+            (Queued, Acked),
+            (Queued, Delivered),
+            (Queued, Failed),
+            (Sent, Acked),
+            (Sent, Delivered),
+            (Sent, Failed),
+            (Acked, Delivered),
+        ]
+    );
+    for state in all {
+        assert_eq!(state.as_str().parse::<DeliveryState>(), Ok(state));
+    }
+    assert!("bogus".parse::<DeliveryState>().is_err());
+    for direction in [Direction::Incoming, Direction::Outgoing] {
+        assert_eq!(direction.as_str().parse::<Direction>(), Ok(direction));
+    }
+}
+
+#[test]
+fn sent_message_stays_in_outbox_until_acked() {
+    let store = store();
+    store.enqueue_outgoing(outgoing("m1", ALICE, 1)).unwrap();
+    store.enqueue_outgoing(outgoing("m2", ALICE, 2)).unwrap();
+
+    store
+        .advance_state("m1", DeliveryState::Sent)
+        .unwrap()
+        .unwrap();
+    assert_eq!(ids(&store.outbox().unwrap()), ["m1", "m2"]);
+
+    store
+        .advance_state("m1", DeliveryState::Acked)
+        .unwrap()
+        .unwrap();
+    assert_eq!(ids(&store.outbox().unwrap()), ["m2"]);
+    assert_eq!(store.note_attempt("m1").unwrap(), None);
+}
+
+#[test]
+fn receipt_before_ack_takes_message_out_of_outbox() {
+    let store = store();
+    store.enqueue_outgoing(outgoing("m1", ALICE, 1)).unwrap();
+    store.advance_state("m1", DeliveryState::Sent).unwrap();
+    let delivered = store.mark_delivered(ALICE, "m1").unwrap().unwrap();
+    assert_eq!(delivered.state, DeliveryState::Delivered);
+    assert!(store.outbox().unwrap().is_empty());
+}
+
+#[test]
+fn failed_message_leaves_outbox_and_keeps_its_reason() {
+    let store = store();
+    store.enqueue_outgoing(outgoing("m1", ALICE, 1)).unwrap();
+    store.enqueue_outgoing(outgoing("m2", ALICE, 2)).unwrap();
+    store.advance_state("m1", DeliveryState::Sent).unwrap();
+
+    let failed = store.fail("m1", "service-unavailable").unwrap().unwrap();
+    assert_eq!(failed.state, DeliveryState::Failed);
+    assert_eq!(
+        failed.failure_reason.as_deref(),
+        Some("service-unavailable")
+    );
+    assert_eq!(store.message("m1").unwrap(), Some(failed));
+    assert_eq!(ids(&store.outbox().unwrap()), ["m2"]);
+    // Failed is final.
+    assert_eq!(
+        store.advance_state("m1", DeliveryState::Acked).unwrap(),
+        None
+    );
+    assert_eq!(store.mark_delivered(ALICE, "m1").unwrap(), None);
+}
+
+#[test]
+fn attempts_and_errors_are_counted_on_the_outbox_entry() {
+    let store = store();
+    store.enqueue_outgoing(outgoing("m1", ALICE, 1)).unwrap();
+    assert_eq!(store.note_attempt("m1").unwrap(), Some(1));
+    assert_eq!(store.note_attempt("m1").unwrap(), Some(2));
+    assert!(store.note_error("m1", "connection lost").unwrap());
+    assert!(!store.note_error("unknown", "x").unwrap());
+    assert_eq!(store.note_attempt("unknown").unwrap(), None);
+
+    let (attempts, error): (i64, Option<String>) = store
+        .conn()
+        .query_row(
+            "SELECT attempts, last_error FROM outbox WHERE message_id = 'm1'",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((attempts, error.as_deref()), (2, Some("connection lost")));
+    // Still queued: a recoverable error does not change the state.
+    assert_eq!(
+        store.message("m1").unwrap().unwrap().state,
+        DeliveryState::Queued
+    );
+}
+
+#[test]
+fn incoming_message_is_stored_as_received() {
+    let store = store();
+    let stored = store
+        .insert_incoming(NewIncoming {
+            remote_id: Some("r1"),
+            origin_id: Some("o1"),
+            stanza_id: Some("s1"),
+            ..incoming(ALICE, 3)
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.direction, Direction::Incoming);
+    assert_eq!(stored.state, DeliveryState::Received);
+    assert_eq!(stored.conversation, ALICE);
+    assert_eq!(stored.sender, ALICE);
+    assert_eq!(stored.origin_id.as_deref(), Some("o1"));
+    assert_eq!(stored.stanza_id.as_deref(), Some("s1"));
+    assert_eq!(stored.timestamp, at(3));
+    assert_eq!(store.message(&stored.id).unwrap(), Some(stored.clone()));
+    // Incoming messages never change state.
+    assert_eq!(
+        store
+            .advance_state(&stored.id, DeliveryState::Delivered)
+            .unwrap(),
+        None
+    );
+    assert!(store.outbox().unwrap().is_empty());
+}
+
+#[test]
+fn duplicate_stanza_id_is_stored_once() {
+    let store = store();
+    let first = NewIncoming {
+        stanza_id: Some("s1"),
+        remote_id: Some("r1"),
+        ..incoming(ALICE, 1)
+    };
+    assert!(store.insert_incoming(first).unwrap().is_some());
+    // Same server stanza-id, even with other client ids (e.g. from MAM).
+    let again = NewIncoming {
+        stanza_id: Some("s1"),
+        remote_id: Some("r2"),
+        body: "copy",
+        ..incoming(ALICE, 2)
+    };
+    assert_eq!(store.insert_incoming(again).unwrap(), None);
+    assert_eq!(store.count_messages().unwrap(), 1);
+    // The duplicate did not touch the conversation either.
+    let conversations = store.conversations().unwrap();
+    assert_eq!(conversations[0].last_message.body, "hello");
+}
+
+#[test]
+fn duplicate_origin_id_from_same_sender_is_stored_once() {
+    let store = store();
+    let live = NewIncoming {
+        origin_id: Some("o1"),
+        remote_id: Some("r1"),
+        ..incoming(ALICE, 1)
+    };
+    assert!(store.insert_incoming(live).unwrap().is_some());
+    // The archive copy carries a stanza-id the live one lacked.
+    let from_archive = NewIncoming {
+        stanza_id: Some("s9"),
+        ..live
+    };
+    assert_eq!(store.insert_incoming(from_archive).unwrap(), None);
+    // Another client's origin-id may collide with it: not a duplicate.
+    let other_sender = NewIncoming {
+        origin_id: Some("o1"),
+        ..incoming(BOB, 1)
+    };
+    assert!(store.insert_incoming(other_sender).unwrap().is_some());
+    assert_eq!(store.count_messages().unwrap(), 2);
+}
+
+#[test]
+fn duplicate_remote_id_without_origin_id_is_stored_once() {
+    let store = store();
+    let first = NewIncoming {
+        remote_id: Some("r1"),
+        ..incoming(ALICE, 1)
+    };
+    assert!(store.insert_incoming(first).unwrap().is_some());
+    assert_eq!(store.insert_incoming(first).unwrap(), None);
+    // Without any id there is nothing to dedup on.
+    assert!(store.insert_incoming(incoming(ALICE, 2)).unwrap().is_some());
+    assert!(store.insert_incoming(incoming(ALICE, 2)).unwrap().is_some());
+    assert_eq!(store.count_messages().unwrap(), 3);
+}
+
+#[test]
+fn own_message_echoed_back_with_its_origin_id_is_a_duplicate() {
+    let store = store();
+    store.enqueue_outgoing(outgoing("m1", ALICE, 1)).unwrap();
+    let echo = NewIncoming {
+        origin_id: Some("m1"),
+        ..incoming(ME, 1)
+    };
+    assert_eq!(store.insert_incoming(echo).unwrap(), None);
+    assert_eq!(store.count_messages().unwrap(), 1);
+}
+
+#[test]
+fn receipt_from_another_jid_changes_nothing() {
+    let store = store();
+    store.enqueue_outgoing(outgoing("m1", ALICE, 1)).unwrap();
+    store.advance_state("m1", DeliveryState::Acked).unwrap();
+
+    assert_eq!(store.mark_delivered(BOB, "m1").unwrap(), None);
+    assert_eq!(store.mark_delivered(ALICE, "unknown").unwrap(), None);
+    assert_eq!(
+        store.message("m1").unwrap().unwrap().state,
+        DeliveryState::Acked
+    );
+
+    // Nor does a "receipt" for a message the peer sent us.
+    let theirs = store.insert_incoming(incoming(ALICE, 2)).unwrap().unwrap();
+    assert_eq!(store.mark_delivered(ALICE, &theirs.id).unwrap(), None);
+
+    assert_eq!(
+        store.mark_delivered(ALICE, "m1").unwrap().unwrap().state,
+        DeliveryState::Delivered
+    );
+}
+
+#[test]
+fn history_pages_backwards_oldest_first_with_stable_ties() {
+    let store = store();
+    // Five messages, three of them in the same millisecond, inserted out of
+    // timestamp order, plus noise in another conversation.
+    store.enqueue_outgoing(outgoing("a", ALICE, 1)).unwrap();
+    store.enqueue_outgoing(outgoing("d", ALICE, 5)).unwrap();
+    store.enqueue_outgoing(outgoing("e", ALICE, 5)).unwrap();
+    store.enqueue_outgoing(outgoing("x", BOB, 3)).unwrap();
+    store.enqueue_outgoing(outgoing("f", ALICE, 5)).unwrap();
+    store.enqueue_outgoing(outgoing("b", ALICE, 2)).unwrap();
+
+    let newest = store.history(ALICE, None, 2).unwrap();
+    assert_eq!(ids(&newest), ["e", "f"]);
+    let older = store.history(ALICE, Some("e"), 2).unwrap();
+    assert_eq!(ids(&older), ["b", "d"]);
+    let oldest = store.history(ALICE, Some("b"), 2).unwrap();
+    assert_eq!(ids(&oldest), ["a"]);
+    assert!(store.history(ALICE, Some("a"), 2).unwrap().is_empty());
+
+    assert_eq!(
+        ids(&store.history(ALICE, None, 100).unwrap()),
+        ["a", "b", "d", "e", "f"]
+    );
+    assert!(store.history(ALICE, None, 0).unwrap().is_empty());
+    // An anchor from another conversation, or an unknown one: empty page.
+    assert!(store.history(ALICE, Some("x"), 10).unwrap().is_empty());
+    assert!(store.history(ALICE, Some("nope"), 10).unwrap().is_empty());
+    assert!(store
+        .history("nobody@example.org", None, 10)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn history_query_uses_the_conversation_index() {
+    let store = store();
+    let conn = store.conn();
+    let plan: Vec<String> = conn
+        .prepare(&format!(
+            "EXPLAIN QUERY PLAN {}",
+            select_message!(
+                "WHERE m.conversation = ?1 AND (m.timestamp, m.seq) < (?2, ?3) \
+                 ORDER BY m.timestamp DESC, m.seq DESC LIMIT ?4"
+            )
+        ))
+        .unwrap()
+        .query_map(params![ALICE, 1_i64, 1_i64, 10_i64], |row| row.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("USING INDEX messages_by_conversation (conversation=? AND"),
+        "{plan}"
+    );
+    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+}
+
+#[test]
+fn conversations_are_ordered_by_last_activity() {
+    let store = store();
+    store.enqueue_outgoing(outgoing("a1", ALICE, 10)).unwrap();
+    store.insert_incoming(incoming(BOB, 20)).unwrap().unwrap();
+    assert_eq!(
+        store
+            .conversations()
+            .unwrap()
+            .iter()
+            .map(|c| c.with.as_str())
+            .collect::<Vec<_>>(),
+        [BOB, ALICE]
+    );
+
+    store.enqueue_outgoing(outgoing("a2", ALICE, 30)).unwrap();
+    // Archive backfill of an old message does not move Bob to the top.
+    store
+        .insert_incoming(NewIncoming {
+            body: "old",
+            ..incoming(BOB, 5)
+        })
+        .unwrap()
+        .unwrap();
+    let conversations = store.conversations().unwrap();
+    assert_eq!(conversations.len(), 2);
+    assert_eq!(conversations[0].with, ALICE);
+    assert_eq!(conversations[0].last_message.id, "a2");
+    assert_eq!(conversations[1].with, BOB);
+    assert_eq!(bodies(&[conversations[1].last_message.clone()]), ["hello"]);
+
+    // Same timestamp: the later insert is the last message.
+    store.enqueue_outgoing(outgoing("a3", ALICE, 30)).unwrap();
+    assert_eq!(store.conversations().unwrap()[0].last_message.id, "a3");
+}
+
+#[test]
+fn reopened_file_store_keeps_messages_and_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/dirs/store.sqlite");
+    {
+        let store = Store::open(&path).unwrap();
+        store.enqueue_outgoing(outgoing("m1", ALICE, 1)).unwrap();
+        store.enqueue_outgoing(outgoing("m2", ALICE, 2)).unwrap();
+        store.advance_state("m1", DeliveryState::Acked).unwrap();
+        store
+            .insert_incoming(NewIncoming {
+                stanza_id: Some("s1"),
+                ..incoming(BOB, 3)
+            })
+            .unwrap()
+            .unwrap();
+        let mode: String = store
+            .conn()
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.count_messages().unwrap(), 3);
+    assert_eq!(ids(&store.outbox().unwrap()), ["m2"]);
+    assert_eq!(
+        store.message("m1").unwrap().unwrap().state,
+        DeliveryState::Acked
+    );
+    assert_eq!(store.conversations().unwrap().len(), 2);
+    // Dedup survives the restart.
+    let again = NewIncoming {
+        stanza_id: Some("s1"),
+        ..incoming(BOB, 3)
+    };
+    assert_eq!(store.insert_incoming(again).unwrap(), None);
+    let foreign_keys: bool = store
+        .conn()
+        .query_row("PRAGMA foreign_keys", [], |row| row.get(0))
+        .unwrap();
+    assert!(foreign_keys);
+}
+
+/// The schema, normalised so that only meaningful differences count.
+fn schema(path: &Path) -> Vec<(String, String, String, String)> {
+    let conn = Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name")
+        .unwrap();
+    let rows = stmt
+        .query_map([], |row| {
+            let sql: Option<String> = row.get(3)?;
+            let sql = sql
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, sql))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    rows
+}
+
+fn user_version_of(path: &Path) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap()
+}
+
+#[test]
+fn upgraded_schema_equals_fresh_schema_and_keeps_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.sqlite");
+    let fresh = dir.path().join("fresh.sqlite");
+
+    let old_id = "written-by-version-1";
+    {
+        let store = Store::open_at_version(&old, 1).unwrap();
+        assert_eq!(user_version_of(&old), 1);
+        // What a build with only 001 wrote (its code knew no later columns).
+        store
+            .conn()
+            .execute_batch(&format!(
+                "INSERT INTO messages (id, seq, conversation, direction, sender, body, \
+                 timestamp, origin_id, stanza_id, remote_id, state) \
+                 VALUES ('{old_id}', 1, '{ALICE}', 'in', '{ALICE}', 'hello', 1700000001000, \
+                 NULL, NULL, 'r1', 'received'); \
+                 INSERT INTO conversations (peer, last_message_id, last_timestamp, last_seq) \
+                 VALUES ('{ALICE}', '{old_id}', 1700000001000, 1);"
+            ))
+            .unwrap();
+    }
+    drop(Store::open(&fresh).unwrap());
+
+    let store = Store::open(&old).unwrap();
+    assert_eq!(schema(&old), schema(&fresh));
+    assert_eq!(user_version_of(&old), i64::from(SCHEMA_VERSION));
+    let kept = store.message(old_id).unwrap().unwrap();
+    assert_eq!(kept.conversation, ALICE);
+    assert_eq!(kept.failure_reason, None);
+    assert_eq!(store.conversations().unwrap()[0].last_message.id, old_id);
+
+    // The upgraded store works: dedup still holds and the outbox exists.
+    let again = NewIncoming {
+        remote_id: Some("r1"),
+        ..incoming(ALICE, 1)
+    };
+    assert_eq!(store.insert_incoming(again).unwrap(), None);
+    store.enqueue_outgoing(outgoing("m1", ALICE, 2)).unwrap();
+    assert_eq!(ids(&store.outbox().unwrap()), ["m1"]);
+}
+
+#[test]
+fn database_from_a_newer_version_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.sqlite");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE messages (id TEXT PRIMARY KEY, future_column BLOB);
+             INSERT INTO messages VALUES ('keep-me', x'00ff');
+             PRAGMA user_version = 999;",
+        )
+        .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+
+    match Store::open(&path) {
+        Err(StoreError::SchemaTooNew { found, supported }) => {
+            assert_eq!(found, 999);
+            assert_eq!(supported, SCHEMA_VERSION);
+        }
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert!(!dir.path().join("future.sqlite-wal").exists());
+}
+
+#[test]
+fn malformed_row_is_reported_as_corrupt() {
+    let store = store();
+    store.enqueue_outgoing(outgoing("m1", ALICE, 1)).unwrap();
+    store
+        .conn()
+        .execute("UPDATE messages SET state = 'bogus' WHERE id = 'm1'", [])
+        .unwrap();
+    assert!(matches!(
+        store.message("m1"),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert!(matches!(store.outbox(), Err(StoreError::Corrupt { .. })));
+
+    store
+        .conn()
+        .execute(
+            "UPDATE messages SET state = 'queued', timestamp = 'yesterday' WHERE id = 'm1'",
+            [],
+        )
+        .unwrap();
+    assert!(matches!(
+        store.message("m1"),
+        Err(StoreError::Corrupt { .. })
+    ));
+    store
+        .conn()
+        .execute(
+            "UPDATE messages SET timestamp = 9223372036854775807 WHERE id = 'm1'",
+            [],
+        )
+        .unwrap();
+    assert!(matches!(
+        store.conversations(),
+        Err(StoreError::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn store_is_shared_across_threads() {
+    let store = std::sync::Arc::new(store());
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let id = format!("t{t}-{i}");
+                    store.enqueue_outgoing(outgoing(&id, ALICE, i)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    assert_eq!(store.count_messages().unwrap(), 100);
+    assert_eq!(store.outbox().unwrap().len(), 100);
+}

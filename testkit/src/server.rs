@@ -1,0 +1,643 @@
+//! A throwaway Prosody 13 per test.
+//!
+//! Integration tests need a real XMPP server that speaks STARTTLS and direct
+//! TLS, stream management, MAM and SASL2, and that they can stop and bring
+//! back at will. [`TestServer`] drives `scripts/prosody` (the single place
+//! that knows how to configure Prosody) in a fresh temporary directory: a
+//! private CA and a leaf certificate for `example.test`, a config with free
+//! loopback ports, data and logs. Dropping the server stops it and removes
+//! the directory (set `JABBERKIT_KEEP_TEST_SERVER=1` to keep it for a
+//! post-mortem).
+//!
+//! Prosody must be installed first: `scripts/prosody install` (as root). The
+//! server is also told to stop when the test process exits, so a test binary
+//! killed by a timeout does not leave servers behind.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Output, Stdio};
+use std::sync::Mutex;
+
+use tokio::process::Command;
+
+/// Set this variable (to anything) to keep the server's directory after the
+/// test, for reading its config, logs and data.
+pub const KEEP_ENV: &str = "JABBERKIT_KEEP_TEST_SERVER";
+
+/// How a [`TestServer`] is configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// How long the server keeps a dropped session resumable (XEP-0198).
+    pub hibernation_secs: u32,
+    /// Keep the message archive in memory instead of on disk.
+    pub archive_in_memory: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            hibernation_secs: 60,
+            archive_in_memory: false,
+        }
+    }
+}
+
+/// A running (or deliberately stopped) Prosody on 127.0.0.1.
+#[derive(Debug)]
+pub struct TestServer {
+    /// `None` only while dropping.
+    tempdir: Option<tempfile::TempDir>,
+    dir: PathBuf,
+    domain: String,
+    starttls_port: u16,
+    direct_tls_port: u16,
+    ca_pem_path: PathBuf,
+    /// The server's pid while it runs.
+    pid: Mutex<Option<u32>>,
+}
+
+/// What `scripts/prosody start` prints on stdout.
+#[derive(Debug)]
+struct Started {
+    domain: String,
+    starttls_port: u16,
+    direct_tls_port: u16,
+    ca: PathBuf,
+    pid: u32,
+}
+
+impl TestServer {
+    /// Starts a fresh Prosody with default options.
+    ///
+    /// Panics (with the server log) if it cannot start; it does not install
+    /// Prosody, run `scripts/prosody install` for that.
+    pub async fn start() -> TestServer {
+        Self::start_with(ServerOptions::default()).await
+    }
+
+    /// Starts a fresh Prosody in a new temporary directory.
+    pub async fn start_with(opts: ServerOptions) -> TestServer {
+        let tempdir = tempfile::Builder::new()
+            .prefix("jabberkit-prosody-")
+            .tempdir()
+            .expect("cannot create a temporary directory for the test server");
+        let dir = tempdir.path().to_path_buf();
+
+        let mut args = vec![
+            "--hibernation".to_string(),
+            opts.hibernation_secs.to_string(),
+        ];
+        if opts.archive_in_memory {
+            args.push("--archive-memory".to_string());
+        }
+        let started = run_start(&dir, &args).await;
+        tracing::debug!(
+            dir = %dir.display(),
+            starttls = started.starttls_port,
+            direct_tls = started.direct_tls_port,
+            pid = started.pid,
+            "test server started"
+        );
+        TestServer {
+            tempdir: Some(tempdir),
+            dir,
+            domain: started.domain,
+            starttls_port: started.starttls_port,
+            direct_tls_port: started.direct_tls_port,
+            ca_pem_path: started.ca,
+            pid: Mutex::new(Some(started.pid)),
+        }
+    }
+
+    /// The XMPP domain, `example.test`.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The STARTTLS client port (`127.0.0.1:N`).
+    pub fn starttls_addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.starttls_port))
+    }
+
+    /// The direct-TLS client port (XEP-0368), `127.0.0.1:N`.
+    pub fn direct_tls_addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.direct_tls_port))
+    }
+
+    /// The private CA that signed the server's certificate (PEM file).
+    pub fn ca_pem_path(&self) -> &Path {
+        &self.ca_pem_path
+    }
+
+    /// The private CA as PEM text, to add to a client's trust roots.
+    pub fn ca_pem(&self) -> String {
+        std::fs::read_to_string(&self.ca_pem_path)
+            .unwrap_or_else(|e| panic!("cannot read test CA {}: {e}", self.ca_pem_path.display()))
+    }
+
+    /// The server's directory: config, certificates, data and logs.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The server's pid, or `None` while stopped.
+    pub fn pid(&self) -> Option<u32> {
+        *self.pid_guard()
+    }
+
+    /// Registers `user@example.test` with `password` (or resets the password
+    /// of an existing account) and returns the bare JID. Works whether or not
+    /// the server runs.
+    pub async fn register(&self, user: &str, password: &str) -> String {
+        let mut cmd = script_command();
+        cmd.arg("register").arg(&self.dir).arg(user).arg(password);
+        let out = run(cmd, "register").await;
+        if !out.status.success() {
+            panic!(
+                "scripts/prosody register {user} failed ({}):\n{}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr),
+                self.log_tail(20)
+            );
+        }
+        format!("{user}@{}", self.domain)
+    }
+
+    /// Stops the server; accounts and archives stay on disk. Connections are
+    /// closed and the ports refuse new ones until [`restart`](Self::restart).
+    pub async fn stop(&self) {
+        let mut cmd = script_command();
+        cmd.arg("stop").arg(&self.dir);
+        let out = run(cmd, "stop").await;
+        if !out.status.success() {
+            panic!(
+                "scripts/prosody stop failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        *self.pid_guard() = None;
+    }
+
+    /// Starts the server again on the same ports, with the same accounts.
+    /// Stops it first if it still runs.
+    pub async fn restart(&self) {
+        if self.pid().is_some() {
+            self.stop().await;
+        }
+        let started = run_start(&self.dir, &[]).await;
+        assert_eq!(
+            (started.starttls_port, started.direct_tls_port),
+            (self.starttls_port, self.direct_tls_port),
+            "restarted test server came back on other ports"
+        );
+        *self.pid_guard() = Some(started.pid);
+    }
+
+    /// The last `lines` lines of the server log (info and up).
+    pub fn log_tail(&self, lines: usize) -> String {
+        tail(&self.dir.join("prosody.log"), lines)
+    }
+
+    /// The last `lines` lines of the debug log, which has every stanza.
+    pub fn debug_log_tail(&self, lines: usize) -> String {
+        tail(&self.dir.join("prosody-debug.log"), lines)
+    }
+
+    /// Runs a `prosodyctl shell` command against the running server, e.g.
+    /// `c2s:show()` or `c2s:close("alice@example.test")`, and returns its
+    /// output.
+    pub async fn shell(&self, command: &str) -> String {
+        let mut cmd = Command::new("prosodyctl");
+        cmd.arg("--config")
+            .arg(self.dir.join("prosody.cfg.lua"))
+            .arg("shell")
+            .arg(command);
+        let out = run(cmd, "prosodyctl shell").await;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            panic!(
+                "prosodyctl shell {command:?} failed ({}):\n{stdout}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        stdout
+    }
+
+    fn pid_guard(&self) -> std::sync::MutexGuard<'_, Option<u32>> {
+        // A panic while holding this lock cannot leave the pid half-written.
+        self.pid.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Synchronous stop for `Drop`: the script first, a bare SIGKILL if the
+    /// script itself fails.
+    fn stop_blocking(&self) {
+        let Some(pid) = self.pid_guard().take() else {
+            return;
+        };
+        let stopped = StdCommand::new(script_path())
+            .arg("stop")
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !stopped {
+            tracing::warn!(pid, "scripts/prosody stop failed; sending SIGKILL");
+            let _ = StdCommand::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop_blocking();
+        if let Some(tempdir) = self.tempdir.take() {
+            if std::env::var_os(KEEP_ENV).is_some() {
+                let kept = tempdir.keep();
+                eprintln!("test server directory kept: {}", kept.display());
+            } else if let Err(e) = tempdir.close() {
+                tracing::warn!(dir = %self.dir.display(), "cannot remove test server directory: {e}");
+            }
+        }
+    }
+}
+
+/// `scripts/prosody` at the repository root.
+fn script_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("scripts")
+        .join("prosody")
+}
+
+fn script_command() -> Command {
+    let mut cmd = Command::new(script_path());
+    cmd.stdin(Stdio::null()).kill_on_drop(true);
+    cmd
+}
+
+async fn run(mut cmd: Command, what: &str) -> Output {
+    cmd.output()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run {what} ({}): {e}", script_path().display()))
+}
+
+/// `scripts/prosody start DIR ARGS...`, tied to this process's lifetime.
+async fn run_start(dir: &Path, args: &[String]) -> Started {
+    let mut cmd = script_command();
+    cmd.arg("start")
+        .arg(dir)
+        .args(args)
+        .arg("--watch-pid")
+        .arg(std::process::id().to_string());
+    let out = run(cmd, "start").await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        let hint = if stderr.contains("scripts/prosody install") {
+            "\nProsody 13 is not installed: run `scripts/prosody install` (as root) first."
+        } else {
+            ""
+        };
+        panic!(
+            "cannot start the test Prosody in {} ({}):\n{stderr}{hint}",
+            dir.display(),
+            out.status
+        );
+    }
+    parse_started(&stdout).unwrap_or_else(|e| {
+        panic!("unexpected output from scripts/prosody start ({e}):\n{stdout}\n{stderr}")
+    })
+}
+
+fn parse_started(stdout: &str) -> Result<Started, String> {
+    let vars: HashMap<&str, &str> = stdout
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .collect();
+    let get = |key: &str| {
+        vars.get(key)
+            .copied()
+            .ok_or_else(|| format!("missing {key}="))
+    };
+    fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String>
+    where
+        T::Err: std::fmt::Display,
+    {
+        value.parse().map_err(|e| format!("bad {key}={value}: {e}"))
+    }
+    Ok(Started {
+        domain: get("DOMAIN")?.to_string(),
+        starttls_port: parse("STARTTLS_PORT", get("STARTTLS_PORT")?)?,
+        direct_tls_port: parse("DIRECT_TLS_PORT", get("DIRECT_TLS_PORT")?)?,
+        ca: PathBuf::from(get("CA")?),
+        pid: parse("PID", get("PID")?)?,
+    })
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let all: Vec<&str> = text.lines().collect();
+            all[all.len().saturating_sub(lines)..].join("\n")
+        }
+        Err(e) => format!("(cannot read {}: {e})", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    async fn connects(addr: SocketAddr) -> bool {
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(addr)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// Opens an XMPP stream on the STARTTLS port and returns what the server
+    /// says until it offers its features.
+    async fn stream_features(addr: SocketAddr, domain: &str) -> String {
+        let mut tcp = TcpStream::connect(addr).await.expect("connect to c2s port");
+        let header = format!(
+            "<?xml version='1.0'?><stream:stream to='{domain}' version='1.0' \
+             xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
+        );
+        tcp.write_all(header.as_bytes())
+            .await
+            .expect("send stream header");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let read_all = async {
+            while !String::from_utf8_lossy(&got).contains("</stream:features>") {
+                let n = tcp.read(&mut buf).await.expect("read from c2s port");
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), read_all)
+            .await
+            .expect("stream features within 5 s");
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    fn is_alive(pid: u32) -> bool {
+        // A zombie has exited; it only waits for its parent to reap it.
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => !matches!(
+                stat.rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.chars().next()),
+                Some('Z' | 'X')
+            ),
+            Err(_) => false,
+        }
+    }
+
+    #[tokio::test]
+    async fn server_starts_registers_and_offers_starttls() {
+        let server = TestServer::start().await;
+        assert_eq!(server.domain(), "example.test");
+        assert!(connects(server.starttls_addr()).await);
+        assert!(connects(server.direct_tls_addr()).await);
+        assert!(server.ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+
+        let jid = server.register("alice", "secret").await;
+        assert_eq!(jid, "alice@example.test");
+
+        let features = stream_features(server.starttls_addr(), server.domain()).await;
+        assert!(
+            features.contains("urn:ietf:params:xml:ns:xmpp-tls"),
+            "no STARTTLS offered: {features}"
+        );
+        assert!(
+            !server.log_tail(50).contains("\terror\t"),
+            "{}",
+            server.log_tail(50)
+        );
+    }
+
+    #[tokio::test]
+    async fn server_restarts_on_the_same_ports_with_its_accounts() {
+        let server = TestServer::start().await;
+        server.register("bob", "secret").await;
+        let (starttls, direct) = (server.starttls_addr(), server.direct_tls_addr());
+        let first_pid = server.pid().expect("running after start");
+
+        server.stop().await;
+        assert_eq!(server.pid(), None);
+        assert!(
+            !is_alive(first_pid),
+            "prosody {first_pid} still alive after stop"
+        );
+        assert!(
+            !connects(starttls).await,
+            "STARTTLS port still open after stop"
+        );
+        assert!(
+            !connects(direct).await,
+            "direct TLS port still open after stop"
+        );
+        // Stopping twice is harmless.
+        server.stop().await;
+
+        server.restart().await;
+        assert_eq!(
+            (server.starttls_addr(), server.direct_tls_addr()),
+            (starttls, direct)
+        );
+        assert!(connects(starttls).await);
+        assert!(connects(direct).await);
+        assert!(server
+            .dir()
+            .join("data/example%2etest/accounts/bob.dat")
+            .exists());
+
+        // restart() on a running server stops it first.
+        server.restart().await;
+        assert!(connects(starttls).await);
+    }
+
+    #[tokio::test]
+    async fn dropping_the_server_stops_it_and_removes_its_directory() {
+        let server = TestServer::start().await;
+        let pid = server.pid().expect("running after start");
+        let dir = server.dir().to_path_buf();
+        let addr = server.starttls_addr();
+        assert!(is_alive(pid));
+
+        drop(server);
+        assert!(!is_alive(pid), "prosody {pid} still alive after drop");
+        assert!(!connects(addr).await);
+        if std::env::var_os(KEEP_ENV).is_none() {
+            assert!(!dir.exists(), "{} left behind", dir.display());
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn parallel_servers_get_distinct_ports_and_options() {
+        let opts = ServerOptions {
+            hibernation_secs: 5,
+            archive_in_memory: true,
+        };
+        let (a, b, c) = tokio::join!(
+            TestServer::start_with(opts.clone()),
+            TestServer::start(),
+            TestServer::start(),
+        );
+        let mut ports: Vec<u16> = [&a, &b, &c]
+            .iter()
+            .flat_map(|s| [s.starttls_addr().port(), s.direct_tls_addr().port()])
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), 6, "ports shared between servers: {ports:?}");
+
+        let config = std::fs::read_to_string(a.dir().join("prosody.cfg.lua"))
+            .expect("read generated config");
+        assert!(config.contains("smacks_hibernation_time = 5"), "{config}");
+        assert!(
+            config.contains(r#"storage = { archive = "memory" }"#),
+            "{config}"
+        );
+        let config = std::fs::read_to_string(b.dir().join("prosody.cfg.lua"))
+            .expect("read generated config");
+        assert!(config.contains("smacks_hibernation_time = 60"), "{config}");
+        assert!(!config.contains(r#"storage = { archive = "memory" }"#));
+    }
+
+    #[tokio::test]
+    async fn shell_lists_the_modules_the_tests_rely_on() {
+        let server = TestServer::start().await;
+        let modules = server.shell("module:list('example.test')").await;
+        for module in [
+            "smacks",
+            "carbons",
+            "mam",
+            "csi_simple",
+            "blocklist",
+            "pep",
+            "sasl2",
+            "sasl2_bind2",
+            "sasl2_fast",
+            "sasl2_sm",
+            "register",
+        ] {
+            assert!(
+                modules.lines().any(|l| l.trim() == module),
+                "module {module} not loaded:\n{modules}"
+            );
+        }
+    }
+
+    fn tls_connector(server: &TestServer) -> tokio_rustls::TlsConnector {
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::CertificateDer;
+        use tokio_rustls::rustls::{crypto, ClientConfig, RootCertStore};
+
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(server.ca_pem().as_bytes()) {
+            roots
+                .add(cert.expect("test CA is valid PEM"))
+                .expect("test CA is a usable trust anchor");
+        }
+        let mut config = ClientConfig::builder_with_provider(std::sync::Arc::new(
+            crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        config.alpn_protocols = vec![b"xmpp-client".to_vec()];
+        tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+    }
+
+    fn server_name() -> tokio_rustls::rustls::pki_types::ServerName<'static> {
+        tokio_rustls::rustls::pki_types::ServerName::try_from("example.test")
+            .expect("valid DNS name")
+    }
+
+    #[tokio::test]
+    async fn rustls_trusts_the_test_ca_on_direct_tls() {
+        let server = TestServer::start().await;
+        let tcp = TcpStream::connect(server.direct_tls_addr())
+            .await
+            .expect("connect to direct TLS port");
+        let mut tls = tls_connector(&server)
+            .connect(server_name(), tcp)
+            .await
+            .expect("rustls accepts the test certificate");
+        let header = "<?xml version='1.0'?><stream:stream to='example.test' version='1.0' \
+                      xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>";
+        tls.write_all(header.as_bytes())
+            .await
+            .expect("send stream header");
+        let mut buf = vec![0u8; 8192];
+        let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
+            .await
+            .expect("reply within 5 s")
+            .expect("read over TLS");
+        let reply = String::from_utf8_lossy(&buf[..n]);
+        assert!(reply.contains("<stream:stream"), "{reply}");
+    }
+
+    #[tokio::test]
+    async fn rustls_trusts_the_test_ca_after_starttls() {
+        let server = TestServer::start().await;
+        let mut tcp = TcpStream::connect(server.starttls_addr())
+            .await
+            .expect("connect to STARTTLS port");
+        let header = "<?xml version='1.0'?><stream:stream to='example.test' version='1.0' \
+                      xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>";
+        tcp.write_all(header.as_bytes())
+            .await
+            .expect("send stream header");
+        let mut got = String::new();
+        let mut buf = [0u8; 4096];
+        while !got.contains("</stream:features>") {
+            let n = tcp.read(&mut buf).await.expect("read features");
+            assert!(n > 0, "server closed the stream: {got}");
+            got.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        tcp.write_all(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+            .await
+            .expect("send starttls");
+        let n = tcp.read(&mut buf).await.expect("read proceed");
+        let proceed = String::from_utf8_lossy(&buf[..n]);
+        assert!(proceed.contains("<proceed"), "{proceed}");
+        tls_connector(&server)
+            .connect(server_name(), tcp)
+            .await
+            .expect("rustls accepts the test certificate after STARTTLS");
+    }
+
+    #[test]
+    fn parses_the_start_output() {
+        let started = parse_started(
+            "DOMAIN=example.test\nSTARTTLS_PORT=20001\nDIRECT_TLS_PORT=20002\nCA=/tmp/x/ca.pem\nPID=42\n",
+        )
+        .expect("valid output");
+        assert_eq!(started.domain, "example.test");
+        assert_eq!(
+            (started.starttls_port, started.direct_tls_port),
+            (20001, 20002)
+        );
+        assert_eq!(started.ca, PathBuf::from("/tmp/x/ca.pem"));
+        assert_eq!(started.pid, 42);
+        assert!(parse_started("DOMAIN=example.test\n").is_err());
+    }
+}
