@@ -141,7 +141,9 @@ impl FaultProxy {
     /// afterwards work per the mode.
     ///
     /// The resets are sent by the connection tasks right after this returns;
-    /// [`live_connections`](Self::live_connections) drops shortly after.
+    /// [`live_connections`](Self::live_connections) drops shortly after. A
+    /// connection the kernel has completed but the proxy has not accepted yet
+    /// counts as new.
     pub fn reset_all(&self) {
         let conns: Vec<_> = lock(&self.shared.conns).drain().collect();
         tracing::debug!(

@@ -38,8 +38,10 @@ pub(super) struct Establisher {
     pub hub: Arc<EventHub>,
     pub network: watch::Receiver<bool>,
     pub retry_now: Arc<Notify>,
-    /// Becomes true when the link is closed or failed: stop trying.
-    pub shutdown: watch::Receiver<bool>,
+    /// Becomes true when the link is closed or failed: stop trying. Set by
+    /// the link on close and by us on a fatal error, before anything else
+    /// can ask for another attempt.
+    pub shutdown: Arc<watch::Sender<bool>>,
     pub fatal: mpsc::UnboundedSender<FailureReason>,
 }
 
@@ -48,7 +50,7 @@ impl Establisher {
     /// link is shutting down (tokio-xmpp treats a dropped slot as a crash).
     pub(super) async fn run(self: Arc<Self>, slot: oneshot::Sender<Connection>) {
         let mut network = self.network.clone();
-        let mut shutdown = self.shutdown.clone();
+        let mut shutdown = self.shutdown.subscribe();
         let mut failures = 0u32;
         loop {
             if *shutdown.borrow() || slot.is_closed() {
@@ -78,6 +80,7 @@ impl Establisher {
                 Ok(Err(e)) => {
                     if let Some(reason) = fatal_reason(&e) {
                         tracing::error!("giving up: {reason}");
+                        self.shutdown.send_replace(true);
                         self.hub.set_state(ConnectionState::Failed { reason: reason.clone() });
                         let _ = self.fatal.send(reason);
                         return feed_dead(slot, &self.jid).await;

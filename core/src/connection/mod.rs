@@ -75,7 +75,7 @@ impl Delivery {
 pub(crate) struct Link {
     stream: StanzaStream,
     hub: Arc<EventHub>,
-    shutdown: watch::Sender<bool>,
+    shutdown: Arc<watch::Sender<bool>>,
     fatal: mpsc::UnboundedReceiver<FailureReason>,
 }
 
@@ -90,7 +90,7 @@ impl Link {
         retry_now: Arc<Notify>,
     ) -> Result<Self, Error> {
         let connector = Connector::new(config, jid)?;
-        let (shutdown, shutdown_rx) = watch::channel(false);
+        let shutdown = Arc::new(watch::Sender::new(false));
         let (fatal_tx, fatal) = mpsc::unbounded_channel();
         let establisher = Arc::new(Establisher {
             jid: jid.clone(),
@@ -106,7 +106,7 @@ impl Link {
             hub: hub.clone(),
             network,
             retry_now,
-            shutdown: shutdown_rx,
+            shutdown: shutdown.clone(),
             fatal: fatal_tx,
         });
         hub.set_state(ConnectionState::Connecting);
@@ -154,7 +154,7 @@ impl Link {
 
     /// Closes the stream cleanly (or abandons a pending connection attempt).
     pub(crate) async fn close(self) {
-        let _ = self.shutdown.send(true);
+        self.shutdown.send_replace(true);
         // Bounded: tokio-xmpp waits up to 10 s for the server's goodbye.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(12), self.stream.close()).await;
     }

@@ -1,0 +1,456 @@
+//! The JSON-lines contract of `jabberkit agent`: what a script may write on
+//! stdin ([`Command`]) and what the agent writes on stdout ([`Output`]).
+//!
+//! Scripts and tests depend on these shapes exactly, so they live in one
+//! place, separate from the loop that moves them, with tests that pin the
+//! wire format. Field order follows the struct order; timestamps are RFC 3339
+//! UTC with milliseconds.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use jabberkit::{ConnectionState, DeliveryState, Direction, Event, Message};
+use serde::{Deserialize, Serialize};
+
+/// History entries returned when a `history` command gives no limit.
+pub const DEFAULT_HISTORY_LIMIT: u32 = 50;
+
+/// One line of stdin.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Command {
+    /// `Client::send`.
+    Send { to: String, body: String },
+    /// `Client::history`.
+    History {
+        with: String,
+        #[serde(default = "default_limit")]
+        limit: u32,
+        #[serde(default)]
+        before: Option<String>,
+    },
+    /// `Client::conversations`.
+    Conversations,
+    /// `Client::state`.
+    State,
+    /// `Client::network_available`.
+    Network { available: bool },
+    /// `Client::disconnect`, then exit.
+    Quit,
+}
+
+fn default_limit() -> u32 {
+    DEFAULT_HISTORY_LIMIT
+}
+
+impl Command {
+    /// Parses one line; the error is the text of the `error` event.
+    pub fn parse(line: &str) -> Result<Command, String> {
+        serde_json::from_str(line).map_err(|e| format!("invalid command: {e}"))
+    }
+}
+
+/// One line of stdout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Output {
+    /// The connection state (on every change, and in answer to `state`).
+    State(StateJson),
+    /// `send` stored the message; it goes out when online.
+    Queued { id: String, to: String },
+    /// An outgoing message moved on.
+    MessageState { id: String, state: &'static str },
+    /// An incoming message, announced once.
+    Message {
+        id: String,
+        from: String,
+        body: String,
+        timestamp: String,
+    },
+    /// The answer to `history`, oldest first.
+    History {
+        with: String,
+        messages: Vec<HistoryItem>,
+    },
+    /// The answer to `conversations`, most recent first.
+    Conversations { items: Vec<ConversationItem> },
+    /// A command could not be parsed or the API refused it.
+    Error { message: String },
+}
+
+/// The fields of a `state` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateJson {
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_in_ms: Option<u64>,
+}
+
+/// One message in a `history` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryItem {
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    pub timestamp: String,
+    pub outgoing: bool,
+    pub state: &'static str,
+}
+
+/// One entry of a `conversations` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConversationItem {
+    pub with: String,
+    pub last_body: String,
+    pub last_timestamp: String,
+}
+
+impl Output {
+    /// The line to print, without the newline.
+    pub fn to_line(&self) -> String {
+        // Only strings, numbers and booleans inside: serialising cannot fail.
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            format!(r#"{{"event":"error","message":"cannot encode output: {e}"}}"#)
+        })
+    }
+
+    pub fn error(message: impl Into<String>) -> Output {
+        Output::Error {
+            message: message.into(),
+        }
+    }
+
+    /// What a core event becomes on stdout, if anything: outgoing messages
+    /// are already announced by `queued`, and the `queued`/`received` states
+    /// say nothing new.
+    pub fn from_event(event: &Event) -> Option<Output> {
+        match event {
+            Event::ConnectionState(state) => Some(Output::State(StateJson::from(state))),
+            Event::Message(msg) if msg.direction == Direction::Incoming => Some(Output::Message {
+                id: msg.id.clone(),
+                from: msg.conversation.clone(),
+                body: msg.body.clone(),
+                timestamp: timestamp(&msg.timestamp),
+            }),
+            Event::Message(_) => None,
+            Event::MessageState { id, state } => match state {
+                DeliveryState::Queued | DeliveryState::Received => None,
+                _ => Some(Output::MessageState {
+                    id: id.clone(),
+                    state: state.as_str(),
+                }),
+            },
+        }
+    }
+
+    /// The answer to `history`.
+    pub fn history(own_jid: &str, with: &str, messages: &[Message]) -> Output {
+        Output::History {
+            with: with.to_owned(),
+            messages: messages
+                .iter()
+                .map(|m| HistoryItem::new(own_jid, m))
+                .collect(),
+        }
+    }
+}
+
+impl From<&ConnectionState> for StateJson {
+    fn from(state: &ConnectionState) -> Self {
+        let mut json = StateJson {
+            state: state_name(state),
+            resumed: None,
+            reason: None,
+            attempt: None,
+            retry_in_ms: None,
+        };
+        match state {
+            ConnectionState::Online { resumed } => json.resumed = Some(*resumed),
+            ConnectionState::Reconnecting { attempt, retry_in } => {
+                json.attempt = Some(*attempt);
+                json.retry_in_ms = Some(u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX));
+            }
+            ConnectionState::Failed { reason } => json.reason = Some(reason.to_string()),
+            ConnectionState::Disconnected
+            | ConnectionState::Connecting
+            | ConnectionState::Suspended => {}
+        }
+        json
+    }
+}
+
+/// The `state` field's value for a connection state.
+pub fn state_name(state: &ConnectionState) -> &'static str {
+    match state {
+        ConnectionState::Disconnected => "disconnected",
+        ConnectionState::Connecting => "connecting",
+        ConnectionState::Online { .. } => "online",
+        ConnectionState::Suspended => "suspended",
+        ConnectionState::Reconnecting { .. } => "reconnecting",
+        ConnectionState::Failed { .. } => "failed",
+    }
+}
+
+impl HistoryItem {
+    fn new(own_jid: &str, m: &Message) -> Self {
+        let outgoing = m.direction == Direction::Outgoing;
+        let (from, to) = if outgoing {
+            (own_jid.to_owned(), m.conversation.clone())
+        } else {
+            (m.conversation.clone(), own_jid.to_owned())
+        };
+        HistoryItem {
+            id: m.id.clone(),
+            from,
+            to,
+            body: m.body.clone(),
+            timestamp: timestamp(&m.timestamp),
+            outgoing,
+            state: m.state.as_str(),
+        }
+    }
+}
+
+impl ConversationItem {
+    pub fn new(summary: &jabberkit::store::ConversationSummary) -> Self {
+        ConversationItem {
+            with: summary.with.clone(),
+            last_body: summary.last_message.body.clone(),
+            last_timestamp: timestamp(&summary.last_message.timestamp),
+        }
+    }
+}
+
+/// RFC 3339, UTC, milliseconds: `2026-11-26T10:00:00.123Z`.
+pub fn timestamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use jabberkit::FailureReason;
+    use serde_json::{json, Value};
+    use std::time::Duration;
+
+    fn to_json(output: &Output) -> Value {
+        serde_json::from_str(&output.to_line()).expect("output is JSON")
+    }
+
+    fn message(direction: Direction, state: DeliveryState) -> Message {
+        let outgoing = direction == Direction::Outgoing;
+        Message {
+            id: "m1".into(),
+            conversation: "bob@example.test".into(),
+            direction,
+            sender: if outgoing { "alice@example.test" } else { "bob@example.test" }.into(),
+            body: "hi \"there\"\n✓".into(),
+            timestamp: Utc
+                .with_ymd_and_hms(2026, 11, 26, 10, 0, 0)
+                .single()
+                .expect("valid date")
+                + chrono::Duration::milliseconds(123),
+            origin_id: None,
+            stanza_id: None,
+            state,
+            failure_reason: None,
+        }
+    }
+
+    #[test]
+    fn parses_every_command() {
+        let cases = [
+            (
+                r#"{"cmd":"send","to":"bob@example.test","body":"hi"}"#,
+                Command::Send {
+                    to: "bob@example.test".into(),
+                    body: "hi".into(),
+                },
+            ),
+            (
+                r#"{"cmd":"history","with":"bob@example.test","limit":5}"#,
+                Command::History {
+                    with: "bob@example.test".into(),
+                    limit: 5,
+                    before: None,
+                },
+            ),
+            (
+                r#"{"cmd":"history","with":"b@x.test","limit":5,"before":"m9"}"#,
+                Command::History {
+                    with: "b@x.test".into(),
+                    limit: 5,
+                    before: Some("m9".into()),
+                },
+            ),
+            (
+                r#"{"cmd":"history","with":"b@x.test"}"#,
+                Command::History {
+                    with: "b@x.test".into(),
+                    limit: DEFAULT_HISTORY_LIMIT,
+                    before: None,
+                },
+            ),
+            (r#"{"cmd":"conversations"}"#, Command::Conversations),
+            (r#"{"cmd":"state"}"#, Command::State),
+            (
+                r#"{"cmd":"network","available":false}"#,
+                Command::Network { available: false },
+            ),
+            (r#" {"cmd":"quit"} "#, Command::Quit),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(Command::parse(line), Ok(expected), "{line}");
+        }
+    }
+
+    #[test]
+    fn malformed_commands_are_errors_with_a_reason() {
+        for (line, hint) in [
+            ("not json", "expected"),
+            (r#"{"to":"bob@example.test"}"#, "cmd"),
+            (r#"{"cmd":"dance"}"#, "dance"),
+            (r#"{"cmd":"send","to":"bob@example.test"}"#, "body"),
+            (r#"{"cmd":"history","with":"b@x.test","limit":-1}"#, "-1"),
+            (r#"{"cmd":"network","available":"yes"}"#, "yes"),
+            (r#"["send"]"#, "invalid command"),
+        ] {
+            let err = Command::parse(line).expect_err(line);
+            assert!(err.starts_with("invalid command: "), "{err}");
+            assert!(err.contains(hint), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn connection_states_map_to_state_events() {
+        let failed = ConnectionState::Failed {
+            reason: FailureReason::Authentication {
+                detail: "not-authorized".into(),
+            },
+        };
+        let cases = [
+            (ConnectionState::Disconnected, json!({"event":"state","state":"disconnected"})),
+            (ConnectionState::Connecting, json!({"event":"state","state":"connecting"})),
+            (
+                ConnectionState::Online { resumed: true },
+                json!({"event":"state","state":"online","resumed":true}),
+            ),
+            (
+                ConnectionState::Online { resumed: false },
+                json!({"event":"state","state":"online","resumed":false}),
+            ),
+            (ConnectionState::Suspended, json!({"event":"state","state":"suspended"})),
+            (
+                ConnectionState::Reconnecting {
+                    attempt: 3,
+                    retry_in: Duration::from_millis(1500),
+                },
+                json!({"event":"state","state":"reconnecting","attempt":3,"retry_in_ms":1500}),
+            ),
+            (
+                failed,
+                json!({"event":"state","state":"failed","reason":"authentication failed: not-authorized"}),
+            ),
+        ];
+        for (state, expected) in cases {
+            let out = Output::from_event(&Event::ConnectionState(state.clone())).expect("printed");
+            assert_eq!(to_json(&out), expected, "{state:?}");
+        }
+    }
+
+    #[test]
+    fn only_incoming_messages_become_message_events() {
+        let incoming = message(Direction::Incoming, DeliveryState::Received);
+        let out = Output::from_event(&Event::Message(incoming)).expect("printed");
+        assert_eq!(
+            out.to_line(),
+            r#"{"event":"message","id":"m1","from":"bob@example.test","body":"hi \"there\"\n✓","timestamp":"2026-11-26T10:00:00.123Z"}"#
+        );
+        let outgoing = message(Direction::Outgoing, DeliveryState::Queued);
+        assert_eq!(Output::from_event(&Event::Message(outgoing)), None);
+    }
+
+    #[test]
+    fn only_progress_states_become_message_state_events() {
+        for (state, name) in [
+            (DeliveryState::Sent, Some("sent")),
+            (DeliveryState::Acked, Some("acked")),
+            (DeliveryState::Delivered, Some("delivered")),
+            (DeliveryState::Failed, Some("failed")),
+            (DeliveryState::Queued, None),
+            (DeliveryState::Received, None),
+        ] {
+            let out = Output::from_event(&Event::MessageState {
+                id: "m1".into(),
+                state,
+            });
+            let expected = name.map(|n| json!({"event":"message_state","id":"m1","state":n}));
+            assert_eq!(out.as_ref().map(to_json), expected, "{state:?}");
+        }
+    }
+
+    #[test]
+    fn history_gives_bare_jids_from_and_to_by_direction() {
+        let msgs = [
+            message(Direction::Outgoing, DeliveryState::Delivered),
+            message(Direction::Incoming, DeliveryState::Received),
+        ];
+        let out = Output::history("alice@example.test", "bob@example.test", &msgs);
+        assert_eq!(
+            to_json(&out),
+            json!({
+                "event": "history",
+                "with": "bob@example.test",
+                "messages": [
+                    {"id":"m1","from":"alice@example.test","to":"bob@example.test","body":"hi \"there\"\n✓",
+                     "timestamp":"2026-11-26T10:00:00.123Z","outgoing":true,"state":"delivered"},
+                    {"id":"m1","from":"bob@example.test","to":"alice@example.test","body":"hi \"there\"\n✓",
+                     "timestamp":"2026-11-26T10:00:00.123Z","outgoing":false,"state":"received"},
+                ]
+            })
+        );
+    }
+
+    #[test]
+    fn simple_events_have_the_documented_shape() {
+        let queued = Output::Queued {
+            id: "m1".into(),
+            to: "bob@example.test".into(),
+        };
+        assert_eq!(
+            queued.to_line(),
+            r#"{"event":"queued","id":"m1","to":"bob@example.test"}"#
+        );
+        assert_eq!(
+            Output::error("boom").to_line(),
+            r#"{"event":"error","message":"boom"}"#
+        );
+        let summary = jabberkit::store::ConversationSummary {
+            with: "bob@example.test".into(),
+            last_message: message(Direction::Incoming, DeliveryState::Received),
+        };
+        let out = Output::Conversations {
+            items: vec![ConversationItem::new(&summary)],
+        };
+        assert_eq!(
+            to_json(&out),
+            json!({"event":"conversations","items":[{"with":"bob@example.test","last_body":"hi \"there\"\n✓","last_timestamp":"2026-11-26T10:00:00.123Z"}]})
+        );
+    }
+
+    #[test]
+    fn every_output_is_a_single_line() {
+        let out = Output::from_event(&Event::Message(message(
+            Direction::Incoming,
+            DeliveryState::Received,
+        )))
+        .expect("printed");
+        assert!(!out.to_line().contains('\n'));
+    }
+}

@@ -1,0 +1,335 @@
+//! The product's promise under a real flaky link: no message lost, none
+//! duplicated. A fault-injecting proxy sits between the clients and a real
+//! Prosody; resets, blackholes, refused reconnects, an unreachable server
+//! and a killed process are injected while bursts flow both ways.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::*;
+use jabberkit::{ConnectionState, DeliveryState, Direction, Event, TlsMode};
+use jabberkit_testkit::proxy::{FaultProxy, Mode};
+use jabberkit_testkit::server::{ServerOptions, TestServer};
+
+struct Pair {
+    alice: Account,
+    bob: Account,
+    alice_proxy: FaultProxy,
+    bob_proxy: FaultProxy,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+async fn pair(server: &TestServer) -> Pair {
+    let alice_jid = server.register("alice", PASSWORD).await;
+    let bob_jid = server.register("bob", PASSWORD).await;
+    let alice_proxy = FaultProxy::start(server.direct_tls_addr()).await;
+    let bob_proxy = FaultProxy::start(server.starttls_addr()).await;
+    let dirs = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let mut alice = Account::new(config(server, &alice_jid, alice_proxy.addr(), TlsMode::DirectTls, dirs.0.path()));
+    let mut bob = Account::new(config(server, &bob_jid, bob_proxy.addr(), TlsMode::StartTls, dirs.1.path()));
+    alice.client.connect().expect("connect");
+    bob.client.connect().expect("connect");
+    alice.wait_online().await;
+    bob.wait_online().await;
+    Pair {
+        alice,
+        bob,
+        alice_proxy,
+        bob_proxy,
+        _dirs: dirs,
+    }
+}
+
+/// Sends `n` numbered messages from `from` to `to`, returning bodies and ids.
+fn burst(from: &Account, to: &str, tag: &str, n: usize) -> (Vec<String>, Vec<String>) {
+    let bodies: Vec<String> = (0..n).map(|i| format!("{tag}-{i}")).collect();
+    let ids = bodies.iter().map(|b| from.client.send(to, b).expect("send")).collect();
+    (bodies, ids)
+}
+
+fn assert_exactly_once(label: &str, expected: &[String], announced: &HashMap<String, usize>, stored: &HashMap<String, usize>) {
+    let lost: Vec<_> = expected.iter().filter(|b| !stored.contains_key(*b)).collect();
+    let dup_events: Vec<_> = announced.iter().filter(|(_, n)| **n > 1).collect();
+    let dup_rows: Vec<_> = stored.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(lost.is_empty(), "{label}: {} lost, e.g. {:?}", lost.len(), lost.first());
+    assert!(dup_events.is_empty(), "{label}: announced twice: {dup_events:?}");
+    assert!(dup_rows.is_empty(), "{label}: stored twice: {dup_rows:?}");
+    assert_eq!(stored.len(), expected.len(), "{label}: unexpected extra messages");
+}
+
+/// Drains events for a while longer so a late duplicate would be seen.
+async fn settle(acc: &mut Account, announced: &mut HashMap<String, usize>) {
+    let until = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Ok(Some(ev)) = tokio::time::timeout_at(until, acc.events.recv()).await {
+        if let Event::Message(m) = ev {
+            if m.direction == Direction::Incoming {
+                *announced.entry(m.body).or_default() += 1;
+            }
+        }
+    }
+}
+
+/// Counts `Online { resumed: true }` among the states a client went through.
+fn count_resumptions(events: &[ConnectionState]) -> usize {
+    events.iter().filter(|s| matches!(s, ConnectionState::Online { resumed: true })).count()
+}
+
+async fn run_faulty_bursts(server: &TestServer, faults: &[&str], per_round: usize) -> (usize, Vec<ConnectionState>) {
+    let mut p = pair(server).await;
+    let mut states_seen = Vec::new();
+    let mut a_to_b = Vec::new();
+    let mut b_to_a = Vec::new();
+    let mut a_ids = Vec::new();
+    let mut b_ids = Vec::new();
+    for (round, fault) in faults.iter().enumerate() {
+        let (bodies, ids) = burst(&p.alice, &p.bob.jid, &format!("a{round}"), per_round);
+        a_to_b.extend(bodies);
+        a_ids.extend(ids);
+        let (bodies, ids) = burst(&p.bob, &p.alice.jid, &format!("b{round}"), per_round);
+        b_to_a.extend(bodies);
+        b_ids.extend(ids);
+        // Let part of the burst go out, then break the link mid-flight.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        match *fault {
+            "reset-alice" => p.alice_proxy.reset_all(),
+            "reset-both" => {
+                p.alice_proxy.reset_all();
+                p.bob_proxy.reset_all();
+            }
+            "blackhole-bob" => {
+                p.bob_proxy.set_mode(Mode::Blackhole);
+                tokio::time::sleep(Duration::from_secs(6)).await;
+                p.bob_proxy.set_mode(Mode::Pass);
+            }
+            "reset-refuse-alice" => {
+                // Reset, and keep the way back closed past the server's
+                // hibernation time: the session is gone for good.
+                p.alice_proxy.set_mode(Mode::Refuse);
+                p.alice_proxy.reset_all();
+                tokio::time::sleep(Duration::from_secs(4)).await;
+                p.alice_proxy.set_mode(Mode::Pass);
+            }
+            "reset-refuse-both" => {
+                p.alice_proxy.set_mode(Mode::Refuse);
+                p.bob_proxy.set_mode(Mode::Refuse);
+                p.alice_proxy.reset_all();
+                p.bob_proxy.reset_all();
+                tokio::time::sleep(Duration::from_secs(4)).await;
+                p.alice_proxy.set_mode(Mode::Pass);
+                p.bob_proxy.set_mode(Mode::Pass);
+            }
+            other => panic!("unknown fault {other}"),
+        }
+        // Record the state transitions so far.
+        while let Ok(ev) = p.alice.events.try_recv() {
+            if let Event::ConnectionState(s) = ev {
+                states_seen.push(s);
+            } else if let Event::Message(m) = ev {
+                // Keep message events for the count below.
+                if m.direction == Direction::Incoming {
+                    p.alice.client.message(&m.id).expect("read");
+                }
+            }
+        }
+    }
+    // Everything must arrive, once.
+    let mut got_b = p.bob.receive_all(&a_to_b, Duration::from_secs(90)).await;
+    let mut got_a = p.alice.receive_all(&b_to_a, Duration::from_secs(90)).await;
+    p.alice.wait_states(&a_ids, DeliveryState::Acked).await;
+    p.bob.wait_states(&b_ids, DeliveryState::Acked).await;
+    settle(&mut p.bob, &mut got_b).await;
+    settle(&mut p.alice, &mut got_a).await;
+    let stored_b = stored_bodies(&p.bob.client, &p.alice.jid, Direction::Incoming);
+    let stored_a = stored_bodies(&p.alice.client, &p.bob.jid, Direction::Incoming);
+    // Messages announced before the last fault were drained above; the
+    // store is the authority on duplicates, the events on the rest.
+    assert_exactly_once("alice→bob", &a_to_b, &got_b, &stored_b);
+    assert_exactly_once("bob→alice", &b_to_a, &HashMap::new(), &stored_a);
+    let sent_rows = stored_bodies(&p.alice.client, &p.bob.jid, Direction::Outgoing);
+    assert_eq!(sent_rows.len(), a_to_b.len());
+    eprintln!(
+        "faults {faults:?}: {} messages each way, {} alice connections, {} bob connections, lost 0, duplicated 0",
+        a_to_b.len(),
+        p.alice_proxy.connections_accepted(),
+        p.bob_proxy.connections_accepted()
+    );
+    p.alice.client.disconnect().await;
+    p.bob.client.disconnect().await;
+    (a_to_b.len() + b_to_a.len(), states_seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_survive_resets_and_blackholes_by_resuming_the_stream() {
+    init_logs();
+    let server = TestServer::start().await;
+    let faults = ["reset-alice", "blackhole-bob", "reset-both", "reset-alice"];
+    let (total, states) = run_faulty_bursts(&server, &faults, 30).await;
+    assert_eq!(total, 2 * 4 * 30);
+    assert!(count_resumptions(&states) >= 1, "no resumption observed: {states:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_survive_lost_sessions_after_the_hibernation_time() {
+    init_logs();
+    let server = TestServer::start_with(ServerOptions {
+        hibernation_secs: 1,
+        ..ServerOptions::default()
+    })
+    .await;
+    let faults = ["reset-refuse-alice", "reset-refuse-both", "reset-refuse-alice"];
+    let (total, states) = run_faulty_bursts(&server, &faults, 30).await;
+    assert_eq!(total, 2 * 3 * 30);
+    assert!(
+        states.iter().filter(|s| matches!(s, ConnectionState::Online { resumed: false })).count() >= 1,
+        "no fresh session observed: {states:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_sent_while_the_server_is_down_are_delivered_once_when_it_returns() {
+    init_logs();
+    let server = TestServer::start().await;
+    let mut p = pair(&server).await;
+    server.stop().await;
+    p.alice
+        .wait_for("link loss", |e| {
+            matches!(e, Event::ConnectionState(ConnectionState::Suspended | ConnectionState::Reconnecting { .. }))
+        })
+        .await;
+    let (bodies, ids) = burst(&p.alice, &p.bob.jid, "offline", 20);
+    for id in &ids {
+        let m = p.alice.client.message(id).expect("read").expect("stored");
+        assert!(matches!(m.state, DeliveryState::Queued | DeliveryState::Sent), "{m:?}");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    server.restart().await;
+    let mut got = p.bob.receive_all(&bodies, Duration::from_secs(60)).await;
+    p.alice.wait_states(&ids, DeliveryState::Acked).await;
+    settle(&mut p.bob, &mut got).await;
+    let stored = stored_bodies(&p.bob.client, &p.alice.jid, Direction::Incoming);
+    assert_exactly_once("while server down", &bodies, &got, &stored);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_network_means_no_attempts_and_its_return_retries_at_once() {
+    init_logs();
+    let server = TestServer::start().await;
+    let jid = server.register("erin", PASSWORD).await;
+    let proxy = FaultProxy::start(server.starttls_addr()).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut cfg = config(&server, &jid, proxy.addr(), TlsMode::StartTls, dir.path());
+    cfg.min_retry_delay = Duration::from_secs(30);
+    cfg.max_retry_delay = Duration::from_secs(60);
+    let mut erin = Account::new(cfg);
+    erin.client.connect().expect("connect");
+    erin.wait_online().await;
+
+    // The network is gone: the link drops and nothing is attempted.
+    erin.client.network_available(false);
+    proxy.set_mode(Mode::Refuse);
+    proxy.reset_all();
+    erin.wait_for("suspended", |e| matches!(e, Event::ConnectionState(ConnectionState::Suspended))).await;
+    let before = proxy.connections_accepted();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(proxy.connections_accepted(), before, "connected without a network");
+
+    // The network returns but the server is unreachable: one attempt, then a long backoff.
+    erin.client.network_available(true);
+    erin.wait_for("reconnecting", |e| matches!(e, Event::ConnectionState(ConnectionState::Reconnecting { .. })))
+        .await;
+    // The network changes again (e.g. Wi-Fi came up): retried at once, not in 30 s.
+    proxy.set_mode(Mode::Pass);
+    erin.client.network_available(false);
+    erin.client.network_available(true);
+    let started = std::time::Instant::now();
+    erin.wait_online().await;
+    assert!(started.elapsed() < Duration::from_secs(15), "waited out the backoff: {:?}", started.elapsed());
+}
+
+/// Child side of the kill test: sends a numbered burst and prints each id
+/// as soon as `send` returns. Does nothing unless started by the parent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_child_sender() {
+    let Ok(spec) = std::env::var("JK_KILL_CHILD") else { return };
+    let parts: Vec<&str> = spec.split('|').collect();
+    let [jid, to, store, server, ca] = parts[..] else { panic!("bad spec {spec}") };
+    let mut cfg = jabberkit::ClientConfig::new(jid, PASSWORD, store);
+    cfg.server = Some(server.into());
+    cfg.extra_ca_pem = Some(std::fs::read_to_string(ca).expect("ca"));
+    let client = jabberkit::Client::new(cfg).expect("client");
+    client.connect().expect("connect");
+    for i in 0..400 {
+        let body = format!("kill-{i}");
+        client.send(to, &body).expect("send");
+        println!("SENT {body}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(60)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_app_mid_burst_loses_nothing_send_returned() {
+    use tokio::io::AsyncBufReadExt;
+    init_logs();
+    let server = TestServer::start().await;
+    let alice_jid = server.register("alice", PASSWORD).await;
+    let bob_jid = server.register("bob", PASSWORD).await;
+    let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let mut bob = Account::new(config(&server, &bob_jid, server.starttls_addr(), TlsMode::StartTls, db.path()));
+    bob.client.connect().expect("connect");
+    bob.wait_online().await;
+
+    let spec = format!(
+        "{alice_jid}|{bob_jid}|{}|{}|{}",
+        da.path().display(),
+        server.starttls_addr(),
+        server.ca_pem_path().display()
+    );
+    let mut child = tokio::process::Command::new(std::env::current_exe().expect("exe"))
+        .args(["--exact", "kill_child_sender", "--nocapture", "--test-threads=1"])
+        .env("JK_KILL_CHILD", spec)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn child");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut returned = Vec::new();
+    while returned.len() < 150 {
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("child too slow")
+            .expect("read")
+            .expect("child ended early");
+        if let Some(body) = line.strip_prefix("SENT ") {
+            returned.push(body.to_string());
+        }
+    }
+    child.start_kill().expect("kill");
+    // Whatever the child printed before dying also counts as returned.
+    while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_secs(5), lines.next_line()).await {
+        if let Some(body) = line.strip_prefix("SENT ") {
+            returned.push(body.to_string());
+        }
+    }
+    let _ = child.wait().await;
+    let before_restart = stored_bodies(&bob.client, &alice_jid, Direction::Incoming).len();
+
+    // The app starts again on the same store: the outbox finishes the job.
+    let alice = Account::new(config(&server, &alice_jid, server.starttls_addr(), TlsMode::StartTls, da.path()));
+    alice.client.connect().expect("connect");
+    let mut got = bob.receive_all(&returned, Duration::from_secs(60)).await;
+    settle(&mut bob, &mut got).await;
+    let stored = stored_bodies(&bob.client, &alice_jid, Direction::Incoming);
+    let missing: Vec<_> = returned.iter().filter(|b| !stored.contains_key(*b)).collect();
+    assert!(missing.is_empty(), "lost after kill: {missing:?}");
+    let dups: Vec<_> = stored.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dups.is_empty(), "duplicated after kill: {dups:?}");
+    eprintln!(
+        "kill test: {} sends returned before the kill, {} had arrived before restart, {} stored at bob, 0 lost, 0 duplicated",
+        returned.len(),
+        before_restart,
+        stored.len()
+    );
+}
