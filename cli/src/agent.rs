@@ -165,10 +165,13 @@ mod tests {
     async fn run_script(client: Client, script: &str) -> Vec<Value> {
         let (out_w, mut out_r) = tokio::io::duplex(1 << 20);
         let input = BufReader::new(script.as_bytes());
-        tokio::time::timeout(std::time::Duration::from_secs(20), run(client, input, out_w))
-            .await
-            .expect("agent finished")
-            .expect("output written");
+        tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            run(client, input, out_w),
+        )
+        .await
+        .expect("agent finished")
+        .expect("output written");
         let mut text = String::new();
         out_r.read_to_string(&mut text).await.expect("read output");
         text.lines()
@@ -223,7 +226,10 @@ mod tests {
         assert_eq!(got[6]["event"], "conversations");
         assert_eq!(got[6]["items"][0]["last_body"], "second");
         // EOF disconnects: the last line says so.
-        assert_eq!(lines.last().map(|l| &l["state"]), Some(&Value::from("disconnected")));
+        assert_eq!(
+            lines.last().map(|l| &l["state"]),
+            Some(&Value::from("disconnected"))
+        );
     }
 
     #[tokio::test]
@@ -237,7 +243,10 @@ mod tests {
         let client = offline_client(dir.path());
         let lines = run_script(client.clone(), script).await;
         assert!(lines.iter().all(|l| l["event"] == "state"), "{lines:#?}");
-        assert!(client.history("bob@example.test", None, 10).expect("history").is_empty());
+        assert!(client
+            .history("bob@example.test", None, 10)
+            .expect("history")
+            .is_empty());
     }
 
     #[tokio::test]
@@ -246,12 +255,22 @@ mod tests {
         let (out_w, mut out_r) = tokio::io::duplex(1 << 16);
         let mut input = b"\xff\xfe\n".to_vec();
         input.extend_from_slice(b"{\"cmd\":\"conversations\"}\n");
-        run(offline_client(dir.path()), BufReader::new(&input[..]), out_w)
-            .await
-            .expect("output written");
+        run(
+            offline_client(dir.path()),
+            BufReader::new(&input[..]),
+            out_w,
+        )
+        .await
+        .expect("output written");
         let mut text = String::new();
         out_r.read_to_string(&mut text).await.expect("read output");
-        assert!(text.contains(r#"{"event":"error","message":"invalid command: not UTF-8"}"#), "{text}");
-        assert!(text.contains(r#"{"event":"conversations","items":[]}"#), "{text}");
+        assert!(
+            text.contains(r#"{"event":"error","message":"invalid command: not UTF-8"}"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"{"event":"conversations","items":[]}"#),
+            "{text}"
+        );
     }
 }

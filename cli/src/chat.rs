@@ -101,7 +101,10 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
             return self.say(HELP).await.map(|_| true);
         }
         let Some(to) = self.current.clone() else {
-            return self.say("! no open conversation: /to JID first").await.map(|_| true);
+            return self
+                .say("! no open conversation: /to JID first")
+                .await
+                .map(|_| true);
         };
         match self.client.send(&to, line) {
             Ok(id) => {
@@ -131,7 +134,9 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
         match event {
             Event::ConnectionState(state) => {
                 let text = match &state {
-                    ConnectionState::Online { resumed: true } => "* online (session resumed)".to_owned(),
+                    ConnectionState::Online { resumed: true } => {
+                        "* online (session resumed)".to_owned()
+                    }
                     ConnectionState::Reconnecting { retry_in, .. } => {
                         format!("* reconnecting in {} s", retry_in.as_secs())
                     }
@@ -170,7 +175,11 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
             (None, Direction::Incoming) => " (/to to reply)",
             _ => "",
         };
-        format!("[{}] {from}: {}{elsewhere}", local_time(&m.timestamp), m.body)
+        format!(
+            "[{}] {from}: {}{elsewhere}",
+            local_time(&m.timestamp),
+            m.body
+        )
     }
 }
 
@@ -215,7 +224,9 @@ mod tests {
         out_r.read_to_string(&mut text).await.expect("read output");
         assert!(text.contains("! no open conversation"), "{text}");
         assert!(text.contains("] me: first"), "{text}");
-        let history = client.history("bob@example.test", None, 10).expect("history");
+        let history = client
+            .history("bob@example.test", None, 10)
+            .expect("history");
         let bodies: Vec<_> = history.iter().map(|m| m.body.as_str()).collect();
         assert_eq!(bodies, ["first"]);
     }

@@ -249,7 +249,12 @@ mod tests {
             id: "m1".into(),
             conversation: "bob@example.test".into(),
             direction,
-            sender: if outgoing { "alice@example.test" } else { "bob@example.test" }.into(),
+            sender: if outgoing {
+                "alice@example.test"
+            } else {
+                "bob@example.test"
+            }
+            .into(),
             body: "hi \"there\"\n✓".into(),
             timestamp: Utc
                 .with_ymd_and_hms(2026, 11, 26, 10, 0, 0)
@@ -335,8 +340,14 @@ mod tests {
             },
         };
         let cases = [
-            (ConnectionState::Disconnected, json!({"event":"state","state":"disconnected"})),
-            (ConnectionState::Connecting, json!({"event":"state","state":"connecting"})),
+            (
+                ConnectionState::Disconnected,
+                json!({"event":"state","state":"disconnected"}),
+            ),
+            (
+                ConnectionState::Connecting,
+                json!({"event":"state","state":"connecting"}),
+            ),
             (
                 ConnectionState::Online { resumed: true },
                 json!({"event":"state","state":"online","resumed":true}),
@@ -345,7 +356,10 @@ mod tests {
                 ConnectionState::Online { resumed: false },
                 json!({"event":"state","state":"online","resumed":false}),
             ),
-            (ConnectionState::Suspended, json!({"event":"state","state":"suspended"})),
+            (
+                ConnectionState::Suspended,
+                json!({"event":"state","state":"suspended"}),
+            ),
             (
                 ConnectionState::Reconnecting {
                     attempt: 3,

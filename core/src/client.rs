@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::runtime::Handle;
-use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_xmpp::jid::{BareJid, Jid};
 
@@ -43,7 +43,6 @@ struct Inner {
     store: Arc<Store>,
     hub: Arc<EventHub>,
     network: watch::Sender<bool>,
-    retry_now: Arc<Notify>,
     runtime: Handle,
     session: Mutex<Option<SessionHandle>>,
 }
@@ -81,7 +80,6 @@ impl Client {
                 store: Arc::new(store),
                 hub: Arc::new(EventHub::new()),
                 network: watch::Sender::new(true),
-                retry_now: Arc::new(Notify::new()),
                 runtime,
                 session: Mutex::new(None),
             }),
@@ -114,7 +112,6 @@ impl Client {
             &inner.jid,
             inner.hub.clone(),
             inner.network.subscribe(),
-            inner.retry_now.clone(),
         )?;
         let (commands, rx) = mpsc::unbounded_channel();
         let run = Session {
@@ -191,14 +188,12 @@ impl Client {
         Ok(self.inner.store.message(id)?)
     }
 
-    /// The app's view of the network. `false` stops connection attempts
-    /// (saving battery while there is nothing to reach); `true` after
-    /// `false` retries at once instead of waiting out the backoff.
+    /// The app's view of the network, reported whenever it changes (also
+    /// on a switch between networks, with `true` again). `false` stops
+    /// connection attempts, saving battery while there is nothing to reach;
+    /// any report while JabberKit waits to retry makes it retry at once.
     pub fn network_available(&self, available: bool) {
-        let was = self.inner.network.send_replace(available);
-        if available && !was {
-            self.inner.retry_now.notify_one();
-        }
+        self.inner.network.send_replace(available);
     }
 
     /// The current connection state.

@@ -71,6 +71,14 @@ async fn settle(acc: &mut Account, announced: &mut HashMap<String, usize>) {
     }
 }
 
+async fn wait_until_online(acc: &Account) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !matches!(acc.client.state(), ConnectionState::Online { .. }) {
+        assert!(tokio::time::Instant::now() < deadline, "{} never came back online", acc.jid);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Counts `Online { resumed: true }` among the states a client went through.
 fn count_resumptions(events: &[ConnectionState]) -> usize {
     events.iter().filter(|s| matches!(s, ConnectionState::Online { resumed: true })).count()
@@ -78,12 +86,17 @@ fn count_resumptions(events: &[ConnectionState]) -> usize {
 
 async fn run_faulty_bursts(server: &TestServer, faults: &[&str], per_round: usize) -> (usize, Vec<ConnectionState>) {
     let mut p = pair(server).await;
+    // A second, independent subscription just for alice's connection states.
+    let mut alice_states = p.alice.client.events();
     let mut states_seen = Vec::new();
     let mut a_to_b = Vec::new();
     let mut b_to_a = Vec::new();
     let mut a_ids = Vec::new();
     let mut b_ids = Vec::new();
     for (round, fault) in faults.iter().enumerate() {
+        // Every fault must hit live links, not a client still backing off.
+        wait_until_online(&p.alice).await;
+        wait_until_online(&p.bob).await;
         let (bodies, ids) = burst(&p.alice, &p.bob.jid, &format!("a{round}"), per_round);
         a_to_b.extend(bodies);
         a_ids.extend(ids);
@@ -122,15 +135,9 @@ async fn run_faulty_bursts(server: &TestServer, faults: &[&str], per_round: usiz
             }
             other => panic!("unknown fault {other}"),
         }
-        // Record the state transitions so far.
-        while let Ok(ev) = p.alice.events.try_recv() {
+        while let Ok(ev) = alice_states.try_recv() {
             if let Event::ConnectionState(s) = ev {
                 states_seen.push(s);
-            } else if let Event::Message(m) = ev {
-                // Keep message events for the count below.
-                if m.direction == Direction::Incoming {
-                    p.alice.client.message(&m.id).expect("read");
-                }
             }
         }
     }
@@ -264,7 +271,9 @@ async fn kill_child_sender() {
         let body = format!("kill-{i}");
         client.send(to, &body).expect("send");
         println!("SENT {body}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        if i % 20 == 19 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
     tokio::time::sleep(Duration::from_secs(60)).await;
 }

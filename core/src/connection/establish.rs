@@ -9,11 +9,12 @@
 //! and not at all while the app says there is no network.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncWriteExt, BufStream};
-use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_xmpp::connect::ServerConnector;
 use tokio_xmpp::error::AuthError;
 use tokio_xmpp::jid::Jid;
@@ -36,13 +37,19 @@ pub(super) struct Establisher {
     pub min_delay: Duration,
     pub max_delay: Duration,
     pub hub: Arc<EventHub>,
+    /// The app's network hint. Every report, even "still available" after
+    /// a network change, cuts a backoff wait short.
     pub network: watch::Receiver<bool>,
-    pub retry_now: Arc<Notify>,
     /// Becomes true when the link is closed or failed: stop trying. Set by
     /// the link on close and by us on a fatal error, before anything else
     /// can ask for another attempt.
     pub shutdown: Arc<watch::Sender<bool>>,
     pub fatal: mpsc::UnboundedSender<FailureReason>,
+    /// Logins handed to the stream since it was last online. Above zero at
+    /// the start of a run, the last login led nowhere (the stream broke
+    /// while binding or resuming): back off as after a failure, so that a
+    /// negotiation the server keeps refusing cannot spin the radio.
+    pub unproductive: AtomicU32,
 }
 
 impl Establisher {
@@ -52,11 +59,24 @@ impl Establisher {
         let mut network = self.network.clone();
         let mut shutdown = self.shutdown.subscribe();
         let mut failures = 0u32;
+        let unproductive = self.unproductive.load(Ordering::Relaxed);
+        if unproductive > 0 {
+            let delay = backoff(unproductive, self.min_delay, self.max_delay);
+            tracing::warn!("the last {unproductive} logins never got online; waiting {delay:?}");
+            self.hub.set_state_unless_failed(ConnectionState::Reconnecting {
+                attempt: unproductive,
+                retry_in: delay,
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.wait_for(|down| *down) => {}
+            }
+        }
         loop {
             if *shutdown.borrow() || slot.is_closed() {
                 return feed_dead(slot, &self.jid).await;
             }
-            if !*network.borrow() {
+            if !*network.borrow_and_update() {
                 tracing::debug!("no network: waiting before connecting");
                 tokio::select! {
                     _ = network.wait_for(|up| *up) => {}
@@ -72,6 +92,7 @@ impl Establisher {
             };
             let error = match result {
                 Ok(Ok(conn)) => {
+                    self.unproductive.fetch_add(1, Ordering::Relaxed);
                     if slot.send(conn).is_err() {
                         tracing::debug!("link closed while connecting");
                     }
@@ -98,7 +119,7 @@ impl Establisher {
             });
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = self.retry_now.notified() => tracing::debug!("retrying now: network changed"),
+                _ = network.changed() => tracing::debug!("network changed: retrying now"),
                 _ = shutdown.wait_for(|down| *down) => {}
             }
         }

@@ -11,10 +11,11 @@
 mod connector;
 mod establish;
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, watch};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::stanzastream::{Event as StreamEvent0, StanzaStage, StanzaStream, StanzaToken, StreamEvent};
 use tokio_xmpp::xmlstream::Timeouts;
@@ -74,6 +75,7 @@ impl Delivery {
 /// One logical session with the server, across reconnects and resumptions.
 pub(crate) struct Link {
     stream: StanzaStream,
+    establisher: Arc<Establisher>,
     hub: Arc<EventHub>,
     shutdown: Arc<watch::Sender<bool>>,
     fatal: mpsc::UnboundedReceiver<FailureReason>,
@@ -87,7 +89,6 @@ impl Link {
         jid: &Jid,
         hub: Arc<EventHub>,
         network: watch::Receiver<bool>,
-        retry_now: Arc<Notify>,
     ) -> Result<Self, Error> {
         let connector = Connector::new(config, jid)?;
         let shutdown = Arc::new(watch::Sender::new(false));
@@ -105,16 +106,18 @@ impl Link {
             max_delay: config.max_retry_delay,
             hub: hub.clone(),
             network,
-            retry_now,
             shutdown: shutdown.clone(),
             fatal: fatal_tx,
+            unproductive: AtomicU32::new(0),
         });
         hub.set_state(ConnectionState::Connecting);
+        let progress = establisher.clone();
         let reconnector = Box::new(move |_location: Option<String>, slot: tokio::sync::oneshot::Sender<tokio_xmpp::stanzastream::Connection>| {
             tokio::spawn(establisher.clone().run(slot));
         });
         Ok(Self {
             stream: StanzaStream::new(reconnector, QUEUE_DEPTH),
+            establisher: progress,
             hub,
             shutdown,
             fatal,
@@ -130,11 +133,13 @@ impl Link {
                 None => LinkEvent::Closed(None),
                 Some(StreamEvent0::Stream(StreamEvent::Reset { bound_jid, .. })) => {
                     tracing::info!(%bound_jid, "new session");
+                    self.establisher.unproductive.store(0, Ordering::Relaxed);
                     self.hub.set_state_unless_failed(ConnectionState::Online { resumed: false });
                     LinkEvent::Online { resumed: false }
                 }
                 Some(StreamEvent0::Stream(StreamEvent::Resumed)) => {
                     tracing::info!("session resumed");
+                    self.establisher.unproductive.store(0, Ordering::Relaxed);
                     self.hub.set_state_unless_failed(ConnectionState::Online { resumed: true });
                     LinkEvent::Online { resumed: true }
                 }
@@ -157,5 +162,23 @@ impl Link {
         self.shutdown.send_replace(true);
         // Bounded: tokio-xmpp waits up to 10 s for the server's goodbye.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(12), self.stream.close()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_xmpp::minidom::Element;
+    use tokio_xmpp::parsers::sm;
+
+    /// Prosody answers a resumption of an unknown session with a bare
+    /// `<failed/>`; it must parse (see vendor/README.md), or the stream
+    /// retries the same resumption forever.
+    #[test]
+    fn sm_failed_without_h_parses() {
+        let el: Element = "<failed xmlns='urn:xmpp:sm:3'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>"
+            .parse()
+            .expect("xml");
+        let failed = sm::Failed::try_from(el).expect("bare <failed/> parses");
+        assert_eq!(failed.h, None);
     }
 }

@@ -1,0 +1,527 @@
+//! `jabberkit agent` as scripts see it: real processes, real Prosody, the
+//! JSON-lines contract checked line by line.
+//!
+//! Needs Prosody 13 (`scripts/prosody install`).
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jabberkit_testkit::proxy::FaultProxy;
+use jabberkit_testkit::server::TestServer;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+use tokio::time::{timeout, Instant};
+
+/// Upper bound for anything that must happen; never reached when it works.
+const WAIT: Duration = Duration::from_secs(20);
+
+const BIN: &str = env!("CARGO_BIN_EXE_jabberkit");
+
+/// How an agent reaches the server.
+#[derive(Clone, Copy)]
+enum Route {
+    StartTls,
+    DirectTls,
+    /// STARTTLS through a proxy at this address.
+    Via(std::net::SocketAddr),
+}
+
+/// One running `jabberkit agent`.
+struct Agent {
+    name: &'static str,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::UnboundedReceiver<String>,
+    /// Lines read but not yet matched by a wait, in order.
+    pending: Vec<Value>,
+    /// Everything it printed, for failure messages.
+    transcript: Vec<String>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Agent {
+    fn spawn(
+        name: &'static str,
+        server: &TestServer,
+        jid: &str,
+        password: &str,
+        store: &Path,
+        route: Route,
+    ) -> Agent {
+        let (server_addr, tls) = match route {
+            Route::StartTls => (server.starttls_addr(), "starttls"),
+            Route::DirectTls => (server.direct_tls_addr(), "direct"),
+            Route::Via(addr) => (addr, "starttls"),
+        };
+        let mut cmd = Command::new(BIN);
+        cmd.arg("agent")
+            .args(["--jid", jid])
+            .arg("--store")
+            .arg(store)
+            .args(["--server", &server_addr.to_string(), "--tls", tls])
+            .arg("--ca")
+            .arg(server.ca_pem_path())
+            .args(["--keepalive", "5", "--retry-max", "2"])
+            .env("JABBERKIT_PASSWORD", password)
+            .env("JABBERKIT_LOG", "info");
+        Self::start(name, cmd)
+    }
+
+    fn start(name: &'static str, mut cmd: Command) -> Agent {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("spawn jabberkit agent");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err_pipe = child.stderr.take().expect("stderr");
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Agent {
+            name,
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            pending: Vec::new(),
+            transcript: Vec::new(),
+            stderr,
+        }
+    }
+
+    fn diagnostics(&self) -> String {
+        let stderr = self
+            .stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let tail: Vec<&str> = stderr
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        format!(
+            "--- {} stdout ---\n{}\n--- {} stderr (tail) ---\n{}",
+            self.name,
+            self.transcript.join("\n"),
+            self.name,
+            tail.join("\n")
+        )
+    }
+
+    /// Writes one raw line to the agent's stdin.
+    async fn write_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .expect("write to agent");
+        stdin.flush().await.expect("flush agent stdin");
+    }
+
+    async fn command(&mut self, cmd: Value) {
+        self.write_line(&cmd.to_string()).await;
+    }
+
+    /// The first line (already read or still to come) that matches `pred`;
+    /// earlier non-matching lines stay pending for later waits.
+    async fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.pending.iter().position(&pred) {
+            return self.pending.remove(i);
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let line = match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(line)) => line,
+                Ok(None) => panic!(
+                    "{}: stdout closed while waiting for {what}\n{}",
+                    self.name,
+                    self.diagnostics()
+                ),
+                Err(_) => panic!(
+                    "{}: timed out waiting for {what}\n{}",
+                    self.name,
+                    self.diagnostics()
+                ),
+            };
+            self.transcript.push(line.clone());
+            let value: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+                panic!(
+                    "{}: not a JSON line ({e}): {line:?}\n{}",
+                    self.name,
+                    self.diagnostics()
+                )
+            });
+            assert!(value.is_object(), "{}: not an object: {line}", self.name);
+            if pred(&value) {
+                return value;
+            }
+            self.pending.push(value);
+        }
+    }
+
+    async fn wait_event(&mut self, event: &str) -> Value {
+        self.wait_for(event, |v| v["event"] == event).await
+    }
+
+    async fn wait_state(&mut self, state: &str) -> Value {
+        self.wait_for(&format!("state {state}"), |v| {
+            v["event"] == "state" && v["state"] == state
+        })
+        .await
+    }
+
+    async fn wait_message_state(&mut self, id: &str, states: &[&str]) -> Value {
+        self.wait_for(&format!("message_state {states:?} of {id}"), |v| {
+            v["event"] == "message_state"
+                && v["id"] == id
+                && states.iter().any(|s| v["state"] == *s)
+        })
+        .await
+    }
+
+    /// Sends `body` and returns its id, checking the `queued` answer.
+    async fn send(&mut self, to: &str, body: &str) -> String {
+        self.command(json!({"cmd": "send", "to": to, "body": body}))
+            .await;
+        let queued = self.wait_event("queued").await;
+        assert_eq!(queued["to"], to, "{queued}");
+        let id = queued["id"].as_str().expect("queued id").to_owned();
+        assert!(!id.is_empty());
+        id
+    }
+
+    async fn history(&mut self, with: &str, limit: u32) -> Vec<Value> {
+        self.command(json!({"cmd": "history", "with": with, "limit": limit}))
+            .await;
+        let history = self.wait_event("history").await;
+        assert_eq!(history["with"], with, "{history}");
+        history["messages"]
+            .as_array()
+            .expect("messages array")
+            .clone()
+    }
+
+    /// Waits for the process to exit and returns its code.
+    async fn exit_code(mut self) -> i32 {
+        match timeout(WAIT, self.child.wait()).await {
+            Ok(Ok(status)) => status.code().expect("exited, not killed"),
+            Ok(Err(e)) => panic!("{}: wait failed: {e}", self.name),
+            Err(_) => panic!("{}: did not exit\n{}", self.name, self.diagnostics()),
+        }
+    }
+
+    async fn quit(mut self) -> i32 {
+        self.command(json!({"cmd": "quit"})).await;
+        self.exit_code().await
+    }
+
+    /// Closes stdin (EOF) and waits for the exit.
+    async fn close_stdin(mut self) -> i32 {
+        drop(self.stdin.take());
+        self.exit_code().await
+    }
+}
+
+/// RFC 3339, UTC, milliseconds: `2026-11-26T10:00:00.123Z`.
+fn assert_timestamp(v: &Value) {
+    let text = v
+        .as_str()
+        .unwrap_or_else(|| panic!("timestamp is not a string: {v}"));
+    let parsed =
+        chrono::DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    assert_eq!(parsed.offset().local_minus_utc(), 0, "{text}");
+    assert!(text.len() == 24 && text.ends_with('Z'), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_agents_chat_with_receipts_keep_history_and_survive_bad_input() {
+    let server = TestServer::start().await;
+    let alice_jid = server.register("alice", "alice-pw").await;
+    let bob_jid = server.register("bob", "bob-pw").await;
+    let stores = tempfile::tempdir().expect("tempdir");
+    let alice_store = stores.path().join("alice");
+
+    let mut alice = Agent::spawn(
+        "alice",
+        &server,
+        &alice_jid,
+        "alice-pw",
+        &alice_store,
+        Route::StartTls,
+    );
+    let mut bob = Agent::spawn(
+        "bob",
+        &server,
+        &bob_jid,
+        "bob-pw",
+        &stores.path().join("bob"),
+        Route::DirectTls,
+    );
+    for agent in [&mut alice, &mut bob] {
+        let first = agent.wait_event("state").await;
+        assert_eq!(first, json!({"event": "state", "state": "connecting"}));
+        let online = agent.wait_state("online").await;
+        assert_eq!(online["resumed"], false, "{online}");
+    }
+
+    // Alice → Bob: queued at once, then acked by the server and delivered.
+    let hello = alice.send(&bob_jid, "Hello Bob ✓").await;
+    alice
+        .wait_message_state(&hello, &["acked", "delivered"])
+        .await;
+    let got = bob.wait_event("message").await;
+    assert_eq!(got["from"], alice_jid.as_str(), "{got}");
+    assert_eq!(got["body"], "Hello Bob ✓", "{got}");
+    assert_timestamp(&got["timestamp"]);
+    alice.wait_message_state(&hello, &["delivered"]).await;
+
+    // Bob → Alice.
+    let reply = bob.send(&alice_jid, "Hi Alice").await;
+    bob.wait_message_state(&reply, &["delivered"]).await;
+    let got = alice.wait_event("message").await;
+    assert_eq!(got["from"], bob_jid.as_str(), "{got}");
+    assert_eq!(got["body"], "Hi Alice", "{got}");
+
+    // History: oldest first, bare JIDs by direction.
+    let history = alice.history(&bob_jid, 10).await;
+    assert_eq!(history.len(), 2, "{history:#?}");
+    assert_eq!(history[0]["id"], hello.as_str());
+    assert_eq!(history[0]["from"], alice_jid.as_str());
+    assert_eq!(history[0]["to"], bob_jid.as_str());
+    assert_eq!(history[0]["body"], "Hello Bob ✓");
+    assert_eq!(history[0]["outgoing"], true);
+    assert_eq!(history[0]["state"], "delivered");
+    assert_eq!(history[1]["from"], bob_jid.as_str());
+    assert_eq!(history[1]["to"], alice_jid.as_str());
+    assert_eq!(history[1]["body"], "Hi Alice");
+    assert_eq!(history[1]["outgoing"], false);
+    assert_eq!(history[1]["state"], "received");
+    for m in &history {
+        assert_timestamp(&m["timestamp"]);
+    }
+    let bob_history = bob.history(&alice_jid, 10).await;
+    let bodies: Vec<_> = bob_history.iter().map(|m| m["body"].clone()).collect();
+    assert_eq!(bodies, [json!("Hello Bob ✓"), json!("Hi Alice")]);
+    assert_eq!(bob_history[1]["id"], reply.as_str());
+
+    alice.command(json!({"cmd": "conversations"})).await;
+    let list = alice.wait_event("conversations").await;
+    assert_eq!(list["items"][0]["with"], bob_jid.as_str(), "{list}");
+    assert_eq!(list["items"][0]["last_body"], "Hi Alice", "{list}");
+
+    // Bad input: an error event each, and the agent keeps working.
+    for bad in [
+        "this is not json".to_owned(),
+        json!({"cmd": "dance"}).to_string(),
+        json!({"cmd": "send", "to": bob_jid}).to_string(),
+        json!({"cmd": "send", "to": "not a jid@@", "body": "x"}).to_string(),
+    ] {
+        alice.write_line(&bad).await;
+        let err = alice.wait_event("error").await;
+        assert!(
+            err["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{bad}: {err}"
+        );
+    }
+    alice.command(json!({"cmd": "state"})).await;
+    let state = alice.wait_event("state").await;
+    assert_eq!(
+        state,
+        json!({"event": "state", "state": "online", "resumed": false})
+    );
+
+    assert_eq!(alice.quit().await, 0);
+
+    // A new agent on the same store: same history, no message announced twice.
+    let mut alice = Agent::spawn(
+        "alice again",
+        &server,
+        &alice_jid,
+        "alice-pw",
+        &alice_store,
+        Route::StartTls,
+    );
+    alice.wait_state("online").await;
+    let again = alice.history(&bob_jid, 10).await;
+    assert_eq!(again, history);
+    let later = alice.send(&bob_jid, "Still here").await;
+    alice.wait_message_state(&later, &["delivered"]).await;
+    let got = bob.wait_event("message").await;
+    assert_eq!(got["body"], "Still here", "{got}");
+    assert!(
+        !alice.pending.iter().any(|v| v["event"] == "message"),
+        "a stored message was announced again: {:#?}",
+        alice.pending
+    );
+
+    assert_eq!(alice.quit().await, 0);
+    assert_eq!(bob.close_stdin().await, 0, "EOF is a clean quit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_link_is_resumed_and_queued_messages_go_out() {
+    let server = TestServer::start().await;
+    let alice_jid = server.register("alice", "alice-pw").await;
+    let bob_jid = server.register("bob", "bob-pw").await;
+    let proxy = FaultProxy::start(server.starttls_addr()).await;
+    let stores = tempfile::tempdir().expect("tempdir");
+
+    let mut alice = Agent::spawn(
+        "alice",
+        &server,
+        &alice_jid,
+        "alice-pw",
+        &stores.path().join("a"),
+        Route::Via(proxy.addr()),
+    );
+    let mut bob = Agent::spawn(
+        "bob",
+        &server,
+        &bob_jid,
+        "bob-pw",
+        &stores.path().join("b"),
+        Route::StartTls,
+    );
+    alice.wait_state("online").await;
+    bob.wait_state("online").await;
+
+    proxy.reset_all();
+    alice.wait_state("suspended").await;
+    // Bob writes while Alice's link is down: the server holds it for her.
+    let during = bob.send(&alice_jid, "while you were away").await;
+    let online = alice.wait_state("online").await;
+    assert_eq!(online["resumed"], true, "{online}");
+    let got = alice.wait_event("message").await;
+    assert_eq!(got["body"], "while you were away", "{got}");
+    bob.wait_message_state(&during, &["delivered"]).await;
+
+    let after = alice.send(&bob_jid, "back again").await;
+    alice.wait_message_state(&after, &["delivered"]).await;
+    assert_eq!(bob.wait_event("message").await["body"], "back again");
+
+    assert_eq!(alice.quit().await, 0);
+    assert_eq!(bob.quit().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_a_failed_state_and_the_agent_stays_up() {
+    let server = TestServer::start().await;
+    let alice_jid = server.register("alice", "alice-pw").await;
+    let store = tempfile::tempdir().expect("tempdir");
+    let mut alice = Agent::spawn(
+        "alice",
+        &server,
+        &alice_jid,
+        "wrong",
+        store.path(),
+        Route::StartTls,
+    );
+    let failed = alice.wait_state("failed").await;
+    assert!(
+        failed["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("authentication")),
+        "{failed}"
+    );
+    // Sending still stores (for a later connect); the API answers.
+    alice.send("bob@example.test", "later").await;
+    assert_eq!(alice.quit().await, 0);
+}
+
+fn agent_without_server(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("agent").args(args).env_remove("JABBERKIT_PASSWORD");
+    cmd
+}
+
+async fn output_of(mut cmd: Command) -> std::process::Output {
+    cmd.stdin(Stdio::null()).kill_on_drop(true);
+    timeout(WAIT, cmd.output())
+        .await
+        .expect("exits")
+        .expect("runs")
+}
+
+#[tokio::test]
+async fn a_missing_password_is_a_usage_error() {
+    let store = tempfile::tempdir().expect("tempdir");
+    let store = store.path().to_str().expect("utf-8 path");
+    let out = output_of(agent_without_server(&[
+        "--jid",
+        "alice@example.test",
+        "--store",
+        store,
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("JABBERKIT_PASSWORD"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn bad_arguments_are_a_usage_error() {
+    for args in [
+        &["--store", "/tmp/x"][..],
+        &[
+            "--jid",
+            "alice@example.test",
+            "--store",
+            "/tmp/x",
+            "--tls",
+            "plain",
+        ],
+        &[
+            "--jid",
+            "alice@example.test",
+            "--store",
+            "/tmp/x",
+            "--password",
+            "pw",
+        ],
+    ] {
+        let mut cmd = agent_without_server(args);
+        cmd.env("JABBERKIT_PASSWORD", "pw");
+        let out = output_of(cmd).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_cannot_be_created_exits_1() {
+    let store = tempfile::tempdir().expect("tempdir");
+    let store = store.path().to_str().expect("utf-8 path");
+    let mut cmd = agent_without_server(&["--jid", "no-user-part.test", "--store", store]);
+    cmd.env("JABBERKIT_PASSWORD", "pw");
+    let out = output_of(cmd).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("user part"), "{stderr}");
+}
