@@ -66,7 +66,10 @@ impl Client {
             .parse()
             .map_err(|e| Error::invalid(format!("{:?} is not a JID: {e}", config.jid)))?;
         if jid.node().is_none() {
-            return Err(Error::invalid(format!("{:?} has no user part (user@domain)", config.jid)));
+            return Err(Error::invalid(format!(
+                "{:?} has no user part (user@domain)",
+                config.jid
+            )));
         }
         if config.password.is_empty() {
             return Err(Error::invalid("the password is empty"));
@@ -100,7 +103,10 @@ impl Client {
         let inner = &self.inner;
         let mut session = inner.lock_session();
         let previous = match session.take() {
-            Some(s) if !s.task.is_finished() && !matches!(inner.hub.state(), ConnectionState::Failed { .. }) => {
+            Some(s)
+                if !s.task.is_finished()
+                    && !matches!(inner.hub.state(), ConnectionState::Failed { .. }) =>
+            {
                 *session = Some(s);
                 return Ok(());
             }
@@ -173,7 +179,12 @@ impl Client {
 
     /// Up to `limit` messages exchanged with `with`, older than the message
     /// `before` (the newest when `None`), oldest first.
-    pub fn history(&self, with: &str, before: Option<&str>, limit: u32) -> Result<Vec<StoredMessage>, Error> {
+    pub fn history(
+        &self,
+        with: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, Error> {
         let with = parse_bare(with)?;
         Ok(self.inner.store.history(with.as_str(), before, limit)?)
     }
@@ -253,7 +264,10 @@ mod tests {
     fn bodies_xml_cannot_carry_are_refused() {
         assert!(check_body("hello ✓ 🎉").is_ok());
         for bad in ["", "nul \u{0} inside", "bell \u{7}", "\u{FFFE}"] {
-            assert!(matches!(check_body(bad), Err(Error::InvalidInput { .. })), "{bad:?}");
+            assert!(
+                matches!(check_body(bad), Err(Error::InvalidInput { .. })),
+                "{bad:?}"
+            );
         }
         assert!(check_body(&"x".repeat(MAX_BODY_BYTES + 1)).is_err());
     }
@@ -262,10 +276,20 @@ mod tests {
     async fn bad_config_and_recipients_are_typed_errors() {
         let dir = tempfile::tempdir().expect("tempdir");
         let bad_jid = ClientConfig::new("no-user-part", "pw", dir.path());
-        assert!(matches!(Client::new(bad_jid), Err(Error::InvalidInput { .. })));
-        let client = Client::new(ClientConfig::new("me@example.test", "pw", dir.path())).expect("client");
-        assert!(matches!(client.send("not a jid@@", "hi"), Err(Error::InvalidInput { .. })));
-        assert!(matches!(client.history("", None, 10), Err(Error::InvalidInput { .. })));
+        assert!(matches!(
+            Client::new(bad_jid),
+            Err(Error::InvalidInput { .. })
+        ));
+        let client =
+            Client::new(ClientConfig::new("me@example.test", "pw", dir.path())).expect("client");
+        assert!(matches!(
+            client.send("not a jid@@", "hi"),
+            Err(Error::InvalidInput { .. })
+        ));
+        assert!(matches!(
+            client.history("", None, 10),
+            Err(Error::InvalidInput { .. })
+        ));
         // Offline send: stored, queued, returned at once.
         let id = client.send("you@example.test", "hi").expect("send");
         let msg = client.message(&id).expect("read").expect("stored");

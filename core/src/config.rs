@@ -52,7 +52,11 @@ pub struct ClientConfig {
 impl ClientConfig {
     /// A configuration with mobile-friendly defaults: STARTTLS, SRV lookup,
     /// system roots only.
-    pub fn new(jid: impl Into<String>, password: impl Into<String>, store_dir: impl Into<PathBuf>) -> Self {
+    pub fn new(
+        jid: impl Into<String>,
+        password: impl Into<String>,
+        store_dir: impl Into<PathBuf>,
+    ) -> Self {
         Self {
             jid: jid.into(),
             password: password.into(),

@@ -32,7 +32,10 @@ pub(crate) struct Chat {
 pub(crate) enum Inbound {
     Chat(Chat),
     /// XEP-0184: `from` confirms our message `id` arrived.
-    Receipt { from: BareJid, id: String },
+    Receipt {
+        from: BareJid,
+        id: String,
+    },
     Ignore,
 }
 
@@ -47,7 +50,10 @@ pub(crate) fn classify_message(own: &BareJid, mut msg: Message, now: DateTime<Ut
         // Our own other devices (carbons) are handled by a later feature.
         return Inbound::Ignore;
     }
-    let body = msg.get_best_body_cloned(vec![]).map(|(_, b)| b).filter(|b| !b.is_empty());
+    let body = msg
+        .get_best_body_cloned(vec![])
+        .map(|(_, b)| b)
+        .filter(|b| !b.is_empty());
     let Some(body) = body else {
         return match msg.extract_valid_payload::<Received>() {
             Some(Received { id }) => Inbound::Receipt {
@@ -63,7 +69,7 @@ pub(crate) fn classify_message(own: &BareJid, mut msg: Message, now: DateTime<Ut
     let mut wants_receipt = false;
     for payload in std::mem::take(&mut msg.payloads) {
         if let Ok(sid) = StanzaId::try_from(payload.clone()) {
-            if sid.by == Jid::from(own.clone()) && stanza_id.is_none() {
+            if sid.by == *own && stanza_id.is_none() {
                 stanza_id = Some(sid.id);
             }
         } else if let Ok(oid) = OriginId::try_from(payload.clone()) {
@@ -90,7 +96,12 @@ pub(crate) fn classify_message(own: &BareJid, mut msg: Message, now: DateTime<Ut
 /// The answer an IQ request needs (RFC 6120 §8.2.3: every get/set gets one).
 pub(crate) fn answer_iq(iq: Iq) -> Option<Iq> {
     let (from, id, payload) = match iq {
-        Iq::Get { from, id, payload, .. } | Iq::Set { from, id, payload, .. } => (from, id, payload),
+        Iq::Get {
+            from, id, payload, ..
+        }
+        | Iq::Set {
+            from, id, payload, ..
+        } => (from, id, payload),
         Iq::Result { .. } | Iq::Error { .. } => return None,
     };
     let reply = if Ping::try_from(payload).is_ok() {
@@ -103,7 +114,12 @@ pub(crate) fn answer_iq(iq: Iq) -> Option<Iq> {
     } else {
         let mut error = Iq::from_error(
             id,
-            StanzaError::new(ErrorType::Cancel, DefinedCondition::ServiceUnavailable, "en", "not supported"),
+            StanzaError::new(
+                ErrorType::Cancel,
+                DefinedCondition::ServiceUnavailable,
+                "en",
+                "not supported",
+            ),
         );
         if let Some(from) = from {
             error = error.with_to(from);
@@ -128,7 +144,9 @@ mod tests {
     }
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").expect("ts").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .expect("ts")
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -140,7 +158,9 @@ mod tests {
              <request xmlns='urn:xmpp:receipts'/>\
              <delay xmlns='urn:xmpp:delay' stamp='2025-12-31T23:00:00Z'/></message>",
         );
-        let Inbound::Chat(c) = classify_message(&own(), m, now()) else { panic!("not a chat") };
+        let Inbound::Chat(c) = classify_message(&own(), m, now()) else {
+            panic!("not a chat")
+        };
         assert_eq!(c.body, "hi");
         assert_eq!(c.remote_id.as_deref(), Some("r1"));
         assert_eq!(c.origin_id.as_deref(), Some("o1"));
@@ -155,7 +175,9 @@ mod tests {
             "<message xmlns='jabber:client' from='eve@example.test/x' type='chat' id='r'>\
              <body>x</body><stanza-id xmlns='urn:xmpp:sid:0' id='victim' by='eve@example.test'/></message>",
         );
-        let Inbound::Chat(c) = classify_message(&own(), m, now()) else { panic!("not a chat") };
+        let Inbound::Chat(c) = classify_message(&own(), m, now()) else {
+            panic!("not a chat")
+        };
         assert_eq!(c.stanza_id, None);
     }
 
@@ -165,7 +187,9 @@ mod tests {
             "<message xmlns='jabber:client' from='bob@example.test/x' type='chat'><body>x</body>\
              <delay xmlns='urn:xmpp:delay' stamp='2099-01-01T00:00:00Z'/></message>",
         );
-        let Inbound::Chat(c) = classify_message(&own(), m, now()) else { panic!("not a chat") };
+        let Inbound::Chat(c) = classify_message(&own(), m, now()) else {
+            panic!("not a chat")
+        };
         assert_eq!(c.timestamp, now());
     }
 
@@ -204,7 +228,9 @@ mod tests {
             .expect("xml");
         let reply = answer_iq(Iq::try_from(other).expect("iq")).expect("reply");
         assert!(matches!(reply, Iq::Error { .. }));
-        let result: Element = "<iq xmlns='jabber:client' type='result' id='r1'/>".parse().expect("xml");
+        let result: Element = "<iq xmlns='jabber:client' type='result' id='r1'/>"
+            .parse()
+            .expect("xml");
         assert!(answer_iq(Iq::try_from(result).expect("iq")).is_none());
     }
 }

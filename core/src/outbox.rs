@@ -58,7 +58,11 @@ pub(crate) enum Progress {
 }
 
 /// Reports the progress of one push of `id` to `tx`, then ends.
-pub(crate) fn track(id: String, mut delivery: Delivery, tx: mpsc::UnboundedSender<(String, Progress)>) {
+pub(crate) fn track(
+    id: String,
+    mut delivery: Delivery,
+    tx: mpsc::UnboundedSender<(String, Progress)>,
+) {
     tokio::spawn(async move {
         if delivery.written().await {
             let _ = tx.send((id.clone(), Progress::Sent));

@@ -154,7 +154,10 @@ impl Running {
                 // Validated by send(); only a corrupted row gets here.
                 let reason = format!("stored recipient {:?} is not a JID: {e}", msg.conversation);
                 if let Ok(Some(m)) = self.store.fail(id, &reason) {
-                    self.hub.emit(Event::MessageState { id: m.id, state: m.state });
+                    self.hub.emit(Event::MessageState {
+                        id: m.id,
+                        state: m.state,
+                    });
                 }
                 return;
             }
@@ -185,7 +188,10 @@ impl Running {
 
     fn advance(&self, id: &str, state: DeliveryState) {
         match self.store.advance_state(id, state) {
-            Ok(Some(m)) => self.hub.emit(Event::MessageState { id: m.id, state: m.state }),
+            Ok(Some(m)) => self.hub.emit(Event::MessageState {
+                id: m.id,
+                state: m.state,
+            }),
             Ok(None) => {}
             Err(e) => tracing::error!(id, "cannot record message state {state:?}: {e}"),
         }
@@ -193,39 +199,46 @@ impl Running {
 
     async fn on_stanza(&mut self, stanza: Stanza) {
         match stanza {
-            Stanza::Message(msg) => match inbound::classify_message(&self.own, msg, chrono::Utc::now()) {
-                Inbound::Chat(chat) => {
-                    let from = chat.from.to_bare().to_string();
-                    let stored = self.store.insert_incoming(NewIncoming {
-                        from: &from,
-                        remote_id: chat.remote_id.as_deref(),
-                        origin_id: chat.origin_id.as_deref(),
-                        stanza_id: chat.stanza_id.as_deref(),
-                        body: &chat.body,
-                        timestamp: chat.timestamp,
-                    });
-                    match stored {
-                        Ok(Some(m)) => self.hub.emit(Event::Message(m)),
-                        Ok(None) => tracing::debug!(%from, "duplicate message dropped"),
-                        Err(e) => {
-                            tracing::error!(%from, "cannot store an incoming message: {e}");
-                            return;
+            Stanza::Message(msg) => {
+                match inbound::classify_message(&self.own, msg, chrono::Utc::now()) {
+                    Inbound::Chat(chat) => {
+                        let from = chat.from.to_bare().to_string();
+                        let stored = self.store.insert_incoming(NewIncoming {
+                            from: &from,
+                            remote_id: chat.remote_id.as_deref(),
+                            origin_id: chat.origin_id.as_deref(),
+                            stanza_id: chat.stanza_id.as_deref(),
+                            body: &chat.body,
+                            timestamp: chat.timestamp,
+                        });
+                        match stored {
+                            Ok(Some(m)) => self.hub.emit(Event::Message(m)),
+                            Ok(None) => tracing::debug!(%from, "duplicate message dropped"),
+                            Err(e) => {
+                                tracing::error!(%from, "cannot store an incoming message: {e}");
+                                return;
+                            }
+                        }
+                        // Stored (or already stored): now it may be confirmed.
+                        if chat.wants_receipt {
+                            if let Some(id) = chat.remote_id.or(chat.origin_id) {
+                                let _ = self.link.send(outbox::receipt_for(chat.from, id)).await;
+                            }
                         }
                     }
-                    // Stored (or already stored): now it may be confirmed.
-                    if chat.wants_receipt {
-                        if let Some(id) = chat.remote_id.or(chat.origin_id) {
-                            let _ = self.link.send(outbox::receipt_for(chat.from, id)).await;
+                    Inbound::Receipt { from, id } => {
+                        match self.store.mark_delivered(from.as_str(), &id) {
+                            Ok(Some(m)) => self.hub.emit(Event::MessageState {
+                                id: m.id,
+                                state: m.state,
+                            }),
+                            Ok(None) => {}
+                            Err(e) => tracing::error!(%id, "cannot record a receipt: {e}"),
                         }
                     }
+                    Inbound::Ignore => {}
                 }
-                Inbound::Receipt { from, id } => match self.store.mark_delivered(from.as_str(), &id) {
-                    Ok(Some(m)) => self.hub.emit(Event::MessageState { id: m.id, state: m.state }),
-                    Ok(None) => {}
-                    Err(e) => tracing::error!(%id, "cannot record a receipt: {e}"),
-                },
-                Inbound::Ignore => {}
-            },
+            }
             Stanza::Iq(iq) => {
                 if let Some(reply) = inbound::answer_iq(iq) {
                     let _ = self.link.send(reply).await;

@@ -20,12 +20,18 @@ async fn chat_both_ways(tls: TlsMode) {
         TlsMode::StartTls => server.starttls_addr(),
         TlsMode::DirectTls => server.direct_tls_addr(),
     };
-    let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let (da, db) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
     let mut alice = Account::new(config(&server, &alice_jid, addr, tls, da.path()));
     let mut bob = Account::new(config(&server, &bob_jid, addr, tls, db.path()));
     alice.client.connect().expect("connect");
     bob.client.connect().expect("connect");
-    assert!(!alice.wait_online().await, "a first login is a fresh session");
+    assert!(
+        !alice.wait_online().await,
+        "a first login is a fresh session"
+    );
     bob.wait_online().await;
 
     let hello = alice.client.send(&bob_jid, "hello bob").expect("send");
@@ -35,14 +41,23 @@ async fn chat_both_ways(tls: TlsMode) {
     alice.receive_all(&["hi alice ✓".to_string()], WAIT).await;
 
     // Receipts (XEP-0184) move both messages to delivered.
-    alice.wait_states(std::slice::from_ref(&hello), DeliveryState::Delivered).await;
-    bob.wait_states(std::slice::from_ref(&reply), DeliveryState::Delivered).await;
+    alice
+        .wait_states(std::slice::from_ref(&hello), DeliveryState::Delivered)
+        .await;
+    bob.wait_states(std::slice::from_ref(&reply), DeliveryState::Delivered)
+        .await;
 
     let history = alice.client.history(&bob_jid, None, 10).expect("history");
-    let bodies: Vec<_> = history.iter().map(|m| (m.direction, m.body.as_str())).collect();
+    let bodies: Vec<_> = history
+        .iter()
+        .map(|m| (m.direction, m.body.as_str()))
+        .collect();
     assert_eq!(
         bodies,
-        vec![(Direction::Outgoing, "hello bob"), (Direction::Incoming, "hi alice ✓")]
+        vec![
+            (Direction::Outgoing, "hello bob"),
+            (Direction::Incoming, "hi alice ✓")
+        ]
     );
     assert_eq!(history[1].sender, bob_jid);
     let conversations = alice.client.conversations().expect("conversations");
@@ -69,13 +84,28 @@ async fn history_survives_a_restart_of_the_client_on_the_same_store() {
     let server = TestServer::start().await;
     let alice_jid = server.register("alice", PASSWORD).await;
     let bob_jid = server.register("bob", PASSWORD).await;
-    let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let (da, db) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
     let addr = server.starttls_addr();
-    let mut bob = Account::new(config(&server, &bob_jid, addr, TlsMode::StartTls, db.path()));
+    let mut bob = Account::new(config(
+        &server,
+        &bob_jid,
+        addr,
+        TlsMode::StartTls,
+        db.path(),
+    ));
     bob.client.connect().expect("connect");
     bob.wait_online().await;
     {
-        let mut alice = Account::new(config(&server, &alice_jid, addr, TlsMode::StartTls, da.path()));
+        let mut alice = Account::new(config(
+            &server,
+            &alice_jid,
+            addr,
+            TlsMode::StartTls,
+            da.path(),
+        ));
         alice.client.connect().expect("connect");
         alice.wait_online().await;
         let ids: Vec<_> = (0..5)
@@ -87,13 +117,22 @@ async fn history_survives_a_restart_of_the_client_on_the_same_store() {
         alice.client.disconnect().await;
     }
     // A new Client on the same store, not even connected, sees it all.
-    let alice = Account::new(config(&server, &alice_jid, addr, TlsMode::StartTls, da.path()));
+    let alice = Account::new(config(
+        &server,
+        &alice_jid,
+        addr,
+        TlsMode::StartTls,
+        da.path(),
+    ));
     let history = alice.client.history(&bob_jid, None, 100).expect("history");
     let bodies: Vec<_> = history.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, vec!["m0", "m1", "m2", "m3", "m4", "answer"]);
     // Paging backwards from the oldest of the last two.
     let last_two = alice.client.history(&bob_jid, None, 2).expect("history");
-    let before = alice.client.history(&bob_jid, Some(&last_two[0].id), 2).expect("history");
+    let before = alice
+        .client
+        .history(&bob_jid, Some(&last_two[0].id), 2)
+        .expect("history");
     let bodies: Vec<_> = before.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, vec!["m2", "m3"]);
     bob.client.disconnect().await;
@@ -111,10 +150,17 @@ async fn wrong_password_fails_for_good_without_further_attempts() {
     let mut carol = Account::new(cfg);
     carol.client.connect().expect("connect");
     let ev = carol
-        .wait_for("failed", |e| matches!(e, Event::ConnectionState(ConnectionState::Failed { .. })))
+        .wait_for("failed", |e| {
+            matches!(e, Event::ConnectionState(ConnectionState::Failed { .. }))
+        })
         .await;
     assert!(
-        matches!(ev, Event::ConnectionState(ConnectionState::Failed { reason: FailureReason::Authentication { .. } })),
+        matches!(
+            ev,
+            Event::ConnectionState(ConnectionState::Failed {
+                reason: FailureReason::Authentication { .. }
+            })
+        ),
         "{ev:?}"
     );
     // Even a network change does not bring it back: only connect() does.
@@ -122,7 +168,10 @@ async fn wrong_password_fails_for_good_without_further_attempts() {
     carol.client.network_available(true);
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(proxy.connections_accepted(), 1, "retried a wrong password");
-    assert!(matches!(carol.client.state(), ConnectionState::Failed { .. }));
+    assert!(matches!(
+        carol.client.state(),
+        ConnectionState::Failed { .. }
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,16 +190,29 @@ async fn untrusted_certificate_fails_for_good_before_any_credentials() {
         let mut dave = Account::new(cfg);
         dave.client.connect().expect("connect");
         let ev = dave
-            .wait_for("failed", |e| matches!(e, Event::ConnectionState(ConnectionState::Failed { .. })))
+            .wait_for("failed", |e| {
+                matches!(e, Event::ConnectionState(ConnectionState::Failed { .. }))
+            })
             .await;
-        let Event::ConnectionState(ConnectionState::Failed { reason: FailureReason::Certificate { detail } }) = ev else {
+        let Event::ConnectionState(ConnectionState::Failed {
+            reason: FailureReason::Certificate { detail },
+        }) = ev
+        else {
             panic!("{tls:?}: expected a certificate failure, got {ev:?}")
         };
         assert!(detail.to_lowercase().contains("certificate"), "{detail}");
         tokio::time::sleep(Duration::from_secs(3)).await;
-        assert_eq!(proxy.connections_accepted(), 1, "{tls:?}: retried an untrusted certificate");
+        assert_eq!(
+            proxy.connections_accepted(),
+            1,
+            "{tls:?}: retried an untrusted certificate"
+        );
         // The handshake never completed, so nothing past it — no SASL, no
         // password — went up the wire: only the TLS ClientHello and an alert.
-        assert!(proxy.bytes_up() < 2048, "{tls:?}: {} bytes sent", proxy.bytes_up());
+        assert!(
+            proxy.bytes_up() < 2048,
+            "{tls:?}: {} bytes sent",
+            proxy.bytes_up()
+        );
     }
 }

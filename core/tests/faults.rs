@@ -26,9 +26,24 @@ async fn pair(server: &TestServer) -> Pair {
     let bob_jid = server.register("bob", PASSWORD).await;
     let alice_proxy = FaultProxy::start(server.direct_tls_addr()).await;
     let bob_proxy = FaultProxy::start(server.starttls_addr()).await;
-    let dirs = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
-    let mut alice = Account::new(config(server, &alice_jid, alice_proxy.addr(), TlsMode::DirectTls, dirs.0.path()));
-    let mut bob = Account::new(config(server, &bob_jid, bob_proxy.addr(), TlsMode::StartTls, dirs.1.path()));
+    let dirs = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let mut alice = Account::new(config(
+        server,
+        &alice_jid,
+        alice_proxy.addr(),
+        TlsMode::DirectTls,
+        dirs.0.path(),
+    ));
+    let mut bob = Account::new(config(
+        server,
+        &bob_jid,
+        bob_proxy.addr(),
+        TlsMode::StartTls,
+        dirs.1.path(),
+    ));
     alice.client.connect().expect("connect");
     bob.client.connect().expect("connect");
     alice.wait_online().await;
@@ -45,18 +60,41 @@ async fn pair(server: &TestServer) -> Pair {
 /// Sends `n` numbered messages from `from` to `to`, returning bodies and ids.
 fn burst(from: &Account, to: &str, tag: &str, n: usize) -> (Vec<String>, Vec<String>) {
     let bodies: Vec<String> = (0..n).map(|i| format!("{tag}-{i}")).collect();
-    let ids = bodies.iter().map(|b| from.client.send(to, b).expect("send")).collect();
+    let ids = bodies
+        .iter()
+        .map(|b| from.client.send(to, b).expect("send"))
+        .collect();
     (bodies, ids)
 }
 
-fn assert_exactly_once(label: &str, expected: &[String], announced: &HashMap<String, usize>, stored: &HashMap<String, usize>) {
-    let lost: Vec<_> = expected.iter().filter(|b| !stored.contains_key(*b)).collect();
+fn assert_exactly_once(
+    label: &str,
+    expected: &[String],
+    announced: &HashMap<String, usize>,
+    stored: &HashMap<String, usize>,
+) {
+    let lost: Vec<_> = expected
+        .iter()
+        .filter(|b| !stored.contains_key(*b))
+        .collect();
     let dup_events: Vec<_> = announced.iter().filter(|(_, n)| **n > 1).collect();
     let dup_rows: Vec<_> = stored.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(lost.is_empty(), "{label}: {} lost, e.g. {:?}", lost.len(), lost.first());
-    assert!(dup_events.is_empty(), "{label}: announced twice: {dup_events:?}");
+    assert!(
+        lost.is_empty(),
+        "{label}: {} lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+    assert!(
+        dup_events.is_empty(),
+        "{label}: announced twice: {dup_events:?}"
+    );
     assert!(dup_rows.is_empty(), "{label}: stored twice: {dup_rows:?}");
-    assert_eq!(stored.len(), expected.len(), "{label}: unexpected extra messages");
+    assert_eq!(
+        stored.len(),
+        expected.len(),
+        "{label}: unexpected extra messages"
+    );
 }
 
 /// Drains events for a while longer so a late duplicate would be seen.
@@ -74,17 +112,28 @@ async fn settle(acc: &mut Account, announced: &mut HashMap<String, usize>) {
 async fn wait_until_online(acc: &Account) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !matches!(acc.client.state(), ConnectionState::Online { .. }) {
-        assert!(tokio::time::Instant::now() < deadline, "{} never came back online", acc.jid);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} never came back online",
+            acc.jid
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 /// Counts `Online { resumed: true }` among the states a client went through.
 fn count_resumptions(events: &[ConnectionState]) -> usize {
-    events.iter().filter(|s| matches!(s, ConnectionState::Online { resumed: true })).count()
+    events
+        .iter()
+        .filter(|s| matches!(s, ConnectionState::Online { resumed: true }))
+        .count()
 }
 
-async fn run_faulty_bursts(server: &TestServer, faults: &[&str], per_round: usize) -> (usize, Vec<ConnectionState>) {
+async fn run_faulty_bursts(
+    server: &TestServer,
+    faults: &[&str],
+    per_round: usize,
+) -> (usize, Vec<ConnectionState>) {
     let mut p = pair(server).await;
     // A second, independent subscription just for alice's connection states.
     let mut alice_states = p.alice.client.events();
@@ -174,7 +223,10 @@ async fn bursts_survive_resets_and_blackholes_by_resuming_the_stream() {
     let faults = ["reset-alice", "blackhole-bob", "reset-both", "reset-alice"];
     let (total, states) = run_faulty_bursts(&server, &faults, 30).await;
     assert_eq!(total, 2 * 4 * 30);
-    assert!(count_resumptions(&states) >= 1, "no resumption observed: {states:?}");
+    assert!(
+        count_resumptions(&states) >= 1,
+        "no resumption observed: {states:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,11 +237,19 @@ async fn bursts_survive_lost_sessions_after_the_hibernation_time() {
         ..ServerOptions::default()
     })
     .await;
-    let faults = ["reset-refuse-alice", "reset-refuse-both", "reset-refuse-alice"];
+    let faults = [
+        "reset-refuse-alice",
+        "reset-refuse-both",
+        "reset-refuse-alice",
+    ];
     let (total, states) = run_faulty_bursts(&server, &faults, 30).await;
     assert_eq!(total, 2 * 3 * 30);
     assert!(
-        states.iter().filter(|s| matches!(s, ConnectionState::Online { resumed: false })).count() >= 1,
+        states
+            .iter()
+            .filter(|s| matches!(s, ConnectionState::Online { resumed: false }))
+            .count()
+            >= 1,
         "no fresh session observed: {states:?}"
     );
 }
@@ -202,13 +262,21 @@ async fn messages_sent_while_the_server_is_down_are_delivered_once_when_it_retur
     server.stop().await;
     p.alice
         .wait_for("link loss", |e| {
-            matches!(e, Event::ConnectionState(ConnectionState::Suspended | ConnectionState::Reconnecting { .. }))
+            matches!(
+                e,
+                Event::ConnectionState(
+                    ConnectionState::Suspended | ConnectionState::Reconnecting { .. }
+                )
+            )
         })
         .await;
     let (bodies, ids) = burst(&p.alice, &p.bob.jid, "offline", 20);
     for id in &ids {
         let m = p.alice.client.message(id).expect("read").expect("stored");
-        assert!(matches!(m.state, DeliveryState::Queued | DeliveryState::Sent), "{m:?}");
+        assert!(
+            matches!(m.state, DeliveryState::Queued | DeliveryState::Sent),
+            "{m:?}"
+        );
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     server.restart().await;
@@ -237,31 +305,51 @@ async fn no_network_means_no_attempts_and_its_return_retries_at_once() {
     erin.client.network_available(false);
     proxy.set_mode(Mode::Refuse);
     proxy.reset_all();
-    erin.wait_for("suspended", |e| matches!(e, Event::ConnectionState(ConnectionState::Suspended))).await;
+    erin.wait_for("suspended", |e| {
+        matches!(e, Event::ConnectionState(ConnectionState::Suspended))
+    })
+    .await;
     let before = proxy.connections_accepted();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(proxy.connections_accepted(), before, "connected without a network");
+    assert_eq!(
+        proxy.connections_accepted(),
+        before,
+        "connected without a network"
+    );
 
     // The network returns but the server is unreachable: one attempt, then a long backoff.
     erin.client.network_available(true);
-    erin.wait_for("reconnecting", |e| matches!(e, Event::ConnectionState(ConnectionState::Reconnecting { .. })))
-        .await;
+    erin.wait_for("reconnecting", |e| {
+        matches!(
+            e,
+            Event::ConnectionState(ConnectionState::Reconnecting { .. })
+        )
+    })
+    .await;
     // The network changes again (e.g. Wi-Fi came up): retried at once, not in 30 s.
     proxy.set_mode(Mode::Pass);
     erin.client.network_available(false);
     erin.client.network_available(true);
     let started = std::time::Instant::now();
     erin.wait_online().await;
-    assert!(started.elapsed() < Duration::from_secs(15), "waited out the backoff: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "waited out the backoff: {:?}",
+        started.elapsed()
+    );
 }
 
 /// Child side of the kill test: sends a numbered burst and prints each id
 /// as soon as `send` returns. Does nothing unless started by the parent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_child_sender() {
-    let Ok(spec) = std::env::var("JK_KILL_CHILD") else { return };
+    let Ok(spec) = std::env::var("JK_KILL_CHILD") else {
+        return;
+    };
     let parts: Vec<&str> = spec.split('|').collect();
-    let [jid, to, store, server, ca] = parts[..] else { panic!("bad spec {spec}") };
+    let [jid, to, store, server, ca] = parts[..] else {
+        panic!("bad spec {spec}")
+    };
     let mut cfg = jabberkit::ClientConfig::new(jid, PASSWORD, store);
     cfg.server = Some(server.into());
     cfg.extra_ca_pem = Some(std::fs::read_to_string(ca).expect("ca"));
@@ -285,8 +373,17 @@ async fn killing_the_app_mid_burst_loses_nothing_send_returned() {
     let server = TestServer::start().await;
     let alice_jid = server.register("alice", PASSWORD).await;
     let bob_jid = server.register("bob", PASSWORD).await;
-    let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
-    let mut bob = Account::new(config(&server, &bob_jid, server.starttls_addr(), TlsMode::StartTls, db.path()));
+    let (da, db) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let mut bob = Account::new(config(
+        &server,
+        &bob_jid,
+        server.starttls_addr(),
+        TlsMode::StartTls,
+        db.path(),
+    ));
     bob.client.connect().expect("connect");
     bob.wait_online().await;
 
@@ -297,7 +394,12 @@ async fn killing_the_app_mid_burst_loses_nothing_send_returned() {
         server.ca_pem_path().display()
     );
     let mut child = tokio::process::Command::new(std::env::current_exe().expect("exe"))
-        .args(["--exact", "kill_child_sender", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "kill_child_sender",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("JK_KILL_CHILD", spec)
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -317,7 +419,9 @@ async fn killing_the_app_mid_burst_loses_nothing_send_returned() {
     }
     child.start_kill().expect("kill");
     // Whatever the child printed before dying also counts as returned.
-    while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_secs(5), lines.next_line()).await {
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_secs(5), lines.next_line()).await
+    {
         if let Some(body) = line.strip_prefix("SENT ") {
             returned.push(body.to_string());
         }
@@ -326,12 +430,21 @@ async fn killing_the_app_mid_burst_loses_nothing_send_returned() {
     let before_restart = stored_bodies(&bob.client, &alice_jid, Direction::Incoming).len();
 
     // The app starts again on the same store: the outbox finishes the job.
-    let alice = Account::new(config(&server, &alice_jid, server.starttls_addr(), TlsMode::StartTls, da.path()));
+    let alice = Account::new(config(
+        &server,
+        &alice_jid,
+        server.starttls_addr(),
+        TlsMode::StartTls,
+        da.path(),
+    ));
     alice.client.connect().expect("connect");
     let mut got = bob.receive_all(&returned, Duration::from_secs(60)).await;
     settle(&mut bob, &mut got).await;
     let stored = stored_bodies(&bob.client, &alice_jid, Direction::Incoming);
-    let missing: Vec<_> = returned.iter().filter(|b| !stored.contains_key(*b)).collect();
+    let missing: Vec<_> = returned
+        .iter()
+        .filter(|b| !stored.contains_key(*b))
+        .collect();
     assert!(missing.is_empty(), "lost after kill: {missing:?}");
     let dups: Vec<_> = stored.iter().filter(|(_, n)| **n > 1).collect();
     assert!(dups.is_empty(), "duplicated after kill: {dups:?}");

@@ -14,7 +14,9 @@ use futures::{SinkExt, StreamExt};
 use tokio::io::BufStream;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
-use tokio_rustls::rustls::{self, pki_types::pem::PemObject, pki_types::CertificateDer, pki_types::ServerName};
+use tokio_rustls::rustls::{
+    self, pki_types::pem::PemObject, pki_types::CertificateDer, pki_types::ServerName,
+};
 use tokio_xmpp::connect::{DnsConfig, ServerConnector, ServerConnectorError};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::starttls;
@@ -58,8 +60,15 @@ impl Connector {
             Some(addr) => {
                 let (host, port) = addr
                     .rsplit_once(':')
-                    .and_then(|(h, p)| Some((h.trim_matches(|c| c == '[' || c == ']'), p.parse::<u16>().ok()?)))
-                    .ok_or_else(|| Error::invalid(format!("server address {addr:?} is not host:port")))?;
+                    .and_then(|(h, p)| {
+                        Some((
+                            h.trim_matches(|c| c == '[' || c == ']'),
+                            p.parse::<u16>().ok()?,
+                        ))
+                    })
+                    .ok_or_else(|| {
+                        Error::invalid(format!("server address {addr:?} is not host:port"))
+                    })?;
                 DnsConfig::NoSrv {
                     host: host.to_owned(),
                     port,
@@ -77,7 +86,9 @@ impl Connector {
         Ok(Self {
             dns,
             mode: config.tls,
-            tls: tokio_rustls::TlsConnector::from(Arc::new(tls_config(config.extra_ca_pem.as_deref())?)),
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls_config(
+                config.extra_ca_pem.as_deref(),
+            )?)),
         })
     }
 
@@ -88,11 +99,13 @@ impl Connector {
     ) -> Result<(TlsStream<TcpStream>, sasl::common::ChannelBinding), XmppError> {
         let name = ServerName::try_from(domain.to_owned())
             .map_err(|e| TlsSetupError(format!("{domain:?} is not a valid TLS name: {e}")))?;
-        let tls = self.tls.connect(name, tcp).await.map_err(|e| match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-            // A verdict of the TLS layer (certificate, protocol) is fatal;
-            // a plain I/O failure mid-handshake is just a bad link.
-            Some(tls_error) => XmppError::from(TlsSetupError(tls_error.to_string())),
-            None => XmppError::Io(e),
+        let tls = self.tls.connect(name, tcp).await.map_err(|e| {
+            match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                // A verdict of the TLS layer (certificate, protocol) is fatal;
+                // a plain I/O failure mid-handshake is just a bad link.
+                Some(tls_error) => XmppError::from(TlsSetupError(tls_error.to_string())),
+                None => XmppError::Io(e),
+            }
         })?;
         let (_, conn) = tls.get_ref();
         let binding = match conn.protocol_version() {
@@ -123,32 +136,52 @@ impl ServerConnector for Connector {
         jid: &Jid,
         ns: &'static str,
         timeouts: Timeouts,
-    ) -> Result<(PendingFeaturesRecv<Self::Stream>, sasl::common::ChannelBinding), XmppError> {
+    ) -> Result<
+        (
+            PendingFeaturesRecv<Self::Stream>,
+            sasl::common::ChannelBinding,
+        ),
+        XmppError,
+    > {
         let domain = jid.domain().as_str();
         let tcp = self.dns.resolve().await?;
         let tcp = match self.mode {
             TlsMode::DirectTls => tcp,
             TlsMode::StartTls => {
-                let stream = initiate_stream(BufStream::new(tcp), ns, header(jid), timeouts).await?;
+                let stream =
+                    initiate_stream(BufStream::new(tcp), ns, header(jid), timeouts).await?;
                 let (features, mut stream) = stream.recv_features::<XmppStreamElement>().await?;
                 if !features.can_starttls() {
-                    return Err(TlsSetupError("the server does not offer STARTTLS; refusing to continue in plaintext".into()).into());
+                    return Err(TlsSetupError(
+                        "the server does not offer STARTTLS; refusing to continue in plaintext"
+                            .into(),
+                    )
+                    .into());
                 }
                 stream
-                    .send(&XmppStreamElement::Starttls(starttls::Nonza::Request(starttls::Request)))
+                    .send(&XmppStreamElement::Starttls(starttls::Nonza::Request(
+                        starttls::Request,
+                    )))
                     .await?;
                 loop {
                     match stream.next().await {
                         Some(Ok(XmppStreamElement::Starttls(starttls::Nonza::Proceed(_)))) => break,
                         Some(Ok(other)) => {
-                            return Err(TlsSetupError(format!("unexpected answer to <starttls/>: {other:?}")).into())
+                            return Err(TlsSetupError(format!(
+                                "unexpected answer to <starttls/>: {other:?}"
+                            ))
+                            .into())
                         }
                         Some(Err(ReadError::SoftTimeout)) => continue,
                         Some(Err(ReadError::HardError(e))) => return Err(e.into()),
                         Some(Err(ReadError::ParseError(e))) => {
-                            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e).into())
+                            return Err(
+                                std::io::Error::new(std::io::ErrorKind::InvalidData, e).into()
+                            )
                         }
-                        None | Some(Err(ReadError::StreamFooterReceived)) => return Err(XmppError::Disconnected),
+                        None | Some(Err(ReadError::StreamFooterReceived)) => {
+                            return Err(XmppError::Disconnected)
+                        }
                     }
                 }
                 stream.into_inner().into_inner()
@@ -171,7 +204,8 @@ fn tls_config(extra_ca_pem: Option<&str>) -> Result<rustls::ClientConfig, Error>
     if let Some(pem) = extra_ca_pem {
         let mut added = 0;
         for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-            let cert = cert.map_err(|e| Error::invalid(format!("extra CA PEM is unreadable: {e}")))?;
+            let cert =
+                cert.map_err(|e| Error::invalid(format!("extra CA PEM is unreadable: {e}")))?;
             roots
                 .add(cert)
                 .map_err(|e| Error::invalid(format!("extra CA certificate rejected: {e}")))?;
@@ -184,7 +218,9 @@ fn tls_config(extra_ca_pem: Option<&str>) -> Result<rustls::ClientConfig, Error>
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Other { reason: format!("TLS setup: {e}") })?
+        .map_err(|e| Error::Other {
+            reason: format!("TLS setup: {e}"),
+        })?
         .with_root_certificates(roots)
         .with_no_client_auth())
 }
@@ -195,9 +231,15 @@ mod tests {
 
     #[test]
     fn rejects_garbage_ca_pem() {
-        assert!(matches!(tls_config(Some("not a pem")), Err(Error::InvalidInput { .. })));
+        assert!(matches!(
+            tls_config(Some("not a pem")),
+            Err(Error::InvalidInput { .. })
+        ));
         let bad = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        assert!(matches!(tls_config(Some(bad)), Err(Error::InvalidInput { .. })));
+        assert!(matches!(
+            tls_config(Some(bad)),
+            Err(Error::InvalidInput { .. })
+        ));
     }
 
     #[test]
@@ -205,7 +247,10 @@ mod tests {
         let jid: Jid = "a@example.test".parse().expect("jid");
         let mut cfg = ClientConfig::new("a@example.test", "pw", "/tmp/x");
         cfg.server = Some("localhost".into());
-        assert!(matches!(Connector::new(&cfg, &jid), Err(Error::InvalidInput { .. })));
+        assert!(matches!(
+            Connector::new(&cfg, &jid),
+            Err(Error::InvalidInput { .. })
+        ));
         cfg.server = Some("127.0.0.1:5222".into());
         assert!(Connector::new(&cfg, &jid).is_ok());
     }

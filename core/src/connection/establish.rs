@@ -63,10 +63,11 @@ impl Establisher {
         if unproductive > 0 {
             let delay = backoff(unproductive, self.min_delay, self.max_delay);
             tracing::warn!("the last {unproductive} logins never got online; waiting {delay:?}");
-            self.hub.set_state_unless_failed(ConnectionState::Reconnecting {
-                attempt: unproductive,
-                retry_in: delay,
-            });
+            self.hub
+                .set_state_unless_failed(ConnectionState::Reconnecting {
+                    attempt: unproductive,
+                    retry_in: delay,
+                });
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = shutdown.wait_for(|down| *down) => {}
@@ -102,7 +103,9 @@ impl Establisher {
                     if let Some(reason) = fatal_reason(&e) {
                         tracing::error!("giving up: {reason}");
                         self.shutdown.send_replace(true);
-                        self.hub.set_state(ConnectionState::Failed { reason: reason.clone() });
+                        self.hub.set_state(ConnectionState::Failed {
+                            reason: reason.clone(),
+                        });
                         let _ = self.fatal.send(reason);
                         return feed_dead(slot, &self.jid).await;
                     }
@@ -113,10 +116,11 @@ impl Establisher {
             failures += 1;
             let delay = backoff(failures, self.min_delay, self.max_delay);
             tracing::warn!("connection attempt {failures} failed: {error}; retrying in {delay:?}");
-            self.hub.set_state_unless_failed(ConnectionState::Reconnecting {
-                attempt: failures,
-                retry_in: delay,
-            });
+            self.hub
+                .set_state_unless_failed(ConnectionState::Reconnecting {
+                    attempt: failures,
+                    retry_in: delay,
+                });
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = network.changed() => tracing::debug!("network changed: retrying now"),
@@ -131,9 +135,16 @@ impl Establisher {
     /// `StanzaStream` binds or resumes). This is where SASL2/Bind2/FAST will
     /// replace the classic RFC 6120 exchange.
     async fn login(&self) -> Result<Connection, XmppError> {
-        let (stream, binding) = self.connector.connect(&self.jid, ns::JABBER_CLIENT, self.timeouts).await?;
+        let (stream, binding) = self
+            .connector
+            .connect(&self.jid, ns::JABBER_CLIENT, self.timeouts)
+            .await?;
         let (features, stream) = stream.recv_features::<FallibleStreamElement>().await?;
-        let username = self.jid.node().map(|n| n.as_str().to_owned()).unwrap_or_default();
+        let username = self
+            .jid
+            .node()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default();
         let creds = sasl::common::Credentials::default()
             .with_username(username)
             .with_password(self.password.clone())
@@ -172,7 +183,9 @@ fn fatal_reason(e: &XmppError) -> Option<FailureReason> {
             let inner: &(dyn std::error::Error + 'static) = &**inner;
             inner
                 .downcast_ref::<TlsSetupError>()
-                .map(|tls| FailureReason::Certificate { detail: tls.0.clone() })
+                .map(|tls| FailureReason::Certificate {
+                    detail: tls.0.clone(),
+                })
         }
         _ => None,
     }
@@ -211,7 +224,13 @@ async fn dead_connection(identity: Jid) -> std::io::Result<Connection> {
         from: None,
         id: None,
     };
-    let stream = initiate_stream(BufStream::new(ours), ns::JABBER_CLIENT, header, Timeouts::tight()).await?;
+    let stream = initiate_stream(
+        BufStream::new(ours),
+        ns::JABBER_CLIENT,
+        header,
+        Timeouts::tight(),
+    )
+    .await?;
     let (features, stream) = stream
         .recv_features::<FallibleStreamElement>()
         .await
@@ -234,14 +253,19 @@ mod tests {
         for failures in 1..40 {
             let d = backoff(failures, min, max);
             let ceiling = min.saturating_mul(1 << (failures - 1).min(16)).min(max);
-            assert!(d <= ceiling && d >= ceiling.mul_f64(0.75), "{failures}: {d:?}");
+            assert!(
+                d <= ceiling && d >= ceiling.mul_f64(0.75),
+                "{failures}: {d:?}"
+            );
         }
         assert!(backoff(30, min, max) <= max);
     }
 
     #[tokio::test]
     async fn dead_connection_is_offered_bind() {
-        let conn = dead_connection("a@example.test".parse().expect("jid")).await.expect("dead stream");
+        let conn = dead_connection("a@example.test".parse().expect("jid"))
+            .await
+            .expect("dead stream");
         assert!(conn.features.can_bind());
     }
 }

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 use tokio_xmpp::jid::Jid;
-use tokio_xmpp::stanzastream::{Event as StreamEvent0, StanzaStage, StanzaStream, StanzaToken, StreamEvent};
+use tokio_xmpp::stanzastream::{
+    Event as StreamEvent0, StanzaStage, StanzaStream, StanzaToken, StreamEvent,
+};
 use tokio_xmpp::xmlstream::Timeouts;
 use tokio_xmpp::Stanza;
 

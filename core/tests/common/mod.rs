@@ -17,7 +17,8 @@ pub const WAIT: Duration = Duration::from_secs(40);
 pub fn init_logs() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("JABBERKIT_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("JABBERKIT_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_test_writer()
         .try_init();
@@ -25,7 +26,13 @@ pub fn init_logs() {
 
 /// A config with test-friendly timings: dead links are noticed in a few
 /// seconds, retries come quickly.
-pub fn config(server: &TestServer, jid: &str, via: SocketAddr, tls: TlsMode, store: &Path) -> ClientConfig {
+pub fn config(
+    server: &TestServer,
+    jid: &str,
+    via: SocketAddr,
+    tls: TlsMode,
+    store: &Path,
+) -> ClientConfig {
     let mut cfg = ClientConfig::new(jid, PASSWORD, store);
     cfg.server = Some(via.to_string());
     cfg.tls = tls;
@@ -49,7 +56,11 @@ impl Account {
         let client = Client::new(cfg).expect("client");
         let events = client.events();
         let jid = client.jid();
-        Account { client, events, jid }
+        Account {
+            client,
+            events,
+            jid,
+        }
     }
 
     /// Waits for the first event matching `f`, skipping others.
@@ -70,7 +81,9 @@ impl Account {
 
     pub async fn wait_online(&mut self) -> bool {
         match self
-            .wait_for("online", |e| matches!(e, Event::ConnectionState(ConnectionState::Online { .. })))
+            .wait_for("online", |e| {
+                matches!(e, Event::ConnectionState(ConnectionState::Online { .. }))
+            })
             .await
         {
             Event::ConnectionState(ConnectionState::Online { resumed }) => resumed,
@@ -80,15 +93,27 @@ impl Account {
 
     /// Collects incoming message events until `bodies` all arrived; returns
     /// how many times each body was announced (duplicates show as > 1).
-    pub async fn receive_all(&mut self, bodies: &[String], within: Duration) -> HashMap<String, usize> {
+    pub async fn receive_all(
+        &mut self,
+        bodies: &[String],
+        within: Duration,
+    ) -> HashMap<String, usize> {
         let mut seen: HashMap<String, usize> = HashMap::new();
         let deadline = tokio::time::Instant::now() + within;
         while bodies.iter().any(|b| !seen.contains_key(b)) {
             let ev = tokio::time::timeout_at(deadline, self.events.recv())
                 .await
                 .unwrap_or_else(|_| {
-                    let missing: Vec<_> = bodies.iter().filter(|b| !seen.contains_key(*b)).take(10).collect();
-                    panic!("timed out: {} of {} received; missing e.g. {missing:?}", seen.len(), bodies.len())
+                    let missing: Vec<_> = bodies
+                        .iter()
+                        .filter(|b| !seen.contains_key(*b))
+                        .take(10)
+                        .collect();
+                    panic!(
+                        "timed out: {} of {} received; missing e.g. {missing:?}",
+                        seen.len(),
+                        bodies.len()
+                    )
                 })
                 .expect("events closed");
             if let Event::Message(m) = ev {
@@ -115,7 +140,11 @@ impl Account {
                 return;
             }
             if tokio::time::Instant::now() > deadline {
-                panic!("{} messages never reached {state:?}, e.g. {:?}", pending.len(), pending.first());
+                panic!(
+                    "{} messages never reached {state:?}, e.g. {:?}",
+                    pending.len(),
+                    pending.first()
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
