@@ -36,10 +36,38 @@ pub(crate) enum Inbound {
         from: BareJid,
         id: String,
     },
+    /// The server or the peer bounced our message `id` (type='error').
+    Bounce {
+        from: BareJid,
+        id: String,
+        reason: String,
+    },
     Ignore,
 }
 
 pub(crate) fn classify_message(own: &BareJid, mut msg: Message, now: DateTime<Utc>) -> Inbound {
+    if msg.type_ == MessageType::Error {
+        let (Some(from), Some(id)) = (msg.from.clone(), msg.id.clone()) else {
+            return Inbound::Ignore;
+        };
+        let reason = match msg.extract_valid_payload::<StanzaError>() {
+            Some(e) => {
+                let text = e
+                    .texts
+                    .values()
+                    .next()
+                    .map(|t| format!(": {t}"))
+                    .unwrap_or_default();
+                format!("{:?}{text}", e.defined_condition)
+            }
+            None => "bounced without a reason".to_owned(),
+        };
+        return Inbound::Bounce {
+            from: from.to_bare(),
+            id: id.0,
+            reason,
+        };
+    }
     if !matches!(msg.type_, MessageType::Chat | MessageType::Normal) {
         return Inbound::Ignore;
     }
@@ -207,13 +235,25 @@ mod tests {
         );
         for xml in [
             "<message xmlns='jabber:client' from='room@muc.example.test/x' type='groupchat'><body>x</body></message>",
-            "<message xmlns='jabber:client' from='bob@example.test/x' type='error'><body>x</body></message>",
             "<message xmlns='jabber:client' from='bob@example.test/x' type='chat'><body></body></message>",
             "<message xmlns='jabber:client' type='chat'><body>no sender</body></message>",
             "<message xmlns='jabber:client' from='me@example.test/other' type='chat'><body>self</body></message>",
         ] {
             assert_eq!(classify_message(&own(), parse(xml), now()), Inbound::Ignore, "{xml}");
         }
+    }
+
+    #[test]
+    fn bounces_carry_the_id_and_the_reason() {
+        let m = parse(
+            "<message xmlns='jabber:client' from='nobody@example.test' type='error' id='m1'>\
+             <error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>",
+        );
+        let Inbound::Bounce { from, id, reason } = classify_message(&own(), m, now()) else {
+            panic!("not a bounce")
+        };
+        assert_eq!((from.as_str(), id.as_str()), ("nobody@example.test", "m1"));
+        assert!(reason.contains("ServiceUnavailable"), "{reason}");
     }
 
     #[test]

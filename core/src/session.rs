@@ -17,7 +17,7 @@ use crate::connection::{Link, LinkEvent, Outcome};
 use crate::events::{ConnectionState, Event, EventHub};
 use crate::inbound::{self, Inbound};
 use crate::outbox::{self, Progress};
-use crate::store::{DeliveryState, NewIncoming, Store};
+use crate::store::{DeliveryState, Direction, NewIncoming, Store};
 
 pub(crate) enum Command {
     /// An outbox entry was added: send it.
@@ -197,6 +197,28 @@ impl Running {
         }
     }
 
+    /// Fails our message `id` if the bounce comes from its recipient (or the
+    /// recipient's server); a stranger cannot fail our messages.
+    fn on_bounce(&mut self, from: BareJid, id: &str, reason: &str) {
+        let Ok(Some(msg)) = self.store.message(id) else {
+            return;
+        };
+        let recipient_domain = msg.conversation.rsplit('@').next().unwrap_or_default();
+        let from_recipient = from.as_str() == msg.conversation || from.as_str() == recipient_domain;
+        if msg.direction != Direction::Outgoing || !from_recipient {
+            return;
+        }
+        tracing::warn!(id, %from, "message bounced: {reason}");
+        match self.store.fail(id, reason) {
+            Ok(Some(m)) => self.hub.emit(Event::MessageState {
+                id: m.id,
+                state: m.state,
+            }),
+            Ok(None) => {}
+            Err(e) => tracing::error!(id, "cannot record a bounce: {e}"),
+        }
+    }
+
     async fn on_stanza(&mut self, stanza: Stanza) {
         match stanza {
             Stanza::Message(msg) => {
@@ -236,6 +258,7 @@ impl Running {
                             Err(e) => tracing::error!(%id, "cannot record a receipt: {e}"),
                         }
                     }
+                    Inbound::Bounce { from, id, reason } => self.on_bounce(from, &id, &reason),
                     Inbound::Ignore => {}
                 }
             }

@@ -216,3 +216,46 @@ async fn untrusted_certificate_fails_for_good_before_any_credentials() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_to_an_account_that_does_not_exist_fails_with_the_servers_reason() {
+    init_logs();
+    let server = TestServer::start().await;
+    let jid = server.register("frank", PASSWORD).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut frank = Account::new(config(
+        &server,
+        &jid,
+        server.starttls_addr(),
+        TlsMode::StartTls,
+        dir.path(),
+    ));
+    frank.client.connect().expect("connect");
+    frank.wait_online().await;
+    let id = frank
+        .client
+        .send("nobody@example.test", "anyone there?")
+        .expect("send");
+    frank
+        .wait_for("failed", |e| {
+            matches!(e, Event::MessageState { id: got, state: DeliveryState::Failed } if *got == id)
+        })
+        .await;
+    let msg = frank.client.message(&id).expect("read").expect("stored");
+    assert_eq!(msg.state, DeliveryState::Failed);
+    assert!(msg.failure_reason.is_some(), "{msg:?}");
+    // A failed message is not retried on the next session.
+    frank.client.disconnect().await;
+    frank.client.connect().expect("connect");
+    frank.wait_online().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        frank
+            .client
+            .message(&id)
+            .expect("read")
+            .expect("stored")
+            .state,
+        DeliveryState::Failed
+    );
+}

@@ -128,11 +128,12 @@ impl DeliveryState {
     }
 
     /// Whether an outgoing message in this state may move to `to`: forward
-    /// along queued, sent, acked, delivered; to failed from queued or sent.
+    /// along queued, sent, acked, delivered; to failed from any state short
+    /// of delivered (the server may ack a message, then bounce it).
     pub fn can_advance_to(self, to: DeliveryState) -> bool {
         use DeliveryState::*;
         match (self, to) {
-            (Queued | Sent, Failed) => true,
+            (Queued | Sent | Acked, Failed) => true,
             _ => matches!((self.rank(), to.rank()), (Some(from), Some(to)) if to > from),
         }
     }

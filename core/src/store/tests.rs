@@ -130,6 +130,7 @@ fn state_rules() {
             (Sent, Delivered),
             (Sent, Failed),
             (Acked, Delivered),
+            (Acked, Failed),
         ]
     );
     for state in all {
