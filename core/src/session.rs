@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::parsers::presence::Presence;
@@ -197,6 +198,21 @@ impl Running {
         }
     }
 
+    /// A live message's time: its delay stamp (if any), but never before
+    /// what this sender already sent us. XMPP delivers one sender's messages
+    /// in order, while delay stamps from a resumed session are rounded to
+    /// the second and would sort a newer message before an older one.
+    fn live_timestamp(&self, from: &str, stamped: DateTime<Utc>) -> DateTime<Utc> {
+        match self.store.last_received_from(from) {
+            Ok(Some(last)) => stamped.max(last),
+            Ok(None) => stamped,
+            Err(e) => {
+                tracing::warn!("cannot read the last message time: {e}");
+                stamped
+            }
+        }
+    }
+
     /// Fails our message `id` if the bounce comes from its recipient (or the
     /// recipient's server); a stranger cannot fail our messages.
     fn on_bounce(&mut self, from: BareJid, id: &str, reason: &str) {
@@ -231,7 +247,7 @@ impl Running {
                             origin_id: chat.origin_id.as_deref(),
                             stanza_id: chat.stanza_id.as_deref(),
                             body: &chat.body,
-                            timestamp: chat.timestamp,
+                            timestamp: self.live_timestamp(&from, chat.timestamp),
                         });
                         match stored {
                             Ok(Some(m)) => self.hub.emit(Event::Message(m)),

@@ -203,6 +203,19 @@ async fn run_faulty_bursts(
     // store is the authority on duplicates, the events on the rest.
     assert_exactly_once("alice→bob", &a_to_b, &got_b, &stored_b);
     assert_exactly_once("bob→alice", &b_to_a, &HashMap::new(), &stored_a);
+    if !faults.iter().any(|f| f.contains("refuse")) {
+        // Resumed streams keep one sender's order, and so does history.
+        let order: Vec<String> = p
+            .bob
+            .client
+            .history(&p.alice.jid, None, 100_000)
+            .expect("history")
+            .into_iter()
+            .filter(|m| m.direction == Direction::Incoming)
+            .map(|m| m.body)
+            .collect();
+        assert_eq!(order, a_to_b, "bob's history is out of order");
+    }
     let sent_rows = stored_bodies(&p.alice.client, &p.bob.jid, Direction::Outgoing);
     assert_eq!(sent_rows.len(), a_to_b.len());
     eprintln!(

@@ -590,6 +590,20 @@ impl Store {
     }
 
     /// How many messages are stored.
+    /// Time of the newest message received from `sender` (a bare JID).
+    pub fn last_received_from(&self, sender: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let ms: Option<i64> = self.conn().query_row(
+            "SELECT max(timestamp) FROM messages WHERE conversation = ?1 AND direction = 'in' AND sender = ?1",
+            [sender],
+            |row| row.get(0),
+        )?;
+        ms.map(|ms| {
+            DateTime::<Utc>::from_timestamp_millis(ms)
+                .ok_or_else(|| corrupt(format!("timestamp {ms}")))
+        })
+        .transpose()
+    }
+
     pub fn count_messages(&self) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn()

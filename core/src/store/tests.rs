@@ -643,3 +643,19 @@ fn store_is_shared_across_threads() {
     assert_eq!(store.count_messages().unwrap(), 100);
     assert_eq!(store.outbox().unwrap().len(), 100);
 }
+
+#[test]
+fn last_received_from_a_sender_ignores_our_own_messages_and_other_senders() {
+    let store = store();
+    assert_eq!(store.last_received_from(ALICE).unwrap(), None);
+    store.insert_incoming(incoming(ALICE, 3)).unwrap().unwrap();
+    store
+        .insert_incoming(NewIncoming {
+            remote_id: Some("later"),
+            ..incoming(ALICE, 7)
+        })
+        .unwrap()
+        .unwrap();
+    store.enqueue_outgoing(outgoing("mine", ALICE, 9)).unwrap();
+    assert_eq!(store.last_received_from(ALICE).unwrap(), Some(at(7)));
+}
