@@ -1,0 +1,208 @@
+//! # jabberkit-ffi
+//!
+//! The JabberKit core for Kotlin and Swift, through uniffi. Thin on purpose:
+//! each exported type wraps a core type and converts with `From`; no XMPP
+//! library type crosses the boundary, and no logic lives here that the core
+//! does not already own.
+//!
+//! Threading contract for the apps:
+//! - Synchronous methods return in microseconds to a few milliseconds (at
+//!   most one SQLite write): safe on a UI thread.
+//! - `async` methods run on JabberKit's own runtime; cancelling the calling
+//!   coroutine/Task does not cancel the work (use `disconnect`).
+//! - Listeners are called on a JabberKit background thread, one call at a
+//!   time per listener, in order, never while JabberKit holds a lock. Keep
+//!   them short, or hop to the UI thread yourself.
+
+mod logging;
+mod types;
+
+use std::sync::{Arc, LazyLock, Mutex};
+
+use tokio::runtime::Runtime;
+use tokio::task::AbortHandle;
+
+pub use logging::{init_logging, LogLevel};
+pub use types::{
+    ClientConfig, ConnectionState, Conversation, DeliveryState, FailureReason, JabberKitError,
+    Message, TlsMode,
+};
+
+uniffi::setup_scaffolding!();
+
+/// The one runtime every JabberKit task runs on, built on first use.
+static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("jabberkit")
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("JabberKit cannot start its runtime (threads exhausted?): {e}"))
+});
+
+/// Receives connection state changes.
+#[uniffi::export(with_foreign)]
+pub trait ConnectionStateListener: Send + Sync {
+    /// The current state right after registration, then every change.
+    fn on_state(&self, state: ConnectionState);
+}
+
+/// Receives messages and their progress.
+#[uniffi::export(with_foreign)]
+pub trait MessageListener: Send + Sync {
+    /// A message was stored: a new incoming one (once, ever), or an outgoing
+    /// one that `send_message` just queued.
+    fn on_message(&self, message: Message);
+    /// An outgoing message moved on (sent, acked, delivered, failed).
+    fn on_message_state(&self, id: String, state: DeliveryState);
+}
+
+/// Keeps a listener registered. `cancel()` (or `close()`/`deinit`) stops it.
+#[derive(uniffi::Object)]
+pub struct TaskHandle {
+    task: Mutex<Option<AbortHandle>>,
+}
+
+#[uniffi::export]
+impl TaskHandle {
+    /// Stops the listener; no call reaches it afterwards. Idempotent.
+    pub fn cancel(&self) {
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for TaskHandle {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+/// One account: connection, store, events. See the core's `Client`.
+#[derive(uniffi::Object)]
+pub struct Client {
+    inner: jabberkit::Client,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Client {
+    /// Opens (or creates) the account's store; does not connect.
+    #[uniffi::constructor]
+    pub fn new(config: ClientConfig) -> Result<Arc<Self>, JabberKitError> {
+        let _runtime = RUNTIME.enter();
+        let inner = jabberkit::Client::new(config.into())?;
+        Ok(Arc::new(Self { inner }))
+    }
+
+    /// The account's bare JID.
+    pub fn jid(&self) -> String {
+        self.inner.jid()
+    }
+
+    /// Starts connecting in the background; returns at once.
+    pub fn connect(&self) -> Result<(), JabberKitError> {
+        let _runtime = RUNTIME.enter();
+        Ok(self.inner.connect()?)
+    }
+
+    /// Closes the connection cleanly; queued messages stay for the next connect.
+    pub async fn disconnect(&self) {
+        let inner = self.inner.clone();
+        let _ = RUNTIME.spawn(async move { inner.disconnect().await }).await;
+    }
+
+    /// Stores and queues a message; returns its id at once, even offline.
+    pub fn send_message(&self, to: String, body: String) -> Result<String, JabberKitError> {
+        Ok(self.inner.send(&to, &body)?)
+    }
+
+    /// Up to `limit` messages with `with`, older than message `before`, oldest first.
+    pub fn history(
+        &self,
+        with: String,
+        before: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<Message>, JabberKitError> {
+        let messages = self.inner.history(&with, before.as_deref(), limit)?;
+        Ok(messages.into_iter().map(Message::from).collect())
+    }
+
+    /// One entry per conversation, most recent first.
+    pub fn conversations(&self) -> Result<Vec<Conversation>, JabberKitError> {
+        Ok(self
+            .inner
+            .conversations()?
+            .into_iter()
+            .map(Conversation::from)
+            .collect())
+    }
+
+    /// The app's network hint: `false` stops attempts; any report retries at once.
+    pub fn network_available(&self, available: bool) {
+        self.inner.network_available(available);
+    }
+
+    /// The current connection state.
+    pub fn state(&self) -> ConnectionState {
+        self.inner.state().into()
+    }
+
+    /// Calls `listener` with the current state, then with every change.
+    pub fn observe_connection_state(
+        &self,
+        listener: Arc<dyn ConnectionStateListener>,
+    ) -> Arc<TaskHandle> {
+        self.observe(move |event| match event {
+            jabberkit::Event::ConnectionState(state) => {
+                let listener = listener.clone();
+                Some(Box::new(move || listener.on_state(state.into())))
+            }
+            _ => None,
+        })
+    }
+
+    /// Calls `listener` for every stored message and every state change.
+    pub fn observe_messages(&self, listener: Arc<dyn MessageListener>) -> Arc<TaskHandle> {
+        self.observe(move |event| -> Option<Box<dyn FnOnce() + Send>> {
+            let listener = listener.clone();
+            match event {
+                jabberkit::Event::Message(m) => {
+                    Some(Box::new(move || listener.on_message(m.into())))
+                }
+                jabberkit::Event::MessageState { id, state } => Some(Box::new(move || {
+                    listener.on_message_state(id, state.into())
+                })),
+                jabberkit::Event::ConnectionState(_) => None,
+            }
+        })
+    }
+}
+
+type Call = Box<dyn FnOnce() + Send>;
+
+impl Client {
+    /// Delivers the events `select` picks, one at a time and in order, on a
+    /// blocking-pool thread: foreign code never runs on the async workers.
+    fn observe(
+        &self,
+        select: impl Fn(jabberkit::Event) -> Option<Call> + Send + 'static,
+    ) -> Arc<TaskHandle> {
+        let mut events = self.inner.events();
+        let task = RUNTIME.spawn(async move {
+            while let Some(event) = events.recv().await {
+                if let Some(call) = select(event) {
+                    if tokio::task::spawn_blocking(call).await.is_err() {
+                        tracing::error!(
+                            "a JabberKit listener panicked or threw; it gets the next event anyway"
+                        );
+                    }
+                }
+            }
+        });
+        Arc::new(TaskHandle {
+            task: Mutex::new(Some(task.abort_handle())),
+        })
+    }
+}

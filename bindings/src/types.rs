@@ -1,0 +1,229 @@
+//! Plain records and enums for the FFI, each converted from (or into) its
+//! core counterpart with `From`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How TLS is set up; never plaintext.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum TlsMode {
+    /// TLS from the first byte (XEP-0368).
+    DirectTls,
+    /// STARTTLS (RFC 6120).
+    StartTls,
+}
+
+/// Everything a `Client` needs to run one account.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ClientConfig {
+    /// `user@domain`.
+    pub jid: String,
+    /// Never logged; sent only over a verified TLS link.
+    pub password: String,
+    /// `host:port`, or null to look the server up with DNS SRV.
+    #[uniffi(default = None)]
+    pub server: Option<String>,
+    pub tls: TlsMode,
+    /// Extra trusted CA certificates (PEM) on top of the system's.
+    #[uniffi(default = None)]
+    pub extra_ca_pem: Option<String>,
+    /// Directory for this account's message store (app-private storage).
+    pub store_dir: String,
+    /// Silence (seconds) before JabberKit checks the link, and the time it
+    /// then waits for an answer; null for the mobile default (90 s / 30 s).
+    #[uniffi(default = None)]
+    pub keepalive_secs: Option<u32>,
+    /// First retry delay after a failed attempt (ms); null for the default.
+    #[uniffi(default = None)]
+    pub min_retry_ms: Option<u32>,
+    /// Longest retry delay (ms); null for the default.
+    #[uniffi(default = None)]
+    pub max_retry_ms: Option<u32>,
+}
+
+impl From<ClientConfig> for jabberkit::ClientConfig {
+    fn from(c: ClientConfig) -> Self {
+        let mut config =
+            jabberkit::ClientConfig::new(c.jid, c.password, PathBuf::from(c.store_dir));
+        config.server = c.server;
+        config.tls = match c.tls {
+            TlsMode::DirectTls => jabberkit::TlsMode::DirectTls,
+            TlsMode::StartTls => jabberkit::TlsMode::StartTls,
+        };
+        config.extra_ca_pem = c.extra_ca_pem;
+        if let Some(secs) = c.keepalive_secs {
+            config.keepalive_idle = Duration::from_secs(secs.into());
+            config.keepalive_timeout = Duration::from_secs(secs.into());
+        }
+        if let Some(ms) = c.min_retry_ms {
+            config.min_retry_delay = Duration::from_millis(ms.into());
+        }
+        if let Some(ms) = c.max_retry_ms {
+            config.max_retry_delay = Duration::from_millis(ms.into());
+        }
+        config
+    }
+}
+
+/// Why the connection gave up for good.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum FailureReason {
+    /// Wrong credentials: ask the user.
+    Authentication { detail: String },
+    /// The server's certificate is not trusted; no credentials were sent.
+    Certificate { detail: String },
+}
+
+impl From<jabberkit::FailureReason> for FailureReason {
+    fn from(r: jabberkit::FailureReason) -> Self {
+        match r {
+            jabberkit::FailureReason::Authentication { detail } => Self::Authentication { detail },
+            jabberkit::FailureReason::Certificate { detail } => Self::Certificate { detail },
+        }
+    }
+}
+
+/// Where the connection stands.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum ConnectionState {
+    Disconnected,
+    Connecting,
+    /// `resumed`: the previous session continued without loss.
+    Online {
+        resumed: bool,
+    },
+    /// Link lost; resuming.
+    Suspended,
+    /// Next attempt in `retry_in_ms` (sooner on a network change).
+    Reconnecting {
+        attempt: u32,
+        retry_in_ms: u64,
+    },
+    /// Gave up; only `connect()` tries again.
+    Failed {
+        reason: FailureReason,
+    },
+}
+
+impl From<jabberkit::ConnectionState> for ConnectionState {
+    fn from(s: jabberkit::ConnectionState) -> Self {
+        use jabberkit::ConnectionState as S;
+        match s {
+            S::Disconnected => Self::Disconnected,
+            S::Connecting => Self::Connecting,
+            S::Online { resumed } => Self::Online { resumed },
+            S::Suspended => Self::Suspended,
+            S::Reconnecting { attempt, retry_in } => Self::Reconnecting {
+                attempt,
+                retry_in_ms: u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
+            },
+            S::Failed { reason } => Self::Failed {
+                reason: reason.into(),
+            },
+        }
+    }
+}
+
+/// Progress of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum DeliveryState {
+    /// Stored, waiting to be sent.
+    Queued,
+    /// Written to the network.
+    Sent,
+    /// The server has it.
+    Acked,
+    /// The recipient's device has it (receipt).
+    Delivered,
+    /// Will not be delivered (see `failure_reason`).
+    Failed,
+    /// An incoming message.
+    Received,
+}
+
+impl From<jabberkit::DeliveryState> for DeliveryState {
+    fn from(s: jabberkit::DeliveryState) -> Self {
+        use jabberkit::DeliveryState as S;
+        match s {
+            S::Queued => Self::Queued,
+            S::Sent => Self::Sent,
+            S::Acked => Self::Acked,
+            S::Delivered => Self::Delivered,
+            S::Failed => Self::Failed,
+            S::Received => Self::Received,
+        }
+    }
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Message {
+    /// Stable id; for outgoing messages the one `send_message` returned.
+    pub id: String,
+    /// The peer's bare JID.
+    pub conversation: String,
+    pub outgoing: bool,
+    /// Bare JID of the author.
+    pub sender: String,
+    pub body: String,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub timestamp_ms: i64,
+    pub state: DeliveryState,
+    pub failure_reason: Option<String>,
+}
+
+impl From<jabberkit::Message> for Message {
+    fn from(m: jabberkit::Message) -> Self {
+        Self {
+            id: m.id,
+            conversation: m.conversation,
+            outgoing: m.direction == jabberkit::Direction::Outgoing,
+            sender: m.sender,
+            body: m.body,
+            timestamp_ms: m.timestamp.timestamp_millis(),
+            state: m.state.into(),
+            failure_reason: m.failure_reason,
+        }
+    }
+}
+
+/// One entry of the conversation list.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Conversation {
+    /// The peer's bare JID.
+    pub peer: String,
+    pub last_message: Message,
+}
+
+impl From<jabberkit::store::ConversationSummary> for Conversation {
+    fn from(c: jabberkit::store::ConversationSummary) -> Self {
+        Self {
+            peer: c.with,
+            last_message: c.last_message.into(),
+        }
+    }
+}
+
+/// An error from a JabberKit call: its variant says what the app can do.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum JabberKitError {
+    /// The input is unusable (bad JID, empty body, bad CA PEM): fix it.
+    #[error("invalid input: {reason}")]
+    InvalidInput { reason: String },
+    /// The local store failed (disk full, newer schema); data is untouched.
+    #[error("storage error: {reason}")]
+    Storage { reason: String },
+    /// Anything else.
+    #[error("{reason}")]
+    Other { reason: String },
+}
+
+impl From<jabberkit::Error> for JabberKitError {
+    fn from(e: jabberkit::Error) -> Self {
+        match e {
+            jabberkit::Error::InvalidInput { reason } => Self::InvalidInput { reason },
+            jabberkit::Error::Storage { reason } => Self::Storage { reason },
+            jabberkit::Error::Other { reason } => Self::Other { reason },
+        }
+    }
+}

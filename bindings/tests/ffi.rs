@@ -1,0 +1,125 @@
+//! The FFI layer as a foreign caller sees it: plain threads, no runtime of
+//! their own, listeners called back on JabberKit's threads.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jabberkit_ffi::{
+    Client, ClientConfig, ConnectionState, ConnectionStateListener, DeliveryState, JabberKitError,
+    Message, MessageListener, TlsMode,
+};
+
+struct States(mpsc::Sender<(ConnectionState, String)>);
+impl ConnectionStateListener for States {
+    fn on_state(&self, state: ConnectionState) {
+        let thread = std::thread::current().name().unwrap_or("?").to_owned();
+        let _ = self.0.send((state, thread));
+    }
+}
+
+struct Messages(mpsc::Sender<Message>);
+impl MessageListener for Messages {
+    fn on_message(&self, message: Message) {
+        let _ = self.0.send(message);
+    }
+    fn on_message_state(&self, _id: String, _state: DeliveryState) {}
+}
+
+fn config(dir: &std::path::Path) -> ClientConfig {
+    ClientConfig {
+        jid: "me@example.test".into(),
+        password: "pw".into(),
+        server: Some("127.0.0.1:1".into()),
+        tls: TlsMode::StartTls,
+        extra_ca_pem: None,
+        store_dir: dir.display().to_string(),
+        keepalive_secs: None,
+        min_retry_ms: Some(60_000),
+        max_retry_ms: None,
+    }
+}
+
+#[test]
+fn works_from_a_plain_thread_with_no_runtime() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let client = Client::new(config(dir.path())).expect("client");
+    let (tx, rx) = mpsc::channel();
+    let handle = client.observe_connection_state(Arc::new(States(tx)));
+    let (first, thread) = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("current state first");
+    assert_eq!(first, ConnectionState::Disconnected);
+    assert_ne!(
+        thread,
+        std::thread::current().name().unwrap_or("?"),
+        "called on the caller's thread"
+    );
+
+    // Nothing listens on port 1: connecting, then a scheduled retry.
+    client.connect().expect("connect");
+    let mut seen = vec![];
+    while !matches!(seen.last(), Some(ConnectionState::Reconnecting { .. })) {
+        seen.push(rx.recv_timeout(Duration::from_secs(10)).expect("state").0);
+    }
+    assert_eq!(seen.first(), Some(&ConnectionState::Connecting));
+
+    // A cancelled handle gets nothing more.
+    handle.cancel();
+    handle.cancel();
+    client.network_available(false);
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+}
+
+#[test]
+fn send_stores_at_once_and_announces_the_queued_message() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let client = Client::new(config(dir.path())).expect("client");
+    let (tx, rx) = mpsc::channel();
+    let _handle = client.observe_messages(Arc::new(Messages(tx)));
+    let id = client
+        .send_message("you@example.test".into(), "hello".into())
+        .expect("send");
+    let m = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("queued message");
+    assert_eq!(
+        (m.id.as_str(), m.outgoing, m.state),
+        (id.as_str(), true, DeliveryState::Queued)
+    );
+    let history = client
+        .history("you@example.test".into(), None, 10)
+        .expect("history");
+    assert_eq!(history, vec![m]);
+    assert_eq!(
+        client.conversations().expect("conversations")[0].peer,
+        "you@example.test"
+    );
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut bad = config(dir.path());
+    bad.jid = "no user part".into();
+    assert!(matches!(
+        Client::new(bad),
+        Err(JabberKitError::InvalidInput { .. })
+    ));
+    let mut bad = config(dir.path());
+    bad.extra_ca_pem = Some("garbage".into());
+    let client = Client::new(bad).expect("CA is only read at connect");
+    assert!(matches!(
+        client.connect(),
+        Err(JabberKitError::InvalidInput { .. })
+    ));
+    let client = Client::new(config(dir.path())).expect("client");
+    assert!(matches!(
+        client.send_message("x@@".into(), "hi".into()),
+        Err(JabberKitError::InvalidInput { .. })
+    ));
+    assert!(matches!(
+        client.send_message("a@b.c".into(), "".into()),
+        Err(JabberKitError::InvalidInput { .. })
+    ));
+}
