@@ -43,20 +43,20 @@ impl ServerConnectorError for TlsSetupError {}
 
 #[derive(Clone)]
 pub(crate) struct Connector {
-    dns: DnsConfig,
+    target: Target,
     mode: TlsMode,
     tls: tokio_rustls::TlsConnector,
 }
 
 impl fmt::Debug for Connector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Connector({}, {:?})", self.dns, self.mode)
+        write!(f, "Connector({:?}, {:?})", self.target, self.mode)
     }
 }
 
 impl Connector {
     pub(crate) fn new(config: &ClientConfig, jid: &Jid) -> Result<Self, Error> {
-        let dns = match &config.server {
+        let target = match &config.server {
             Some(addr) => {
                 let (host, port) = addr
                     .rsplit_once(':')
@@ -69,22 +69,21 @@ impl Connector {
                     .ok_or_else(|| {
                         Error::invalid(format!("server address {addr:?} is not host:port"))
                     })?;
-                DnsConfig::NoSrv {
+                Target::Fixed {
                     host: host.to_owned(),
                     port,
-                    resolver: None,
                 }
             }
             None => {
                 let domain = jid.domain().as_str();
-                match config.tls {
+                Target::Srv(match config.tls {
                     TlsMode::StartTls => DnsConfig::srv(domain, "_xmpp-client._tcp", 5222),
                     TlsMode::DirectTls => DnsConfig::srv(domain, "_xmpps-client._tcp", 5223),
-                }
+                })
             }
         };
         Ok(Self {
-            dns,
+            target,
             mode: config.tls,
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls_config(
                 config.extra_ca_pem.as_deref(),
@@ -128,6 +127,41 @@ fn header<'a>(jid: &'a Jid) -> StreamHeader<'a> {
     }
 }
 
+/// Where the server is.
+#[derive(Clone, Debug)]
+enum Target {
+    /// The app named it: resolved with the OS resolver (getaddrinfo), which
+    /// works everywhere, Android included, and needs no DNS for IP literals.
+    Fixed { host: String, port: u16 },
+    /// Looked up from the JID's domain with SRV records (hickory-resolver).
+    Srv(DnsConfig),
+}
+
+impl Target {
+    async fn connect(&self) -> Result<TcpStream, XmppError> {
+        match self {
+            Self::Srv(dns) => dns.resolve().await,
+            Self::Fixed { host, port } => {
+                let mut last = None;
+                for addr in tokio::net::lookup_host((host.as_str(), *port)).await? {
+                    match TcpStream::connect(addr).await {
+                        Ok(tcp) => return Ok(tcp),
+                        Err(e) => last = Some(e),
+                    }
+                }
+                Err(last
+                    .unwrap_or_else(|| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            format!("{host} has no address"),
+                        )
+                    })
+                    .into())
+            }
+        }
+    }
+}
+
 impl ServerConnector for Connector {
     type Stream = BufStream<TlsStream<TcpStream>>;
 
@@ -144,7 +178,7 @@ impl ServerConnector for Connector {
         XmppError,
     > {
         let domain = jid.domain().as_str();
-        let tcp = self.dns.resolve().await?;
+        let tcp = self.target.connect().await?;
         let tcp = match self.mode {
             TlsMode::DirectTls => tcp,
             TlsMode::StartTls => {
@@ -196,11 +230,16 @@ impl ServerConnector for Connector {
 /// System roots plus the app's extra CAs.
 fn tls_config(extra_ca_pem: Option<&str>) -> Result<rustls::ClientConfig, Error> {
     let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for e in &native.errors {
-        tracing::debug!("skipping a system root certificate: {e}");
+    #[cfg(any(target_os = "android", target_os = "ios"))]
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    #[cfg(not(any(target_os = "android", target_os = "ios")))]
+    {
+        let native = rustls_native_certs::load_native_certs();
+        for e in &native.errors {
+            tracing::debug!("skipping a system root certificate: {e}");
+        }
+        roots.add_parsable_certificates(native.certs);
     }
-    roots.add_parsable_certificates(native.certs);
     if let Some(pem) = extra_ca_pem {
         let mut added = 0;
         for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {

@@ -68,20 +68,34 @@ impl Establisher {
                     attempt: unproductive,
                     retry_in: delay,
                 });
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = shutdown.wait_for(|down| *down) => {}
+            let client_gone = tokio::select! {
+                _ = tokio::time::sleep(delay) => false,
+                changed = network.changed() => {
+                    tracing::debug!("network changed: retrying now");
+                    changed.is_err()
+                }
+                _ = shutdown.wait_for(|down| *down) => false,
+            };
+            if client_gone {
+                return feed_dead(slot, &self.jid).await;
             }
         }
         loop {
-            if *shutdown.borrow() || slot.is_closed() {
+            // The network hint's sender lives in the Client: gone means
+            // nobody wants this link any more.
+            let client_gone = network.has_changed().is_err();
+            if *shutdown.borrow() || slot.is_closed() || client_gone {
                 return feed_dead(slot, &self.jid).await;
             }
             if !*network.borrow_and_update() {
                 tracing::debug!("no network: waiting before connecting");
-                tokio::select! {
-                    _ = network.wait_for(|up| *up) => {}
-                    _ = shutdown.wait_for(|down| *down) => {}
+                // An error means the Client is gone: nobody wants this link.
+                let client_gone = tokio::select! {
+                    up = network.wait_for(|up| *up) => up.is_err(),
+                    _ = shutdown.wait_for(|down| *down) => false,
+                };
+                if client_gone {
+                    return feed_dead(slot, &self.jid).await;
                 }
                 continue;
             }
@@ -121,10 +135,16 @@ impl Establisher {
                     attempt: failures,
                     retry_in: delay,
                 });
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = network.changed() => tracing::debug!("network changed: retrying now"),
-                _ = shutdown.wait_for(|down| *down) => {}
+            let client_gone = tokio::select! {
+                _ = tokio::time::sleep(delay) => false,
+                changed = network.changed() => {
+                    tracing::debug!("network changed: retrying now");
+                    changed.is_err()
+                }
+                _ = shutdown.wait_for(|down| *down) => false,
+            };
+            if client_gone {
+                return feed_dead(slot, &self.jid).await;
             }
         }
     }

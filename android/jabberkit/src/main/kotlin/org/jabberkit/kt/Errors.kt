@@ -1,0 +1,11 @@
+package org.jabberkit.kt
+
+import org.jabberkit.JabberKitException
+
+/** The human-readable reason of any [JabberKitException], whatever its kind. */
+val JabberKitException.reason: String
+    get() = when (this) {
+        is JabberKitException.InvalidInput -> reason
+        is JabberKitException.Storage -> reason
+        is JabberKitException.Other -> reason
+    }

@@ -1,0 +1,159 @@
+package org.jabberkit.kt
+
+import java.util.concurrent.atomic.AtomicBoolean
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.DisposableHandle
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.flow.MutableSharedFlow
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.SharedFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asSharedFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.withContext
+import org.jabberkit.Client
+import org.jabberkit.ClientConfig
+import org.jabberkit.ConnectionState
+import org.jabberkit.ConnectionStateListener
+import org.jabberkit.Conversation
+import org.jabberkit.DeliveryState
+import org.jabberkit.JabberKitException
+import org.jabberkit.Message
+import org.jabberkit.MessageListener
+import org.jabberkit.TaskHandle
+
+/** What happens to messages, in the order JabberKit reports it. */
+sealed interface MessageEvent {
+    /** A message was stored: a new incoming one (reported once, ever), or an outgoing one [JabberKit.send] just queued. */
+    data class New(val message: Message) : MessageEvent
+
+    /** The outgoing message [id] moved on: sent, acked by the server, delivered to the peer, or failed. */
+    data class StateChanged(val id: String, val state: DeliveryState) : MessageEvent
+}
+
+/**
+ * One account, for Kotlin: the generated [Client] with its listeners turned into flows.
+ *
+ * Creating it opens the account's store (a few milliseconds of disk work: do it off the main
+ * thread); it does not connect until [connect]. Nothing here blocks on the network.
+ *
+ * Close it when the account is no longer needed: [close] stops both listeners and frees the
+ * native client (which ends the connection). Closing twice is harmless; any other call after
+ * [close] throws [IllegalStateException].
+ *
+ * @param config the account; see [ClientConfig].
+ * @param scope if given, the client is closed when this scope's job completes (for example a
+ *   view model's scope), so an app cannot forget to.
+ * @throws JabberKitException.InvalidInput for a malformed JID, an empty password or an unusable CA.
+ * @throws JabberKitException.Storage if the store cannot be opened.
+ */
+class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoCloseable {
+    private val client = Client(config)
+    private val closed = AtomicBoolean(false)
+
+    private val state = MutableStateFlow(client.state())
+    private val stateChanges = MutableSharedFlow<ConnectionState>(replay = 1, extraBufferCapacity = UNBOUNDED)
+    private val events = MutableSharedFlow<MessageEvent>(extraBufferCapacity = UNBOUNDED)
+
+    /**
+     * The connection state for a UI: the current value at once, then the latest one. Like every
+     * [StateFlow], a slow collector may skip states in between; use [connectionStateChanges] to
+     * see every one. It follows the native state from a JabberKit thread, a moment later: right
+     * after [disconnect] returns it may still read [ConnectionState.Online].
+     */
+    val connectionState: StateFlow<ConnectionState> = state.asStateFlow()
+
+    /** Every connection state change, in order, starting with the latest one. */
+    val connectionStateChanges: SharedFlow<ConnectionState> = stateChanges.asSharedFlow()
+
+    /**
+     * Messages and their progress, in order, from the moment a collector subscribes (nothing is
+     * replayed: read the store with [history] and [conversations], after subscribing, for what
+     * came before — `onSubscription` is the place for it).
+     */
+    val messages: SharedFlow<MessageEvent> = events.asSharedFlow()
+
+    /** The account's bare JID. */
+    val jid: String = client.jid()
+
+    private val stateHandle: TaskHandle = client.observeConnectionState(StateForwarder(state, stateChanges))
+    private val messageHandle: TaskHandle = client.observeMessages(MessageForwarder(events))
+
+    // Last: on a scope that is already over, this closes at once, so everything above must exist.
+    private val scopeHandle: DisposableHandle? =
+        scope?.coroutineContext?.get(Job)?.invokeOnCompletion { close() }
+
+    /**
+     * Starts connecting in the background and returns at once; follow [connectionState]. Also
+     * how to retry after [ConnectionState.Failed].
+     *
+     * @throws JabberKitException.InvalidInput for an unusable server address or CA.
+     */
+    fun connect() = client.connect()
+
+    /** Closes the connection cleanly and waits until it is closed (a few seconds at most). Queued messages stay queued for the next [connect]. */
+    suspend fun disconnect() = client.disconnect()
+
+    /**
+     * Stores a message to [to] (a bare JID), queues it and returns its id. The message survives
+     * an app kill once this returns; it goes out as soon as the account is online, and its
+     * progress arrives on [messages]. Runs on [Dispatchers.IO] (one SQLite write).
+     *
+     * @throws JabberKitException.InvalidInput for a malformed JID or an empty, oversized or unsendable body.
+     */
+    suspend fun send(to: String, body: String): String =
+        withContext(Dispatchers.IO) { client.sendMessage(to, body) }
+
+    /** Up to [limit] messages exchanged with [with], older than the message [before] (the newest when null), oldest first. */
+    suspend fun history(with: String, before: String? = null, limit: Int = 50): List<Message> {
+        require(limit >= 0) { "limit must not be negative, got $limit" }
+        return withContext(Dispatchers.IO) { client.history(with, before, limit.toUInt()) }
+    }
+
+    /** One entry per conversation, the most recently active first. */
+    suspend fun conversations(): List<Conversation> =
+        withContext(Dispatchers.IO) { client.conversations() }
+
+    /** Reports the device's network: false stops connection attempts, any report retries at once. Call it on every change. */
+    fun networkAvailable(available: Boolean) = client.networkAvailable(available)
+
+    /** Stops the listeners and frees the native client, which ends the connection. Idempotent. */
+    override fun close() {
+        if (!closed.compareAndSet(false, true)) return
+        scopeHandle?.dispose()
+        stateHandle.close()
+        messageHandle.close()
+        client.close()
+    }
+
+    // The listeners run on a JabberKit thread, one call at a time and in order. They only hand
+    // the value over: the buffers are unbounded, so the Rust side never waits on Kotlin. They
+    // hold the flows, not the JabberKit, so one that an app forgot to close can still be
+    // garbage-collected (uniffi's cleaner then frees the native client and handles).
+
+    private class StateForwarder(
+        private val state: MutableStateFlow<ConnectionState>,
+        private val changes: MutableSharedFlow<ConnectionState>,
+    ) : ConnectionStateListener {
+        override fun onState(state: ConnectionState) {
+            this.state.value = state
+            changes.tryEmit(state)
+        }
+    }
+
+    private class MessageForwarder(private val events: MutableSharedFlow<MessageEvent>) : MessageListener {
+        override fun onMessage(message: Message) {
+            events.tryEmit(MessageEvent.New(message))
+        }
+
+        override fun onMessageState(id: String, state: DeliveryState) {
+            events.tryEmit(MessageEvent.StateChanged(id, state))
+        }
+    }
+
+    private companion object {
+        /** A [MutableSharedFlow] buffer this large never fills, so `tryEmit` always succeeds. */
+        const val UNBOUNDED = Int.MAX_VALUE
+    }
+}

@@ -1,0 +1,35 @@
+import JabberKit
+import SwiftUI
+
+@main
+struct JabberKitApp: App {
+    @StateObject private var model = AppModel()
+
+    init() {
+        JabberKitSession.enableLogging(.info)
+    }
+
+    var body: some Scene {
+        WindowGroup {
+            RootView()
+                .environmentObject(model)
+        }
+    }
+}
+
+/// Navigation by state: the sign-in screen until online, then the
+/// conversation list (and a chat pushed on it), under the connection banner.
+struct RootView: View {
+    @EnvironmentObject private var model: AppModel
+
+    var body: some View {
+        if model.phase == .signedIn {
+            VStack(spacing: 0) {
+                ConnectionBanner(state: model.connection)
+                ConversationListView()
+            }
+        } else {
+            SignInView()
+        }
+    }
+}

@@ -1,0 +1,209 @@
+// The idiomatic Swift layer over the generated bindings: one account as a
+// `JabberKitSession`, its listeners turned into `AsyncStream`s.
+import Foundation
+
+/// What happens to messages, in the order JabberKit reports it.
+public enum MessageEvent: Sendable, Equatable {
+    /// A message was stored: a new incoming one (reported once, ever), or an
+    /// outgoing one that `send(to:body:)` just queued.
+    case new(Message)
+    /// The outgoing message `id` moved on: sent, acked by the server,
+    /// delivered to the peer, or failed.
+    case stateChanged(id: String, state: DeliveryState)
+}
+
+/// One account: connection, message store, events.
+///
+/// Threading: `init` opens the store and `send`, `history` and
+/// `conversations` read or write it (milliseconds at most); call them off
+/// the main thread. `connect`, `networkAvailable` and `state` return at once.
+/// Nothing here waits on the network except `disconnect`.
+///
+/// Dropping the last reference stops every stream (they finish) and frees
+/// the native client, which ends the connection; `disconnect()` first closes
+/// it cleanly.
+public final class JabberKitSession: Sendable {
+    private let client: Client
+    private let registrations = Registrations()
+
+    /// The account's bare JID.
+    public let jid: String
+
+    /// Opens (or creates) the account's store; does not connect.
+    ///
+    /// - Throws: `JabberKitError.InvalidInput` for a malformed JID, an empty
+    ///   password or an unusable CA; `JabberKitError.Storage` if the store
+    ///   cannot be opened.
+    public init(config: ClientConfig) throws {
+        client = try Client(config: config)
+        jid = client.jid()
+    }
+
+    deinit {
+        registrations.stopAll()
+    }
+
+    /// Starts JabberKit's logging to the unified log (subsystem
+    /// `org.jabberkit`). Call once at start-up; calling again changes the level.
+    public static func enableLogging(_ level: LogLevel = .info) {
+        initLogging(level: level)
+    }
+
+    /// Starts connecting in the background and returns at once; follow
+    /// `states`. Also retries after `ConnectionState.failed`.
+    public func connect() throws {
+        try client.connect()
+    }
+
+    /// Closes the connection cleanly and returns once it is closed (a few
+    /// seconds at most). Queued messages stay queued for the next `connect()`.
+    public func disconnect() async {
+        await client.disconnect()
+    }
+
+    /// Stores a message to `to` (a bare JID), queues it and returns its id.
+    /// Once this returns, the message survives an app kill; it goes out as soon
+    /// as the account is online, and its progress arrives on `messages`.
+    ///
+    /// - Throws: `JabberKitError.InvalidInput` for a malformed JID or an
+    ///   unsendable body.
+    public func send(to: String, body: String) throws -> String {
+        try client.sendMessage(to: to, body: body)
+    }
+
+    /// Up to `limit` messages exchanged with `peer`, older than the message
+    /// `before` (the newest when nil), oldest first.
+    public func history(with peer: String, before: String? = nil, limit: Int = 50) throws -> [Message] {
+        try client.history(with: peer, before: before, limit: UInt32(clamping: limit))
+    }
+
+    /// One entry per conversation, the most recently active first.
+    public func conversations() throws -> [Conversation] {
+        try client.conversations()
+    }
+
+    /// Reports the device's network: `false` stops connection attempts, any
+    /// report retries at once. Call it on every change.
+    public func networkAvailable(_ available: Bool) {
+        client.networkAvailable(available: available)
+    }
+
+    /// The connection state right now.
+    public var state: ConnectionState {
+        client.state()
+    }
+
+    /// The current connection state at once, then every change, in order.
+    ///
+    /// Each access starts a new observation. It ends when the iterating task
+    /// is cancelled or the session goes away (the stream then finishes);
+    /// leaving a `for await` loop early does not end it.
+    public var states: AsyncStream<ConnectionState> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: ConnectionState.self, bufferingPolicy: .unbounded)
+        let handle = client.observeConnectionState(listener: StateListener(continuation))
+        keep(handle, until: continuation)
+        return stream
+    }
+
+    /// Every message stored and every delivery state change from now on, in
+    /// order (nothing is replayed: read `history` and `conversations` after
+    /// subscribing for what came before). Ends like `states`.
+    public var messages: AsyncStream<MessageEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: MessageEvent.self, bufferingPolicy: .unbounded)
+        let handle = client.observeMessages(listener: MessageEventListener(continuation))
+        keep(handle, until: continuation)
+        return stream
+    }
+
+    /// Keeps the listener registered until the stream ends or the session goes away.
+    private func keep<Element>(_ handle: TaskHandle, until continuation: AsyncStream<Element>.Continuation) {
+        let registrations = self.registrations
+        let id = registrations.add(handle) { continuation.finish() }
+        continuation.onTermination = { _ in
+            handle.cancel()
+            registrations.remove(id)
+        }
+    }
+}
+
+extension JabberKitError {
+    /// The human-readable reason, whatever the kind.
+    public var reason: String {
+        switch self {
+        case .InvalidInput(let reason), .Storage(let reason), .Other(let reason):
+            return reason
+        }
+    }
+}
+
+// The listeners run on a JabberKit thread, one call at a time and in order.
+// They only hand the value over: the buffers are unbounded, so the Rust side
+// never waits on Swift.
+
+private final class StateListener: ConnectionStateListener {
+    private let continuation: AsyncStream<ConnectionState>.Continuation
+
+    init(_ continuation: AsyncStream<ConnectionState>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onState(state: ConnectionState) {
+        continuation.yield(state)
+    }
+}
+
+private final class MessageEventListener: MessageListener {
+    private let continuation: AsyncStream<MessageEvent>.Continuation
+
+    init(_ continuation: AsyncStream<MessageEvent>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onMessage(message: Message) {
+        continuation.yield(.new(message))
+    }
+
+    func onMessageState(id: String, state: DeliveryState) {
+        continuation.yield(.stateChanged(id: id, state: state))
+    }
+}
+
+/// The open streams' handles, so that `deinit` can stop every one still open.
+private final class Registrations: @unchecked Sendable {
+    private struct Entry {
+        let handle: TaskHandle
+        let finish: @Sendable () -> Void
+    }
+
+    // Guards `next` and `entries`; never held while calling out.
+    private let lock = NSLock()
+    private var next: UInt64 = 0
+    private var entries: [UInt64: Entry] = [:]
+
+    func add(_ handle: TaskHandle, finish: @escaping @Sendable () -> Void) -> UInt64 {
+        lock.withLock {
+            next += 1
+            entries[next] = Entry(handle: handle, finish: finish)
+            return next
+        }
+    }
+
+    func remove(_ id: UInt64) {
+        // The entry is released after the unlock: freeing a TaskHandle calls into Rust.
+        _ = lock.withLock { entries.removeValue(forKey: id) }
+    }
+
+    func stopAll() {
+        let all = lock.withLock {
+            let all = Array(entries.values)
+            entries.removeAll()
+            return all
+        }
+        for entry in all {
+            entry.handle.cancel()
+            entry.finish()
+        }
+    }
+}
