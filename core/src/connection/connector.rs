@@ -76,10 +76,10 @@ impl Connector {
             }
             None => {
                 let domain = jid.domain().as_str();
-                Target::Srv(match config.tls {
+                Target::Srv(Box::new(match config.tls {
                     TlsMode::StartTls => DnsConfig::srv(domain, "_xmpp-client._tcp", 5222),
                     TlsMode::DirectTls => DnsConfig::srv(domain, "_xmpps-client._tcp", 5223),
-                })
+                }))
             }
         };
         Ok(Self {
@@ -134,7 +134,7 @@ enum Target {
     /// works everywhere, Android included, and needs no DNS for IP literals.
     Fixed { host: String, port: u16 },
     /// Looked up from the JID's domain with SRV records (hickory-resolver).
-    Srv(DnsConfig),
+    Srv(Box<DnsConfig>),
 }
 
 impl Target {
