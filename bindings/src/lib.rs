@@ -25,7 +25,7 @@ use tokio::task::AbortHandle;
 pub use logging::{init_logging, LogLevel};
 pub use types::{
     ClientConfig, ConnectionState, Conversation, DeliveryState, FailureReason, JabberKitError,
-    Message, TlsMode,
+    Message, SearchHit, TlsMode,
 };
 
 uniffi::setup_scaffolding!();
@@ -137,6 +137,21 @@ impl Client {
             .into_iter()
             .map(Conversation::from)
             .collect())
+    }
+
+    /// Messages containing every word of `query`, best first (any text is valid).
+    pub fn search(&self, query: String, limit: u32) -> Result<Vec<SearchHit>, JabberKitError> {
+        Ok(self
+            .inner
+            .search(&query, limit)?
+            .into_iter()
+            .map(SearchHit::from)
+            .collect())
+    }
+
+    /// Marks the conversation read; returns how many messages were unread.
+    pub fn mark_read(&self, with: String) -> Result<u32, JabberKitError> {
+        Ok(self.inner.mark_read(&with)?)
     }
 
     /// The app's network hint: `false` stops attempts; any report retries at once.

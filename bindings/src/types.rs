@@ -193,6 +193,24 @@ pub struct Conversation {
     /// The peer's bare JID.
     pub peer: String,
     pub last_message: Message,
+    /// Incoming messages since the conversation was last marked read.
+    pub unread: u32,
+}
+
+/// A search result: the message and a snippet with `[`matches`]`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SearchHit {
+    pub message: Message,
+    pub snippet: String,
+}
+
+impl From<jabberkit::SearchHit> for SearchHit {
+    fn from(h: jabberkit::SearchHit) -> Self {
+        Self {
+            message: h.message.into(),
+            snippet: h.snippet,
+        }
+    }
 }
 
 impl From<jabberkit::store::ConversationSummary> for Conversation {
@@ -200,6 +218,7 @@ impl From<jabberkit::store::ConversationSummary> for Conversation {
         Self {
             peer: c.with,
             last_message: c.last_message.into(),
+            unread: c.unread,
         }
     }
 }

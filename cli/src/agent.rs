@@ -10,7 +10,7 @@ use jabberkit::{Client, Event};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::json::{Command, ConversationItem, Output, StateJson};
+use crate::json::{Command, ConversationItem, Output, SearchResult, StateJson};
 
 /// Runs the agent until `quit` or the end of `input`, then disconnects.
 ///
@@ -127,6 +127,14 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
         Command::Conversations => client.conversations().map(|list| Output::Conversations {
             items: list.iter().map(ConversationItem::new).collect(),
         }),
+        Command::Search { query, limit } => {
+            client.search(&query, limit).map(|hits| Output::Search {
+                results: hits.iter().map(SearchResult::new).collect(),
+            })
+        }
+        Command::MarkRead { with } => client
+            .mark_read(&with)
+            .map(|count| Output::MarkedRead { with, count }),
         Command::State => Ok(Output::State(StateJson::from(&client.state()))),
         Command::Network { available } => {
             client.network_available(available);

@@ -29,6 +29,14 @@ pub enum Command {
     },
     /// `Client::conversations`.
     Conversations,
+    /// `Client::search`.
+    Search {
+        query: String,
+        #[serde(default = "default_limit")]
+        limit: u32,
+    },
+    /// `Client::mark_read`.
+    MarkRead { with: String },
     /// `Client::state`.
     State,
     /// `Client::network_available`.
@@ -72,6 +80,10 @@ pub enum Output {
     },
     /// The answer to `conversations`, most recent first.
     Conversations { items: Vec<ConversationItem> },
+    /// The answer to `search`, best match first.
+    Search { results: Vec<SearchResult> },
+    /// The answer to `mark_read`: how many messages were unread.
+    MarkedRead { with: String, count: u32 },
     /// A command could not be parsed or the API refused it.
     Error { message: String },
 }
@@ -108,6 +120,29 @@ pub struct ConversationItem {
     pub with: String,
     pub last_body: String,
     pub last_timestamp: String,
+    pub unread: u32,
+}
+
+/// One entry of a `search` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SearchResult {
+    pub id: String,
+    pub with: String,
+    pub body: String,
+    pub snippet: String,
+    pub timestamp: String,
+}
+
+impl SearchResult {
+    pub fn new(hit: &jabberkit::SearchHit) -> Self {
+        SearchResult {
+            id: hit.message.id.clone(),
+            with: hit.message.conversation.clone(),
+            body: hit.message.body.clone(),
+            snippet: hit.snippet.clone(),
+            timestamp: timestamp(&hit.message.timestamp),
+        }
+    }
 }
 
 impl Output {
@@ -222,6 +257,7 @@ impl ConversationItem {
             with: summary.with.clone(),
             last_body: summary.last_message.body.clone(),
             last_timestamp: timestamp(&summary.last_message.timestamp),
+            unread: summary.unread,
         }
     }
 }
@@ -303,6 +339,19 @@ mod tests {
                 },
             ),
             (r#"{"cmd":"conversations"}"#, Command::Conversations),
+            (
+                r#"{"cmd":"search","query":"café *"}"#,
+                Command::Search {
+                    query: "café *".into(),
+                    limit: DEFAULT_HISTORY_LIMIT,
+                },
+            ),
+            (
+                r#"{"cmd":"mark_read","with":"bob@example.test"}"#,
+                Command::MarkRead {
+                    with: "bob@example.test".into(),
+                },
+            ),
             (r#"{"cmd":"state"}"#, Command::State),
             (
                 r#"{"cmd":"network","available":false}"#,
@@ -448,13 +497,14 @@ mod tests {
         let summary = jabberkit::store::ConversationSummary {
             with: "bob@example.test".into(),
             last_message: message(Direction::Incoming, DeliveryState::Received),
+            unread: 2,
         };
         let out = Output::Conversations {
             items: vec![ConversationItem::new(&summary)],
         };
         assert_eq!(
             to_json(&out),
-            json!({"event":"conversations","items":[{"with":"bob@example.test","last_body":"hi \"there\"\n✓","last_timestamp":"2026-11-26T10:00:00.123Z"}]})
+            json!({"event":"conversations","items":[{"with":"bob@example.test","last_body":"hi \"there\"\n✓","last_timestamp":"2026-11-26T10:00:00.123Z","unread":2}]})
         );
     }
 

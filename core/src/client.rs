@@ -17,7 +17,7 @@ use crate::connection::Link;
 use crate::error::Error;
 use crate::events::{ConnectionState, Event, EventHub};
 use crate::session::{Command, Session};
-use crate::store::{ConversationSummary, NewOutgoing, Store, StoredMessage};
+use crate::store::{ConversationSummary, NewOutgoing, SearchHit, Store, StoredMessage};
 
 /// File name of the message store inside [`ClientConfig::store_dir`].
 pub const STORE_FILE: &str = "jabberkit.sqlite3";
@@ -192,6 +192,20 @@ impl Client {
     /// One entry per conversation, most recent activity first.
     pub fn conversations(&self) -> Result<Vec<ConversationSummary>, Error> {
         Ok(self.inner.store.conversations()?)
+    }
+
+    /// Messages whose body contains every word of `query` (the last one as a
+    /// prefix, for search-as-you-type), best match first, with a snippet
+    /// that brackets the matches. Any text is a valid query.
+    pub fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>, Error> {
+        Ok(self.inner.store.search(query, limit)?)
+    }
+
+    /// Marks the conversation with `with` as read; returns how many messages
+    /// were unread. (Local only for now: chat markers come with read state.)
+    pub fn mark_read(&self, with: &str) -> Result<u32, Error> {
+        let with = parse_bare(with)?;
+        Ok(self.inner.store.mark_read(with.as_str())?)
     }
 
     /// One stored message.

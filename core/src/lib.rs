@@ -21,4 +21,6 @@ pub use client::Client;
 pub use config::{ClientConfig, TlsMode};
 pub use error::{Error, FailureReason};
 pub use events::{ConnectionState, Event};
-pub use store::{DeliveryState, Direction, StoredMessage as Message};
+pub use store::{
+    ConversationSummary, DeliveryState, Direction, SearchHit, StoredMessage as Message,
+};

@@ -30,6 +30,15 @@
 //! `queued` or `sent`, and it is final. Incoming messages are `received` and
 //! never change.
 //!
+//! # Search and unread counts
+//!
+//! Bodies are indexed for full-text search (SQLite FTS5, case- and
+//! accent-insensitive) by triggers, so no write path can forget it;
+//! [`Store::search`] takes what the user typed, never an FTS5 expression.
+//! Each conversation keeps its count of unread incoming messages, raised
+//! by [`Store::insert_incoming`] and reset by [`Store::mark_read`], so the
+//! conversation list never counts messages.
+//!
 //! # Conventions
 //!
 //! * JIDs are stored and compared as given: callers pass normalised bare JIDs.
@@ -58,6 +67,10 @@ use rusqlite::{
 const MIGRATIONS: &[(&str, &str)] = &[
     ("001_initial", include_str!("migrations/001_initial.sql")),
     ("002_outbox", include_str!("migrations/002_outbox.sql")),
+    (
+        "003_search_and_unread",
+        include_str!("migrations/003_search_and_unread.sql"),
+    ),
 ];
 
 /// The schema version this build writes and understands.
@@ -216,6 +229,18 @@ pub struct ConversationSummary {
     pub with: String,
     /// The newest message of the conversation, by timestamp.
     pub last_message: StoredMessage,
+    /// Incoming messages stored since the conversation was last marked
+    /// read ([`Store::mark_read`]).
+    pub unread: u32,
+}
+
+/// One result of [`Store::search`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchHit {
+    pub message: StoredMessage,
+    /// A short excerpt of the body around the matches, each match between
+    /// `[` and `]`, cut text marked with `…`.
+    pub snippet: String,
 }
 
 /// An outgoing message, before it is stored.
@@ -293,16 +318,25 @@ const _: () = {
 };
 
 /// `SELECT` of every [`StoredMessage`] column from `messages AS m`, in the
-/// order [`read_message`] expects, followed by the rest of the query.
+/// order [`read_message`] expects, then any `extra` columns (starting at
+/// [`MESSAGE_COLUMNS`]), followed by the rest of the query.
 macro_rules! select_message {
     ($rest:literal) => {
+        select_message!(extra: "", $rest)
+    };
+    (extra: $extra:literal, $rest:literal) => {
         concat!(
             "SELECT m.id, m.conversation, m.direction, m.sender, m.body, m.timestamp, ",
-            "m.origin_id, m.stanza_id, m.state, m.failure_reason FROM messages AS m ",
+            "m.origin_id, m.stanza_id, m.state, m.failure_reason",
+            $extra,
+            " FROM messages AS m ",
             $rest
         )
     };
 }
+
+/// How many columns [`select_message!`] reads before its extra ones.
+const MESSAGE_COLUMNS: usize = 10;
 
 impl Store {
     /// Opens (creating if needed) the store at `path` and brings its schema
@@ -420,6 +454,9 @@ impl Store {
             return Ok(None);
         }
         touch_conversation(&tx, m.from, &id, timestamp, seq)?;
+        // Only a new incoming message counts: a copy returned above.
+        tx.prepare_cached("UPDATE conversations SET unread = unread + 1 WHERE peer = ?1")?
+            .execute([m.from])?;
         let message = load_message(&tx, &id)?
             .ok_or_else(|| corrupt(format!("message {id} missing right after insert")))?;
         tx.commit()?;
@@ -567,21 +604,87 @@ impl Store {
         Ok(page)
     }
 
-    /// Every conversation with its newest message, most recent activity first.
+    /// Every conversation with its newest message and unread count, most
+    /// recent activity first.
     pub fn conversations(&self) -> Result<Vec<ConversationSummary>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(select_message!(
+            extra: ", c.unread",
             "JOIN conversations AS c ON c.last_message_id = m.id \
              ORDER BY c.last_timestamp DESC, c.last_seq DESC"
         ))?;
-        let messages = read_messages(stmt.query([])?)?;
-        Ok(messages
-            .into_iter()
-            .map(|last_message| ConversationSummary {
+        let mut rows = stmt.query([])?;
+        let mut summaries = Vec::new();
+        while let Some(row) = rows.next()? {
+            let last_message = read_message(row)?;
+            let unread = read_count(row, MESSAGE_COLUMNS, "unread count")?;
+            summaries.push(ConversationSummary {
                 with: last_message.conversation.clone(),
                 last_message,
-            })
-            .collect())
+                unread,
+            });
+        }
+        Ok(summaries)
+    }
+
+    /// How many incoming messages of the conversation with `conversation`
+    /// are unread; 0 for an unknown conversation.
+    pub fn unread(&self, conversation: &str) -> Result<u32, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT unread FROM conversations WHERE peer = ?1")?;
+        let mut rows = stmt.query([conversation])?;
+        match rows.next()? {
+            Some(row) => read_count(row, 0, "unread count"),
+            None => Ok(0),
+        }
+    }
+
+    /// Marks every message of the conversation with `conversation` read and
+    /// returns how many were unread (0 for an unknown conversation).
+    pub fn mark_read(&self, conversation: &str) -> Result<u32, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let was = {
+            let mut stmt = tx.prepare_cached("SELECT unread FROM conversations WHERE peer = ?1")?;
+            let mut rows = stmt.query([conversation])?;
+            match rows.next()? {
+                Some(row) => read_count(row, 0, "unread count")?,
+                None => 0,
+            }
+        };
+        if was > 0 {
+            tx.prepare_cached("UPDATE conversations SET unread = 0 WHERE peer = ?1")?
+                .execute([conversation])?;
+        }
+        tx.commit()?;
+        Ok(was)
+    }
+
+    /// Up to `limit` messages, from every conversation, whose body matches
+    /// every word of `query`, best match first (bm25; newer first on a tie).
+    ///
+    /// `query` is what the user typed, never an FTS5 expression: words are
+    /// separated by whitespace and matched case- and accent-insensitively,
+    /// the last one as a prefix so results follow typing. Quotes, `*`,
+    /// `OR`, `NEAR(`… are plain text. A blank query finds nothing.
+    pub fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>, StoreError> {
+        let Some(expression) = fts_expression(query) else {
+            return Ok(Vec::new());
+        };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(SEARCH_SQL)?;
+        let mut rows = stmt.query(params![expression, limit])?;
+        let mut hits = Vec::new();
+        while let Some(row) = rows.next()? {
+            hits.push(SearchHit {
+                message: read_message(row)?,
+                snippet: row.get(MESSAGE_COLUMNS).map_err(column_error)?,
+            });
+        }
+        Ok(hits)
     }
 
     /// One message by our id.
@@ -589,7 +692,6 @@ impl Store {
         load_message(&self.conn(), id)
     }
 
-    /// How many messages are stored.
     /// Time of the newest message received from `sender` (a bare JID).
     pub fn last_received_from(&self, sender: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let ms: Option<i64> = self.conn().query_row(
@@ -604,12 +706,58 @@ impl Store {
         .transpose()
     }
 
+    /// How many messages are stored.
     pub fn count_messages(&self) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn()
             .query_row("SELECT count(*) FROM messages", [], |row| row.get(0))?;
         u64::try_from(n).map_err(|_| corrupt(format!("message count {n}")))
     }
+}
+
+/// The search query: full-text matches joined to their messages. The
+/// auxiliary functions need the table's own name; an alias will not do.
+const SEARCH_SQL: &str = select_message!(
+    extra: ", snippet(messages_fts, 0, '[', ']', '…', 10)",
+    "JOIN messages_fts ON messages_fts.rowid = m.seq \
+     WHERE messages_fts MATCH ?1 \
+     ORDER BY messages_fts.rank, m.timestamp DESC, m.seq DESC \
+     LIMIT ?2"
+);
+
+/// Turns what the user typed into an FTS5 expression that cannot be a
+/// syntax error: every word becomes a quoted string (so operators, `*`,
+/// `:` and parentheses are just text), the words are ANDed, and the last
+/// one matches as a prefix. `None` when there is no word.
+fn fts_expression(query: &str) -> Option<String> {
+    // FTS5 reads the expression as a C string: a NUL would cut it short,
+    // inside a quote, so control characters separate words like spaces.
+    let words: Vec<&str> = query
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let (last, rest) = words.split_last()?;
+    let mut expression = String::new();
+    for word in rest {
+        push_fts_string(&mut expression, word);
+        expression.push(' ');
+    }
+    push_fts_string(&mut expression, last);
+    expression.push('*');
+    Some(expression)
+}
+
+/// Appends `word` as an FTS5 string: in double quotes, quotes doubled.
+fn push_fts_string(out: &mut String, word: &str) {
+    out.push('"');
+    out.push_str(&word.replace('"', "\"\""));
+    out.push('"');
+}
+
+/// Reads a non-negative count that must fit a `u32`.
+fn read_count(row: &Row<'_>, column: usize, what: &str) -> Result<u32, StoreError> {
+    let n: i64 = row.get(column).map_err(column_error)?;
+    u32::try_from(n).map_err(|_| corrupt(format!("{what} {n}")))
 }
 
 fn user_version(conn: &Connection) -> Result<u32, StoreError> {

@@ -517,14 +517,22 @@ fn user_version_of(path: &Path) -> i64 {
 
 #[test]
 fn upgraded_schema_equals_fresh_schema_and_keeps_data() {
+    for from in 1..SCHEMA_VERSION {
+        upgrade_from(from);
+    }
+}
+
+/// Upgrades a store written by a build with only the first `from`
+/// migrations, and checks it against a fresh one.
+fn upgrade_from(from: u32) {
     let dir = tempfile::tempdir().unwrap();
     let old = dir.path().join("old.sqlite");
     let fresh = dir.path().join("fresh.sqlite");
 
     let old_id = "written-by-version-1";
     {
-        let store = Store::open_at_version(&old, 1).unwrap();
-        assert_eq!(user_version_of(&old), 1);
+        let store = Store::open_at_version(&old, from).unwrap();
+        assert_eq!(user_version_of(&old), i64::from(from));
         // What a build with only 001 wrote (its code knew no later columns).
         store
             .conn()
@@ -556,6 +564,17 @@ fn upgraded_schema_equals_fresh_schema_and_keeps_data() {
     assert_eq!(store.insert_incoming(again).unwrap(), None);
     store.enqueue_outgoing(outgoing("m1", ALICE, 2)).unwrap();
     assert_eq!(ids(&store.outbox().unwrap()), ["m1"]);
+
+    // Messages from before search existed are found (the backfill), and
+    // the ones written since are too.
+    assert_eq!(hit_ids(&store, "hello"), [old_id]);
+    assert_eq!(hit_ids(&store, "hi"), ["m1"]);
+    assert_fts_in_sync(&store);
+    // What was there before unread counts existed counts as read; what
+    // arrives afterwards does not.
+    assert_eq!(store.unread(ALICE).unwrap(), 0);
+    store.insert_incoming(incoming(ALICE, 3)).unwrap().unwrap();
+    assert_eq!(store.unread(ALICE).unwrap(), 1);
 }
 
 #[test]
@@ -658,4 +677,460 @@ fn last_received_from_a_sender_ignores_our_own_messages_and_other_senders() {
         .unwrap();
     store.enqueue_outgoing(outgoing("mine", ALICE, 9)).unwrap();
     assert_eq!(store.last_received_from(ALICE).unwrap(), Some(at(7)));
+}
+
+// Search.
+
+/// Stores an incoming message from `from` with `body`.
+fn said(store: &Store, from: &str, body: &str, secs: i64) -> StoredMessage {
+    store
+        .insert_incoming(NewIncoming {
+            body,
+            ..incoming(from, secs)
+        })
+        .unwrap()
+        .unwrap()
+}
+
+fn hit_bodies(store: &Store, query: &str) -> Vec<String> {
+    store
+        .search(query, 100)
+        .unwrap()
+        .into_iter()
+        .map(|hit| hit.message.body)
+        .collect()
+}
+
+fn hit_ids(store: &Store, query: &str) -> Vec<String> {
+    store
+        .search(query, 100)
+        .unwrap()
+        .into_iter()
+        .map(|hit| hit.message.id)
+        .collect()
+}
+
+/// FTS5's own check that the index matches the messages table exactly.
+fn assert_fts_in_sync(store: &Store) {
+    store
+        .conn()
+        .execute(
+            "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)",
+            [],
+        )
+        .unwrap();
+}
+
+#[test]
+fn bundled_sqlite_has_fts5() {
+    let store = store();
+    let conn = store.conn();
+    let enabled: bool = conn
+        .query_row(
+            "SELECT sqlite_compileoption_used('ENABLE_FTS5')",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(enabled);
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'messages_fts' AND sql LIKE '%fts5%'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 1);
+}
+
+#[test]
+fn search_finds_words_ignoring_case_and_accents() {
+    let store = store();
+    said(&store, ALICE, "Un café au lait, s'il te plaît", 1);
+    said(&store, BOB, "Meet at the CAFE?", 2);
+    store
+        .enqueue_outgoing(NewOutgoing {
+            body: "no coffee for me",
+            ..outgoing("m1", ALICE, 3)
+        })
+        .unwrap();
+
+    assert_eq!(
+        hit_bodies(&store, "cafe"),
+        ["Meet at the CAFE?", "Un café au lait, s'il te plaît"]
+    );
+    assert_eq!(hit_bodies(&store, "CAFÉ").len(), 2);
+    assert_eq!(
+        hit_bodies(&store, "plait"),
+        ["Un café au lait, s'il te plaît"]
+    );
+    // Outgoing messages are searchable too.
+    assert_eq!(hit_ids(&store, "coffee"), ["m1"]);
+    assert!(hit_bodies(&store, "tea").is_empty());
+}
+
+#[test]
+fn search_matches_every_word_and_the_last_one_as_a_prefix() {
+    let store = store();
+    said(&store, ALICE, "the coffee shop opens late", 1);
+    said(&store, ALICE, "a latte at the coffee shop", 2);
+    said(&store, ALICE, "tea shop", 3);
+
+    // Search-as-you-type: the word being typed is a prefix.
+    let mut found = hit_bodies(&store, "coffee lat");
+    found.sort();
+    assert_eq!(
+        found,
+        ["a latte at the coffee shop", "the coffee shop opens late"]
+    );
+    assert!(hit_bodies(&store, "caf").is_empty());
+    assert_eq!(hit_bodies(&store, "t").len(), 3);
+    // Every word must match; only the last one is a prefix.
+    assert_eq!(hit_bodies(&store, "tea sh"), ["tea shop"]);
+    assert!(hit_bodies(&store, "cof shop").is_empty());
+    assert!(hit_bodies(&store, "tea coffee").is_empty());
+}
+
+#[test]
+fn search_ranks_better_matches_first_and_newer_on_a_tie() {
+    let store = store();
+    let once = said(
+        &store,
+        ALICE,
+        "we could talk about the weather, the news, or maybe coffee",
+        1,
+    );
+    let twice = said(&store, BOB, "coffee? coffee!", 2);
+    let old_same = said(&store, ALICE, "coffee time", 3);
+    let new_same = said(&store, BOB, "coffee time", 4);
+
+    assert_eq!(
+        hit_ids(&store, "coffee"),
+        [twice.id, new_same.id, old_same.id, once.id]
+    );
+    // The limit keeps the best.
+    let best = store.search("coffee", 1).unwrap();
+    assert_eq!(best.len(), 1);
+    assert_eq!(best[0].message.body, "coffee? coffee!");
+    assert!(store.search("coffee", 0).unwrap().is_empty());
+}
+
+#[test]
+fn search_snippets_bracket_the_matches() {
+    let store = store();
+    let short = said(&store, ALICE, "Un café au lait", 1);
+    let long_body = "one two three four five six seven eight nine ten eleven \
+                     twelve needle fourteen fifteen sixteen seventeen eighteen \
+                     nineteen twenty twenty-one twenty-two twenty-three";
+    said(&store, BOB, long_body, 2);
+
+    let hits = store.search("cafe", 10).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].message, short);
+    assert_eq!(hits[0].snippet, "Un [café] au lait");
+
+    let hits = store.search("needle", 10).unwrap();
+    assert_eq!(hits.len(), 1);
+    let snippet = &hits[0].snippet;
+    assert!(snippet.contains("[needle]"), "{snippet}");
+    assert!(
+        snippet.starts_with('…') && snippet.ends_with('…'),
+        "{snippet}"
+    );
+    let words = snippet.trim_matches('…').split_whitespace().count();
+    assert!(words <= 10, "{snippet}");
+
+    // A prefix match brackets the whole word.
+    assert_eq!(
+        store.search("lai", 10).unwrap()[0].snippet,
+        "Un café au [lait]"
+    );
+}
+
+#[test]
+fn search_treats_any_input_as_plain_words() {
+    let store = store();
+    said(
+        &store,
+        ALICE,
+        r#"she said "yes" or NEAR(no) -- it's 50:50 (maybe)"#,
+        1,
+    );
+    said(&store, BOB, "plain message", 2);
+
+    let hostile = [
+        "\"",
+        "\"\"",
+        "\"\"\"",
+        "\"unterminated",
+        "*",
+        "**",
+        "a*b",
+        "NEAR(",
+        "NEAR(a b",
+        "NEAR(a b, 2)",
+        "OR",
+        "a OR",
+        "OR b",
+        "AND",
+        "NOT",
+        "a NOT",
+        "-",
+        "-a",
+        "--",
+        ":",
+        "body:",
+        "body:yes",
+        "{body}:yes",
+        "-body:yes",
+        "(",
+        ")",
+        "()",
+        "(a OR b",
+        "^",
+        "^yes",
+        "+",
+        "yes +",
+        "'",
+        "it''s",
+        "'; DROP TABLE messages; --",
+        "\\",
+        "a\0b",
+        "\0",
+        "\u{1}\u{7f}",
+        "…",
+        "☕",
+        "\t\n\r",
+    ];
+    for query in hostile {
+        if let Err(e) = store.search(query, 10) {
+            panic!("{query:?} failed: {e}");
+        }
+    }
+    assert_eq!(store.count_messages().unwrap(), 2);
+
+    // The punctuation is part of the text, not of the query language.
+    let quoted = [
+        "\"yes\"",
+        "OR",
+        "NEAR(no",
+        "it's",
+        "50:50",
+        "(maybe)",
+        "-- said",
+        "SHE yes* no",
+    ];
+    for query in quoted {
+        assert_eq!(hit_bodies(&store, query).len(), 1, "{query:?}");
+    }
+    assert_eq!(hit_bodies(&store, "plain\0message"), ["plain message"]);
+}
+
+#[test]
+fn blank_search_finds_nothing() {
+    let store = store();
+    said(&store, ALICE, "anything", 1);
+    for query in ["", " ", "\t\n", "\0"] {
+        assert!(store.search(query, 10).unwrap().is_empty(), "{query:?}");
+    }
+}
+
+#[test]
+fn search_follows_inserts_and_state_changes() {
+    let store = store();
+    assert!(hit_bodies(&store, "hello").is_empty());
+    said(&store, ALICE, "hello there", 1);
+    assert_eq!(hit_bodies(&store, "hello"), ["hello there"]);
+    store
+        .enqueue_outgoing(NewOutgoing {
+            body: "hello back",
+            ..outgoing("m1", ALICE, 2)
+        })
+        .unwrap();
+    store.advance_state("m1", DeliveryState::Sent).unwrap();
+    store.fail("m1", "remote-server-not-found").unwrap();
+    // A duplicate adds nothing to the index.
+    let first = NewIncoming {
+        remote_id: Some("r1"),
+        body: "hello again",
+        ..incoming(BOB, 3)
+    };
+    store.insert_incoming(first).unwrap().unwrap();
+    assert_eq!(store.insert_incoming(first).unwrap(), None);
+
+    assert_eq!(
+        hit_bodies(&store, "hello"),
+        ["hello again", "hello back", "hello there"]
+    );
+    let failed = &store.search("back", 10).unwrap()[0].message;
+    assert_eq!(failed.state, DeliveryState::Failed);
+    assert_fts_in_sync(&store);
+}
+
+#[test]
+fn search_index_follows_edits_and_deletes_of_messages() {
+    // No API edits or deletes messages yet; the triggers must already cope.
+    let store = store();
+    let old = said(&store, ALICE, "first draft", 1);
+    said(&store, ALICE, "latest", 2);
+    store
+        .conn()
+        .execute(
+            "UPDATE messages SET body = 'second version' WHERE id = ?1",
+            [&old.id],
+        )
+        .unwrap();
+    assert!(hit_bodies(&store, "draft").is_empty());
+    assert_eq!(hit_bodies(&store, "second"), ["second version"]);
+    assert_fts_in_sync(&store);
+
+    store
+        .conn()
+        .execute("DELETE FROM messages WHERE id = ?1", [&old.id])
+        .unwrap();
+    assert!(hit_bodies(&store, "second").is_empty());
+    assert_eq!(hit_bodies(&store, "latest"), ["latest"]);
+    assert_fts_in_sync(&store);
+}
+
+#[test]
+fn reopened_store_is_still_searchable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    {
+        let store = Store::open(&path).unwrap();
+        said(&store, ALICE, "remember the milk", 1);
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(hit_bodies(&store, "milk"), ["remember the milk"]);
+}
+
+#[test]
+fn search_query_uses_the_full_text_index() {
+    let store = store();
+    let conn = store.conn();
+    let plan: Vec<String> = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {SEARCH_SQL}"))
+        .unwrap()
+        .query_map(params!["\"coffee\"*", 10_i64], |row| row.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let plan = plan.join("\n");
+    // FTS5 answers the MATCH (its index string holds an M), then each hit
+    // is one lookup of its message by seq.
+    assert!(
+        plan.lines()
+            .any(|l| l.starts_with("SCAN messages_fts VIRTUAL TABLE INDEX") && l.contains(":M")),
+        "{plan}"
+    );
+    assert!(plan.contains("SEARCH m USING INDEX"), "{plan}");
+    assert!(plan.contains("(seq=?)"), "{plan}");
+    assert!(
+        !plan
+            .lines()
+            .any(|l| l == "SCAN m" || l.starts_with("SCAN m ")),
+        "{plan}"
+    );
+}
+
+#[test]
+fn fts_expression_quotes_every_word_and_prefixes_the_last() {
+    assert_eq!(fts_expression(""), None);
+    assert_eq!(fts_expression(" \t\0 "), None);
+    assert_eq!(fts_expression("caf").as_deref(), Some(r#""caf"*"#));
+    assert_eq!(
+        fts_expression(r#" say "hi" OR NEAR( "#).as_deref(),
+        Some(r#""say" """hi""" "OR" "NEAR("*"#)
+    );
+}
+
+// Unread counts.
+
+#[test]
+fn unread_counts_only_new_incoming_messages() {
+    let store = store();
+    assert_eq!(store.unread(ALICE).unwrap(), 0);
+    let first = NewIncoming {
+        stanza_id: Some("s1"),
+        ..incoming(ALICE, 1)
+    };
+    store.insert_incoming(first).unwrap().unwrap();
+    store.insert_incoming(incoming(ALICE, 2)).unwrap().unwrap();
+    // Neither a copy nor our own messages count.
+    assert_eq!(store.insert_incoming(first).unwrap(), None);
+    store.enqueue_outgoing(outgoing("m1", ALICE, 3)).unwrap();
+    store.enqueue_outgoing(outgoing("m2", BOB, 4)).unwrap();
+    let echo = NewIncoming {
+        origin_id: Some("m1"),
+        ..incoming(ME, 5)
+    };
+    assert_eq!(store.insert_incoming(echo).unwrap(), None);
+
+    assert_eq!(store.unread(ALICE).unwrap(), 2);
+    assert_eq!(store.unread(BOB).unwrap(), 0);
+    assert_eq!(store.unread(ME).unwrap(), 0);
+    let unread: Vec<(String, u32)> = store
+        .conversations()
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.with, c.unread))
+        .collect();
+    assert_eq!(unread, [(BOB.to_owned(), 0), (ALICE.to_owned(), 2)]);
+}
+
+#[test]
+fn mark_read_resets_the_count_and_returns_it() {
+    let store = store();
+    store.insert_incoming(incoming(ALICE, 1)).unwrap().unwrap();
+    store.insert_incoming(incoming(ALICE, 2)).unwrap().unwrap();
+    store.insert_incoming(incoming(BOB, 3)).unwrap().unwrap();
+
+    assert_eq!(store.mark_read(ALICE).unwrap(), 2);
+    assert_eq!(store.unread(ALICE).unwrap(), 0);
+    assert_eq!(store.mark_read(ALICE).unwrap(), 0);
+    // Other conversations keep theirs; unknown ones have none.
+    assert_eq!(store.unread(BOB).unwrap(), 1);
+    assert_eq!(store.mark_read("nobody@example.org").unwrap(), 0);
+
+    store.insert_incoming(incoming(ALICE, 4)).unwrap().unwrap();
+    let conversations = store.conversations().unwrap();
+    assert_eq!(conversations[0].with, ALICE);
+    assert_eq!(conversations[0].unread, 1);
+    assert_eq!(conversations[1].unread, 1);
+}
+
+#[test]
+fn unread_count_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    {
+        let store = Store::open(&path).unwrap();
+        store.insert_incoming(incoming(ALICE, 1)).unwrap().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.unread(ALICE).unwrap(), 1);
+    assert_eq!(store.conversations().unwrap()[0].unread, 1);
+}
+
+#[test]
+fn malformed_unread_count_is_reported_as_corrupt() {
+    let store = store();
+    store.insert_incoming(incoming(ALICE, 1)).unwrap().unwrap();
+    store
+        .conn()
+        .execute("UPDATE conversations SET unread = -1", [])
+        .unwrap();
+    assert!(matches!(
+        store.unread(ALICE),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert!(matches!(
+        store.mark_read(ALICE),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert!(matches!(
+        store.conversations(),
+        Err(StoreError::Corrupt { .. })
+    ));
 }

@@ -620,6 +620,11 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func jid()  -> String
     
     /**
+     * Marks the conversation read; returns how many messages were unread.
+     */
+    func markRead(with: String) throws  -> UInt32
+    
+    /**
      * The app's network hint: `false` stops attempts; any report retries at once.
      */
     func networkAvailable(available: Bool) 
@@ -633,6 +638,11 @@ public protocol ClientProtocol: AnyObject, Sendable {
      * Calls `listener` for every stored message and every state change.
      */
     func observeMessages(listener: MessageListener)  -> TaskHandle
+    
+    /**
+     * Messages containing every word of `query`, best first (any text is valid).
+     */
+    func search(query: String, limit: UInt32) throws  -> [SearchHit]
     
     /**
      * Stores and queues a message; returns its id at once, even offline.
@@ -784,6 +794,19 @@ open func jid() -> String  {
 }
     
     /**
+     * Marks the conversation read; returns how many messages were unread.
+     */
+open func markRead(with: String)throws  -> UInt32  {
+    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_mark_read(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(with),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The app's network hint: `false` stops attempts; any report retries at once.
      */
 open func networkAvailable(available: Bool)  {try! rustCall() {
@@ -817,6 +840,20 @@ open func observeMessages(listener: MessageListener) -> TaskHandle  {
     uniffi_jabberkit_ffi_fn_method_client_observe_messages(
             self.uniffiCloneHandle(),
         FfiConverterTypeMessageListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Messages containing every word of `query`, best first (any text is valid).
+     */
+open func search(query: String, limit: UInt32)throws  -> [SearchHit]  {
+    return try  FfiConverterSequenceTypeSearchHit.lift(try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_search(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(query),
+        FfiConverterUInt32.lower(limit),uniffiCallStatus
     )
 })
 }
@@ -1633,15 +1670,23 @@ public struct Conversation: Equatable, Hashable {
      */
     public var peer: String
     public var lastMessage: Message
+    /**
+     * Incoming messages since the conversation was last marked read.
+     */
+    public var unread: UInt32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
          * The peer's bare JID.
-         */peer: String, lastMessage: Message) {
+         */peer: String, lastMessage: Message, 
+        /**
+         * Incoming messages since the conversation was last marked read.
+         */unread: UInt32) {
         self.peer = peer
         self.lastMessage = lastMessage
+        self.unread = unread
     }
 
     
@@ -1661,13 +1706,15 @@ public struct FfiConverterTypeConversation: FfiConverterRustBuffer {
         return
             try Conversation(
                 peer: FfiConverterString.read(from: &buf), 
-                lastMessage: FfiConverterTypeMessage.read(from: &buf)
+                lastMessage: FfiConverterTypeMessage.read(from: &buf), 
+                unread: FfiConverterUInt32.read(from: &buf)
         )
     }
 
     public static func write(_ value: Conversation, into buf: inout [UInt8]) {
         FfiConverterString.write(value.peer, into: &buf)
         FfiConverterTypeMessage.write(value.lastMessage, into: &buf)
+        FfiConverterUInt32.write(value.unread, into: &buf)
     }
 }
 
@@ -1789,6 +1836,63 @@ public func FfiConverterTypeMessage_lift(_ buf: RustBuffer) throws -> Message {
 #endif
 public func FfiConverterTypeMessage_lower(_ value: Message) -> RustBuffer {
     return FfiConverterTypeMessage.lower(value)
+}
+
+
+/**
+ * A search result: the message and a snippet with `[`matches`]`.
+ */
+public struct SearchHit: Equatable, Hashable {
+    public var message: Message
+    public var snippet: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(message: Message, snippet: String) {
+        self.message = message
+        self.snippet = snippet
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SearchHit: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSearchHit: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SearchHit {
+        return
+            try SearchHit(
+                message: FfiConverterTypeMessage.read(from: &buf), 
+                snippet: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SearchHit, into buf: inout [UInt8]) {
+        FfiConverterTypeMessage.write(value.message, into: &buf)
+        FfiConverterString.write(value.snippet, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSearchHit_lift(_ buf: RustBuffer) throws -> SearchHit {
+    return try FfiConverterTypeSearchHit.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSearchHit_lower(_ value: SearchHit) -> RustBuffer {
+    return FfiConverterTypeSearchHit.lower(value)
 }
 
 
@@ -2471,6 +2575,31 @@ fileprivate struct FfiConverterSequenceTypeMessage: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeMessage.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSearchHit: FfiConverterRustBuffer {
+    typealias SwiftType = [SearchHit]
+
+    public static func write(_ value: [SearchHit], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSearchHit.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SearchHit] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SearchHit]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSearchHit.read(from: &buf))
         }
         return seq
     }

@@ -323,6 +323,11 @@ RustBuffer uniffi_jabberkit_ffi_fn_method_client_history(uint64_t ptr, RustBuffe
 RustBuffer uniffi_jabberkit_ffi_fn_method_client_jid(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_MARK_READ
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_MARK_READ
+uint32_t uniffi_jabberkit_ffi_fn_method_client_mark_read(uint64_t ptr, RustBuffer with, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_NETWORK_AVAILABLE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_NETWORK_AVAILABLE
 void uniffi_jabberkit_ffi_fn_method_client_network_available(uint64_t ptr, int8_t available, RustCallStatus *_Nonnull out_status
@@ -336,6 +341,11 @@ uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_connection_state(uint64_t
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_MESSAGES
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_MESSAGES
 uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_messages(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SEARCH
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SEARCH
+RustBuffer uniffi_jabberkit_ffi_fn_method_client_search(uint64_t ptr, RustBuffer query, uint32_t limit, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SEND_MESSAGE
@@ -709,6 +719,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_jid(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_MARK_READ
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_MARK_READ
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_mark_read(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_NETWORK_AVAILABLE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_NETWORK_AVAILABLE
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_network_available(void
@@ -724,6 +740,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_observe_connection_state(vo
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_MESSAGES
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_MESSAGES
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_observe_messages(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SEARCH
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SEARCH
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_search(void
     
 );
 #endif

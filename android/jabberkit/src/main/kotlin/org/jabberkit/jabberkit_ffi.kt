@@ -743,11 +743,15 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_jid(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_mark_read(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_network_available(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_observe_connection_state(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_observe_messages(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_search(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_send_message(
     ): Int
@@ -801,12 +805,16 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_jid(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_jabberkit_ffi_fn_method_client_mark_read(`ptr`: Long,`with`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun uniffi_jabberkit_ffi_fn_method_client_network_available(`ptr`: Long,`available`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_observe_connection_state(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_jabberkit_ffi_fn_method_client_observe_messages(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_jabberkit_ffi_fn_method_client_search(`ptr`: Long,`query`: RustBuffer.ByValue,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_send_message(`ptr`: Long,`to`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1457,6 +1465,11 @@ public interface ClientInterface {
     fun `jid`(): kotlin.String
     
     /**
+     * Marks the conversation read; returns how many messages were unread.
+     */
+    fun `markRead`(`with`: kotlin.String): kotlin.UInt
+    
+    /**
      * The app's network hint: `false` stops attempts; any report retries at once.
      */
     fun `networkAvailable`(`available`: kotlin.Boolean)
@@ -1470,6 +1483,11 @@ public interface ClientInterface {
      * Calls `listener` for every stored message and every state change.
      */
     fun `observeMessages`(`listener`: MessageListener): TaskHandle
+    
+    /**
+     * Messages containing every word of `query`, best first (any text is valid).
+     */
+    fun `search`(`query`: kotlin.String, `limit`: kotlin.UInt): List<SearchHit>
     
     /**
      * Stores and queues a message; returns its id at once, even offline.
@@ -1695,6 +1713,24 @@ open class Client: Disposable, AutoCloseable, ClientInterface
 
     
     /**
+     * Marks the conversation read; returns how many messages were unread.
+     */
+    @Throws(JabberKitException::class)override fun `markRead`(`with`: kotlin.String): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_mark_read(
+        it,
+        
+        FfiConverterString.lower(`with`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The app's network hint: `false` stops attempts; any report retries at once.
      */override fun `networkAvailable`(`available`: kotlin.Boolean)
         = 
@@ -1737,6 +1773,25 @@ open class Client: Disposable, AutoCloseable, ClientInterface
         it,
         
         FfiConverterTypeMessageListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Messages containing every word of `query`, best first (any text is valid).
+     */
+    @Throws(JabberKitException::class)override fun `search`(`query`: kotlin.String, `limit`: kotlin.UInt): List<SearchHit> {
+            return FfiConverterSequenceTypeSearchHit.lift(
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_search(
+        it,
+        
+        FfiConverterString.lower(`query`),
+        FfiConverterUInt.lower(`limit`),_status)
 }
     }
     )
@@ -2879,6 +2934,11 @@ data class Conversation (
     var `peer`: kotlin.String
     , 
     var `lastMessage`: Message
+    , 
+    /**
+     * Incoming messages since the conversation was last marked read.
+     */
+    var `unread`: kotlin.UInt
     
 ){
     
@@ -2897,17 +2957,20 @@ public object FfiConverterTypeConversation: FfiConverterRustBuffer<Conversation>
         return Conversation(
             FfiConverterString.read(buf),
             FfiConverterTypeMessage.read(buf),
+            FfiConverterUInt.read(buf),
         )
     }
 
     override fun allocationSize(value: Conversation) = (
             FfiConverterString.allocationSize(value.`peer`) +
-            FfiConverterTypeMessage.allocationSize(value.`lastMessage`)
+            FfiConverterTypeMessage.allocationSize(value.`lastMessage`) +
+            FfiConverterUInt.allocationSize(value.`unread`)
     )
 
     override fun write(value: Conversation, buf: ByteBuffer) {
             FfiConverterString.write(value.`peer`, buf)
             FfiConverterTypeMessage.write(value.`lastMessage`, buf)
+            FfiConverterUInt.write(value.`unread`, buf)
     }
 }
 
@@ -2991,6 +3054,47 @@ public object FfiConverterTypeMessage: FfiConverterRustBuffer<Message> {
             FfiConverterLong.write(value.`timestampMs`, buf)
             FfiConverterTypeDeliveryState.write(value.`state`, buf)
             FfiConverterOptionalString.write(value.`failureReason`, buf)
+    }
+}
+
+
+
+/**
+ * A search result: the message and a snippet with `[`matches`]`.
+ */
+data class SearchHit (
+    var `message`: Message
+    , 
+    var `snippet`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSearchHit: FfiConverterRustBuffer<SearchHit> {
+    override fun read(buf: ByteBuffer): SearchHit {
+        return SearchHit(
+            FfiConverterTypeMessage.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SearchHit) = (
+            FfiConverterTypeMessage.allocationSize(value.`message`) +
+            FfiConverterString.allocationSize(value.`snippet`)
+    )
+
+    override fun write(value: SearchHit, buf: ByteBuffer) {
+            FfiConverterTypeMessage.write(value.`message`, buf)
+            FfiConverterString.write(value.`snippet`, buf)
     }
 }
 
@@ -3628,6 +3732,34 @@ public object FfiConverterSequenceTypeMessage: FfiConverterRustBuffer<List<Messa
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeMessage.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSearchHit: FfiConverterRustBuffer<List<SearchHit>> {
+    override fun read(buf: ByteBuffer): List<SearchHit> {
+        val len = buf.getInt()
+        return List<SearchHit>(len) {
+            FfiConverterTypeSearchHit.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SearchHit>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSearchHit.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SearchHit>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSearchHit.write(it, buf)
         }
     }
 }

@@ -20,6 +20,7 @@ import org.jabberkit.Conversation
 import org.jabberkit.DeliveryState
 import org.jabberkit.JabberKitException
 import org.jabberkit.Message
+import org.jabberkit.SearchHit
 import org.jabberkit.MessageListener
 import org.jabberkit.TaskHandle
 
@@ -114,6 +115,16 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
     /** One entry per conversation, the most recently active first. */
     suspend fun conversations(): List<Conversation> =
         withContext(Dispatchers.IO) { client.conversations() }
+
+    /** Messages containing every word of [query] (the last as a prefix), best match first; any text is valid. */
+    suspend fun search(query: String, limit: Int = 50): List<SearchHit> {
+        require(limit >= 0) { "limit must not be negative, got $limit" }
+        return withContext(Dispatchers.IO) { client.search(query, limit.toUInt()) }
+    }
+
+    /** Marks the conversation with [with] read; returns how many messages were unread. */
+    suspend fun markRead(with: String): Int =
+        withContext(Dispatchers.IO) { client.markRead(with).toInt() }
 
     /** Reports the device's network: false stops connection attempts, any report retries at once. Call it on every change. */
     fun networkAvailable(available: Boolean) = client.networkAvailable(available)

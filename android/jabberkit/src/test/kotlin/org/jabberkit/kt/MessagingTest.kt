@@ -57,6 +57,12 @@ class MessagingTest : LiveServerTest() {
         val conversations = alice.conversations()
         assertEquals(listOf(bob.jid), conversations.map { it.peer })
         assertEquals("hi Alice", conversations.single().lastMessage.body)
+        assertEquals(1u, conversations.single().unread)
+        assertEquals(1, alice.markRead(bob.jid))
+        assertEquals(0u, alice.conversations().single().unread)
+        val hits = alice.search("ALI")
+        assertEquals(listOf("hi Alice"), hits.map { it.message.body })
+        assertTrue(hits.single().snippet.contains("[Alice]"), hits.single().snippet)
     }
 
     @Test
