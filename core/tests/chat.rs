@@ -69,13 +69,19 @@ async fn chat_both_ways(tls: TlsMode) {
     // One unread incoming message until the conversation is marked read.
     assert_eq!(conversations[0].unread, 1);
     assert_eq!(alice.client.mark_read(&bob_jid).expect("mark read"), 1);
-    assert_eq!(alice.client.conversations().expect("conversations")[0].unread, 0);
+    assert_eq!(
+        alice.client.conversations().expect("conversations")[0].unread,
+        0
+    );
     // Received messages are searchable at once, by word prefix, accents ignored.
     let hits = alice.client.search("ALICE ✓", 10).expect("search");
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert_eq!(hits[0].message.body, "hi alice ✓");
     assert!(hits[0].snippet.contains("[alice]"), "{}", hits[0].snippet);
-    assert!(alice.client.search("hel", 10).expect("search")[0].message.body.starts_with("hello"));
+    assert!(alice.client.search("hel", 10).expect("search")[0]
+        .message
+        .body
+        .starts_with("hello"));
     alice.client.disconnect().await;
     assert_eq!(alice.client.state(), ConnectionState::Disconnected);
     bob.client.disconnect().await;
