@@ -5,7 +5,6 @@ import androidx.lifecycle.AndroidViewModel
 import androidx.lifecycle.viewModelScope
 import java.io.File
 import kotlinx.coroutines.CoroutineScope
-import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.cancel
 import kotlinx.coroutines.flow.MutableStateFlow
@@ -18,7 +17,6 @@ import kotlinx.coroutines.launch
 import org.jabberkit.ClientConfig
 import org.jabberkit.LogLevel
 import org.jabberkit.TlsMode
-import org.jabberkit.initLogging
 import org.jabberkit.kt.JabberKit
 import org.jabberkit.viewmodel.ChatViewModel
 import org.jabberkit.viewmodel.ConnectionBannerViewModel
@@ -57,7 +55,7 @@ class AppViewModel(application: Application) : AndroidViewModel(application) {
 
     init {
         // The first JabberKit call also loads the native library: off the main thread.
-        viewModelScope.launch(Dispatchers.IO) { initLogging(LogLevel.INFO) }
+        viewModelScope.launch { JabberKit.enableLogging(LogLevel.INFO) }
     }
 
     /** Gives up a sign-in in progress (the half-opened account is closed); the fields stay. */

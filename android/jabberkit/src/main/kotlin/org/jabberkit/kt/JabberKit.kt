@@ -19,7 +19,9 @@ import org.jabberkit.ConnectionStateListener
 import org.jabberkit.Conversation
 import org.jabberkit.DeliveryState
 import org.jabberkit.JabberKitException
+import org.jabberkit.LogLevel
 import org.jabberkit.Message
+import org.jabberkit.initLogging
 import org.jabberkit.SearchHit
 import org.jabberkit.MessageListener
 import org.jabberkit.TaskHandle
@@ -163,8 +165,15 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
         }
     }
 
-    private companion object {
+    companion object {
         /** A [MutableSharedFlow] buffer this large never fills, so `tryEmit` always succeeds. */
-        const val UNBOUNDED = Int.MAX_VALUE
+        private const val UNBOUNDED = Int.MAX_VALUE
+
+        /**
+         * Routes JabberKit's logs to logcat (tag `JabberKit`; stderr on the desktop JVM) at [level].
+         * Loads the native library on first use: call it off the main thread. Safe to call again.
+         */
+        suspend fun enableLogging(level: LogLevel = LogLevel.INFO) =
+            withContext(Dispatchers.IO) { initLogging(level) }
     }
 }
