@@ -694,11 +694,18 @@ impl Store {
 
     /// Time of the newest message received from `sender` (a bare JID).
     pub fn last_received_from(&self, sender: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let ms: Option<i64> = self.conn().query_row(
-            "SELECT max(timestamp) FROM messages WHERE conversation = ?1 AND direction = 'in' AND sender = ?1",
-            [sender],
-            |row| row.get(0),
-        )?;
+        // Walks the conversation index from the newest end and stops at the
+        // first match: cheap however long the conversation is.
+        let ms: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT timestamp FROM messages \
+                 WHERE conversation = ?1 AND direction = 'in' AND sender = ?1 \
+                 ORDER BY timestamp DESC, seq DESC LIMIT 1",
+                [sender],
+                |row| row.get(0),
+            )
+            .optional()?;
         ms.map(|ms| {
             DateTime::<Utc>::from_timestamp_millis(ms)
                 .ok_or_else(|| corrupt(format!("timestamp {ms}")))
