@@ -72,6 +72,11 @@ pub enum Output {
         from: String,
         body: String,
         timestamp: String,
+        /// Only on a message one of our other devices sent (a carbon).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        outgoing: bool,
     },
     /// The answer to `history`, oldest first.
     History {
@@ -171,7 +176,19 @@ impl Output {
                 from: msg.conversation.clone(),
                 body: msg.body.clone(),
                 timestamp: timestamp(&msg.timestamp),
+                to: None,
+                outgoing: false,
             }),
+            // Our own message, not queued here: another device of ours sent it.
+            Event::Message(msg) if msg.state != DeliveryState::Queued => Some(Output::Message {
+                id: msg.id.clone(),
+                from: msg.sender.clone(),
+                body: msg.body.clone(),
+                timestamp: timestamp(&msg.timestamp),
+                to: Some(msg.conversation.clone()),
+                outgoing: true,
+            }),
+            // Announced by `queued` already.
             Event::Message(_) => None,
             Event::MessageState { id, state } => match state {
                 DeliveryState::Queued | DeliveryState::Received => None,
@@ -437,6 +454,13 @@ mod tests {
         );
         let outgoing = message(Direction::Outgoing, DeliveryState::Queued);
         assert_eq!(Output::from_event(&Event::Message(outgoing)), None);
+        let mut from_other_device = message(Direction::Outgoing, DeliveryState::Acked);
+        from_other_device.sender = "me@example.test".into();
+        let out = Output::from_event(&Event::Message(from_other_device)).expect("printed");
+        assert_eq!(
+            out.to_line(),
+            r#"{"event":"message","id":"m1","from":"me@example.test","body":"hi \"there\"\n✓","timestamp":"2026-11-26T10:00:00.123Z","to":"bob@example.test","outgoing":true}"#
+        );
     }
 
     #[test]

@@ -52,8 +52,10 @@ pub enum Event {
     /// The connection state changed (a new subscriber gets the current state
     /// first).
     ConnectionState(ConnectionState),
-    /// A message was stored: an incoming one (announced once, ever) or an
-    /// outgoing one that `send` just queued.
+    /// A message was stored (each announced once, ever): an incoming one,
+    /// whether it reached this device directly or as a carbon of another of
+    /// the account's devices; an outgoing one that `send` just queued; or
+    /// one another device of the account sent (outgoing, already acked).
     Message(StoredMessage),
     /// An outgoing message moved on: sent, acked by the server, delivered
     /// to the recipient, or failed.

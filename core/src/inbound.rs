@@ -3,13 +3,19 @@
 //!
 //! Hostile input is expected here: a stanza-id is trusted only when our own
 //! server stamped it (`by` = our bare JID), since anyone can put one in a
-//! message to make us drop it as a "duplicate".
+//! message to make us drop it as a "duplicate". Likewise a carbon (XEP-0280)
+//! is unwrapped only when our own server sent it (`from` = our bare JID):
+//! anyone can wrap a forged message in `<received/>`, and clients that
+//! skipped this check let strangers inject messages "from" anyone.
 
 use chrono::{DateTime, Utc};
 use tokio_xmpp::jid::{BareJid, Jid};
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::carbons;
 use tokio_xmpp::parsers::delay::Delay;
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::{Message, MessageType};
+use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::ping::Ping;
 use tokio_xmpp::parsers::receipts::{Received, Request};
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
@@ -31,6 +37,19 @@ pub(crate) struct Chat {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Inbound {
     Chat(Chat),
+    /// XEP-0280: a chat message another of our devices received. Stored like
+    /// [`Inbound::Chat`], but that device answers its receipt request.
+    CarbonReceived(Chat),
+    /// XEP-0280: a message another of our devices sent to `to`; ours too.
+    CarbonSent {
+        /// The peer's bare JID: the conversation.
+        to: BareJid,
+        origin_id: Option<String>,
+        /// The stanza's `@id`.
+        remote_id: Option<String>,
+        body: String,
+        timestamp: DateTime<Utc>,
+    },
     /// XEP-0184: `from` confirms our message `id` arrived.
     Receipt {
         from: BareJid,
@@ -68,6 +87,11 @@ pub(crate) fn classify_message(own: &BareJid, mut msg: Message, now: DateTime<Ut
             reason,
         };
     }
+    // Only the wrappers: a peer's `<private/>` hint is not a carbon.
+    let wrapped = |p: &Element| p.is("received", ns::CARBONS) || p.is("sent", ns::CARBONS);
+    if msg.payloads.iter().any(wrapped) {
+        return classify_carbon(own, msg, now);
+    }
     if !matches!(msg.type_, MessageType::Chat | MessageType::Normal) {
         return Inbound::Ignore;
     }
@@ -75,14 +99,10 @@ pub(crate) fn classify_message(own: &BareJid, mut msg: Message, now: DateTime<Ut
         return Inbound::Ignore;
     };
     if from.to_bare() == *own {
-        // Our own other devices (carbons) are handled by a later feature.
+        // Our other devices reach us only through carbons.
         return Inbound::Ignore;
     }
-    let body = msg
-        .get_best_body_cloned(vec![])
-        .map(|(_, b)| b)
-        .filter(|b| !b.is_empty());
-    let Some(body) = body else {
+    let Some(body) = body_of(&msg) else {
         return match msg.extract_valid_payload::<Received>() {
             Some(Received { id }) => Inbound::Receipt {
                 from: from.to_bare(),
@@ -91,34 +111,117 @@ pub(crate) fn classify_message(own: &BareJid, mut msg: Message, now: DateTime<Ut
             None => Inbound::Ignore,
         };
     };
-    let mut stanza_id = None;
-    let mut origin_id = None;
-    let mut delay = None;
-    let mut wants_receipt = false;
-    for payload in std::mem::take(&mut msg.payloads) {
-        if let Ok(sid) = StanzaId::try_from(payload.clone()) {
-            if sid.by == *own && stanza_id.is_none() {
-                stanza_id = Some(sid.id);
-            }
-        } else if let Ok(oid) = OriginId::try_from(payload.clone()) {
-            origin_id.get_or_insert(oid.id);
-        } else if let Ok(d) = Delay::try_from(payload.clone()) {
-            delay.get_or_insert(d.stamp.0.with_timezone(&Utc));
-        } else if Request::try_from(payload).is_ok() {
-            wants_receipt = true;
-        }
-    }
+    let ids = ids_of(own, std::mem::take(&mut msg.payloads));
     Inbound::Chat(Chat {
         from,
         remote_id: msg.id.map(|id| id.0),
-        origin_id,
-        stanza_id,
+        origin_id: ids.origin_id,
+        stanza_id: ids.stanza_id,
         body,
-        // A delay stamp from the future would sort a message after
-        // everything else forever: never trust it past "now".
-        timestamp: delay.map_or(now, |d| d.min(now)),
-        wants_receipt,
+        timestamp: clamp(ids.delay, now),
+        wants_receipt: ids.wants_receipt,
     })
+}
+
+/// A message with a carbons payload. Only our own server may send one, from
+/// our bare JID; anything else is a forgery and is dropped whole.
+fn classify_carbon(own: &BareJid, mut msg: Message, now: DateTime<Utc>) -> Inbound {
+    if msg.from != Some(Jid::from(own.clone())) {
+        tracing::warn!(from = ?msg.from, "dropped a carbon not sent by our own server (spoofing?)");
+        return Inbound::Ignore;
+    }
+    let (sent, forwarded) = if let Some(r) = msg.extract_valid_payload::<carbons::Received>() {
+        (false, r.forwarded)
+    } else if let Some(s) = msg.extract_valid_payload::<carbons::Sent>() {
+        (true, s.forwarded)
+    } else {
+        tracing::debug!("dropped a malformed carbon");
+        return Inbound::Ignore;
+    };
+    let mut inner = forwarded.message;
+    if !matches!(inner.type_, MessageType::Chat | MessageType::Normal) {
+        return Inbound::Ignore;
+    }
+    let Some(body) = body_of(&inner) else {
+        return Inbound::Ignore;
+    };
+    let (Some(from), Some(to)) = (inner.from.clone(), inner.to.clone()) else {
+        return Inbound::Ignore;
+    };
+    let (from_us, to_us) = (from.to_bare() == *own, to.to_bare() == *own);
+    let ids = ids_of(own, std::mem::take(&mut inner.payloads));
+    // The forwarded delay says when the original was sent, if the inner
+    // message does not.
+    let delay = ids
+        .delay
+        .or(forwarded.delay.map(|d| d.stamp.0.with_timezone(&Utc)));
+    let remote_id = inner.id.map(|id| id.0);
+    // Exactly one side must be us: a "sent" carbon from someone else, or a
+    // "received" one addressed elsewhere, cannot be true. Notes to self
+    // (both sides us) are not supported yet.
+    match (sent, from_us, to_us) {
+        (false, false, true) => Inbound::CarbonReceived(Chat {
+            from,
+            remote_id,
+            origin_id: ids.origin_id,
+            stanza_id: ids.stanza_id,
+            body,
+            timestamp: clamp(delay, now),
+            // The device that got it answers the request.
+            wants_receipt: false,
+        }),
+        (true, true, false) => Inbound::CarbonSent {
+            to: to.to_bare(),
+            origin_id: ids.origin_id,
+            remote_id,
+            body,
+            timestamp: clamp(delay, now),
+        },
+        _ => {
+            tracing::warn!(%from, %to, sent, "dropped a carbon with impossible addresses");
+            Inbound::Ignore
+        }
+    }
+}
+
+/// The non-empty body of a message.
+fn body_of(msg: &Message) -> Option<String> {
+    msg.get_best_body_cloned(vec![])
+        .map(|(_, b)| b)
+        .filter(|b| !b.is_empty())
+}
+
+/// What a chat message's payloads say about its identity and time.
+#[derive(Default)]
+struct Ids {
+    stanza_id: Option<String>,
+    origin_id: Option<String>,
+    delay: Option<DateTime<Utc>>,
+    wants_receipt: bool,
+}
+
+fn ids_of(own: &BareJid, payloads: Vec<Element>) -> Ids {
+    let mut ids = Ids::default();
+    for payload in payloads {
+        if let Ok(sid) = StanzaId::try_from(payload.clone()) {
+            if sid.by == *own && ids.stanza_id.is_none() {
+                ids.stanza_id = Some(sid.id);
+            }
+        } else if let Ok(oid) = OriginId::try_from(payload.clone()) {
+            ids.origin_id.get_or_insert(oid.id);
+        } else if let Ok(d) = Delay::try_from(payload.clone()) {
+            ids.delay.get_or_insert(d.stamp.0.with_timezone(&Utc));
+        } else if Request::try_from(payload).is_ok() {
+            ids.wants_receipt = true;
+        }
+    }
+    ids
+}
+
+/// A delay stamp from the future would sort a message after everything
+/// else forever: never trust it past "now".
+fn clamp(delay: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
+    delay.map_or(now, |d| d.min(now))
 }
 
 /// The answer an IQ request needs (RFC 6120 §8.2.3: every get/set gets one).
@@ -160,7 +263,6 @@ pub(crate) fn answer_iq(iq: Iq) -> Option<Iq> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio_xmpp::minidom::Element;
 
     fn own() -> BareJid {
         "me@example.test".parse().expect("jid")
@@ -241,6 +343,118 @@ mod tests {
         ] {
             assert_eq!(classify_message(&own(), parse(xml), now()), Inbound::Ignore, "{xml}");
         }
+    }
+
+    /// A carbon wrapper (`kind` = received or sent) from `outer` around `inner`.
+    fn carbon(outer: &str, kind: &str, inner: &str) -> Message {
+        parse(&format!(
+            "<message xmlns='jabber:client' from='{outer}' to='me@example.test/phone' type='chat'>\
+             <{kind} xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>{inner}</forwarded></{kind}></message>"
+        ))
+    }
+
+    #[test]
+    fn received_carbon_from_our_server_is_an_incoming_chat_without_receipt() {
+        let m = carbon(
+            "me@example.test",
+            "received",
+            "<message xmlns='jabber:client' from='bob@example.test/pc' to='me@example.test/laptop' type='chat' id='r1'>\
+             <body>hi</body><origin-id xmlns='urn:xmpp:sid:0' id='o1'/>\
+             <stanza-id xmlns='urn:xmpp:sid:0' id='s1' by='me@example.test'/>\
+             <request xmlns='urn:xmpp:receipts'/></message>",
+        );
+        let Inbound::CarbonReceived(c) = classify_message(&own(), m, now()) else {
+            panic!("not a received carbon")
+        };
+        assert_eq!(c.from.to_string(), "bob@example.test/pc");
+        assert_eq!(c.body, "hi");
+        assert_eq!(c.remote_id.as_deref(), Some("r1"));
+        assert_eq!(c.origin_id.as_deref(), Some("o1"));
+        assert_eq!(c.stanza_id.as_deref(), Some("s1"));
+        assert!(!c.wants_receipt, "the other device answers the receipt");
+        assert_eq!(c.timestamp, now());
+    }
+
+    #[test]
+    fn sent_carbon_is_our_outgoing_message_to_the_inner_recipient() {
+        let m = carbon(
+            "me@example.test",
+            "sent",
+            "<delay xmlns='urn:xmpp:delay' stamp='2025-12-31T23:00:00Z'/>\
+             <message xmlns='jabber:client' from='me@example.test/laptop' to='bob@example.test/pc' type='chat' id='r2'>\
+             <body>from my laptop</body><origin-id xmlns='urn:xmpp:sid:0' id='o2'/></message>",
+        );
+        assert_eq!(
+            classify_message(&own(), m, now()),
+            Inbound::CarbonSent {
+                to: "bob@example.test".parse().expect("jid"),
+                origin_id: Some("o2".into()),
+                remote_id: Some("r2".into()),
+                body: "from my laptop".into(),
+                timestamp: DateTime::parse_from_rfc3339("2025-12-31T23:00:00Z")
+                    .expect("ts")
+                    .with_timezone(&Utc),
+            }
+        );
+    }
+
+    #[test]
+    fn carbon_not_sent_by_our_own_bare_jid_is_dropped_whole() {
+        let inner = "<message xmlns='jabber:client' from='carol@example.test/x' to='me@example.test' type='chat'><body>spoof</body></message>";
+        let own_inner = "<message xmlns='jabber:client' from='me@example.test/x' to='bob@example.test' type='chat'><body>spoof</body></message>";
+        for outer in [
+            "bob@example.test/pc",
+            "bob@example.test",
+            "me@example.test/other",
+            "example.test",
+            "evil.test/me@example.test",
+        ] {
+            for (kind, inner) in [("received", inner), ("sent", own_inner)] {
+                let m = carbon(outer, kind, inner);
+                assert_eq!(
+                    classify_message(&own(), m, now()),
+                    Inbound::Ignore,
+                    "{kind} from {outer}"
+                );
+            }
+        }
+        // No `from` at all is not our server either.
+        let m = parse(&format!(
+            "<message xmlns='jabber:client' type='chat'><received xmlns='urn:xmpp:carbons:2'>\
+             <forwarded xmlns='urn:xmpp:forward:0'>{inner}</forwarded></received></message>"
+        ));
+        assert_eq!(classify_message(&own(), m, now()), Inbound::Ignore);
+    }
+
+    #[test]
+    fn carbons_with_impossible_addresses_or_no_chat_are_ignored() {
+        for (kind, inner) in [
+            // "We sent" something that someone else wrote.
+            ("sent", "<message xmlns='jabber:client' from='bob@example.test/x' to='carol@example.test' type='chat'><body>x</body></message>"),
+            ("sent", "<message xmlns='jabber:client' to='bob@example.test' type='chat'><body>x</body></message>"),
+            // "We received" something addressed to someone else.
+            ("received", "<message xmlns='jabber:client' from='bob@example.test/x' to='carol@example.test' type='chat'><body>x</body></message>"),
+            ("received", "<message xmlns='jabber:client' from='me@example.test/x' to='me@example.test' type='chat'><body>x</body></message>"),
+            // Not a chat with a body.
+            ("received", "<message xmlns='jabber:client' from='room@muc.example.test/x' to='me@example.test' type='groupchat'><body>x</body></message>"),
+            ("received", "<message xmlns='jabber:client' from='bob@example.test/x' to='me@example.test' type='chat'><received xmlns='urn:xmpp:receipts' id='m1'/></message>"),
+            ("sent", "<message xmlns='jabber:client' from='me@example.test/x' to='bob@example.test' type='chat'><body></body></message>"),
+        ] {
+            let m = carbon("me@example.test", kind, inner);
+            assert_eq!(classify_message(&own(), m, now()), Inbound::Ignore, "{kind}: {inner}");
+        }
+    }
+
+    #[test]
+    fn private_hint_from_a_peer_is_an_ordinary_chat() {
+        let m = parse(
+            "<message xmlns='jabber:client' from='bob@example.test/x' type='chat'>\
+             <private xmlns='urn:xmpp:carbons:2'/><body>not for your other devices</body></message>",
+        );
+        assert!(matches!(
+            classify_message(&own(), m, now()),
+            Inbound::Chat(_)
+        ));
     }
 
     #[test]

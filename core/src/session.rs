@@ -11,14 +11,16 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 use tokio_xmpp::jid::BareJid;
+use tokio_xmpp::parsers::carbons;
+use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::presence::Presence;
 use tokio_xmpp::Stanza;
 
 use crate::connection::{Link, LinkEvent, Outcome};
 use crate::events::{ConnectionState, Event, EventHub};
-use crate::inbound::{self, Inbound};
+use crate::inbound::{self, Chat, Inbound};
 use crate::outbox::{self, Progress};
-use crate::store::{DeliveryState, Direction, NewIncoming, Store};
+use crate::store::{DeliveryState, Direction, NewIncoming, NewOutgoingCopy, Store};
 
 pub(crate) enum Command {
     /// An outbox entry was added: send it.
@@ -73,6 +75,13 @@ impl Session {
                             // A fresh session: the server needs our presence to
                             // route messages here and flush offline storage.
                             let _ = s.link.send(Presence::available()).await;
+                            // Carbons (XEP-0280) are per session: ask again so
+                            // what our other devices send and receive shows up
+                            // here too. The result is not awaited; a server
+                            // without carbons only costs us those copies.
+                            let id = uuid::Uuid::new_v4().to_string();
+                            tracing::debug!(%id, "enabling message carbons");
+                            let _ = s.link.send(Iq::from_set(id, carbons::Enable)).await;
                         }
                     }
                     LinkEvent::Suspended => {}
@@ -235,33 +244,65 @@ impl Running {
         }
     }
 
+    /// Stores an incoming chat message and announces it if it is new.
+    /// `false` only if it could not be stored.
+    fn store_incoming(&self, chat: &Chat) -> bool {
+        let from = chat.from.to_bare().to_string();
+        let stored = self.store.insert_incoming(NewIncoming {
+            from: &from,
+            remote_id: chat.remote_id.as_deref(),
+            origin_id: chat.origin_id.as_deref(),
+            stanza_id: chat.stanza_id.as_deref(),
+            body: &chat.body,
+            timestamp: self.live_timestamp(&from, chat.timestamp),
+        });
+        match stored {
+            Ok(Some(m)) => self.hub.emit(Event::Message(m)),
+            Ok(None) => tracing::debug!(%from, "duplicate message dropped"),
+            Err(e) => {
+                tracing::error!(%from, "cannot store an incoming message: {e}");
+                return false;
+            }
+        }
+        true
+    }
+
     async fn on_stanza(&mut self, stanza: Stanza) {
         match stanza {
             Stanza::Message(msg) => {
                 match inbound::classify_message(&self.own, msg, chrono::Utc::now()) {
                     Inbound::Chat(chat) => {
-                        let from = chat.from.to_bare().to_string();
-                        let stored = self.store.insert_incoming(NewIncoming {
-                            from: &from,
-                            remote_id: chat.remote_id.as_deref(),
-                            origin_id: chat.origin_id.as_deref(),
-                            stanza_id: chat.stanza_id.as_deref(),
-                            body: &chat.body,
-                            timestamp: self.live_timestamp(&from, chat.timestamp),
-                        });
-                        match stored {
-                            Ok(Some(m)) => self.hub.emit(Event::Message(m)),
-                            Ok(None) => tracing::debug!(%from, "duplicate message dropped"),
-                            Err(e) => {
-                                tracing::error!(%from, "cannot store an incoming message: {e}");
-                                return;
-                            }
-                        }
-                        // Stored (or already stored): now it may be confirmed.
-                        if chat.wants_receipt {
+                        // Confirm only once it is stored (or already was).
+                        if self.store_incoming(&chat) && chat.wants_receipt {
                             if let Some(id) = chat.remote_id.or(chat.origin_id) {
                                 let _ = self.link.send(outbox::receipt_for(chat.from, id)).await;
                             }
+                        }
+                    }
+                    // The device it was addressed to sends the receipt.
+                    Inbound::CarbonReceived(chat) => {
+                        self.store_incoming(&chat);
+                    }
+                    Inbound::CarbonSent {
+                        to,
+                        origin_id,
+                        remote_id,
+                        body,
+                        timestamp,
+                    } => {
+                        let own = self.own.to_string();
+                        let stored = self.store.insert_outgoing_copy(NewOutgoingCopy {
+                            own_jid: &own,
+                            to: to.as_str(),
+                            origin_id: origin_id.as_deref(),
+                            remote_id: remote_id.as_deref(),
+                            body: &body,
+                            timestamp,
+                        });
+                        match stored {
+                            Ok(Some(m)) => self.hub.emit(Event::Message(m)),
+                            Ok(None) => tracing::debug!(%to, "duplicate sent carbon dropped"),
+                            Err(e) => tracing::error!(%to, "cannot store a sent carbon: {e}"),
                         }
                     }
                     Inbound::Receipt { from, id } => {

@@ -27,8 +27,9 @@
 //!
 //! Outgoing: `queued → sent → acked → delivered`, forward only (steps may be
 //! skipped: a receipt can overtake the server's ack); `failed` only from
-//! `queued` or `sent`, and it is final. Incoming messages are `received` and
-//! never change.
+//! `queued` or `sent`, and it is final. A copy of what another device of
+//! ours sent ([`Store::insert_outgoing_copy`]) starts at `acked`, outside
+//! the outbox. Incoming messages are `received` and never change.
 //!
 //! # Search and unread counts
 //!
@@ -273,6 +274,22 @@ pub struct NewIncoming<'a> {
     pub timestamp: DateTime<Utc>,
 }
 
+/// A message another device of ours sent (an XEP-0280 `sent` carbon): ours,
+/// already on the server, never to be sent from here.
+#[derive(Debug, Clone, Copy)]
+pub struct NewOutgoingCopy<'a> {
+    /// Our own bare JID.
+    pub own_jid: &'a str,
+    /// The peer's bare JID.
+    pub to: &'a str,
+    /// XEP-0359 origin-id chosen by the sending device.
+    pub origin_id: Option<&'a str>,
+    /// The stanza's `@id`.
+    pub remote_id: Option<&'a str>,
+    pub body: &'a str,
+    pub timestamp: DateTime<Utc>,
+}
+
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -457,6 +474,53 @@ impl Store {
         // Only a new incoming message counts: a copy returned above.
         tx.prepare_cached("UPDATE conversations SET unread = unread + 1 WHERE peer = ?1")?
             .execute([m.from])?;
+        let message = load_message(&tx, &id)?
+            .ok_or_else(|| corrupt(format!("message {id} missing right after insert")))?;
+        tx.commit()?;
+        Ok(Some(message))
+    }
+
+    /// Stores a copy of a message another device of ours sent, as outgoing
+    /// and `acked` (the server had it), without an outbox entry: it is
+    /// never sent from here. `Ok(None)` means we already have it (same
+    /// sender, ours, and origin-id / stanza `@id`: e.g. our own message,
+    /// whose id is its origin-id) and nothing changed.
+    pub fn insert_outgoing_copy(
+        &self,
+        m: NewOutgoingCopy<'_>,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let seq = next_seq(&tx)?;
+        let timestamp = m.timestamp.timestamp_millis();
+        let inserted = tx.execute(
+            "INSERT INTO messages (id, seq, conversation, direction, sender, body, timestamp, \
+             origin_id, stanza_id, remote_id, state) \
+             VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, NULL, ?8, 'acked') \
+             ON CONFLICT DO NOTHING",
+            params![
+                id,
+                seq,
+                m.to,
+                m.own_jid,
+                m.body,
+                timestamp,
+                m.origin_id,
+                m.remote_id
+            ],
+        )?;
+        if inserted == 0 {
+            tracing::debug!(
+                to = m.to,
+                origin_id = m.origin_id,
+                remote_id = m.remote_id,
+                "duplicate copy of our own message ignored"
+            );
+            return Ok(None);
+        }
+        // Our own words: the unread count stays.
+        touch_conversation(&tx, m.to, &id, timestamp, seq)?;
         let message = load_message(&tx, &id)?
             .ok_or_else(|| corrupt(format!("message {id} missing right after insert")))?;
         tx.commit()?;

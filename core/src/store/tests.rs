@@ -1134,3 +1134,111 @@ fn malformed_unread_count_is_reported_as_corrupt() {
         Err(StoreError::Corrupt { .. })
     ));
 }
+
+fn copy<'a>(
+    origin_id: Option<&'a str>,
+    remote_id: Option<&'a str>,
+    secs: i64,
+) -> NewOutgoingCopy<'a> {
+    NewOutgoingCopy {
+        own_jid: ME,
+        to: ALICE,
+        origin_id,
+        remote_id,
+        body: "from my laptop",
+        timestamp: at(secs),
+    }
+}
+
+#[test]
+fn outgoing_copy_is_stored_acked_outside_the_outbox_and_updates_the_conversation() {
+    let store = store();
+    store.insert_incoming(incoming(ALICE, 1)).unwrap().unwrap();
+    let m = store
+        .insert_outgoing_copy(copy(Some("o1"), Some("r1"), 2))
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.direction, Direction::Outgoing);
+    assert_eq!(m.state, DeliveryState::Acked);
+    assert_eq!((m.conversation.as_str(), m.sender.as_str()), (ALICE, ME));
+    assert_eq!(m.origin_id.as_deref(), Some("o1"));
+    assert_eq!(m.timestamp, at(2));
+    assert!(store.outbox().unwrap().is_empty());
+    let conversations = store.conversations().unwrap();
+    assert_eq!(conversations.len(), 1);
+    assert_eq!(conversations[0].last_message, m);
+    // Our own words do not count as unread.
+    assert_eq!(conversations[0].unread, 1);
+    assert_eq!(
+        bodies(&store.history(ALICE, None, 10).unwrap()),
+        ["hello", "from my laptop"]
+    );
+    // Only its receipt can move it on.
+    assert_eq!(
+        store.mark_delivered(ALICE, &m.id).unwrap().map(|m| m.state),
+        Some(DeliveryState::Delivered)
+    );
+}
+
+#[test]
+fn outgoing_copy_is_stored_once_by_origin_id_or_stanza_id() {
+    let store = store();
+    assert!(store
+        .insert_outgoing_copy(copy(Some("o1"), Some("r1"), 1))
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        store
+            .insert_outgoing_copy(copy(Some("o1"), Some("r1"), 1))
+            .unwrap(),
+        None
+    );
+    // Without an origin-id the stanza @id is the key.
+    assert!(store
+        .insert_outgoing_copy(copy(None, Some("r2"), 2))
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        store
+            .insert_outgoing_copy(copy(None, Some("r2"), 2))
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.count_messages().unwrap(), 2);
+}
+
+#[test]
+fn copy_of_a_message_we_sent_from_here_is_a_duplicate() {
+    let store = store();
+    store.enqueue_outgoing(outgoing("m1", ALICE, 1)).unwrap();
+    assert_eq!(
+        store
+            .insert_outgoing_copy(copy(Some("m1"), Some("m1"), 1))
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .insert_outgoing_copy(copy(None, Some("m1"), 1))
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.count_messages().unwrap(), 1);
+    // The original stays in the outbox, untouched.
+    assert_eq!(ids(&store.outbox().unwrap()), ["m1"]);
+}
+
+#[test]
+fn peer_reusing_our_origin_id_does_not_hide_our_copy() {
+    // Dedup is per sender: a peer cannot make us drop our own message.
+    let store = store();
+    let theirs = NewIncoming {
+        origin_id: Some("o1"),
+        ..incoming(ALICE, 1)
+    };
+    store.insert_incoming(theirs).unwrap().unwrap();
+    assert!(store
+        .insert_outgoing_copy(copy(Some("o1"), None, 2))
+        .unwrap()
+        .is_some());
+}
