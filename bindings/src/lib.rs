@@ -189,7 +189,8 @@ impl Client {
                 jabberkit::Event::MessageState { id, state } => Some(Box::new(move || {
                     listener.on_message_state(id, state.into())
                 })),
-                jabberkit::Event::ConnectionState(_) => None,
+                // Typing notifications reach the bindings with the messenger issue.
+                jabberkit::Event::ConnectionState(_) | jabberkit::Event::Typing { .. } => None,
             }
         })
     }

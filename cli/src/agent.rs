@@ -10,7 +10,7 @@ use jabberkit::{Client, Event};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::json::{Command, ConversationItem, Output, SearchResult, StateJson};
+use crate::json::{parse_typing, Command, ConversationItem, Output, SearchResult, StateJson};
 
 /// Runs the agent until `quit` or the end of `input`, then disconnects.
 ///
@@ -135,6 +135,17 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
         Command::MarkRead { with } => client
             .mark_read(&with)
             .map(|count| Output::MarkedRead { with, count }),
+        // No answer on success, like `network`.
+        Command::Typing { to, state } => {
+            let sent = parse_typing(&state)
+                .map_err(Output::error)
+                .and_then(|state| {
+                    client
+                        .set_typing(&to, state)
+                        .map_err(|e| Output::error(e.to_string()))
+                });
+            return sent.err();
+        }
         Command::State => Ok(Output::State(StateJson::from(&client.state()))),
         Command::Network { available } => {
             client.network_available(available);

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Local, Utc};
-use jabberkit::{Client, ConnectionState, DeliveryState, Direction, Event, Message};
+use jabberkit::{Client, ConnectionState, DeliveryState, Direction, Event, Message, TypingState};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::json::state_name;
@@ -162,6 +162,16 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
                 let what = self.sent.get(&id).cloned().unwrap_or(id);
                 self.say(&format!("  {mark}: {what}")).await
             }
+            Event::Typing { from, state } if self.current.as_deref() == Some(from.as_str()) => {
+                let text = match state {
+                    TypingState::Composing => format!("  {from} is typing…"),
+                    TypingState::Paused => format!("  {from} stopped typing"),
+                    TypingState::Gone => format!("  {from} left the conversation"),
+                    TypingState::Active | TypingState::Inactive => return Ok(()),
+                };
+                self.say(&text).await
+            }
+            Event::Typing { .. } => Ok(()),
         }
     }
 

@@ -7,7 +7,7 @@
 //! UTC with milliseconds.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use jabberkit::{ConnectionState, DeliveryState, Direction, Event, Message};
+use jabberkit::{ConnectionState, DeliveryState, Direction, Event, Message, TypingState};
 use serde::{Deserialize, Serialize};
 
 /// History entries returned when a `history` command gives no limit.
@@ -37,6 +37,8 @@ pub enum Command {
     },
     /// `Client::mark_read`.
     MarkRead { with: String },
+    /// `Client::set_typing`: `state` is active, composing, paused, inactive or gone.
+    Typing { to: String, state: String },
     /// `Client::state`.
     State,
     /// `Client::network_available`.
@@ -87,6 +89,8 @@ pub enum Output {
     Conversations { items: Vec<ConversationItem> },
     /// The answer to `search`, best match first.
     Search { results: Vec<SearchResult> },
+    /// A contact's chat state changed.
+    Typing { from: String, state: &'static str },
     /// The answer to `mark_read`: how many messages were unread.
     MarkedRead { with: String, count: u32 },
     /// A command could not be parsed or the API refused it.
@@ -190,6 +194,10 @@ impl Output {
             }),
             // Announced by `queued` already.
             Event::Message(_) => None,
+            Event::Typing { from, state } => Some(Output::Typing {
+                from: from.clone(),
+                state: typing_name(*state),
+            }),
             Event::MessageState { id, state } => match state {
                 DeliveryState::Queued | DeliveryState::Received => None,
                 _ => Some(Output::MessageState {
@@ -279,6 +287,33 @@ impl ConversationItem {
     }
 }
 
+/// The wire name of a chat state (XEP-0085's element names).
+pub fn typing_name(state: TypingState) -> &'static str {
+    match state {
+        TypingState::Active => "active",
+        TypingState::Composing => "composing",
+        TypingState::Paused => "paused",
+        TypingState::Inactive => "inactive",
+        TypingState::Gone => "gone",
+    }
+}
+
+/// Parses a chat state name; the error is the text of the `error` event.
+pub fn parse_typing(name: &str) -> Result<TypingState, String> {
+    [
+        TypingState::Active,
+        TypingState::Composing,
+        TypingState::Paused,
+        TypingState::Inactive,
+        TypingState::Gone,
+    ]
+    .into_iter()
+    .find(|s| typing_name(*s) == name)
+    .ok_or_else(|| {
+        format!("unknown typing state {name:?}: use active, composing, paused, inactive or gone")
+    })
+}
+
 /// RFC 3339, UTC, milliseconds: `2026-11-26T10:00:00.123Z`.
 pub fn timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -361,6 +396,13 @@ mod tests {
                 Command::Search {
                     query: "café *".into(),
                     limit: DEFAULT_HISTORY_LIMIT,
+                },
+            ),
+            (
+                r#"{"cmd":"typing","to":"bob@example.test","state":"composing"}"#,
+                Command::Typing {
+                    to: "bob@example.test".into(),
+                    state: "composing".into(),
                 },
             ),
             (
@@ -460,6 +502,22 @@ mod tests {
         assert_eq!(
             out.to_line(),
             r#"{"event":"message","id":"m1","from":"me@example.test","body":"hi \"there\"\n✓","timestamp":"2026-11-26T10:00:00.123Z","to":"bob@example.test","outgoing":true}"#
+        );
+    }
+
+    #[test]
+    fn typing_states_round_trip_and_become_typing_events() {
+        for name in ["active", "composing", "paused", "inactive", "gone"] {
+            assert_eq!(typing_name(parse_typing(name).expect("known")), name);
+        }
+        assert!(parse_typing("dancing").is_err());
+        let event = Event::Typing {
+            from: "bob@example.test".into(),
+            state: TypingState::Composing,
+        };
+        assert_eq!(
+            Output::from_event(&event).expect("printed").to_line(),
+            r#"{"event":"typing","from":"bob@example.test","state":"composing"}"#
         );
     }
 

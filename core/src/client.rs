@@ -15,7 +15,7 @@ use tokio_xmpp::jid::{BareJid, Jid};
 use crate::config::ClientConfig;
 use crate::connection::Link;
 use crate::error::Error;
-use crate::events::{ConnectionState, Event, EventHub};
+use crate::events::{ConnectionState, Event, EventHub, TypingState};
 use crate::session::{Command, Session};
 use crate::store::{ConversationSummary, NewOutgoing, SearchHit, Store, StoredMessage};
 
@@ -175,6 +175,16 @@ impl Client {
             let _ = session.commands.send(Command::Send(id.clone()));
         }
         Ok(id)
+    }
+
+    /// Tells `with` that we are typing, paused, or left (XEP-0085). Sent
+    /// only while online (a stale "typing…" is worse than none); never stored.
+    pub fn set_typing(&self, with: &str, state: TypingState) -> Result<(), Error> {
+        let with = parse_bare(with)?;
+        if let Some(session) = self.inner.lock_session().as_ref() {
+            let _ = session.commands.send(Command::Typing(with, state));
+        }
+        Ok(())
     }
 
     /// Up to `limit` messages exchanged with `with`, older than the message

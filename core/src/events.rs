@@ -46,6 +46,21 @@ pub enum ConnectionState {
     },
 }
 
+/// What a contact is doing in a conversation (XEP-0085 chat states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypingState {
+    /// Paying attention to the conversation.
+    Active,
+    /// Typing.
+    Composing,
+    /// Stopped typing for a moment.
+    Paused,
+    /// Not looking at the conversation.
+    Inactive,
+    /// Left the conversation.
+    Gone,
+}
+
 /// One thing that happened, in the order it happened.
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -64,6 +79,12 @@ pub enum Event {
         id: String,
         /// Its new state.
         state: DeliveryState,
+    },
+    /// A contact started or stopped typing. Not stored: it only matters now.
+    Typing {
+        /// The contact's bare JID.
+        from: String,
+        state: TypingState,
     },
 }
 

@@ -9,9 +9,12 @@
 //! skipped this check let strangers inject messages "from" anyone.
 
 use chrono::{DateTime, Utc};
+
+use crate::events::TypingState;
 use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::carbons;
+use tokio_xmpp::parsers::chatstates::ChatState;
 use tokio_xmpp::parsers::delay::Delay;
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::{Message, MessageType};
@@ -54,6 +57,11 @@ pub(crate) enum Inbound {
     Receipt {
         from: BareJid,
         id: String,
+    },
+    /// XEP-0085: what `from` is doing in our conversation.
+    Typing {
+        from: BareJid,
+        state: TypingState,
     },
     /// The server or the peer bounced our message `id` (type='error').
     Bounce {
@@ -103,10 +111,16 @@ pub(crate) fn classify_message(own: &BareJid, mut msg: Message, now: DateTime<Ut
         return Inbound::Ignore;
     }
     let Some(body) = body_of(&msg) else {
-        return match msg.extract_valid_payload::<Received>() {
-            Some(Received { id }) => Inbound::Receipt {
+        if let Some(Received { id }) = msg.extract_valid_payload::<Received>() {
+            return Inbound::Receipt {
                 from: from.to_bare(),
                 id,
+            };
+        }
+        return match msg.extract_valid_payload::<ChatState>() {
+            Some(state) => Inbound::Typing {
+                from: from.to_bare(),
+                state: typing_state(state),
             },
             None => Inbound::Ignore,
         };
@@ -222,6 +236,29 @@ fn ids_of(own: &BareJid, payloads: Vec<Element>) -> Ids {
 /// else forever: never trust it past "now".
 fn clamp(delay: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
     delay.map_or(now, |d| d.min(now))
+}
+
+fn typing_state(state: ChatState) -> TypingState {
+    match state {
+        ChatState::Active => TypingState::Active,
+        ChatState::Composing => TypingState::Composing,
+        ChatState::Paused => TypingState::Paused,
+        ChatState::Inactive => TypingState::Inactive,
+        ChatState::Gone => TypingState::Gone,
+    }
+}
+
+/// XEP-0085 notification telling `to` what we are doing; bodyless, so
+/// servers neither archive nor store it offline.
+pub(crate) fn typing_for(to: BareJid, state: TypingState) -> Message {
+    let state = match state {
+        TypingState::Active => ChatState::Active,
+        TypingState::Composing => ChatState::Composing,
+        TypingState::Paused => ChatState::Paused,
+        TypingState::Inactive => ChatState::Inactive,
+        TypingState::Gone => ChatState::Gone,
+    };
+    Message::chat(Jid::from(to)).with_payload(state)
 }
 
 /// The answer an IQ request needs (RFC 6120 §8.2.3: every get/set gets one).
@@ -455,6 +492,32 @@ mod tests {
             classify_message(&own(), m, now()),
             Inbound::Chat(_)
         ));
+    }
+
+    #[test]
+    fn chat_states_are_typing_notifications_both_ways() {
+        let m = parse(
+            "<message xmlns='jabber:client' from='bob@example.test/x' type='chat'>\
+             <composing xmlns='http://jabber.org/protocol/chatstates'/></message>",
+        );
+        assert_eq!(
+            classify_message(&own(), m, now()),
+            Inbound::Typing {
+                from: "bob@example.test".parse().expect("jid"),
+                state: TypingState::Composing
+            }
+        );
+        let out = typing_for(
+            "bob@example.test".parse().expect("jid"),
+            TypingState::Paused,
+        );
+        let xml = String::from(&tokio_xmpp::minidom::Element::from(out));
+        assert!(
+            xml.contains("<paused xmlns=\"http://jabber.org/protocol/chatstates\"/>")
+                || xml.contains("paused xmlns='http://jabber.org/protocol/chatstates'"),
+            "{xml}"
+        );
+        assert!(!xml.contains("<body"), "{xml}");
     }
 
     #[test]

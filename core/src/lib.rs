@@ -20,7 +20,7 @@ pub mod store;
 pub use client::Client;
 pub use config::{ClientConfig, TlsMode};
 pub use error::{Error, FailureReason};
-pub use events::{ConnectionState, Event};
+pub use events::{ConnectionState, Event, TypingState};
 pub use store::{
     ConversationSummary, DeliveryState, Direction, SearchHit, StoredMessage as Message,
 };

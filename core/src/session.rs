@@ -17,7 +17,7 @@ use tokio_xmpp::parsers::presence::Presence;
 use tokio_xmpp::Stanza;
 
 use crate::connection::{Link, LinkEvent, Outcome};
-use crate::events::{ConnectionState, Event, EventHub};
+use crate::events::{ConnectionState, Event, EventHub, TypingState};
 use crate::inbound::{self, Chat, Inbound};
 use crate::outbox::{self, Progress};
 use crate::store::{DeliveryState, Direction, NewIncoming, NewOutgoingCopy, Store};
@@ -25,6 +25,8 @@ use crate::store::{DeliveryState, Direction, NewIncoming, NewOutgoingCopy, Store
 pub(crate) enum Command {
     /// An outbox entry was added: send it.
     Send(String),
+    /// Tell a contact what we are doing (XEP-0085). Dropped unless online.
+    Typing(BareJid, TypingState),
     /// Close the link cleanly, then answer.
     Disconnect(oneshot::Sender<()>),
 }
@@ -96,6 +98,12 @@ impl Session {
                 },
                 cmd = commands.recv() => match cmd {
                     Some(Command::Send(id)) => s.push(&id).await,
+                    // A notification queued across a link loss would arrive stale.
+                    Some(Command::Typing(to, state)) => {
+                        if matches!(s.hub.state(), ConnectionState::Online { .. }) {
+                            let _ = s.link.send(inbound::typing_for(to, state)).await;
+                        }
+                    }
                     Some(Command::Disconnect(done)) => {
                         s.link.close().await;
                         s.hub.set_state(ConnectionState::Disconnected);
@@ -316,6 +324,10 @@ impl Running {
                         }
                     }
                     Inbound::Bounce { from, id, reason } => self.on_bounce(from, &id, &reason),
+                    Inbound::Typing { from, state } => self.hub.emit(Event::Typing {
+                        from: from.to_string(),
+                        state,
+                    }),
                     Inbound::Ignore => {}
                 }
             }

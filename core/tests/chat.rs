@@ -7,7 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use jabberkit::{ConnectionState, DeliveryState, Direction, Event, FailureReason, TlsMode};
+use jabberkit::{
+    ConnectionState, DeliveryState, Direction, Event, FailureReason, TlsMode, TypingState,
+};
 use jabberkit_testkit::proxy::FaultProxy;
 use jabberkit_testkit::server::TestServer;
 
@@ -40,6 +42,19 @@ async fn chat_both_ways(tls: TlsMode) {
     let hello = alice.client.send(&bob_jid, "hello bob").expect("send");
     let got = bob.receive_all(&["hello bob".to_string()], WAIT).await;
     assert_eq!(got["hello bob"], 1);
+    // Typing notifications (XEP-0085) reach the peer as events, never as
+    // messages (sent once bob is surely available: he just got a message).
+    alice
+        .client
+        .set_typing(&bob_jid, TypingState::Composing)
+        .expect("typing");
+    let typing = bob
+        .wait_for("typing", |e| matches!(e, Event::Typing { .. }))
+        .await;
+    assert!(
+        matches!(&typing, Event::Typing { from, state: TypingState::Composing } if *from == alice_jid),
+        "{typing:?}"
+    );
     let reply = bob.client.send(&alice_jid, "hi alice ✓").expect("send");
     alice.receive_all(&["hi alice ✓".to_string()], WAIT).await;
 
