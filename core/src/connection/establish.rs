@@ -61,22 +61,11 @@ impl Establisher {
         let mut failures = 0u32;
         let unproductive = self.unproductive.load(Ordering::Relaxed);
         if unproductive > 0 {
-            let delay = backoff(unproductive, self.min_delay, self.max_delay);
-            tracing::warn!("the last {unproductive} logins never got online; waiting {delay:?}");
-            self.hub
-                .set_state_unless_failed(ConnectionState::Reconnecting {
-                    attempt: unproductive,
-                    retry_in: delay,
-                });
-            let client_gone = tokio::select! {
-                _ = tokio::time::sleep(delay) => false,
-                changed = network.changed() => {
-                    tracing::debug!("network changed: retrying now");
-                    changed.is_err()
-                }
-                _ = shutdown.wait_for(|down| *down) => false,
-            };
-            if client_gone {
+            tracing::warn!("the last {unproductive} logins never got online");
+            if self
+                .back_off(unproductive, &mut network, &mut shutdown)
+                .await
+            {
                 return feed_dead(slot, &self.jid).await;
             }
         }
@@ -128,22 +117,8 @@ impl Establisher {
                 Err(_) => format!("no answer within {:?}", self.connect_timeout),
             };
             failures += 1;
-            let delay = backoff(failures, self.min_delay, self.max_delay);
-            tracing::warn!("connection attempt {failures} failed: {error}; retrying in {delay:?}");
-            self.hub
-                .set_state_unless_failed(ConnectionState::Reconnecting {
-                    attempt: failures,
-                    retry_in: delay,
-                });
-            let client_gone = tokio::select! {
-                _ = tokio::time::sleep(delay) => false,
-                changed = network.changed() => {
-                    tracing::debug!("network changed: retrying now");
-                    changed.is_err()
-                }
-                _ = shutdown.wait_for(|down| *down) => false,
-            };
-            if client_gone {
+            tracing::warn!("connection attempt {failures} failed: {error}");
+            if self.back_off(failures, &mut network, &mut shutdown).await {
                 return feed_dead(slot, &self.jid).await;
             }
         }
@@ -151,6 +126,31 @@ impl Establisher {
 }
 
 impl Establisher {
+    /// Waits out the backoff for `attempt` (state `Reconnecting`), cut short
+    /// by any network report or a shutdown. True if the Client is gone.
+    async fn back_off(
+        &self,
+        attempt: u32,
+        network: &mut watch::Receiver<bool>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
+        let delay = backoff(attempt, self.min_delay, self.max_delay);
+        tracing::info!("retrying in {delay:?}");
+        self.hub
+            .set_state_unless_failed(ConnectionState::Reconnecting {
+                attempt,
+                retry_in: delay,
+            });
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => false,
+            changed = network.changed() => {
+                tracing::debug!("network changed: retrying now");
+                changed.is_err()
+            }
+            _ = shutdown.wait_for(|down| *down) => false,
+        }
+    }
+
     /// TCP, TLS, SASL: an authenticated stream, not yet bound (the
     /// `StanzaStream` binds or resumes). This is where SASL2/Bind2/FAST will
     /// replace the classic RFC 6120 exchange.
