@@ -189,8 +189,12 @@ impl Client {
                 jabberkit::Event::MessageState { id, state } => Some(Box::new(move || {
                     listener.on_message_state(id, state.into())
                 })),
-                // Typing notifications reach the bindings with the messenger issue.
-                jabberkit::Event::ConnectionState(_) | jabberkit::Event::Typing { .. } => None,
+                // Typing notifications reach the bindings with the messenger issue;
+                // roster events reach the bindings with the messenger issue.
+                jabberkit::Event::ConnectionState(_)
+                | jabberkit::Event::Typing { .. }
+                | jabberkit::Event::RosterChanged
+                | jabberkit::Event::SubscriptionRequest { .. } => None,
             }
         })
     }

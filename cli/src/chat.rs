@@ -172,6 +172,11 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
                 self.say(&text).await
             }
             Event::Typing { .. } => Ok(()),
+            Event::SubscriptionRequest { from } => {
+                self.say(&format!("* {from} asks to see your presence"))
+                    .await
+            }
+            Event::RosterChanged => Ok(()),
         }
     }
 

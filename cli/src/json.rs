@@ -91,6 +91,10 @@ pub enum Output {
     Search { results: Vec<SearchResult> },
     /// A contact's chat state changed.
     Typing { from: String, state: &'static str },
+    /// The contact list changed.
+    RosterChanged,
+    /// `from` asks to see our presence.
+    SubscriptionRequest { from: String },
     /// The answer to `mark_read`: how many messages were unread.
     MarkedRead { with: String, count: u32 },
     /// A command could not be parsed or the API refused it.
@@ -198,6 +202,10 @@ impl Output {
                 from: from.clone(),
                 state: typing_name(*state),
             }),
+            Event::RosterChanged => Some(Output::RosterChanged),
+            Event::SubscriptionRequest { from } => {
+                Some(Output::SubscriptionRequest { from: from.clone() })
+            }
             Event::MessageState { id, state } => match state {
                 DeliveryState::Queued | DeliveryState::Received => None,
                 _ => Some(Output::MessageState {
@@ -518,6 +526,23 @@ mod tests {
         assert_eq!(
             Output::from_event(&event).expect("printed").to_line(),
             r#"{"event":"typing","from":"bob@example.test","state":"composing"}"#
+        );
+    }
+
+    #[test]
+    fn roster_events_become_lines() {
+        assert_eq!(
+            Output::from_event(&Event::RosterChanged)
+                .expect("printed")
+                .to_line(),
+            r#"{"event":"roster_changed"}"#
+        );
+        let event = Event::SubscriptionRequest {
+            from: "bob@example.test".into(),
+        };
+        assert_eq!(
+            Output::from_event(&event).expect("printed").to_line(),
+            r#"{"event":"subscription_request","from":"bob@example.test"}"#
         );
     }
 

@@ -16,7 +16,8 @@ use crate::config::ClientConfig;
 use crate::connection::Link;
 use crate::error::Error;
 use crate::events::{ConnectionState, Event, EventHub, TypingState};
-use crate::session::{Command, Session};
+use crate::roster::Contact;
+use crate::session::{Command, RosterCommand, Session};
 use crate::store::{ConversationSummary, NewOutgoing, SearchHit, Store, StoredMessage};
 
 /// File name of the message store inside [`ClientConfig::store_dir`].
@@ -187,6 +188,58 @@ impl Client {
         Ok(())
     }
 
+    /// The contact list as last stored (also before connecting): contacts
+    /// and everyone whose subscription request is unanswered, by JID.
+    /// [`Event::RosterChanged`] says when to read it again.
+    pub fn roster(&self) -> Result<Vec<Contact>, Error> {
+        Ok(self.inner.store.roster()?)
+    }
+
+    /// Adds `jid` to the contact list (or renames it) and asks for
+    /// permission to see its presence. The roster arrives changed as
+    /// [`Event::RosterChanged`] once the server confirms.
+    ///
+    /// Contact calls need the account online: they are not queued (a
+    /// stale request replayed later could surprise the user), so offline
+    /// they fail with [`Error::Other`] `"not connected"`.
+    pub fn add_contact(&self, jid: &str, name: Option<&str>) -> Result<(), Error> {
+        let jid = parse_bare(jid)?;
+        let name = name.filter(|n| !n.is_empty()).map(str::to_owned);
+        self.roster_command(RosterCommand::Add(jid, name))
+    }
+
+    /// Lets `jid` see our presence, and asks to see theirs if we do not
+    /// already: permission both ways, which is what users mean by "accept".
+    pub fn approve(&self, jid: &str) -> Result<(), Error> {
+        self.roster_command(RosterCommand::Approve(parse_bare(jid)?))
+    }
+
+    /// Refuses `jid`'s request (or revokes its permission) to see our presence.
+    pub fn deny(&self, jid: &str) -> Result<(), Error> {
+        self.roster_command(RosterCommand::Deny(parse_bare(jid)?))
+    }
+
+    /// Removes `jid` from the contact list; the server cancels the
+    /// subscriptions both ways.
+    pub fn remove_contact(&self, jid: &str) -> Result<(), Error> {
+        self.roster_command(RosterCommand::Remove(parse_bare(jid)?))
+    }
+
+    fn roster_command(&self, cmd: RosterCommand) -> Result<(), Error> {
+        let not_connected = || Error::Other {
+            reason: "not connected".into(),
+        };
+        if !matches!(self.inner.hub.state(), ConnectionState::Online { .. }) {
+            return Err(not_connected());
+        }
+        let session = self.inner.lock_session();
+        let session = session.as_ref().ok_or_else(not_connected)?;
+        session
+            .commands
+            .send(Command::Roster(cmd))
+            .map_err(|_| not_connected())
+    }
+
     /// Up to `limit` messages exchanged with `with`, older than the message
     /// `before` (the newest when `None`), oldest first.
     pub fn history(
@@ -318,6 +371,30 @@ mod tests {
         let id = client.send("you@example.test", "hi").expect("send");
         let msg = client.message(&id).expect("read").expect("stored");
         assert_eq!(msg.state, crate::DeliveryState::Queued);
+    }
+
+    #[tokio::test]
+    async fn contact_calls_offline_are_refused_and_the_roster_reads_the_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let client =
+            Client::new(ClientConfig::new("me@example.test", "pw", dir.path())).expect("client");
+        let bob = "bob@example.test";
+        for result in [
+            client.add_contact(bob, Some("Bob")),
+            client.approve(bob),
+            client.deny(bob),
+            client.remove_contact(bob),
+        ] {
+            assert!(
+                matches!(&result, Err(Error::Other { reason }) if reason == "not connected"),
+                "{result:?}"
+            );
+        }
+        assert!(matches!(
+            client.approve("not a jid@@"),
+            Err(Error::InvalidInput { .. })
+        ));
+        assert_eq!(client.roster().expect("roster"), []);
     }
 
     #[test]

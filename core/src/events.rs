@@ -86,6 +86,17 @@ pub enum Event {
         from: String,
         state: TypingState,
     },
+    /// The contact list changed (a fetch, a server push, a request that
+    /// arrived or was answered): re-read `Client::roster`. Bursts are not
+    /// coalesced yet.
+    RosterChanged,
+    /// `from` asks to see our presence (RFC 6121). Nothing is answered
+    /// automatically: the user decides with `Client::approve` or
+    /// `Client::deny`. Also stored, as `Contact::pending_in`.
+    SubscriptionRequest {
+        /// The requester's bare JID.
+        from: String,
+    },
 }
 
 /// The set of subscribers plus the current connection state.

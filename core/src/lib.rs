@@ -14,6 +14,7 @@ mod error;
 mod events;
 mod inbound;
 mod outbox;
+mod roster;
 mod session;
 pub mod store;
 
@@ -21,6 +22,7 @@ pub use client::Client;
 pub use config::{ClientConfig, TlsMode};
 pub use error::{Error, FailureReason};
 pub use events::{ConnectionState, Event, TypingState};
+pub use roster::{Contact, Subscription};
 pub use store::{
     ConversationSummary, DeliveryState, Direction, SearchHit, StoredMessage as Message,
 };

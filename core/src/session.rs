@@ -5,7 +5,7 @@
 //! Being the only owner of the link, it needs no locks: the app talks to it
 //! through [`Command`]s, trackers report back through a channel.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -13,13 +13,14 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::parsers::carbons;
 use tokio_xmpp::parsers::iq::Iq;
-use tokio_xmpp::parsers::presence::Presence;
+use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::Stanza;
 
 use crate::connection::{Link, LinkEvent, Outcome};
 use crate::events::{ConnectionState, Event, EventHub, TypingState};
 use crate::inbound::{self, Chat, Inbound};
 use crate::outbox::{self, Progress};
+use crate::roster::{self, Push};
 use crate::store::{DeliveryState, Direction, NewIncoming, NewOutgoingCopy, Store};
 
 pub(crate) enum Command {
@@ -27,8 +28,24 @@ pub(crate) enum Command {
     Send(String),
     /// Tell a contact what we are doing (XEP-0085). Dropped unless online.
     Typing(BareJid, TypingState),
+    /// Change the contact list or answer a subscription request.
+    Roster(RosterCommand),
     /// Close the link cleanly, then answer.
     Disconnect(oneshot::Sender<()>),
+}
+
+/// What the app asked to do with a contact (see `Client::add_contact`…).
+pub(crate) enum RosterCommand {
+    Add(BareJid, Option<String>),
+    Approve(BareJid),
+    Deny(BareJid),
+    Remove(BareJid),
+}
+
+/// Our IQ requests that still wait for their result, by id.
+enum Request {
+    RosterFetch,
+    RosterSet(BareJid),
 }
 
 pub(crate) struct Session {
@@ -47,6 +64,7 @@ struct Running {
     /// Entries pushed into the stream whose fate is not known yet.
     in_flight: HashSet<String>,
     progress_tx: mpsc::UnboundedSender<(String, Progress)>,
+    requests: HashMap<String, Request>,
 }
 
 impl Session {
@@ -66,6 +84,7 @@ impl Session {
             hub,
             in_flight: HashSet::new(),
             progress_tx,
+            requests: HashMap::new(),
         };
         // Whatever an earlier run (or a killed process) left unacked goes first.
         s.push_outbox(None).await;
@@ -74,6 +93,10 @@ impl Session {
                 ev = s.link.next() => match ev {
                     LinkEvent::Online { resumed } => {
                         if !resumed {
+                            // The roster before presence (RFC 6121 §2.2): the
+                            // server then knows we want its pushes, and the
+                            // presence answers arrive for known contacts.
+                            s.fetch_roster().await;
                             // A fresh session: the server needs our presence to
                             // route messages here and flush offline storage.
                             let _ = s.link.send(Presence::available()).await;
@@ -104,6 +127,7 @@ impl Session {
                             let _ = s.link.send(inbound::typing_for(to, state)).await;
                         }
                     }
+                    Some(Command::Roster(cmd)) => s.on_roster_command(cmd).await,
                     Some(Command::Disconnect(done)) => {
                         s.link.close().await;
                         s.hub.set_state(ConnectionState::Disconnected);
@@ -331,12 +355,169 @@ impl Running {
                     Inbound::Ignore => {}
                 }
             }
-            Stanza::Iq(iq) => {
+            Stanza::Iq(iq) => self.on_iq(iq).await,
+            Stanza::Presence(p) => self.on_presence(p),
+        }
+    }
+
+    async fn on_iq(&mut self, iq: Iq) {
+        match iq {
+            Iq::Result {
+                id, from, payload, ..
+            } if self.is_our_server(from.as_ref()) => {
+                if let Some(request) = self.requests.remove(&id) {
+                    self.on_result(request, payload);
+                }
+            }
+            Iq::Error {
+                id, from, error, ..
+            } if self.is_our_server(from.as_ref()) => {
+                if let Some(request) = self.requests.remove(&id) {
+                    let what = match request {
+                        Request::RosterFetch => "roster fetch".to_owned(),
+                        Request::RosterSet(jid) => format!("roster change of {jid}"),
+                    };
+                    tracing::warn!(%id, "{what} refused: {:?}", error.defined_condition);
+                }
+            }
+            Iq::Set { ref payload, .. } if roster::is_roster(payload) => {
+                match roster::push(&self.own, iq) {
+                    Push::Accept {
+                        ver,
+                        changes,
+                        reply,
+                    } => {
+                        match self.store.apply_roster_push(ver.as_deref(), &changes) {
+                            Ok(()) => self.hub.emit(Event::RosterChanged),
+                            Err(e) => tracing::error!("cannot store a roster push: {e}"),
+                        }
+                        let _ = self.link.send(reply).await;
+                    }
+                    Push::Reject(reply) => {
+                        let _ = self.link.send(reply).await;
+                    }
+                }
+            }
+            iq => {
                 if let Some(reply) = inbound::answer_iq(iq) {
                     let _ = self.link.send(reply).await;
                 }
             }
-            Stanza::Presence(_) => {}
+        }
+    }
+
+    /// Results come from our server: no `from`, our bare or our full JID.
+    fn is_our_server(&self, from: Option<&tokio_xmpp::jid::Jid>) -> bool {
+        from.is_none_or(|f| f.to_bare() == self.own)
+    }
+
+    fn on_result(&mut self, request: Request, payload: Option<tokio_xmpp::minidom::Element>) {
+        match request {
+            Request::RosterFetch => match roster::fetched(payload) {
+                Ok(None) => tracing::debug!("stored roster is current"),
+                Ok(Some(roster::Fetched { ver, contacts })) => {
+                    tracing::debug!(count = contacts.len(), ?ver, "roster fetched");
+                    match self.store.replace_roster(ver.as_deref(), &contacts) {
+                        Ok(()) => self.hub.emit(Event::RosterChanged),
+                        Err(e) => tracing::error!("cannot store the roster: {e}"),
+                    }
+                }
+                Err(e) => tracing::warn!("{e}"),
+            },
+            // The server pushes the change itself.
+            Request::RosterSet(_) => {}
+        }
+    }
+
+    fn on_presence(&mut self, p: Presence) {
+        let Some(from) = p.from.map(|f| f.to_bare()) else {
+            return;
+        };
+        if from == self.own {
+            return;
+        }
+        let pending = match p.type_ {
+            PresenceType::Subscribe => true,
+            // The requester withdrew.
+            PresenceType::Unsubscribe => false,
+            _ => return,
+        };
+        if let Err(e) = self.store.set_pending_in(from.as_str(), pending) {
+            tracing::error!(%from, "cannot store a subscription request: {e}");
+            return;
+        }
+        if pending {
+            self.hub.emit(Event::SubscriptionRequest {
+                from: from.to_string(),
+            });
+        }
+        self.hub.emit(Event::RosterChanged);
+    }
+
+    async fn fetch_roster(&mut self) {
+        let ver = self.store.roster_ver().unwrap_or_else(|e| {
+            tracing::warn!("cannot read the roster version: {e}");
+            None
+        });
+        let id = uuid::Uuid::new_v4().to_string();
+        tracing::debug!(%id, ?ver, "fetching the roster");
+        self.requests.insert(id.clone(), Request::RosterFetch);
+        let _ = self.link.send(roster::fetch(&id, ver)).await;
+    }
+
+    async fn roster_set(&mut self, jid: BareJid, name: Option<String>, remove: bool) {
+        let id = uuid::Uuid::new_v4().to_string();
+        let iq = roster::set(&id, jid.clone(), name, remove);
+        self.requests.insert(id, Request::RosterSet(jid));
+        let _ = self.link.send(iq).await;
+    }
+
+    async fn on_roster_command(&mut self, cmd: RosterCommand) {
+        match cmd {
+            RosterCommand::Add(jid, name) => {
+                self.roster_set(jid.clone(), name, false).await;
+                let _ = self
+                    .link
+                    .send(roster::presence(jid, PresenceType::Subscribe))
+                    .await;
+            }
+            RosterCommand::Approve(jid) => {
+                let _ = self
+                    .link
+                    .send(roster::presence(jid.clone(), PresenceType::Subscribed))
+                    .await;
+                self.answered(&jid);
+                // Permission both ways is what users mean by "accept".
+                let subscribed = match self.store.contact(jid.as_str()) {
+                    Ok(c) => c.is_some_and(|c| c.subscription.is_to() || c.ask),
+                    Err(e) => {
+                        tracing::warn!(%jid, "cannot read a contact: {e}");
+                        false
+                    }
+                };
+                if !subscribed {
+                    let _ = self
+                        .link
+                        .send(roster::presence(jid, PresenceType::Subscribe))
+                        .await;
+                }
+            }
+            RosterCommand::Deny(jid) => {
+                let _ = self
+                    .link
+                    .send(roster::presence(jid.clone(), PresenceType::Unsubscribed))
+                    .await;
+                self.answered(&jid);
+            }
+            RosterCommand::Remove(jid) => self.roster_set(jid, None, true).await,
+        }
+    }
+
+    /// The user answered `jid`'s request.
+    fn answered(&self, jid: &BareJid) {
+        match self.store.set_pending_in(jid.as_str(), false) {
+            Ok(()) => self.hub.emit(Event::RosterChanged),
+            Err(e) => tracing::error!(%jid, "cannot record an answered request: {e}"),
         }
     }
 }

@@ -40,6 +40,14 @@
 //! by [`Store::insert_incoming`] and reset by [`Store::mark_read`], so the
 //! conversation list never counts messages.
 //!
+//! # Contacts
+//!
+//! The roster the server last sent (RFC 6121) and its version, so the
+//! contact list shows at once after a restart; plus `pending_in`, the
+//! subscription requests the user has not answered, which only we keep.
+//! A full fetch replaces the roster (`replace_roster`), a push changes one
+//! contact (`apply_roster_push`); neither forgets an unanswered request.
+//!
 //! # Conventions
 //!
 //! * JIDs are stored and compared as given: callers pass normalised bare JIDs.
@@ -58,6 +66,7 @@ use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use crate::roster::{Change, Contact, Subscription};
 use chrono::{DateTime, Utc};
 use rusqlite::{
     params, Connection, OptionalExtension, Row, Rows, Transaction, TransactionBehavior,
@@ -72,6 +81,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "003_search_and_unread",
         include_str!("migrations/003_search_and_unread.sql"),
     ),
+    ("004_roster", include_str!("migrations/004_roster.sql")),
 ];
 
 /// The schema version this build writes and understands.
@@ -784,6 +794,159 @@ impl Store {
             .query_row("SELECT count(*) FROM messages", [], |row| row.get(0))?;
         u64::try_from(n).map_err(|_| corrupt(format!("message count {n}")))
     }
+}
+
+/// The contact list (see "Contacts" in the module doc).
+impl Store {
+    /// Every contact, and everyone who asked to become one, by JID.
+    pub fn roster(&self) -> Result<Vec<Contact>, StoreError> {
+        let conn = self.conn();
+        let mut groups: std::collections::HashMap<String, Vec<String>> = Default::default();
+        let mut stmt =
+            conn.prepare_cached("SELECT jid, name FROM roster_groups ORDER BY jid, name")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            groups
+                .entry(row.get(0).map_err(column_error)?)
+                .or_default()
+                .push(row.get(1).map_err(column_error)?);
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT jid, name, subscription, ask, pending_in FROM roster_items ORDER BY jid",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut contacts = Vec::new();
+        while let Some(row) = rows.next()? {
+            let jid: String = row.get(0).map_err(column_error)?;
+            let subscription: String = row.get(2).map_err(column_error)?;
+            let subscription = Subscription::parse(&subscription)
+                .ok_or_else(|| corrupt(format!("contact {jid}: subscription {subscription:?}")))?;
+            contacts.push(Contact {
+                name: row.get(1).map_err(column_error)?,
+                subscription,
+                ask: row.get(3).map_err(column_error)?,
+                pending_in: row.get(4).map_err(column_error)?,
+                groups: groups.remove(&jid).unwrap_or_default(),
+                jid,
+            });
+        }
+        Ok(contacts)
+    }
+
+    /// One contact by bare JID.
+    pub fn contact(&self, jid: &str) -> Result<Option<Contact>, StoreError> {
+        Ok(self.roster()?.into_iter().find(|c| c.jid == jid))
+    }
+
+    /// The version of the stored roster, to send with the next fetch.
+    pub fn roster_ver(&self) -> Result<Option<String>, StoreError> {
+        let ver = self
+            .conn()
+            .query_row("SELECT ver FROM roster_meta WHERE id = 1", [], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        Ok(ver.flatten())
+    }
+
+    /// Replaces the roster with a full fetch result. Unanswered requests
+    /// stay, off the roster unless `contacts` lists them.
+    pub(crate) fn replace_roster(
+        &self,
+        ver: Option<&str>,
+        contacts: &[Contact],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM roster_items WHERE pending_in = 0", [])?;
+        tx.execute("DELETE FROM roster_groups", [])?;
+        tx.execute(
+            "UPDATE roster_items SET name = NULL, subscription = 'none', ask = 0, on_roster = 0",
+            [],
+        )?;
+        for c in contacts {
+            upsert_contact(&tx, c)?;
+        }
+        set_roster_ver(&tx, ver)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Applies a roster push and stores its version (if it has one).
+    pub(crate) fn apply_roster_push(
+        &self,
+        ver: Option<&str>,
+        changes: &[Change],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for change in changes {
+            match change {
+                Change::Set(c) => upsert_contact(&tx, c)?,
+                Change::Remove(jid) => {
+                    tx.execute("DELETE FROM roster_items WHERE jid = ?1", [jid])?;
+                }
+            }
+        }
+        if ver.is_some() {
+            set_roster_ver(&tx, ver)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records that `jid` asks to see our presence (`true`), or that the
+    /// request was answered or withdrawn (`false`, which forgets a
+    /// requester who is not on the roster).
+    pub(crate) fn set_pending_in(&self, jid: &str, pending: bool) -> Result<(), StoreError> {
+        let conn = self.conn();
+        if pending {
+            conn.execute(
+                "INSERT INTO roster_items (jid, pending_in, on_roster) VALUES (?1, 1, 0) \
+                 ON CONFLICT (jid) DO UPDATE SET pending_in = 1",
+                [jid],
+            )?;
+        } else {
+            conn.execute(
+                "DELETE FROM roster_items WHERE jid = ?1 AND on_roster = 0",
+                [jid],
+            )?;
+            conn.execute(
+                "UPDATE roster_items SET pending_in = 0 WHERE jid = ?1",
+                [jid],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Adds or updates a contact the server sent. A request it granted
+/// (`from` or `both`) is answered; any other stays pending.
+fn upsert_contact(tx: &Transaction<'_>, c: &Contact) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO roster_items (jid, name, subscription, ask, pending_in, on_roster) \
+         VALUES (?1, ?2, ?3, ?4, 0, 1) \
+         ON CONFLICT (jid) DO UPDATE SET name = excluded.name, \
+             subscription = excluded.subscription, ask = excluded.ask, on_roster = 1, \
+             pending_in = pending_in AND excluded.subscription NOT IN ('from', 'both')",
+    )?
+    .execute(params![c.jid, c.name, c.subscription.as_str(), c.ask])?;
+    tx.prepare_cached("DELETE FROM roster_groups WHERE jid = ?1")?
+        .execute([&c.jid])?;
+    for group in &c.groups {
+        tx.prepare_cached("INSERT OR IGNORE INTO roster_groups (jid, name) VALUES (?1, ?2)")?
+            .execute([&c.jid, group])?;
+    }
+    Ok(())
+}
+
+fn set_roster_ver(tx: &Transaction<'_>, ver: Option<&str>) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO roster_meta (id, ver) VALUES (1, ?1) \
+         ON CONFLICT (id) DO UPDATE SET ver = excluded.ver",
+    )?
+    .execute([ver])?;
+    Ok(())
 }
 
 /// The search query: full-text matches joined to their messages. The

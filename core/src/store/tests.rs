@@ -575,6 +575,13 @@ fn upgrade_from(from: u32) {
     assert_eq!(store.unread(ALICE).unwrap(), 0);
     store.insert_incoming(incoming(ALICE, 3)).unwrap().unwrap();
     assert_eq!(store.unread(ALICE).unwrap(), 1);
+    // The contact list starts empty and works.
+    assert_eq!(store.roster().unwrap(), []);
+    assert_eq!(store.roster_ver().unwrap(), None);
+    store
+        .replace_roster(Some("v1"), &[contact(BOB, Subscription::Both)])
+        .unwrap();
+    assert_eq!(store.roster().unwrap(), [contact(BOB, Subscription::Both)]);
 }
 
 #[test]
@@ -1241,4 +1248,163 @@ fn peer_reusing_our_origin_id_does_not_hide_our_copy() {
         .insert_outgoing_copy(copy(Some("o1"), None, 2))
         .unwrap()
         .is_some());
+}
+
+fn contact(jid: &str, subscription: Subscription) -> Contact {
+    Contact {
+        jid: jid.into(),
+        name: None,
+        groups: Vec::new(),
+        subscription,
+        ask: false,
+        pending_in: false,
+    }
+}
+
+#[test]
+fn fetched_roster_replaces_the_stored_one_with_its_version() {
+    let store = store();
+    let bob = Contact {
+        name: Some("Bob".into()),
+        groups: vec!["Friends".into(), "Work".into()],
+        ask: true,
+        ..contact(BOB, Subscription::None)
+    };
+    store
+        .replace_roster(Some("v1"), &[bob.clone(), contact(ALICE, Subscription::To)])
+        .unwrap();
+    assert_eq!(store.roster_ver().unwrap().as_deref(), Some("v1"));
+    assert_eq!(
+        store.roster().unwrap(),
+        [contact(ALICE, Subscription::To), bob]
+    );
+    // A later fetch is the whole roster: bob is gone, alice changed.
+    store
+        .replace_roster(Some("v2"), &[contact(ALICE, Subscription::Both)])
+        .unwrap();
+    assert_eq!(
+        store.roster().unwrap(),
+        [contact(ALICE, Subscription::Both)]
+    );
+    assert_eq!(store.roster_ver().unwrap().as_deref(), Some("v2"));
+    assert_fk_clean(&store);
+}
+
+#[test]
+fn pushes_add_change_and_remove_one_contact() {
+    let store = store();
+    store
+        .replace_roster(Some("v1"), &[contact(ALICE, Subscription::To)])
+        .unwrap();
+    let bob = Contact {
+        groups: vec!["Work".into()],
+        ..contact(BOB, Subscription::From)
+    };
+    store
+        .apply_roster_push(Some("v2"), &[Change::Set(bob.clone())])
+        .unwrap();
+    assert_eq!(
+        store.roster().unwrap(),
+        [contact(ALICE, Subscription::To), bob]
+    );
+    // A push without a version keeps the stored one.
+    store
+        .apply_roster_push(None, &[Change::Remove(ALICE.into())])
+        .unwrap();
+    assert_eq!(store.roster_ver().unwrap().as_deref(), Some("v2"));
+    assert_eq!(store.roster().unwrap().len(), 1);
+    store
+        .apply_roster_push(Some("v3"), &[Change::Remove(BOB.into())])
+        .unwrap();
+    assert_eq!(store.roster().unwrap(), []);
+    assert_eq!(store.roster_ver().unwrap().as_deref(), Some("v3"));
+    assert_fk_clean(&store);
+}
+
+#[test]
+fn unanswered_requests_survive_fetches_until_answered() {
+    let store = store();
+    // A stranger asks: listed, off the roster.
+    store.set_pending_in(BOB, true).unwrap();
+    let pending_bob = Contact {
+        pending_in: true,
+        ..contact(BOB, Subscription::None)
+    };
+    assert_eq!(store.roster().unwrap(), std::slice::from_ref(&pending_bob));
+    store
+        .replace_roster(Some("v1"), &[contact(ALICE, Subscription::To)])
+        .unwrap();
+    assert_eq!(
+        store.roster().unwrap(),
+        [contact(ALICE, Subscription::To), pending_bob.clone()]
+    );
+    // Denied: a stranger is forgotten.
+    store.set_pending_in(BOB, false).unwrap();
+    assert_eq!(store.roster().unwrap(), [contact(ALICE, Subscription::To)]);
+    // A contact asks: a push that does not grant it keeps the request, one
+    // that grants it (from/both) answers it.
+    store.set_pending_in(ALICE, true).unwrap();
+    store
+        .apply_roster_push(None, &[Change::Set(contact(ALICE, Subscription::To))])
+        .unwrap();
+    assert!(store.contact(ALICE).unwrap().unwrap().pending_in);
+    store
+        .apply_roster_push(None, &[Change::Set(contact(ALICE, Subscription::Both))])
+        .unwrap();
+    assert_eq!(
+        store.contact(ALICE).unwrap(),
+        Some(contact(ALICE, Subscription::Both))
+    );
+    // Answering a contact keeps the contact.
+    store.set_pending_in(ALICE, true).unwrap();
+    store.set_pending_in(ALICE, false).unwrap();
+    assert_eq!(
+        store.roster().unwrap(),
+        [contact(ALICE, Subscription::Both)]
+    );
+}
+
+#[test]
+fn roster_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    {
+        let store = Store::open(&path).unwrap();
+        store
+            .replace_roster(Some("v9"), &[contact(ALICE, Subscription::Both)])
+            .unwrap();
+        store.set_pending_in(BOB, true).unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.roster_ver().unwrap().as_deref(), Some("v9"));
+    assert_eq!(store.roster().unwrap().len(), 2);
+}
+
+#[test]
+fn malformed_subscription_is_reported_as_corrupt() {
+    let store = store();
+    store
+        .replace_roster(None, &[contact(ALICE, Subscription::To)])
+        .unwrap();
+    // Bypass the CHECK as a damaged or foreign file could.
+    let conn = store.conn();
+    conn.execute_batch(
+        "PRAGMA ignore_check_constraints = ON; \
+         UPDATE roster_items SET subscription = 'sideways';",
+    )
+    .unwrap();
+    drop(conn);
+    assert!(matches!(store.roster(), Err(StoreError::Corrupt { .. })));
+}
+
+fn assert_fk_clean(store: &Store) {
+    let orphans: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM roster_groups WHERE jid NOT IN (SELECT jid FROM roster_items)",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0);
 }
