@@ -10,7 +10,9 @@ use jabberkit::{Client, Event};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::json::{parse_typing, Command, ConversationItem, Output, SearchResult, StateJson};
+use crate::json::{
+    parse_typing, Command, ConversationItem, Output, RosterItem, SearchResult, StateJson,
+};
 
 /// Runs the agent until `quit` or the end of `input`, then disconnects.
 ///
@@ -113,6 +115,10 @@ async fn subscribe_and_connect<W: AsyncWrite + Unpin>(
     Ok(events)
 }
 
+fn api_error(e: jabberkit::Error) -> Output {
+    Output::error(e.to_string())
+}
+
 /// One API call; the answer to print, if the call has one.
 pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
     let result = match cmd {
@@ -135,6 +141,20 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
         Command::MarkRead { with } => client
             .mark_read(&with)
             .map(|count| Output::MarkedRead { with, count }),
+        Command::Roster => client.roster().map(|contacts| Output::Roster {
+            items: contacts.iter().map(RosterItem::new).collect(),
+        }),
+        // Contact changes answer nothing on success: their effect arrives as
+        // `roster_changed` once the server applied it.
+        Command::AddContact { jid, name } => {
+            return client
+                .add_contact(&jid, name.as_deref())
+                .err()
+                .map(api_error)
+        }
+        Command::Approve { jid } => return client.approve(&jid).err().map(api_error),
+        Command::Deny { jid } => return client.deny(&jid).err().map(api_error),
+        Command::RemoveContact { jid } => return client.remove_contact(&jid).err().map(api_error),
         // No answer on success, like `network`.
         Command::Typing { to, state } => {
             let sent = parse_typing(&state)

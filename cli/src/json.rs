@@ -37,6 +37,20 @@ pub enum Command {
     },
     /// `Client::mark_read`.
     MarkRead { with: String },
+    /// `Client::roster`.
+    Roster,
+    /// `Client::add_contact`: adds and asks for permission.
+    AddContact {
+        jid: String,
+        #[serde(default)]
+        name: Option<String>,
+    },
+    /// `Client::approve`.
+    Approve { jid: String },
+    /// `Client::deny`.
+    Deny { jid: String },
+    /// `Client::remove_contact`.
+    RemoveContact { jid: String },
     /// `Client::set_typing`: `state` is active, composing, paused, inactive or gone.
     Typing { to: String, state: String },
     /// `Client::state`.
@@ -89,6 +103,8 @@ pub enum Output {
     Conversations { items: Vec<ConversationItem> },
     /// The answer to `search`, best match first.
     Search { results: Vec<SearchResult> },
+    /// The answer to `roster`.
+    Roster { items: Vec<RosterItem> },
     /// A contact's chat state changed.
     Typing { from: String, state: &'static str },
     /// The contact list changed.
@@ -134,6 +150,30 @@ pub struct ConversationItem {
     pub last_body: String,
     pub last_timestamp: String,
     pub unread: u32,
+}
+
+/// One entry of a `roster` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RosterItem {
+    pub jid: String,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+    pub subscription: &'static str,
+    pub ask: bool,
+    pub pending_in: bool,
+}
+
+impl RosterItem {
+    pub fn new(c: &jabberkit::Contact) -> Self {
+        RosterItem {
+            jid: c.jid.clone(),
+            name: c.name.clone(),
+            groups: c.groups.clone(),
+            subscription: c.subscription.as_str(),
+            ask: c.ask,
+            pending_in: c.pending_in,
+        }
+    }
 }
 
 /// One entry of a `search` answer.
@@ -406,6 +446,32 @@ mod tests {
                     limit: DEFAULT_HISTORY_LIMIT,
                 },
             ),
+            (r#"{"cmd":"roster"}"#, Command::Roster),
+            (
+                r#"{"cmd":"add_contact","jid":"bob@example.test","name":"Bob"}"#,
+                Command::AddContact {
+                    jid: "bob@example.test".into(),
+                    name: Some("Bob".into()),
+                },
+            ),
+            (
+                r#"{"cmd":"approve","jid":"bob@example.test"}"#,
+                Command::Approve {
+                    jid: "bob@example.test".into(),
+                },
+            ),
+            (
+                r#"{"cmd":"deny","jid":"bob@example.test"}"#,
+                Command::Deny {
+                    jid: "bob@example.test".into(),
+                },
+            ),
+            (
+                r#"{"cmd":"remove_contact","jid":"bob@example.test"}"#,
+                Command::RemoveContact {
+                    jid: "bob@example.test".into(),
+                },
+            ),
             (
                 r#"{"cmd":"typing","to":"bob@example.test","state":"composing"}"#,
                 Command::Typing {
@@ -510,6 +576,25 @@ mod tests {
         assert_eq!(
             out.to_line(),
             r#"{"event":"message","id":"m1","from":"me@example.test","body":"hi \"there\"\n✓","timestamp":"2026-11-26T10:00:00.123Z","to":"bob@example.test","outgoing":true}"#
+        );
+    }
+
+    #[test]
+    fn roster_items_have_the_documented_shape() {
+        let contact = jabberkit::Contact {
+            jid: "bob@example.test".into(),
+            name: Some("Bob".into()),
+            groups: vec!["Friends".into()],
+            subscription: jabberkit::Subscription::To,
+            ask: false,
+            pending_in: true,
+        };
+        let out = Output::Roster {
+            items: vec![RosterItem::new(&contact)],
+        };
+        assert_eq!(
+            out.to_line(),
+            r#"{"event":"roster","items":[{"jid":"bob@example.test","name":"Bob","groups":["Friends"],"subscription":"to","ask":false,"pending_in":true}]}"#
         );
     }
 

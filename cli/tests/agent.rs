@@ -525,3 +525,64 @@ async fn a_client_that_cannot_be_created_exits_1() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("user part"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_are_added_with_permission_through_the_agent() {
+    let server = TestServer::start().await;
+    let alice_jid = server.register("alice", "alice-pw").await;
+    let bob_jid = server.register("bob", "bob-pw").await;
+    let stores = tempfile::tempdir().expect("tempdir");
+    let mut alice = Agent::spawn(
+        "alice",
+        &server,
+        &alice_jid,
+        "alice-pw",
+        &stores.path().join("alice"),
+        Route::StartTls,
+    );
+    let mut bob = Agent::spawn(
+        "bob",
+        &server,
+        &bob_jid,
+        "bob-pw",
+        &stores.path().join("bob"),
+        Route::DirectTls,
+    );
+    for agent in [&mut alice, &mut bob] {
+        agent.wait_state("online").await;
+    }
+    // Both must be available for the request to be pushed live.
+    let id = alice.send(&bob_jid, "may I add you?").await;
+    alice.wait_message_state(&id, &["delivered"]).await;
+    let id = bob.send(&alice_jid, "sure").await;
+    bob.wait_message_state(&id, &["delivered"]).await;
+
+    alice
+        .command(json!({"cmd": "add_contact", "jid": bob_jid, "name": "Bob"}))
+        .await;
+    let request = bob.wait_event("subscription_request").await;
+    assert_eq!(request["from"], alice_jid.as_str(), "{request}");
+    bob.command(json!({"cmd": "approve", "jid": alice_jid}))
+        .await;
+
+    // Alice now sees Bob (subscription "to" at least), named as she chose.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        alice.wait_event("roster_changed").await;
+        alice.command(json!({"cmd": "roster"})).await;
+        let roster = alice.wait_event("roster").await;
+        let item = &roster["items"][0];
+        if item["subscription"] == "to" || item["subscription"] == "both" {
+            assert_eq!(item["jid"], bob_jid.as_str(), "{roster}");
+            assert_eq!(item["name"], "Bob", "{roster}");
+            assert_eq!(item["ask"], false, "{roster}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never subscribed: {roster}"
+        );
+    }
+    assert_eq!(alice.quit().await, 0);
+    assert_eq!(bob.quit().await, 0);
+}
