@@ -194,7 +194,8 @@ impl Client {
                 jabberkit::Event::ConnectionState(_)
                 | jabberkit::Event::Typing { .. }
                 | jabberkit::Event::RosterChanged
-                | jabberkit::Event::SubscriptionRequest { .. } => None,
+                | jabberkit::Event::SubscriptionRequest { .. }
+                | jabberkit::Event::Presence { .. } => None,
             }
         })
     }

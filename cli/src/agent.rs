@@ -11,7 +11,8 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::json::{
-    parse_typing, Command, ConversationItem, Output, RosterItem, SearchResult, StateJson,
+    parse_show, parse_typing, Command, ConversationItem, Output, RosterItem, SearchResult,
+    StateJson,
 };
 
 /// Runs the agent until `quit` or the end of `input`, then disconnects.
@@ -166,6 +167,14 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
                 });
             return sent.err();
         }
+        Command::Presence { show, status } => {
+            let set = parse_show(&show).map_err(Output::error).and_then(|show| {
+                client
+                    .set_presence(show, status.as_deref())
+                    .map_err(|e| Output::error(e.to_string()))
+            });
+            return set.err();
+        }
         Command::State => Ok(Output::State(StateJson::from(&client.state()))),
         Command::Network { available } => {
             client.network_available(available);
@@ -236,12 +245,14 @@ mod tests {
             "{\"cmd\":\"send\",\"to\":\"bob@example.test\",\"body\":\"second\"}\n",
             "{\"cmd\":\"history\",\"with\":\"bob@example.test\",\"limit\":10}\n",
             "{\"cmd\":\"conversations\"}\n",
+            "{\"cmd\":\"presence\",\"show\":\"away\",\"status\":\"lunch\"}\n",
+            "{\"cmd\":\"presence\",\"show\":\"sleeping\"}\n",
         );
         let lines = run_script(offline_client(dir.path()), script).await;
         assert_eq!(lines[0]["event"], "state");
         assert_eq!(lines[0]["state"], "connecting");
         let got = answers(&lines);
-        assert_eq!(got.len(), 7, "{lines:#?}");
+        assert_eq!(got.len(), 8, "{lines:#?}");
         assert_eq!(got[0]["event"], "queued");
         assert_eq!(got[0]["to"], "bob@example.test");
         let first_id = got[0]["id"].as_str().expect("id").to_owned();
@@ -264,6 +275,12 @@ mod tests {
         assert_eq!(messages[0]["state"], "queued");
         assert_eq!(got[6]["event"], "conversations");
         assert_eq!(got[6]["items"][0]["last_body"], "second");
+        // A known show answers nothing (remembered offline); another is an error.
+        assert_eq!(got[7]["event"], "error");
+        assert!(got[7]["message"]
+            .as_str()
+            .expect("message")
+            .contains("sleeping"));
         // EOF disconnects: the last line says so.
         assert_eq!(
             lines.last().map(|l| &l["state"]),

@@ -177,6 +177,11 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
                     .await
             }
             Event::RosterChanged => Ok(()),
+            Event::Presence { from, show, status } => {
+                let show = show.map_or("offline", |s| s.as_str());
+                let status = status.map(|s| format!(" ({s})")).unwrap_or_default();
+                self.say(&format!("* {from} is {show}{status}")).await
+            }
         }
     }
 

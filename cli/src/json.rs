@@ -7,7 +7,7 @@
 //! UTC with milliseconds.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use jabberkit::{ConnectionState, DeliveryState, Direction, Event, Message, TypingState};
+use jabberkit::{ConnectionState, DeliveryState, Direction, Event, Message, Show, TypingState};
 use serde::{Deserialize, Serialize};
 
 /// History entries returned when a `history` command gives no limit.
@@ -53,6 +53,12 @@ pub enum Command {
     RemoveContact { jid: String },
     /// `Client::set_typing`: `state` is active, composing, paused, inactive or gone.
     Typing { to: String, state: String },
+    /// `Client::set_presence`: `show` is online, away, dnd or xa.
+    Presence {
+        show: String,
+        #[serde(default)]
+        status: Option<String>,
+    },
     /// `Client::state`.
     State,
     /// `Client::network_available`.
@@ -111,6 +117,13 @@ pub enum Output {
     RosterChanged,
     /// `from` asks to see our presence.
     SubscriptionRequest { from: String },
+    /// A contact's availability changed: `show` is online, away, dnd, xa
+    /// or offline; `status` is null when there is none.
+    Presence {
+        from: String,
+        show: &'static str,
+        status: Option<String>,
+    },
     /// The answer to `mark_read`: how many messages were unread.
     MarkedRead { with: String, count: u32 },
     /// A command could not be parsed or the API refused it.
@@ -246,6 +259,11 @@ impl Output {
             Event::SubscriptionRequest { from } => {
                 Some(Output::SubscriptionRequest { from: from.clone() })
             }
+            Event::Presence { from, show, status } => Some(Output::Presence {
+                from: from.clone(),
+                show: show.map_or("offline", Show::as_str),
+                status: status.clone(),
+            }),
             Event::MessageState { id, state } => match state {
                 DeliveryState::Queued | DeliveryState::Received => None,
                 _ => Some(Output::MessageState {
@@ -360,6 +378,12 @@ pub fn parse_typing(name: &str) -> Result<TypingState, String> {
     .ok_or_else(|| {
         format!("unknown typing state {name:?}: use active, composing, paused, inactive or gone")
     })
+}
+
+/// Parses a show name (online, away, dnd, xa); the error is the text of
+/// the `error` event.
+pub fn parse_show(name: &str) -> Result<Show, String> {
+    Show::parse(name).ok_or_else(|| format!("unknown show {name:?}: use online, away, dnd or xa"))
 }
 
 /// RFC 3339, UTC, milliseconds: `2026-11-26T10:00:00.123Z`.
@@ -486,6 +510,20 @@ mod tests {
                 },
             ),
             (r#"{"cmd":"state"}"#, Command::State),
+            (
+                r#"{"cmd":"presence","show":"away","status":"lunch"}"#,
+                Command::Presence {
+                    show: "away".into(),
+                    status: Some("lunch".into()),
+                },
+            ),
+            (
+                r#"{"cmd":"presence","show":"online"}"#,
+                Command::Presence {
+                    show: "online".into(),
+                    status: None,
+                },
+            ),
             (
                 r#"{"cmd":"network","available":false}"#,
                 Command::Network { available: false },
@@ -628,6 +666,33 @@ mod tests {
         assert_eq!(
             Output::from_event(&event).expect("printed").to_line(),
             r#"{"event":"subscription_request","from":"bob@example.test"}"#
+        );
+    }
+
+    #[test]
+    fn presence_shows_parse_and_become_presence_events() {
+        for name in ["online", "away", "dnd", "xa"] {
+            assert_eq!(parse_show(name).expect("known").as_str(), name);
+        }
+        assert!(parse_show("offline").is_err());
+        assert!(parse_show("chat").is_err());
+        let away = Event::Presence {
+            from: "bob@example.test".into(),
+            show: Some(Show::Away),
+            status: Some("lunch".into()),
+        };
+        assert_eq!(
+            Output::from_event(&away).expect("printed").to_line(),
+            r#"{"event":"presence","from":"bob@example.test","show":"away","status":"lunch"}"#
+        );
+        let offline = Event::Presence {
+            from: "bob@example.test".into(),
+            show: None,
+            status: None,
+        };
+        assert_eq!(
+            Output::from_event(&offline).expect("printed").to_line(),
+            r#"{"event":"presence","from":"bob@example.test","show":"offline","status":null}"#
         );
     }
 

@@ -16,8 +16,9 @@ use crate::config::ClientConfig;
 use crate::connection::Link;
 use crate::error::Error;
 use crate::events::{ConnectionState, Event, EventHub, TypingState};
+use crate::presence::{ContactPresence, Show};
 use crate::roster::Contact;
-use crate::session::{Command, RosterCommand, Session};
+use crate::session::{Command, OwnPresence, RosterCommand, Session};
 use crate::store::{ConversationSummary, NewOutgoing, SearchHit, Store, StoredMessage};
 
 /// File name of the message store inside [`ClientConfig::store_dir`].
@@ -44,6 +45,9 @@ struct Inner {
     store: Arc<Store>,
     hub: Arc<EventHub>,
     network: watch::Sender<bool>,
+    /// Our availability: in memory, so every session (and every fresh
+    /// stream of one) starts with the last one set; online by default.
+    presence: watch::Sender<OwnPresence>,
     runtime: Handle,
     session: Mutex<Option<SessionHandle>>,
 }
@@ -84,6 +88,7 @@ impl Client {
                 store: Arc::new(store),
                 hub: Arc::new(EventHub::new()),
                 network: watch::Sender::new(true),
+                presence: watch::Sender::new((Show::Online, None)),
                 runtime,
                 session: Mutex::new(None),
             }),
@@ -127,6 +132,7 @@ impl Client {
             store: inner.store.clone(),
             hub: inner.hub.clone(),
             commands: rx,
+            own_presence: inner.presence.subscribe(),
         };
         let task = inner.runtime.spawn(async move {
             // A failed session may still be closing; never run two at once.
@@ -238,6 +244,34 @@ impl Client {
             .commands
             .send(Command::Roster(cmd))
             .map_err(|_| not_connected())
+    }
+
+    /// Sets our availability and status text (empty = none), shown to
+    /// every contact allowed to see it. Sent at once while online;
+    /// otherwise remembered (in memory, not across a restart) for the next
+    /// connection.
+    pub fn set_presence(&self, show: Show, status: Option<&str>) -> Result<(), Error> {
+        let status = status.filter(|s| !s.is_empty());
+        if let Some(status) = status {
+            check_body(status)?;
+        }
+        self.inner
+            .presence
+            .send_replace((show, status.map(str::to_owned)));
+        Ok(())
+    }
+
+    /// `jid`'s availability as last stored (also before connecting):
+    /// `None` while no resource of it is known to be available.
+    /// [`Event::Presence`] says when it changes.
+    pub fn presence(&self, jid: &str) -> Result<Option<ContactPresence>, Error> {
+        let jid = parse_bare(jid)?;
+        Ok(self.inner.store.presence(jid.as_str())?)
+    }
+
+    /// Every contact known to be available, by JID.
+    pub fn presences(&self) -> Result<Vec<ContactPresence>, Error> {
+        Ok(self.inner.store.presences()?)
     }
 
     /// Up to `limit` messages exchanged with `with`, older than the message

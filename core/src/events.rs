@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::error::FailureReason;
+use crate::presence::Show;
 use crate::store::{DeliveryState, StoredMessage};
 
 /// Where the connection to the server stands.
@@ -96,6 +97,16 @@ pub enum Event {
     SubscriptionRequest {
         /// The requester's bare JID.
         from: String,
+    },
+    /// A contact's availability changed (the best of its resources; see
+    /// `Client::presence` for all of them). Also when a fresh session
+    /// forgets the stale presence stored before it.
+    Presence {
+        /// The contact's bare JID.
+        from: String,
+        /// `None`: offline.
+        show: Option<Show>,
+        status: Option<String>,
     },
 }
 

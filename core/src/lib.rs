@@ -14,6 +14,7 @@ mod error;
 mod events;
 mod inbound;
 mod outbox;
+mod presence;
 mod roster;
 mod session;
 pub mod store;
@@ -22,6 +23,7 @@ pub use client::Client;
 pub use config::{ClientConfig, TlsMode};
 pub use error::{Error, FailureReason};
 pub use events::{ConnectionState, Event, TypingState};
+pub use presence::{ContactPresence, ResourcePresence, Show};
 pub use roster::{Contact, Subscription};
 pub use store::{
     ConversationSummary, DeliveryState, Direction, SearchHit, StoredMessage as Message,

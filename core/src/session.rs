@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::parsers::carbons;
 use tokio_xmpp::parsers::iq::Iq;
@@ -20,8 +20,9 @@ use crate::connection::{Link, LinkEvent, Outcome};
 use crate::events::{ConnectionState, Event, EventHub, TypingState};
 use crate::inbound::{self, Chat, Inbound};
 use crate::outbox::{self, Progress};
+use crate::presence::{self, Show, Update};
 use crate::roster::{self, Push};
-use crate::store::{DeliveryState, Direction, NewIncoming, NewOutgoingCopy, Store};
+use crate::store::{DeliveryState, Direction, NewIncoming, NewOutgoingCopy, Store, StoreError};
 
 pub(crate) enum Command {
     /// An outbox entry was added: send it.
@@ -54,7 +55,12 @@ pub(crate) struct Session {
     pub store: Arc<Store>,
     pub hub: Arc<EventHub>,
     pub commands: mpsc::UnboundedReceiver<Command>,
+    /// Our availability as the app last set it (`Client::set_presence`).
+    pub own_presence: watch::Receiver<OwnPresence>,
 }
+
+/// Our show and status text.
+pub(crate) type OwnPresence = (Show, Option<String>);
 
 struct Running {
     link: Link,
@@ -65,6 +71,10 @@ struct Running {
     in_flight: HashSet<String>,
     progress_tx: mpsc::UnboundedSender<(String, Progress)>,
     requests: HashMap<String, Request>,
+    /// Whether the link is up (a change of our presence is sent at once).
+    online: bool,
+    /// What this session last broadcast; `None` before the first time.
+    sent_presence: Option<OwnPresence>,
 }
 
 impl Session {
@@ -75,6 +85,7 @@ impl Session {
             store,
             hub,
             mut commands,
+            mut own_presence,
         } = self;
         let (progress_tx, mut progress) = mpsc::unbounded_channel();
         let mut s = Running {
@@ -85,6 +96,8 @@ impl Session {
             in_flight: HashSet::new(),
             progress_tx,
             requests: HashMap::new(),
+            online: false,
+            sent_presence: None,
         };
         // Whatever an earlier run (or a killed process) left unacked goes first.
         s.push_outbox(None).await;
@@ -92,14 +105,23 @@ impl Session {
             tokio::select! {
                 ev = s.link.next() => match ev {
                     LinkEvent::Online { resumed } => {
+                        s.online = true;
                         if !resumed {
                             // The roster before presence (RFC 6121 §2.2): the
                             // server then knows we want its pushes, and the
                             // presence answers arrive for known contacts.
                             s.fetch_roster().await;
-                            // A fresh session: the server needs our presence to
-                            // route messages here and flush offline storage.
-                            let _ = s.link.send(Presence::available()).await;
+                            // The server sends every contact's presence again
+                            // after our initial one: what we stored is stale.
+                            s.forget_stale_presence();
+                            s.sent_presence = None;
+                        }
+                        // A fresh session: the server needs our presence to
+                        // route messages here and flush offline storage. A
+                        // resumed one: only a change made while suspended.
+                        let want = own_presence.borrow_and_update().clone();
+                        s.send_presence(want).await;
+                        if !resumed {
                             // Carbons (XEP-0280) are per session: ask again so
                             // what our other devices send and receive shows up
                             // here too. The result is not awaited; a server
@@ -109,7 +131,7 @@ impl Session {
                             let _ = s.link.send(Iq::from_set(id, carbons::Enable)).await;
                         }
                     }
-                    LinkEvent::Suspended => {}
+                    LinkEvent::Suspended => s.online = false,
                     LinkEvent::Stanza(stanza) => s.on_stanza(*stanza).await,
                     LinkEvent::Closed(reason) => {
                         if reason.is_none() {
@@ -140,6 +162,13 @@ impl Session {
                         return;
                     }
                 },
+                Ok(()) = own_presence.changed() => {
+                    // Offline, it is only remembered: the next Online sends it.
+                    if s.online {
+                        let want = own_presence.borrow_and_update().clone();
+                        s.send_presence(want).await;
+                    }
+                }
                 Some((id, p)) = progress.recv() => {
                     let mut lost = Vec::new();
                     s.on_progress(id, p, &mut lost);
@@ -429,7 +458,79 @@ impl Running {
         }
     }
 
+    /// Broadcasts our availability unless it is what we last sent.
+    async fn send_presence(&mut self, want: OwnPresence) {
+        if self.sent_presence.as_ref() == Some(&want) {
+            return;
+        }
+        tracing::debug!(show = want.0.as_str(), "sending our presence");
+        let _ = self
+            .link
+            .send(presence::ours(want.0, want.1.as_deref()))
+            .await;
+        self.sent_presence = Some(want);
+    }
+
+    /// Clears the stored presence; every contact shown available goes offline.
+    fn forget_stale_presence(&self) {
+        let stale = self.store.presences().unwrap_or_else(|e| {
+            tracing::warn!("cannot read the stored presence: {e}");
+            Vec::new()
+        });
+        if let Err(e) = self.store.clear_presence() {
+            tracing::error!("cannot clear the stored presence: {e}");
+            return;
+        }
+        for c in stale {
+            self.hub.emit(Event::Presence {
+                from: c.jid,
+                show: None,
+                status: None,
+            });
+        }
+    }
+
+    /// Stores a contact's resource coming or going; announces the contact
+    /// if what the UI shows for it changed.
+    fn on_availability(&self, update: Update) {
+        let (Update::Available { from, .. } | Update::Unavailable { from, .. }) = &update;
+        let from = from.as_str();
+        let shown = |jid: &str| -> Result<(Option<Show>, Option<String>), StoreError> {
+            Ok(self
+                .store
+                .presence(jid)?
+                .map_or((None, None), |c| (c.show, c.status)))
+        };
+        let changed = (|| {
+            let before = shown(from)?;
+            match &update {
+                Update::Available { resource, .. } => {
+                    self.store
+                        .set_presence(from, resource, chrono::Utc::now())?
+                }
+                Update::Unavailable { resource, .. } => {
+                    self.store.remove_presence(from, resource.as_deref())?
+                }
+            }
+            let after = shown(from)?;
+            Ok::<_, StoreError>((before != after).then_some(after))
+        })();
+        match changed {
+            Ok(Some((show, status))) => self.hub.emit(Event::Presence {
+                from: from.to_owned(),
+                show,
+                status,
+            }),
+            Ok(None) => {}
+            Err(e) => tracing::error!(%from, "cannot store a presence: {e}"),
+        }
+    }
+
     fn on_presence(&mut self, p: Presence) {
+        if let Some(update) = presence::update(&self.own, &p) {
+            self.on_availability(update);
+            return;
+        }
         let Some(from) = p.from.map(|f| f.to_bare()) else {
             return;
         };

@@ -48,6 +48,12 @@
 //! A full fetch replaces the roster (`replace_roster`), a push changes one
 //! contact (`apply_roster_push`); neither forgets an unanswered request.
 //!
+//! # Presence
+//!
+//! Contacts' available resources (RFC 6121 §4), a cache: kept across a
+//! restart so the UI shows who was online at once, cleared at the start of
+//! every fresh session because the server then sends it all again.
+//!
 //! # Conventions
 //!
 //! * JIDs are stored and compared as given: callers pass normalised bare JIDs.
@@ -66,6 +72,7 @@ use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use crate::presence::{ContactPresence, ResourcePresence, Show};
 use crate::roster::{Change, Contact, Subscription};
 use chrono::{DateTime, Utc};
 use rusqlite::{
@@ -82,6 +89,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/003_search_and_unread.sql"),
     ),
     ("004_roster", include_str!("migrations/004_roster.sql")),
+    ("005_presence", include_str!("migrations/005_presence.sql")),
 ];
 
 /// The schema version this build writes and understands.
@@ -916,6 +924,96 @@ impl Store {
                 [jid],
             )?;
         }
+        Ok(())
+    }
+}
+
+/// Contacts' availability (see "Presence" in the module doc).
+impl Store {
+    /// Every contact with a stored presence, available or not, by JID.
+    pub fn presences(&self) -> Result<Vec<ContactPresence>, StoreError> {
+        self.read_presence(None)
+    }
+
+    /// `jid`'s availability; `None` if nothing is stored (offline).
+    pub fn presence(&self, jid: &str) -> Result<Option<ContactPresence>, StoreError> {
+        Ok(self.read_presence(Some(jid))?.pop())
+    }
+
+    fn read_presence(&self, only: Option<&str>) -> Result<Vec<ContactPresence>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT jid, resource, show, status, priority FROM presence \
+             WHERE ?1 IS NULL OR jid = ?1 ORDER BY jid",
+        )?;
+        let mut rows = stmt.query([only])?;
+        let mut by_jid: Vec<(String, Vec<ResourcePresence>)> = Vec::new();
+        while let Some(row) = rows.next()? {
+            let jid: String = row.get(0).map_err(column_error)?;
+            let show: String = row.get(2).map_err(column_error)?;
+            let show = Show::parse(&show)
+                .ok_or_else(|| corrupt(format!("presence of {jid}: show {show:?}")))?;
+            let priority: i64 = row.get(4).map_err(column_error)?;
+            let resource = ResourcePresence {
+                resource: row.get(1).map_err(column_error)?,
+                show,
+                status: row.get(3).map_err(column_error)?,
+                priority: i8::try_from(priority)
+                    .map_err(|_| corrupt(format!("presence of {jid}: priority {priority}")))?,
+            };
+            match by_jid.last_mut() {
+                Some((last, list)) if *last == jid => list.push(resource),
+                _ => by_jid.push((jid, vec![resource])),
+            }
+        }
+        Ok(by_jid
+            .into_iter()
+            .map(|(jid, list)| ContactPresence::aggregate(jid, list))
+            .collect())
+    }
+
+    /// Records that `jid`'s resource is available (or changed).
+    pub(crate) fn set_presence(
+        &self,
+        jid: &str,
+        r: &ResourcePresence,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO presence (jid, resource, show, status, priority, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (jid, resource) DO UPDATE SET show = excluded.show, \
+                     status = excluded.status, priority = excluded.priority, \
+                     updated_at = excluded.updated_at",
+            )?
+            .execute(params![
+                jid,
+                r.resource,
+                r.show.as_str(),
+                r.status,
+                r.priority,
+                at.timestamp_millis()
+            ])?;
+        Ok(())
+    }
+
+    /// Records that `jid`'s resource went offline; all of them if `None`.
+    pub(crate) fn remove_presence(
+        &self,
+        jid: &str,
+        resource: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "DELETE FROM presence WHERE jid = ?1 AND (?2 IS NULL OR resource = ?2)",
+            params![jid, resource],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets every stored presence (stale at the start of a fresh session).
+    pub(crate) fn clear_presence(&self) -> Result<(), StoreError> {
+        self.conn().execute("DELETE FROM presence", [])?;
         Ok(())
     }
 }

@@ -582,6 +582,74 @@ fn upgrade_from(from: u32) {
         .replace_roster(Some("v1"), &[contact(BOB, Subscription::Both)])
         .unwrap();
     assert_eq!(store.roster().unwrap(), [contact(BOB, Subscription::Both)]);
+    // Presence starts empty and works.
+    assert_eq!(store.presences().unwrap(), []);
+    store
+        .set_presence(BOB, &resource("phone", Show::Away, 0), at(4))
+        .unwrap();
+    assert_eq!(store.presence(BOB).unwrap().unwrap().show, Some(Show::Away));
+}
+
+fn resource(name: &str, show: Show, priority: i8) -> ResourcePresence {
+    ResourcePresence {
+        resource: name.into(),
+        show,
+        status: Some(format!("{name} status")),
+        priority,
+    }
+}
+
+#[test]
+fn presence_is_kept_per_resource_and_added_up_per_contact() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+    assert_eq!(store.presence(BOB).unwrap(), None);
+    store
+        .set_presence(BOB, &resource("phone", Show::Away, 0), at(1))
+        .unwrap();
+    store
+        .set_presence(BOB, &resource("laptop", Show::Online, 0), at(2))
+        .unwrap();
+    store
+        .set_presence(ALICE, &resource("", Show::DoNotDisturb, -1), at(3))
+        .unwrap();
+    let bob = store.presence(BOB).unwrap().unwrap();
+    assert_eq!(bob.show, Some(Show::Online));
+    assert_eq!(bob.status.as_deref(), Some("laptop status"));
+    assert_eq!(
+        bob.resources,
+        [
+            resource("laptop", Show::Online, 0),
+            resource("phone", Show::Away, 0)
+        ]
+    );
+    // An update replaces the resource's row.
+    store
+        .set_presence(BOB, &resource("laptop", Show::ExtendedAway, 0), at(4))
+        .unwrap();
+    assert_eq!(store.presence(BOB).unwrap().unwrap().show, Some(Show::Away));
+    let all: Vec<_> = store
+        .presences()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.jid)
+        .collect();
+    assert_eq!(all, [ALICE, BOB]);
+    assert_eq!(
+        store.presence(ALICE).unwrap().unwrap().resources[0].priority,
+        -1
+    );
+
+    // One resource leaves, then all of them (bare-JID unavailable).
+    store.remove_presence(BOB, Some("laptop")).unwrap();
+    assert_eq!(store.presence(BOB).unwrap().unwrap().resources.len(), 1);
+    store
+        .set_presence(BOB, &resource("laptop", Show::Online, 0), at(5))
+        .unwrap();
+    store.remove_presence(BOB, None).unwrap();
+    assert_eq!(store.presence(BOB).unwrap(), None);
+    store.clear_presence().unwrap();
+    assert_eq!(store.presences().unwrap(), []);
 }
 
 #[test]

@@ -1,0 +1,308 @@
+//! Availability (RFC 6121 §4): ours, and our contacts'. The pure parts,
+//! tested on raw XML: the presence we broadcast, what an incoming
+//! `<presence/>` means, and how a contact's resources (devices) add up to
+//! the one status the UI shows.
+//!
+//! A contact is available if any of its resources is. The one shown is the
+//! best resource: highest priority first (RFC 6121 §4.7.2.3, what routing
+//! uses too), then the most reachable show — online (and `chat`) > away >
+//! xa > dnd — then the resource name, so the choice is stable.
+
+use tokio_xmpp::jid::BareJid;
+use tokio_xmpp::parsers::presence::{self, Presence, Type as PresenceType};
+
+/// How available someone is. XMPP's `chat` reads as `Online`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Show {
+    /// Available (no `<show/>`, or `chat`).
+    Online,
+    /// `away`.
+    Away,
+    /// `dnd`.
+    DoNotDisturb,
+    /// `xa`: away for a long time.
+    ExtendedAway,
+}
+
+impl Show {
+    /// The value stored in the database (XMPP's names; `online` for none).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Show::Online => "online",
+            Show::Away => "away",
+            Show::DoNotDisturb => "dnd",
+            Show::ExtendedAway => "xa",
+        }
+    }
+
+    /// The value read back from the database.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Show::Online,
+            Show::Away,
+            Show::DoNotDisturb,
+            Show::ExtendedAway,
+        ]
+        .into_iter()
+        .find(|show| show.as_str() == s)
+    }
+
+    /// Lower is more reachable (see the module doc).
+    fn rank(self) -> u8 {
+        match self {
+            Show::Online => 0,
+            Show::Away => 1,
+            Show::ExtendedAway => 2,
+            Show::DoNotDisturb => 3,
+        }
+    }
+
+    fn from_xmpp(show: Option<&presence::Show>) -> Self {
+        match show {
+            None | Some(presence::Show::Chat) => Show::Online,
+            Some(presence::Show::Away) => Show::Away,
+            Some(presence::Show::Dnd) => Show::DoNotDisturb,
+            Some(presence::Show::Xa) => Show::ExtendedAway,
+        }
+    }
+
+    fn to_xmpp(self) -> Option<presence::Show> {
+        match self {
+            Show::Online => None,
+            Show::Away => Some(presence::Show::Away),
+            Show::DoNotDisturb => Some(presence::Show::Dnd),
+            Show::ExtendedAway => Some(presence::Show::Xa),
+        }
+    }
+}
+
+/// One available resource (device) of a contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourcePresence {
+    /// The resource; empty if the contact sent from its bare JID.
+    pub resource: String,
+    pub show: Show,
+    pub status: Option<String>,
+    pub priority: i8,
+}
+
+/// A contact's availability, as last stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactPresence {
+    /// The contact's bare JID.
+    pub jid: String,
+    /// The best resource's show; `None` when no resource is available.
+    pub show: Option<Show>,
+    /// The best resource's status text.
+    pub status: Option<String>,
+    /// Every available resource, best first.
+    pub resources: Vec<ResourcePresence>,
+}
+
+impl ContactPresence {
+    /// Adds up the available resources of `jid` (see the module doc).
+    pub(crate) fn aggregate(jid: String, mut resources: Vec<ResourcePresence>) -> Self {
+        resources.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then(a.show.rank().cmp(&b.show.rank()))
+                .then(a.resource.cmp(&b.resource))
+        });
+        let best = resources.first();
+        Self {
+            show: best.map(|r| r.show),
+            status: best.and_then(|r| r.status.clone()),
+            jid,
+            resources,
+        }
+    }
+}
+
+/// What an incoming `<presence/>` without a subscription type means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Update {
+    /// `from`'s `resource` is available (or changed its show or status).
+    Available {
+        from: BareJid,
+        resource: ResourcePresence,
+    },
+    /// `from`'s `resource` went offline; all of them if `None` (a
+    /// presence from the bare JID).
+    Unavailable {
+        from: BareJid,
+        resource: Option<String>,
+    },
+}
+
+/// The availability news in `p`, if any: not from ourselves (our other
+/// devices), not an error, probe or subscription presence.
+pub(crate) fn update(own: &BareJid, p: &Presence) -> Option<Update> {
+    let full = p.from.as_ref()?;
+    let from = full.to_bare();
+    if from == *own {
+        return None;
+    }
+    let resource = full.resource().map(|r| r.to_string());
+    match p.type_ {
+        PresenceType::None => Some(Update::Available {
+            resource: ResourcePresence {
+                resource: resource.unwrap_or_default(),
+                show: Show::from_xmpp(p.show.as_ref()),
+                status: status_of(p),
+                priority: p.priority.0,
+            },
+            from,
+        }),
+        PresenceType::Unavailable => Some(Update::Unavailable { from, resource }),
+        _ => None,
+    }
+}
+
+/// The status text: the one without a language, else any.
+fn status_of(p: &Presence) -> Option<String> {
+    p.statuses
+        .iter()
+        .find(|(lang, _)| lang.0.is_empty())
+        .or_else(|| p.statuses.iter().next())
+        .map(|(_, s)| s.clone())
+        .filter(|s| !s.is_empty())
+}
+
+/// Our broadcast presence (no `to`: the server sends it to every contact
+/// allowed to see it).
+pub(crate) fn ours(show: Show, status: Option<&str>) -> Presence {
+    let mut p = Presence::available();
+    p.show = show.to_xmpp();
+    if let Some(status) = status {
+        p.set_status("", status);
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_xmpp::minidom::Element;
+
+    fn own() -> BareJid {
+        "me@example.test".parse().expect("jid")
+    }
+
+    fn parse(xml: &str) -> Presence {
+        let el: Element = xml.parse().expect("xml");
+        Presence::try_from(el).expect("presence")
+    }
+
+    fn res(resource: &str, show: Show, priority: i8) -> ResourcePresence {
+        ResourcePresence {
+            resource: resource.into(),
+            show,
+            status: Some(resource.to_uppercase()),
+            priority,
+        }
+    }
+
+    #[test]
+    fn available_presence_carries_show_status_and_priority() {
+        let p = parse(
+            "<presence xmlns='jabber:client' from='bob@example.test/phone'>\
+             <show>xa</show><status xml:lang='de'>Mittag</status><status>lunch</status>\
+             <priority>5</priority></presence>",
+        );
+        assert_eq!(
+            update(&own(), &p),
+            Some(Update::Available {
+                from: "bob@example.test".parse().expect("jid"),
+                resource: ResourcePresence {
+                    resource: "phone".into(),
+                    show: Show::ExtendedAway,
+                    status: Some("lunch".into()),
+                    priority: 5,
+                },
+            })
+        );
+        let chat = parse(
+            "<presence xmlns='jabber:client' from='bob@example.test'><show>chat</show></presence>",
+        );
+        assert!(matches!(
+            update(&own(), &chat),
+            Some(Update::Available { resource, .. })
+                if resource.show == Show::Online && resource.resource.is_empty() && resource.status.is_none()
+        ));
+    }
+
+    #[test]
+    fn unavailable_is_per_resource_or_for_all() {
+        let p = parse(
+            "<presence xmlns='jabber:client' type='unavailable' from='bob@example.test/phone'/>",
+        );
+        assert!(matches!(
+            update(&own(), &p),
+            Some(Update::Unavailable { resource: Some(r), .. }) if r == "phone"
+        ));
+        let p =
+            parse("<presence xmlns='jabber:client' type='unavailable' from='bob@example.test'/>");
+        assert!(matches!(
+            update(&own(), &p),
+            Some(Update::Unavailable { resource: None, .. })
+        ));
+    }
+
+    #[test]
+    fn own_errors_and_subscriptions_are_not_availability() {
+        for xml in [
+            "<presence xmlns='jabber:client' from='me@example.test/laptop'/>",
+            "<presence xmlns='jabber:client'/>",
+            "<presence xmlns='jabber:client' type='error' from='bob@example.test'/>",
+            "<presence xmlns='jabber:client' type='subscribe' from='bob@example.test'/>",
+            "<presence xmlns='jabber:client' type='probe' from='bob@example.test'/>",
+        ] {
+            assert_eq!(update(&own(), &parse(xml)), None, "{xml}");
+        }
+    }
+
+    #[test]
+    fn the_best_resource_wins_by_priority_then_show() {
+        let c = ContactPresence::aggregate(
+            "bob@example.test".into(),
+            vec![
+                res("dnd", Show::DoNotDisturb, 0),
+                res("away", Show::Away, 0),
+                res("xa", Show::ExtendedAway, 0),
+            ],
+        );
+        assert_eq!(c.show, Some(Show::Away));
+        assert_eq!(c.status.as_deref(), Some("AWAY"));
+        let order: Vec<_> = c.resources.iter().map(|r| r.resource.as_str()).collect();
+        assert_eq!(order, ["away", "xa", "dnd"]);
+        let c = ContactPresence::aggregate(
+            "bob@example.test".into(),
+            vec![
+                res("online", Show::Online, 0),
+                res("dnd", Show::DoNotDisturb, 10),
+            ],
+        );
+        assert_eq!(c.show, Some(Show::DoNotDisturb));
+        let c = ContactPresence::aggregate("bob@example.test".into(), vec![]);
+        assert_eq!((c.show, c.status), (None, None));
+    }
+
+    #[test]
+    fn our_presence_round_trips_and_names_are_stable() {
+        for show in [
+            Show::Online,
+            Show::Away,
+            Show::DoNotDisturb,
+            Show::ExtendedAway,
+        ] {
+            assert_eq!(Show::parse(show.as_str()), Some(show));
+            let p = ours(show, Some("lunch"));
+            assert_eq!(p.type_, PresenceType::None);
+            assert_eq!(p.to, None);
+            assert_eq!(Show::from_xmpp(p.show.as_ref()), show);
+            assert_eq!(status_of(&p).as_deref(), Some("lunch"));
+        }
+        assert_eq!(ours(Show::Online, None).show, None);
+        assert_eq!(Show::parse("chat"), None);
+    }
+}

@@ -1,0 +1,122 @@
+//! Availability (RFC 6121 §4) against a real Prosody: a contact's show and
+//! status reach us and are stored, going offline is seen, and the stored
+//! presence survives a restart until the next fresh session replaces it.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use jabberkit::{Contact, Event, Show, Subscription, TlsMode};
+use jabberkit_testkit::server::TestServer;
+
+fn open(server: &TestServer, jid: &str, dir: &Path) -> Account {
+    Account::new(config(
+        server,
+        jid,
+        server.starttls_addr(),
+        TlsMode::StartTls,
+        dir,
+    ))
+}
+
+async fn online(a: &mut Account) {
+    a.client.connect().expect("connect");
+    a.wait_online().await;
+    a.wait_for("roster fetched", |e| matches!(e, Event::RosterChanged))
+        .await;
+}
+
+/// Waits (on RosterChanged events) until `jid` is a contact both ways.
+async fn wait_both(a: &mut Account, jid: &str) {
+    let both = |r: &[Contact]| {
+        r.iter()
+            .any(|c| c.jid == jid && c.subscription == Subscription::Both)
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !both(&a.client.roster().expect("roster")) {
+        match tokio::time::timeout_at(deadline, a.events.recv()).await {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("events closed"),
+            Err(_) => panic!("timed out waiting for {jid} both ways"),
+        }
+    }
+}
+
+/// Waits for the presence event of `from` with `show` (and `status`).
+async fn wait_presence(a: &mut Account, from: &str, show: Option<Show>, status: Option<&str>) {
+    a.wait_for(&format!("{from} {show:?} {status:?}"), |e| {
+        matches!(e, Event::Presence { from: f, show: s, status: t }
+            if f == from && *s == show && t.as_deref() == status)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_presence_is_seen_stored_and_refreshed_by_a_fresh_session() {
+    init_logs();
+    let server = TestServer::start().await;
+    let alice_jid = server.register("alice", PASSWORD).await;
+    let bob_jid = server.register("bob", PASSWORD).await;
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("tmp"));
+    let mut alice = open(&server, &format!("{alice_jid}/phone"), dirs[0].path());
+    let mut bob = open(&server, &format!("{bob_jid}/desk"), dirs[1].path());
+    online(&mut alice).await;
+    online(&mut bob).await;
+
+    // Mutual subscription, as in roster.rs.
+    alice.client.add_contact(&bob_jid, None).expect("add");
+    bob.wait_for("request", |e| {
+        matches!(e, Event::SubscriptionRequest { .. })
+    })
+    .await;
+    bob.client.approve(&alice_jid).expect("approve");
+    alice
+        .wait_for("bob's request", |e| {
+            matches!(e, Event::SubscriptionRequest { .. })
+        })
+        .await;
+    alice.client.approve(&bob_jid).expect("approve");
+    wait_both(&mut alice, &bob_jid).await;
+    wait_both(&mut bob, &alice_jid).await;
+
+    // A change while online goes out at once.
+    bob.client
+        .set_presence(Show::Away, Some("lunch"))
+        .expect("set");
+    wait_presence(&mut alice, &bob_jid, Some(Show::Away), Some("lunch")).await;
+    let stored = alice.client.presence(&bob_jid).expect("read").expect("bob");
+    assert_eq!(stored.show, Some(Show::Away));
+    assert_eq!(stored.status.as_deref(), Some("lunch"));
+    assert_eq!(stored.resources.len(), 1, "{stored:?}");
+    assert_eq!(stored.resources[0].resource, "desk");
+    // Our own presence never shows as a contact's.
+    assert!(alice.client.presence(&alice_jid).expect("read").is_none());
+
+    // bob leaves: offline.
+    bob.client.disconnect().await;
+    wait_presence(&mut alice, &bob_jid, None, None).await;
+    assert_eq!(alice.client.presence(&bob_jid).expect("read"), None);
+
+    // bob's client remembered "away": his next session starts with it.
+    bob.client.connect().expect("connect");
+    wait_presence(&mut alice, &bob_jid, Some(Show::Away), Some("lunch")).await;
+
+    // alice restarts: bob shows before connecting...
+    alice.client.disconnect().await;
+    drop(alice);
+    let mut alice = open(&server, &format!("{alice_jid}/phone"), dirs[0].path());
+    assert_eq!(
+        alice.client.presence(&bob_jid).expect("read"),
+        Some(stored.clone())
+    );
+    // ...the fresh session forgets it (stale), then the server sends it again.
+    alice.client.connect().expect("connect");
+    wait_presence(&mut alice, &bob_jid, None, None).await;
+    wait_presence(&mut alice, &bob_jid, Some(Show::Away), Some("lunch")).await;
+    assert_eq!(alice.client.presence(&bob_jid).expect("read"), Some(stored));
+    assert_eq!(alice.client.presences().expect("read").len(), 1);
+
+    alice.client.disconnect().await;
+    bob.client.disconnect().await;
+}
