@@ -195,7 +195,8 @@ impl Client {
                 | jabberkit::Event::Typing { .. }
                 | jabberkit::Event::RosterChanged
                 | jabberkit::Event::SubscriptionRequest { .. }
-                | jabberkit::Event::Presence { .. } => None,
+                | jabberkit::Event::Presence { .. }
+                | jabberkit::Event::CatchUp { .. } => None,
             }
         })
     }

@@ -177,6 +177,15 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
                     .await
             }
             Event::RosterChanged => Ok(()),
+            // Only the end of a catch-up that brought something is worth a line.
+            Event::CatchUp {
+                fetched,
+                complete: true,
+            } if fetched > 0 => {
+                self.say(&format!("* caught up: {fetched} archived messages checked"))
+                    .await
+            }
+            Event::CatchUp { .. } => Ok(()),
             Event::Presence { from, show, status } => {
                 let show = show.map_or("offline", |s| s.as_str());
                 let status = status.map(|s| format!(" ({s})")).unwrap_or_default();

@@ -124,6 +124,10 @@ pub enum Output {
         show: &'static str,
         status: Option<String>,
     },
+    /// Catching up from the server's archive progressed by one page;
+    /// `fetched` counts archived messages so far (copies included).
+    #[serde(rename = "catchup")]
+    CatchUp { fetched: u32, complete: bool },
     /// The answer to `mark_read`: how many messages were unread.
     MarkedRead { with: String, count: u32 },
     /// A command could not be parsed or the API refused it.
@@ -263,6 +267,10 @@ impl Output {
                 from: from.clone(),
                 show: show.map_or("offline", Show::as_str),
                 status: status.clone(),
+            }),
+            Event::CatchUp { fetched, complete } => Some(Output::CatchUp {
+                fetched: *fetched,
+                complete: *complete,
             }),
             Event::MessageState { id, state } => match state {
                 DeliveryState::Queued | DeliveryState::Received => None,
@@ -649,6 +657,18 @@ mod tests {
         assert_eq!(
             Output::from_event(&event).expect("printed").to_line(),
             r#"{"event":"typing","from":"bob@example.test","state":"composing"}"#
+        );
+    }
+
+    #[test]
+    fn catch_up_progress_becomes_a_line() {
+        let event = Event::CatchUp {
+            fetched: 120,
+            complete: true,
+        };
+        assert_eq!(
+            Output::from_event(&event).expect("printed").to_line(),
+            r#"{"event":"catchup","fetched":120,"complete":true}"#
         );
     }
 

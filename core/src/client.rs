@@ -133,6 +133,7 @@ impl Client {
             hub: inner.hub.clone(),
             commands: rx,
             own_presence: inner.presence.subscribe(),
+            catch_up_first_login: inner.config.catch_up_first_login,
         };
         let task = inner.runtime.spawn(async move {
             // A failed session may still be closing; never run two at once.

@@ -47,6 +47,10 @@ pub struct ClientConfig {
     pub max_retry_delay: Duration,
     /// How long one connection attempt (TCP, TLS, authentication) may take.
     pub connect_timeout: Duration,
+    /// On the very first login of this store, how many of the most recent
+    /// archived messages (XEP-0313) to fetch; later logins fetch everything
+    /// after what was fetched before. 0 skips the first fetch.
+    pub catch_up_first_login: u32,
 }
 
 impl ClientConfig {
@@ -69,6 +73,7 @@ impl ClientConfig {
             min_retry_delay: Duration::from_secs(1),
             max_retry_delay: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(30),
+            catch_up_first_login: 200,
         }
     }
 }

@@ -108,6 +108,17 @@ pub enum Event {
         show: Option<Show>,
         status: Option<String>,
     },
+    /// Catching up from the server's archive after a fresh (not resumed)
+    /// login progressed by one page. The messages themselves are announced
+    /// as [`Event::Message`], once each, only if they were new here.
+    CatchUp {
+        /// Archived stanzas received so far in this catch-up: copies of
+        /// stored messages included, and bodyless ones such as receipts
+        /// (Prosody archives those too), which store nothing.
+        fetched: u32,
+        /// Nothing more to fetch (or the server refused: see the logs).
+        complete: bool,
+    },
 }
 
 /// The set of subscribers plus the current connection state.

@@ -199,7 +199,7 @@ fn classify_carbon(own: &BareJid, mut msg: Message, now: DateTime<Utc>) -> Inbou
 }
 
 /// The non-empty body of a message.
-fn body_of(msg: &Message) -> Option<String> {
+pub(crate) fn body_of(msg: &Message) -> Option<String> {
     msg.get_best_body_cloned(vec![])
         .map(|(_, b)| b)
         .filter(|b| !b.is_empty())
@@ -207,14 +207,14 @@ fn body_of(msg: &Message) -> Option<String> {
 
 /// What a chat message's payloads say about its identity and time.
 #[derive(Default)]
-struct Ids {
-    stanza_id: Option<String>,
-    origin_id: Option<String>,
-    delay: Option<DateTime<Utc>>,
-    wants_receipt: bool,
+pub(crate) struct Ids {
+    pub stanza_id: Option<String>,
+    pub origin_id: Option<String>,
+    pub delay: Option<DateTime<Utc>>,
+    pub wants_receipt: bool,
 }
 
-fn ids_of(own: &BareJid, payloads: Vec<Element>) -> Ids {
+pub(crate) fn ids_of(own: &BareJid, payloads: Vec<Element>) -> Ids {
     let mut ids = Ids::default();
     for payload in payloads {
         if let Ok(sid) = StanzaId::try_from(payload.clone()) {
@@ -234,7 +234,7 @@ fn ids_of(own: &BareJid, payloads: Vec<Element>) -> Ids {
 
 /// A delay stamp from the future would sort a message after everything
 /// else forever: never trust it past "now".
-fn clamp(delay: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn clamp(delay: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
     delay.map_or(now, |d| d.min(now))
 }
 

@@ -7,6 +7,7 @@
 //!
 //! See `ARCHITECTURE.md` at the repository root for the layers.
 
+mod archive;
 mod client;
 mod config;
 mod connection;

@@ -13,9 +13,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::parsers::carbons;
 use tokio_xmpp::parsers::iq::Iq;
+use tokio_xmpp::parsers::message::Message;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
+use tokio_xmpp::parsers::stanza_error::{DefinedCondition, StanzaError};
 use tokio_xmpp::Stanza;
 
+use crate::archive::{self, Archived, Page};
 use crate::connection::{Link, LinkEvent, Outcome};
 use crate::events::{ConnectionState, Event, EventHub, TypingState};
 use crate::inbound::{self, Chat, Inbound};
@@ -47,6 +50,17 @@ pub(crate) enum RosterCommand {
 enum Request {
     RosterFetch,
     RosterSet(BareJid),
+    /// One page of the catch-up from our archive.
+    Archive(Page),
+}
+
+/// A catch-up from our archive in progress (see [`crate::archive`]).
+struct CatchUp {
+    /// The query id every page of it carries: results with another are
+    /// refused.
+    queryid: String,
+    /// Archived messages received so far.
+    fetched: u32,
 }
 
 pub(crate) struct Session {
@@ -57,6 +71,8 @@ pub(crate) struct Session {
     pub commands: mpsc::UnboundedReceiver<Command>,
     /// Our availability as the app last set it (`Client::set_presence`).
     pub own_presence: watch::Receiver<OwnPresence>,
+    /// See `ClientConfig::catch_up_first_login`.
+    pub catch_up_first_login: u32,
 }
 
 /// Our show and status text.
@@ -75,6 +91,8 @@ struct Running {
     online: bool,
     /// What this session last broadcast; `None` before the first time.
     sent_presence: Option<OwnPresence>,
+    catch_up: Option<CatchUp>,
+    catch_up_first_login: u32,
 }
 
 impl Session {
@@ -86,6 +104,7 @@ impl Session {
             hub,
             mut commands,
             mut own_presence,
+            catch_up_first_login,
         } = self;
         let (progress_tx, mut progress) = mpsc::unbounded_channel();
         let mut s = Running {
@@ -98,6 +117,8 @@ impl Session {
             requests: HashMap::new(),
             online: false,
             sent_presence: None,
+            catch_up: None,
+            catch_up_first_login,
         };
         // Whatever an earlier run (or a killed process) left unacked goes first.
         s.push_outbox(None).await;
@@ -129,6 +150,10 @@ impl Session {
                             let id = uuid::Uuid::new_v4().to_string();
                             tracing::debug!(%id, "enabling message carbons");
                             let _ = s.link.send(Iq::from_set(id, carbons::Enable)).await;
+                            // What arrived while no stream was up, page by
+                            // page; live stanzas keep flowing meanwhile. A
+                            // resumed stream lost nothing.
+                            s.start_catch_up().await;
                         }
                     }
                     LinkEvent::Suspended => s.online = false,
@@ -309,13 +334,20 @@ impl Running {
     /// `false` only if it could not be stored.
     fn store_incoming(&self, chat: &Chat) -> bool {
         let from = chat.from.to_bare().to_string();
+        self.store_chat(chat, self.live_timestamp(&from, chat.timestamp))
+    }
+
+    /// Stores an incoming chat message at `timestamp` and announces it if
+    /// it is new. `false` only if it could not be stored.
+    fn store_chat(&self, chat: &Chat, timestamp: DateTime<Utc>) -> bool {
+        let from = chat.from.to_bare().to_string();
         let stored = self.store.insert_incoming(NewIncoming {
             from: &from,
             remote_id: chat.remote_id.as_deref(),
             origin_id: chat.origin_id.as_deref(),
             stanza_id: chat.stanza_id.as_deref(),
             body: &chat.body,
-            timestamp: self.live_timestamp(&from, chat.timestamp),
+            timestamp,
         });
         match stored {
             Ok(Some(m)) => self.hub.emit(Event::Message(m)),
@@ -328,8 +360,20 @@ impl Running {
         true
     }
 
+    /// Stores a message another device of ours sent (a sent carbon or an
+    /// archived one) and announces it if it is new.
+    fn store_outgoing_copy(&self, copy: NewOutgoingCopy<'_>) {
+        let to = copy.to.to_owned();
+        match self.store.insert_outgoing_copy(copy) {
+            Ok(Some(m)) => self.hub.emit(Event::Message(m)),
+            Ok(None) => tracing::debug!(%to, "duplicate copy of our own message dropped"),
+            Err(e) => tracing::error!(%to, "cannot store a copy of our own message: {e}"),
+        }
+    }
+
     async fn on_stanza(&mut self, stanza: Stanza) {
         match stanza {
+            Stanza::Message(msg) if archive::is_result(&msg) => self.on_archived(msg),
             Stanza::Message(msg) => {
                 match inbound::classify_message(&self.own, msg, chrono::Utc::now()) {
                     Inbound::Chat(chat) => {
@@ -350,22 +394,14 @@ impl Running {
                         remote_id,
                         body,
                         timestamp,
-                    } => {
-                        let own = self.own.to_string();
-                        let stored = self.store.insert_outgoing_copy(NewOutgoingCopy {
-                            own_jid: &own,
-                            to: to.as_str(),
-                            origin_id: origin_id.as_deref(),
-                            remote_id: remote_id.as_deref(),
-                            body: &body,
-                            timestamp,
-                        });
-                        match stored {
-                            Ok(Some(m)) => self.hub.emit(Event::Message(m)),
-                            Ok(None) => tracing::debug!(%to, "duplicate sent carbon dropped"),
-                            Err(e) => tracing::error!(%to, "cannot store a sent carbon: {e}"),
-                        }
-                    }
+                    } => self.store_outgoing_copy(NewOutgoingCopy {
+                        own_jid: self.own.as_str(),
+                        to: to.as_str(),
+                        origin_id: origin_id.as_deref(),
+                        remote_id: remote_id.as_deref(),
+                        body: &body,
+                        timestamp,
+                    }),
                     Inbound::Receipt { from, id } => {
                         match self.store.mark_delivered(from.as_str(), &id) {
                             Ok(Some(m)) => self.hub.emit(Event::MessageState {
@@ -393,11 +429,11 @@ impl Running {
         match iq {
             Iq::Result {
                 id, from, payload, ..
-            } if self.is_our_server(from.as_ref()) => {
-                if let Some(request) = self.requests.remove(&id) {
-                    self.on_result(request, payload);
-                }
-            }
+            } if self.is_our_server(from.as_ref()) => match self.requests.remove(&id) {
+                Some(Request::Archive(page)) => self.on_page_end(page, payload).await,
+                Some(request) => self.on_result(request, payload),
+                None => {}
+            },
             Iq::Error {
                 id, from, error, ..
             } if self.is_our_server(from.as_ref()) => {
@@ -405,6 +441,10 @@ impl Running {
                     let what = match request {
                         Request::RosterFetch => "roster fetch".to_owned(),
                         Request::RosterSet(jid) => format!("roster change of {jid}"),
+                        Request::Archive(page) => {
+                            self.on_page_refused(page, error).await;
+                            return;
+                        }
                     };
                     tracing::warn!(%id, "{what} refused: {:?}", error.defined_condition);
                 }
@@ -455,6 +495,149 @@ impl Running {
             },
             // The server pushes the change itself.
             Request::RosterSet(_) => {}
+            // Handled by `on_page_end`.
+            Request::Archive(_) => {}
+        }
+    }
+
+    /// Starts catching up from our archive: after the newest archive id a
+    /// previous catch-up reached, or the recent window on a first login.
+    async fn start_catch_up(&mut self) {
+        let page = match self.store.archive_last_id() {
+            Ok(Some(last)) => Page::After(last),
+            Ok(None) => Page::Latest(self.catch_up_first_login),
+            Err(e) => {
+                tracing::error!("cannot read the archive position: {e}");
+                return;
+            }
+        };
+        // Pages of a catch-up on an earlier stream will never be answered.
+        self.requests
+            .retain(|_, r| !matches!(r, Request::Archive(_)));
+        self.catch_up = Some(CatchUp {
+            queryid: uuid::Uuid::new_v4().to_string(),
+            fetched: 0,
+        });
+        if page == Page::Latest(0) {
+            self.end_catch_up();
+            return;
+        }
+        self.request_page(page).await;
+    }
+
+    async fn request_page(&mut self, page: Page) {
+        let Some(c) = &self.catch_up else {
+            return;
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        tracing::debug!(%id, ?page, "asking our archive for a page");
+        let iq = archive::query(&id, &c.queryid, &page);
+        self.requests.insert(id, Request::Archive(page));
+        let _ = self.link.send(iq).await;
+    }
+
+    /// One archived message, from a `<result/>`: stored (once) like a live
+    /// one if our server sent it for our query; refused otherwise.
+    fn on_archived(&mut self, msg: Message) {
+        let Some(c) = self.catch_up.as_mut() else {
+            tracing::warn!(from = ?msg.from, "dropped an archive result while not catching up");
+            return;
+        };
+        let queryid = c.queryid.as_str();
+        let Some(result) = archive::result(&self.own, msg, |q| q == queryid, Utc::now()) else {
+            return;
+        };
+        c.fetched += 1;
+        match result.message {
+            // Its archive time, not the live ordering rule: an archived
+            // message is older than what arrived live since.
+            Archived::Incoming(chat) => {
+                self.store_chat(&chat, chat.timestamp);
+            }
+            Archived::Outgoing {
+                to,
+                origin_id,
+                remote_id,
+                body,
+                timestamp,
+            } => self.store_outgoing_copy(NewOutgoingCopy {
+                own_jid: self.own.as_str(),
+                to: to.as_str(),
+                origin_id: origin_id.as_deref(),
+                remote_id: remote_id.as_deref(),
+                body: &body,
+                timestamp,
+            }),
+            Archived::Skip => {}
+        }
+    }
+
+    /// A page ended (`<fin/>`): its messages are stored, so remember how
+    /// far we got, then ask for the next page or stop.
+    async fn on_page_end(&mut self, page: Page, payload: Option<tokio_xmpp::minidom::Element>) {
+        let end = match archive::fin(payload) {
+            Ok(end) => end,
+            Err(e) => {
+                tracing::warn!("{e}; catch-up stopped");
+                self.end_catch_up();
+                return;
+            }
+        };
+        // An empty archive on a first login: next time, from its start.
+        let first_empty = matches!(page, Page::Latest(_)) && end.last.is_none();
+        if let Some(last) = end.last.as_deref().or(first_empty.then_some("")) {
+            if let Err(e) = self.store.set_archive_last_id(last) {
+                tracing::error!("cannot record the archive position: {e}");
+            }
+        }
+        let next = match (&page, end.last) {
+            // A first login only wants the recent window.
+            (Page::Latest(_), _) => None,
+            (_, _) if end.complete => None,
+            // An empty page, or a server repeating itself: nothing after.
+            (Page::After(after), Some(last)) if *after != last => Some(Page::After(last)),
+            _ => None,
+        };
+        match next {
+            Some(next) => {
+                if let Some(c) = &self.catch_up {
+                    self.hub.emit(Event::CatchUp {
+                        fetched: c.fetched,
+                        complete: false,
+                    });
+                }
+                self.request_page(next).await;
+            }
+            None => self.end_catch_up(),
+        }
+    }
+
+    /// The server refused a page. If the id we start after is gone from
+    /// the archive (expired), the recent window replaces it.
+    async fn on_page_refused(&mut self, page: Page, error: StanzaError) {
+        tracing::warn!(
+            ?page,
+            "archive query refused: {:?}",
+            error.defined_condition
+        );
+        if matches!(page, Page::After(_))
+            && error.defined_condition == DefinedCondition::ItemNotFound
+            && self.catch_up_first_login > 0
+        {
+            self.request_page(Page::Latest(self.catch_up_first_login))
+                .await;
+            return;
+        }
+        self.end_catch_up();
+    }
+
+    fn end_catch_up(&mut self) {
+        if let Some(c) = self.catch_up.take() {
+            tracing::debug!(fetched = c.fetched, "catch-up done");
+            self.hub.emit(Event::CatchUp {
+                fetched: c.fetched,
+                complete: true,
+            });
         }
     }
 

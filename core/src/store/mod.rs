@@ -90,6 +90,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("004_roster", include_str!("migrations/004_roster.sql")),
     ("005_presence", include_str!("migrations/005_presence.sql")),
+    ("006_archive", include_str!("migrations/006_archive.sql")),
 ];
 
 /// The schema version this build writes and understands.
@@ -855,6 +856,27 @@ impl Store {
             })
             .optional()?;
         Ok(ver.flatten())
+    }
+
+    /// The newest archive id (XEP-0313) a catch-up reached: the next one
+    /// starts after it. `None` before the first catch-up.
+    pub fn archive_last_id(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT last_id FROM archive_meta WHERE id = 1", [], |row| {
+                row.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Records how far a catch-up got in our archive.
+    pub(crate) fn set_archive_last_id(&self, last_id: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO archive_meta (id, last_id) VALUES (1, ?1) \
+             ON CONFLICT (id) DO UPDATE SET last_id = excluded.last_id",
+            [last_id],
+        )?;
+        Ok(())
     }
 
     /// Replaces the roster with a full fetch result. Unanswered requests

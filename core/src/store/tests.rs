@@ -588,6 +588,10 @@ fn upgrade_from(from: u32) {
         .set_presence(BOB, &resource("phone", Show::Away, 0), at(4))
         .unwrap();
     assert_eq!(store.presence(BOB).unwrap().unwrap().show, Some(Show::Away));
+    // The archive position starts unknown and works.
+    assert_eq!(store.archive_last_id().unwrap(), None);
+    store.set_archive_last_id("A1").unwrap();
+    assert_eq!(store.archive_last_id().unwrap().as_deref(), Some("A1"));
 }
 
 fn resource(name: &str, show: Show, priority: i8) -> ResourcePresence {
@@ -1446,6 +1450,52 @@ fn roster_survives_a_restart() {
     let store = Store::open(&path).unwrap();
     assert_eq!(store.roster_ver().unwrap().as_deref(), Some("v9"));
     assert_eq!(store.roster().unwrap().len(), 2);
+}
+
+#[test]
+fn archive_position_is_replaced_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    {
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.archive_last_id().unwrap(), None);
+        store.set_archive_last_id("A1").unwrap();
+        store.set_archive_last_id("A2").unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.archive_last_id().unwrap().as_deref(), Some("A2"));
+    let rows: i64 = store
+        .conn()
+        .query_row("SELECT COUNT(*) FROM archive_meta", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1);
+}
+
+#[test]
+fn archived_copy_of_a_live_message_is_a_duplicate_and_not_unread_twice() {
+    let store = store();
+    // Live: the server's stanza-id and the sender's origin-id.
+    let live = NewIncoming {
+        origin_id: Some("o1"),
+        stanza_id: Some("A1"),
+        ..incoming(ALICE, 3)
+    };
+    store.insert_incoming(live).unwrap().unwrap();
+    // From the archive: the archive id is the same stanza-id.
+    let by_archive_id = NewIncoming {
+        stanza_id: Some("A1"),
+        ..incoming(ALICE, 3)
+    };
+    assert_eq!(store.insert_incoming(by_archive_id).unwrap(), None);
+    // A copy that came without the stanza-id (offline storage): origin-id.
+    let by_origin_id = NewIncoming {
+        origin_id: Some("o1"),
+        stanza_id: Some("A-other"),
+        ..incoming(ALICE, 3)
+    };
+    assert_eq!(store.insert_incoming(by_origin_id).unwrap(), None);
+    assert_eq!(store.unread(ALICE).unwrap(), 1);
+    assert_eq!(store.count_messages().unwrap(), 1);
 }
 
 #[test]
