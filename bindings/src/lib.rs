@@ -24,8 +24,8 @@ use tokio::task::AbortHandle;
 
 pub use logging::{init_logging, LogLevel};
 pub use types::{
-    ClientConfig, ConnectionState, Conversation, DeliveryState, FailureReason, JabberKitError,
-    Message, SearchHit, TlsMode,
+    ClientConfig, ConnectionState, Contact, ContactPresence, Conversation, DeliveryState,
+    FailureReason, JabberKitError, Message, SearchHit, Show, Subscription, TlsMode, TypingState,
 };
 
 uniffi::setup_scaffolding!();
@@ -55,6 +55,22 @@ pub trait MessageListener: Send + Sync {
     fn on_message(&self, message: Message);
     /// An outgoing message moved on (sent, acked, delivered, failed).
     fn on_message_state(&self, id: String, state: DeliveryState);
+    /// Catching up from the server's archive after a fresh login progressed:
+    /// `fetched` archived stanzas so far; `complete` once it is done.
+    fn on_catch_up(&self, fetched: u32, complete: bool);
+}
+
+/// Receives contact list, presence and typing events.
+#[uniffi::export(with_foreign)]
+pub trait ContactListener: Send + Sync {
+    /// The contact list changed: read `roster()` again.
+    fn on_roster_changed(&self);
+    /// `from` asks to see our presence: answer with `approve` or `deny`.
+    fn on_subscription_request(&self, from: String);
+    /// A contact's availability changed; `show` null means offline.
+    fn on_presence(&self, from: String, show: Option<Show>, status: Option<String>);
+    /// A contact's chat state changed.
+    fn on_typing(&self, from: String, state: TypingState);
 }
 
 /// Keeps a listener registered. `cancel()` (or `close()`/`deinit`) stops it.
@@ -189,16 +205,92 @@ impl Client {
                 jabberkit::Event::MessageState { id, state } => Some(Box::new(move || {
                     listener.on_message_state(id, state.into())
                 })),
-                // Typing notifications reach the bindings with the messenger issue;
-                // roster events reach the bindings with the messenger issue.
+                jabberkit::Event::CatchUp { fetched, complete } => {
+                    Some(Box::new(move || listener.on_catch_up(fetched, complete)))
+                }
+                // Contact events go to `observe_contacts`.
                 jabberkit::Event::ConnectionState(_)
                 | jabberkit::Event::Typing { .. }
                 | jabberkit::Event::RosterChanged
                 | jabberkit::Event::SubscriptionRequest { .. }
-                | jabberkit::Event::Presence { .. }
+                | jabberkit::Event::Presence { .. } => None,
+            }
+        })
+    }
+
+    /// Calls `listener` for every roster, subscription, presence and typing event.
+    pub fn observe_contacts(&self, listener: Arc<dyn ContactListener>) -> Arc<TaskHandle> {
+        self.observe(move |event| -> Option<Call> {
+            let listener = listener.clone();
+            match event {
+                jabberkit::Event::RosterChanged => {
+                    Some(Box::new(move || listener.on_roster_changed()))
+                }
+                jabberkit::Event::SubscriptionRequest { from } => {
+                    Some(Box::new(move || listener.on_subscription_request(from)))
+                }
+                jabberkit::Event::Presence { from, show, status } => Some(Box::new(move || {
+                    listener.on_presence(from, show.map(Show::from), status)
+                })),
+                jabberkit::Event::Typing { from, state } => {
+                    Some(Box::new(move || listener.on_typing(from, state.into())))
+                }
+                jabberkit::Event::ConnectionState(_)
+                | jabberkit::Event::Message(_)
+                | jabberkit::Event::MessageState { .. }
                 | jabberkit::Event::CatchUp { .. } => None,
             }
         })
+    }
+
+    /// Tells `with` our chat state (XEP-0085); sent only while online, never stored.
+    pub fn set_typing(&self, with: String, state: TypingState) -> Result<(), JabberKitError> {
+        Ok(self.inner.set_typing(&with, state.into())?)
+    }
+
+    /// The contact list as last stored (also before connecting).
+    pub fn roster(&self) -> Result<Vec<Contact>, JabberKitError> {
+        Ok(self
+            .inner
+            .roster()?
+            .into_iter()
+            .map(Contact::from)
+            .collect())
+    }
+
+    /// Adds (or renames) `jid` and asks to see its presence; needs the account online.
+    pub fn add_contact(&self, jid: String, name: Option<String>) -> Result<(), JabberKitError> {
+        Ok(self.inner.add_contact(&jid, name.as_deref())?)
+    }
+
+    /// Lets `jid` see our presence, and asks to see theirs; needs the account online.
+    pub fn approve(&self, jid: String) -> Result<(), JabberKitError> {
+        Ok(self.inner.approve(&jid)?)
+    }
+
+    /// Refuses (or revokes) `jid`'s permission to see our presence; needs the account online.
+    pub fn deny(&self, jid: String) -> Result<(), JabberKitError> {
+        Ok(self.inner.deny(&jid)?)
+    }
+
+    /// Removes `jid` from the contact list; needs the account online.
+    pub fn remove_contact(&self, jid: String) -> Result<(), JabberKitError> {
+        Ok(self.inner.remove_contact(&jid)?)
+    }
+
+    /// Sets our availability and status text; remembered for the next connection when offline.
+    pub fn set_presence(&self, show: Show, status: Option<String>) -> Result<(), JabberKitError> {
+        Ok(self.inner.set_presence(show.into(), status.as_deref())?)
+    }
+
+    /// Every contact known to be available.
+    pub fn presences(&self) -> Result<Vec<ContactPresence>, JabberKitError> {
+        Ok(self
+            .inner
+            .presences()?
+            .into_iter()
+            .map(ContactPresence::from)
+            .collect())
     }
 }
 

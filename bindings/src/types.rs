@@ -246,3 +246,149 @@ impl From<jabberkit::Error> for JabberKitError {
         }
     }
 }
+
+/// Who sees whose presence (RFC 6121).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Subscription {
+    /// Neither side.
+    None,
+    /// We see the contact's presence.
+    To,
+    /// The contact sees ours.
+    From,
+    /// Both: the contact is fully set up.
+    Both,
+}
+
+impl From<jabberkit::Subscription> for Subscription {
+    fn from(s: jabberkit::Subscription) -> Self {
+        use jabberkit::Subscription as S;
+        match s {
+            S::None => Self::None,
+            S::To => Self::To,
+            S::From => Self::From,
+            S::Both => Self::Both,
+        }
+    }
+}
+
+/// One entry of the contact list.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Contact {
+    /// The contact's bare JID.
+    pub jid: String,
+    /// The name the user gave the contact.
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+    pub subscription: Subscription,
+    /// We asked to see the contact's presence; no answer yet.
+    pub ask: bool,
+    /// The contact asked to see ours; the user has not answered yet.
+    pub pending_in: bool,
+}
+
+impl From<jabberkit::Contact> for Contact {
+    fn from(c: jabberkit::Contact) -> Self {
+        Self {
+            jid: c.jid,
+            name: c.name,
+            groups: c.groups,
+            subscription: c.subscription.into(),
+            ask: c.ask,
+            pending_in: c.pending_in,
+        }
+    }
+}
+
+/// Availability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Show {
+    Online,
+    Away,
+    DoNotDisturb,
+    /// Away for a long time.
+    ExtendedAway,
+}
+
+impl From<jabberkit::Show> for Show {
+    fn from(s: jabberkit::Show) -> Self {
+        use jabberkit::Show as S;
+        match s {
+            S::Online => Self::Online,
+            S::Away => Self::Away,
+            S::DoNotDisturb => Self::DoNotDisturb,
+            S::ExtendedAway => Self::ExtendedAway,
+        }
+    }
+}
+
+impl From<Show> for jabberkit::Show {
+    fn from(s: Show) -> Self {
+        match s {
+            Show::Online => Self::Online,
+            Show::Away => Self::Away,
+            Show::DoNotDisturb => Self::DoNotDisturb,
+            Show::ExtendedAway => Self::ExtendedAway,
+        }
+    }
+}
+
+/// A contact's availability: its best resource.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ContactPresence {
+    /// The contact's bare JID.
+    pub jid: String,
+    /// Null when no resource is available.
+    pub show: Option<Show>,
+    pub status: Option<String>,
+}
+
+impl From<jabberkit::ContactPresence> for ContactPresence {
+    fn from(p: jabberkit::ContactPresence) -> Self {
+        Self {
+            jid: p.jid,
+            show: p.show.map(Show::from),
+            status: p.status,
+        }
+    }
+}
+
+/// Chat state (XEP-0085).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum TypingState {
+    /// Paying attention to the conversation.
+    Active,
+    /// Typing.
+    Composing,
+    /// Stopped typing for a moment.
+    Paused,
+    /// Not looking at the conversation.
+    Inactive,
+    /// Left the conversation.
+    Gone,
+}
+
+impl From<jabberkit::TypingState> for TypingState {
+    fn from(s: jabberkit::TypingState) -> Self {
+        use jabberkit::TypingState as S;
+        match s {
+            S::Active => Self::Active,
+            S::Composing => Self::Composing,
+            S::Paused => Self::Paused,
+            S::Inactive => Self::Inactive,
+            S::Gone => Self::Gone,
+        }
+    }
+}
+
+impl From<TypingState> for jabberkit::TypingState {
+    fn from(s: TypingState) -> Self {
+        match s {
+            TypingState::Active => Self::Active,
+            TypingState::Composing => Self::Composing,
+            TypingState::Paused => Self::Paused,
+            TypingState::Inactive => Self::Inactive,
+            TypingState::Gone => Self::Gone,
+        }
+    }
+}

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jabberkit_ffi::{
-    Client, ClientConfig, ConnectionState, ConnectionStateListener, DeliveryState, JabberKitError,
-    Message, MessageListener, TlsMode,
+    Client, ClientConfig, ConnectionState, ConnectionStateListener, Contact, ContactPresence,
+    DeliveryState, JabberKitError, Message, MessageListener, Show, TlsMode, TypingState,
 };
 
 struct States(mpsc::Sender<(ConnectionState, String)>);
@@ -24,6 +24,7 @@ impl MessageListener for Messages {
         let _ = self.0.send(message);
     }
     fn on_message_state(&self, _id: String, _state: DeliveryState) {}
+    fn on_catch_up(&self, _fetched: u32, _complete: bool) {}
 }
 
 fn config(dir: &std::path::Path) -> ClientConfig {
@@ -122,4 +123,27 @@ fn bad_input_is_a_typed_error() {
         client.send_message("a@b.c".into(), "".into()),
         Err(JabberKitError::InvalidInput { .. })
     ));
+}
+
+#[test]
+fn contact_calls_work_offline_as_the_core_says() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let client = Client::new(config(dir.path())).expect("client");
+    assert_eq!(client.roster().expect("roster"), Vec::<Contact>::new());
+    assert_eq!(
+        client.presences().expect("presences"),
+        Vec::<ContactPresence>::new()
+    );
+    // Contact calls are not queued: offline they fail.
+    assert!(matches!(
+        client.add_contact("you@example.test".into(), Some("You".into())),
+        Err(JabberKitError::Other { .. })
+    ));
+    // Presence is remembered for the next connection; typing is dropped.
+    client
+        .set_presence(Show::Away, Some("lunch".into()))
+        .expect("presence");
+    client
+        .set_typing("you@example.test".into(), TypingState::Composing)
+        .expect("typing");
 }

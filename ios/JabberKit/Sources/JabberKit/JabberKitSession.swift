@@ -10,6 +10,21 @@ public enum MessageEvent: Sendable, Equatable {
     /// The outgoing message `id` moved on: sent, acked by the server,
     /// delivered to the peer, or failed.
     case stateChanged(id: String, state: DeliveryState)
+    /// Catching up from the server's archive after a fresh login progressed;
+    /// the messages themselves arrive as `.new`.
+    case catchUp(fetched: UInt32, complete: Bool)
+}
+
+/// What happens to contacts, in the order JabberKit reports it.
+public enum ContactEvent: Sendable, Equatable {
+    /// The contact list changed: read `roster()` again.
+    case rosterChanged
+    /// `from` asks to see our presence: answer with `approve` or `deny`.
+    case subscriptionRequest(from: String)
+    /// `from`'s availability changed; a nil `show` means offline.
+    case presence(from: String, show: Show?, status: String?)
+    /// `from`'s chat state changed.
+    case typing(from: String, state: TypingState)
 }
 
 /// One account: connection, message store, events.
@@ -82,6 +97,46 @@ public final class JabberKitSession: Sendable {
         try client.conversations()
     }
 
+    /// The contact list as last stored (also before connecting).
+    public func roster() throws -> [Contact] {
+        try client.roster()
+    }
+
+    /// Adds (or renames) `jid` and asks to see its presence. Needs the account online.
+    public func addContact(_ jid: String, name: String? = nil) throws {
+        try client.addContact(jid: jid, name: name)
+    }
+
+    /// Lets `jid` see our presence, and asks to see theirs. Needs the account online.
+    public func approve(_ jid: String) throws {
+        try client.approve(jid: jid)
+    }
+
+    /// Refuses (or revokes) `jid`'s permission to see our presence. Needs the account online.
+    public func deny(_ jid: String) throws {
+        try client.deny(jid: jid)
+    }
+
+    /// Removes `jid` from the contact list. Needs the account online.
+    public func removeContact(_ jid: String) throws {
+        try client.removeContact(jid: jid)
+    }
+
+    /// Sets our availability and status text.
+    public func setPresence(_ show: Show, status: String? = nil) throws {
+        try client.setPresence(show: show, status: status)
+    }
+
+    /// Every contact known to be available.
+    public func presences() throws -> [ContactPresence] {
+        try client.presences()
+    }
+
+    /// Tells `peer` our chat state (sent only while online, never stored).
+    public func setTyping(with peer: String, state: TypingState) throws {
+        try client.setTyping(with: peer, state: state)
+    }
+
     /// Reports the device's network: `false` stops connection attempts, any
     /// report retries at once. Call it on every change.
     public func networkAvailable(_ available: Bool) {
@@ -113,6 +168,17 @@ public final class JabberKitSession: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(
             of: MessageEvent.self, bufferingPolicy: .unbounded)
         let handle = client.observeMessages(listener: MessageEventListener(continuation))
+        keep(handle, until: continuation)
+        return stream
+    }
+
+    /// Roster, subscription, presence and typing events from now on, in
+    /// order (nothing is replayed: read `roster` and `presences` after
+    /// subscribing). Ends like `states`.
+    public var contactEvents: AsyncStream<ContactEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: ContactEvent.self, bufferingPolicy: .unbounded)
+        let handle = client.observeContacts(listener: ContactEventListener(continuation))
         keep(handle, until: continuation)
         return stream
     }
@@ -167,6 +233,34 @@ private final class MessageEventListener: MessageListener {
 
     func onMessageState(id: String, state: DeliveryState) {
         continuation.yield(.stateChanged(id: id, state: state))
+    }
+
+    func onCatchUp(fetched: UInt32, complete: Bool) {
+        continuation.yield(.catchUp(fetched: fetched, complete: complete))
+    }
+}
+
+private final class ContactEventListener: ContactListener {
+    private let continuation: AsyncStream<ContactEvent>.Continuation
+
+    init(_ continuation: AsyncStream<ContactEvent>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onRosterChanged() {
+        continuation.yield(.rosterChanged)
+    }
+
+    func onSubscriptionRequest(from: String) {
+        continuation.yield(.subscriptionRequest(from: from))
+    }
+
+    func onPresence(from: String, show: Show?, status: String?) {
+        continuation.yield(.presence(from: from, show: show, status: status))
+    }
+
+    func onTyping(from: String, state: TypingState) {
+        continuation.yield(.typing(from: from, state: state))
     }
 }
 

@@ -595,6 +595,16 @@ fileprivate struct FfiConverterString: FfiConverter {
 public protocol ClientProtocol: AnyObject, Sendable {
     
     /**
+     * Adds (or renames) `jid` and asks to see its presence; needs the account online.
+     */
+    func addContact(jid: String, name: String?) throws 
+    
+    /**
+     * Lets `jid` see our presence, and asks to see theirs; needs the account online.
+     */
+    func approve(jid: String) throws 
+    
+    /**
      * Starts connecting in the background; returns at once.
      */
     func connect() throws 
@@ -603,6 +613,11 @@ public protocol ClientProtocol: AnyObject, Sendable {
      * One entry per conversation, most recent first.
      */
     func conversations() throws  -> [Conversation]
+    
+    /**
+     * Refuses (or revokes) `jid`'s permission to see our presence; needs the account online.
+     */
+    func deny(jid: String) throws 
     
     /**
      * Closes the connection cleanly; queued messages stay for the next connect.
@@ -635,9 +650,29 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func observeConnectionState(listener: ConnectionStateListener)  -> TaskHandle
     
     /**
+     * Calls `listener` for every roster, subscription, presence and typing event.
+     */
+    func observeContacts(listener: ContactListener)  -> TaskHandle
+    
+    /**
      * Calls `listener` for every stored message and every state change.
      */
     func observeMessages(listener: MessageListener)  -> TaskHandle
+    
+    /**
+     * Every contact known to be available.
+     */
+    func presences() throws  -> [ContactPresence]
+    
+    /**
+     * Removes `jid` from the contact list; needs the account online.
+     */
+    func removeContact(jid: String) throws 
+    
+    /**
+     * The contact list as last stored (also before connecting).
+     */
+    func roster() throws  -> [Contact]
     
     /**
      * Messages containing every word of `query`, best first (any text is valid).
@@ -648,6 +683,16 @@ public protocol ClientProtocol: AnyObject, Sendable {
      * Stores and queues a message; returns its id at once, even offline.
      */
     func sendMessage(to: String, body: String) throws  -> String
+    
+    /**
+     * Sets our availability and status text; remembered for the next connection when offline.
+     */
+    func setPresence(show: Show, status: String?) throws 
+    
+    /**
+     * Tells `with` our chat state (XEP-0085); sent only while online, never stored.
+     */
+    func setTyping(with: String, state: TypingState) throws 
     
     /**
      * The current connection state.
@@ -724,6 +769,31 @@ public convenience init(config: ClientConfig)throws  {
 
     
     /**
+     * Adds (or renames) `jid` and asks to see its presence; needs the account online.
+     */
+open func addContact(jid: String, name: String?)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_add_contact(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(jid),
+        FfiConverterOptionString.lower(name),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Lets `jid` see our presence, and asks to see theirs; needs the account online.
+     */
+open func approve(jid: String)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_approve(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(jid),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Starts connecting in the background; returns at once.
      */
 open func connect()throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
@@ -744,6 +814,18 @@ open func conversations()throws  -> [Conversation]  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Refuses (or revokes) `jid`'s permission to see our presence; needs the account online.
+     */
+open func deny(jid: String)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_deny(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(jid),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -832,6 +914,19 @@ open func observeConnectionState(listener: ConnectionStateListener) -> TaskHandl
 }
     
     /**
+     * Calls `listener` for every roster, subscription, presence and typing event.
+     */
+open func observeContacts(listener: ContactListener) -> TaskHandle  {
+    return try!  FfiConverterTypeTaskHandle_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_observe_contacts(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeContactListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Calls `listener` for every stored message and every state change.
      */
 open func observeMessages(listener: MessageListener) -> TaskHandle  {
@@ -840,6 +935,42 @@ open func observeMessages(listener: MessageListener) -> TaskHandle  {
     uniffi_jabberkit_ffi_fn_method_client_observe_messages(
             self.uniffiCloneHandle(),
         FfiConverterTypeMessageListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every contact known to be available.
+     */
+open func presences()throws  -> [ContactPresence]  {
+    return try  FfiConverterSequenceTypeContactPresence.lift(try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_presences(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Removes `jid` from the contact list; needs the account online.
+     */
+open func removeContact(jid: String)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_remove_contact(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(jid),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The contact list as last stored (also before connecting).
+     */
+open func roster()throws  -> [Contact]  {
+    return try  FfiConverterSequenceTypeContact.lift(try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_roster(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -870,6 +1001,32 @@ open func sendMessage(to: String, body: String)throws  -> String  {
         FfiConverterString.lower(body),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Sets our availability and status text; remembered for the next connection when offline.
+     */
+open func setPresence(show: Show, status: String?)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_set_presence(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeShow_lower(show),
+        FfiConverterOptionString.lower(status),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Tells `with` our chat state (XEP-0085); sent only while online, never stored.
+     */
+open func setTyping(with: String, state: TypingState)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_set_typing(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(with),
+        FfiConverterTypeTypingState_lower(state),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -1145,6 +1302,345 @@ public func FfiConverterTypeConnectionStateListener_lower(_ value: ConnectionSta
 
 
 /**
+ * Receives contact list, presence and typing events.
+ */
+public protocol ContactListener: AnyObject, Sendable {
+    
+    /**
+     * The contact list changed: read `roster()` again.
+     */
+    func onRosterChanged() 
+    
+    /**
+     * `from` asks to see our presence: answer with `approve` or `deny`.
+     */
+    func onSubscriptionRequest(from: String) 
+    
+    /**
+     * A contact's availability changed; `show` null means offline.
+     */
+    func onPresence(from: String, show: Show?, status: String?) 
+    
+    /**
+     * A contact's chat state changed.
+     */
+    func onTyping(from: String, state: TypingState) 
+    
+}
+/**
+ * Receives contact list, presence and typing events.
+ */
+open class ContactListenerImpl: ContactListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_jabberkit_ffi_fn_clone_contactlistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_jabberkit_ffi_fn_free_contactlistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The contact list changed: read `roster()` again.
+     */
+open func onRosterChanged()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_contactlistener_on_roster_changed(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * `from` asks to see our presence: answer with `approve` or `deny`.
+     */
+open func onSubscriptionRequest(from: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_contactlistener_on_subscription_request(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(from),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A contact's availability changed; `show` null means offline.
+     */
+open func onPresence(from: String, show: Show?, status: String?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_contactlistener_on_presence(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(from),
+        FfiConverterOptionTypeShow.lower(show),
+        FfiConverterOptionString.lower(status),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A contact's chat state changed.
+     */
+open func onTyping(from: String, state: TypingState)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_contactlistener_on_typing(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(from),
+        FfiConverterTypeTypingState_lower(state),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceContactListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceContactListener = UniffiVTableCallbackInterfaceContactListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeContactListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ContactListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeContactListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ContactListener: handle missing in uniffiClone")
+            }
+        },
+        onRosterChanged: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeContactListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onRosterChanged(
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onSubscriptionRequest: { (
+            uniffiHandle: UInt64,
+            from: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeContactListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onSubscriptionRequest(
+                     from: try FfiConverterString.lift(from)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onPresence: { (
+            uniffiHandle: UInt64,
+            from: RustBuffer,
+            show: RustBuffer,
+            status: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeContactListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onPresence(
+                     from: try FfiConverterString.lift(from),
+                     show: try FfiConverterOptionTypeShow.lift(show),
+                     status: try FfiConverterOptionString.lift(status)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onTyping: { (
+            uniffiHandle: UInt64,
+            from: RustBuffer,
+            state: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeContactListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onTyping(
+                     from: try FfiConverterString.lift(from),
+                     state: try FfiConverterTypeTypingState_lift(state)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceContactListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceContactListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitContactListener() {
+    uniffi_jabberkit_ffi_fn_init_callback_vtable_contactlistener(UniffiCallbackInterfaceContactListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeContactListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<ContactListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = ContactListener
+
+    public static func lift(_ handle: UInt64) throws -> ContactListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ContactListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: ContactListener) -> UInt64 {
+         if let rustImpl = value as? ContactListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ContactListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ContactListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeContactListener_lift(_ handle: UInt64) throws -> ContactListener {
+    return try FfiConverterTypeContactListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeContactListener_lower(_ value: ContactListener) -> UInt64 {
+    return FfiConverterTypeContactListener.lower(value)
+}
+
+
+
+
+
+
+/**
  * Receives messages and their progress.
  */
 public protocol MessageListener: AnyObject, Sendable {
@@ -1159,6 +1655,12 @@ public protocol MessageListener: AnyObject, Sendable {
      * An outgoing message moved on (sent, acked, delivered, failed).
      */
     func onMessageState(id: String, state: DeliveryState) 
+    
+    /**
+     * Catching up from the server's archive after a fresh login progressed:
+     * `fetched` archived stanzas so far; `complete` once it is done.
+     */
+    func onCatchUp(fetched: UInt32, complete: Bool) 
     
 }
 /**
@@ -1243,6 +1745,20 @@ open func onMessageState(id: String, state: DeliveryState)  {try! rustCall() {
 }
 }
     
+    /**
+     * Catching up from the server's archive after a fresh login progressed:
+     * `fetched` archived stanzas so far; `complete` once it is done.
+     */
+open func onCatchUp(fetched: UInt32, complete: Bool)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_messagelistener_on_catch_up(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(fetched),
+        FfiConverterBool.lower(complete),uniffiCallStatus
+    )
+}
+}
+    
 
     
 }
@@ -1310,6 +1826,32 @@ fileprivate struct UniffiCallbackInterfaceMessageListener {
                 return uniffiObj.onMessageState(
                      id: try FfiConverterString.lift(id),
                      state: try FfiConverterTypeDeliveryState_lift(state)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onCatchUp: { (
+            uniffiHandle: UInt64,
+            fetched: UInt32,
+            complete: Int8,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeMessageListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onCatchUp(
+                     fetched: try FfiConverterUInt32.lift(fetched),
+                     complete: try FfiConverterBool.lift(complete)
                 )
             }
 
@@ -1658,6 +2200,176 @@ public func FfiConverterTypeClientConfig_lift(_ buf: RustBuffer) throws -> Clien
 #endif
 public func FfiConverterTypeClientConfig_lower(_ value: ClientConfig) -> RustBuffer {
     return FfiConverterTypeClientConfig.lower(value)
+}
+
+
+/**
+ * One entry of the contact list.
+ */
+public struct Contact: Equatable, Hashable {
+    /**
+     * The contact's bare JID.
+     */
+    public var jid: String
+    /**
+     * The name the user gave the contact.
+     */
+    public var name: String?
+    public var groups: [String]
+    public var subscription: Subscription
+    /**
+     * We asked to see the contact's presence; no answer yet.
+     */
+    public var ask: Bool
+    /**
+     * The contact asked to see ours; the user has not answered yet.
+     */
+    public var pendingIn: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The contact's bare JID.
+         */jid: String, 
+        /**
+         * The name the user gave the contact.
+         */name: String?, groups: [String], subscription: Subscription, 
+        /**
+         * We asked to see the contact's presence; no answer yet.
+         */ask: Bool, 
+        /**
+         * The contact asked to see ours; the user has not answered yet.
+         */pendingIn: Bool) {
+        self.jid = jid
+        self.name = name
+        self.groups = groups
+        self.subscription = subscription
+        self.ask = ask
+        self.pendingIn = pendingIn
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Contact: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeContact: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Contact {
+        return
+            try Contact(
+                jid: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                groups: FfiConverterSequenceString.read(from: &buf), 
+                subscription: FfiConverterTypeSubscription.read(from: &buf), 
+                ask: FfiConverterBool.read(from: &buf), 
+                pendingIn: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Contact, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.jid, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterSequenceString.write(value.groups, into: &buf)
+        FfiConverterTypeSubscription.write(value.subscription, into: &buf)
+        FfiConverterBool.write(value.ask, into: &buf)
+        FfiConverterBool.write(value.pendingIn, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeContact_lift(_ buf: RustBuffer) throws -> Contact {
+    return try FfiConverterTypeContact.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeContact_lower(_ value: Contact) -> RustBuffer {
+    return FfiConverterTypeContact.lower(value)
+}
+
+
+/**
+ * A contact's availability: its best resource.
+ */
+public struct ContactPresence: Equatable, Hashable {
+    /**
+     * The contact's bare JID.
+     */
+    public var jid: String
+    /**
+     * Null when no resource is available.
+     */
+    public var show: Show?
+    public var status: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The contact's bare JID.
+         */jid: String, 
+        /**
+         * Null when no resource is available.
+         */show: Show?, status: String?) {
+        self.jid = jid
+        self.show = show
+        self.status = status
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ContactPresence: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeContactPresence: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ContactPresence {
+        return
+            try ContactPresence(
+                jid: FfiConverterString.read(from: &buf), 
+                show: FfiConverterOptionTypeShow.read(from: &buf), 
+                status: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ContactPresence, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.jid, into: &buf)
+        FfiConverterOptionTypeShow.write(value.show, into: &buf)
+        FfiConverterOptionString.write(value.status, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeContactPresence_lift(_ buf: RustBuffer) throws -> ContactPresence {
+    return try FfiConverterTypeContactPresence.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeContactPresence_lower(_ value: ContactPresence) -> RustBuffer {
+    return FfiConverterTypeContactPresence.lower(value)
 }
 
 
@@ -2409,6 +3121,187 @@ public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
 
 
 /**
+ * Availability.
+ */
+
+public enum Show: Equatable, Hashable {
+    
+    case online
+    case away
+    case doNotDisturb
+    /**
+     * Away for a long time.
+     */
+    case extendedAway
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Show: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeShow: FfiConverterRustBuffer {
+    typealias SwiftType = Show
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Show {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .online
+        
+        case 2: return .away
+        
+        case 3: return .doNotDisturb
+        
+        case 4: return .extendedAway
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Show, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .online:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .away:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .doNotDisturb:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .extendedAway:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShow_lift(_ buf: RustBuffer) throws -> Show {
+    return try FfiConverterTypeShow.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShow_lower(_ value: Show) -> RustBuffer {
+    return FfiConverterTypeShow.lower(value)
+}
+
+
+
+/**
+ * Who sees whose presence (RFC 6121).
+ */
+
+public enum Subscription: Equatable, Hashable {
+    
+    /**
+     * Neither side.
+     */
+    case none
+    /**
+     * We see the contact's presence.
+     */
+    case to
+    /**
+     * The contact sees ours.
+     */
+    case from
+    /**
+     * Both: the contact is fully set up.
+     */
+    case both
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Subscription: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSubscription: FfiConverterRustBuffer {
+    typealias SwiftType = Subscription
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Subscription {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .none
+        
+        case 2: return .to
+        
+        case 3: return .from
+        
+        case 4: return .both
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Subscription, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .none:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .to:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .from:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .both:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSubscription_lift(_ buf: RustBuffer) throws -> Subscription {
+    return try FfiConverterTypeSubscription.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSubscription_lower(_ value: Subscription) -> RustBuffer {
+    return FfiConverterTypeSubscription.lower(value)
+}
+
+
+
+/**
  * How TLS is set up; never plaintext.
  */
 
@@ -2482,6 +3375,111 @@ public func FfiConverterTypeTlsMode_lower(_ value: TlsMode) -> RustBuffer {
 }
 
 
+
+/**
+ * Chat state (XEP-0085).
+ */
+
+public enum TypingState: Equatable, Hashable {
+    
+    /**
+     * Paying attention to the conversation.
+     */
+    case active
+    /**
+     * Typing.
+     */
+    case composing
+    /**
+     * Stopped typing for a moment.
+     */
+    case paused
+    /**
+     * Not looking at the conversation.
+     */
+    case inactive
+    /**
+     * Left the conversation.
+     */
+    case gone
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension TypingState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTypingState: FfiConverterRustBuffer {
+    typealias SwiftType = TypingState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TypingState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .active
+        
+        case 2: return .composing
+        
+        case 3: return .paused
+        
+        case 4: return .inactive
+        
+        case 5: return .gone
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: TypingState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .active:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .composing:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .paused:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .inactive:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .gone:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTypingState_lift(_ buf: RustBuffer) throws -> TypingState {
+    return try FfiConverterTypeTypingState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTypingState_lower(_ value: TypingState) -> RustBuffer {
+    return FfiConverterTypeTypingState.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -2527,6 +3525,105 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
         case 1: return try FfiConverterString.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeShow: FfiConverterRustBuffer {
+    typealias SwiftType = Show?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeShow.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeShow.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]
+
+    public static func write(_ value: [String], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterString.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [String]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeContact: FfiConverterRustBuffer {
+    typealias SwiftType = [Contact]
+
+    public static func write(_ value: [Contact], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeContact.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Contact] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Contact]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeContact.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeContactPresence: FfiConverterRustBuffer {
+    typealias SwiftType = [ContactPresence]
+
+    public static func write(_ value: [ContactPresence], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeContactPresence.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ContactPresence] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ContactPresence]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeContactPresence.read(from: &buf))
+        }
+        return seq
     }
 }
 
@@ -2681,6 +3778,7 @@ private let initializationResult: InitializationResult = {
     }
 
     uniffiCallbackInitConnectionStateListener()
+    uniffiCallbackInitContactListener()
     uniffiCallbackInitMessageListener()
     return InitializationResult.ok
 }()

@@ -250,6 +250,34 @@ typedef void (*UniffiCallbackInterfaceConnectionStateListenerMethod0)(uint64_t, 
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONTACT_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONTACT_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceContactListenerMethod0)(uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONTACT_LISTENER_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONTACT_LISTENER_METHOD1
+typedef void (*UniffiCallbackInterfaceContactListenerMethod1)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONTACT_LISTENER_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONTACT_LISTENER_METHOD2
+typedef void (*UniffiCallbackInterfaceContactListenerMethod2)(uint64_t, RustBuffer, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONTACT_LISTENER_METHOD3
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONTACT_LISTENER_METHOD3
+typedef void (*UniffiCallbackInterfaceContactListenerMethod3)(uint64_t, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceMessageListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -264,6 +292,13 @@ typedef void (*UniffiCallbackInterfaceMessageListenerMethod1)(uint64_t, RustBuff
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD2
+typedef void (*UniffiCallbackInterfaceMessageListenerMethod2)(uint64_t, uint32_t, int8_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CONNECTION_STATE_LISTENER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CONNECTION_STATE_LISTENER
 typedef struct UniffiVTableCallbackInterfaceConnectionStateListener {
@@ -273,6 +308,18 @@ typedef struct UniffiVTableCallbackInterfaceConnectionStateListener {
 } UniffiVTableCallbackInterfaceConnectionStateListener;
 
 #endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CONTACT_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CONTACT_LISTENER
+typedef struct UniffiVTableCallbackInterfaceContactListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceContactListenerMethod0 _Nonnull onRosterChanged;
+    UniffiCallbackInterfaceContactListenerMethod1 _Nonnull onSubscriptionRequest;
+    UniffiCallbackInterfaceContactListenerMethod2 _Nonnull onPresence;
+    UniffiCallbackInterfaceContactListenerMethod3 _Nonnull onTyping;
+} UniffiVTableCallbackInterfaceContactListener;
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_MESSAGE_LISTENER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_MESSAGE_LISTENER
 typedef struct UniffiVTableCallbackInterfaceMessageListener {
@@ -280,6 +327,7 @@ typedef struct UniffiVTableCallbackInterfaceMessageListener {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceMessageListenerMethod0 _Nonnull onMessage;
     UniffiCallbackInterfaceMessageListenerMethod1 _Nonnull onMessageState;
+    UniffiCallbackInterfaceMessageListenerMethod2 _Nonnull onCatchUp;
 } UniffiVTableCallbackInterfaceMessageListener;
 
 #endif
@@ -298,6 +346,16 @@ void uniffi_jabberkit_ffi_fn_free_client(uint64_t handle, RustCallStatus *_Nonnu
 uint64_t uniffi_jabberkit_ffi_fn_constructor_client_new(RustBuffer config, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_ADD_CONTACT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_ADD_CONTACT
+void uniffi_jabberkit_ffi_fn_method_client_add_contact(uint64_t ptr, RustBuffer jid, RustBuffer name, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_APPROVE
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_APPROVE
+void uniffi_jabberkit_ffi_fn_method_client_approve(uint64_t ptr, RustBuffer jid, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_CONNECT
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_CONNECT
 void uniffi_jabberkit_ffi_fn_method_client_connect(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -306,6 +364,11 @@ void uniffi_jabberkit_ffi_fn_method_client_connect(uint64_t ptr, RustCallStatus 
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_CONVERSATIONS
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_CONVERSATIONS
 RustBuffer uniffi_jabberkit_ffi_fn_method_client_conversations(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DENY
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DENY
+void uniffi_jabberkit_ffi_fn_method_client_deny(uint64_t ptr, RustBuffer jid, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DISCONNECT
@@ -338,9 +401,29 @@ void uniffi_jabberkit_ffi_fn_method_client_network_available(uint64_t ptr, int8_
 uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_connection_state(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_CONTACTS
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_CONTACTS
+uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_contacts(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_MESSAGES
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_MESSAGES
 uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_messages(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_PRESENCES
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_PRESENCES
+RustBuffer uniffi_jabberkit_ffi_fn_method_client_presences(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_REMOVE_CONTACT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_REMOVE_CONTACT
+void uniffi_jabberkit_ffi_fn_method_client_remove_contact(uint64_t ptr, RustBuffer jid, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_ROSTER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_ROSTER
+RustBuffer uniffi_jabberkit_ffi_fn_method_client_roster(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SEARCH
@@ -351,6 +434,16 @@ RustBuffer uniffi_jabberkit_ffi_fn_method_client_search(uint64_t ptr, RustBuffer
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SEND_MESSAGE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SEND_MESSAGE
 RustBuffer uniffi_jabberkit_ffi_fn_method_client_send_message(uint64_t ptr, RustBuffer to, RustBuffer body, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SET_PRESENCE
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SET_PRESENCE
+void uniffi_jabberkit_ffi_fn_method_client_set_presence(uint64_t ptr, RustBuffer show, RustBuffer status, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SET_TYPING
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SET_TYPING
+void uniffi_jabberkit_ffi_fn_method_client_set_typing(uint64_t ptr, RustBuffer with, RustBuffer state, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_STATE
@@ -378,6 +471,41 @@ void uniffi_jabberkit_ffi_fn_init_callback_vtable_connectionstatelistener(const 
 void uniffi_jabberkit_ffi_fn_method_connectionstatelistener_on_state(uint64_t ptr, RustBuffer state, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_CONTACTLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_CONTACTLISTENER
+uint64_t uniffi_jabberkit_ffi_fn_clone_contactlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FREE_CONTACTLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FREE_CONTACTLISTENER
+void uniffi_jabberkit_ffi_fn_free_contactlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_INIT_CALLBACK_VTABLE_CONTACTLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_INIT_CALLBACK_VTABLE_CONTACTLISTENER
+void uniffi_jabberkit_ffi_fn_init_callback_vtable_contactlistener(const UniffiVTableCallbackInterfaceContactListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CONTACTLISTENER_ON_ROSTER_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CONTACTLISTENER_ON_ROSTER_CHANGED
+void uniffi_jabberkit_ffi_fn_method_contactlistener_on_roster_changed(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CONTACTLISTENER_ON_SUBSCRIPTION_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CONTACTLISTENER_ON_SUBSCRIPTION_REQUEST
+void uniffi_jabberkit_ffi_fn_method_contactlistener_on_subscription_request(uint64_t ptr, RustBuffer from, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CONTACTLISTENER_ON_PRESENCE
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CONTACTLISTENER_ON_PRESENCE
+void uniffi_jabberkit_ffi_fn_method_contactlistener_on_presence(uint64_t ptr, RustBuffer from, RustBuffer show, RustBuffer status, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CONTACTLISTENER_ON_TYPING
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CONTACTLISTENER_ON_TYPING
+void uniffi_jabberkit_ffi_fn_method_contactlistener_on_typing(uint64_t ptr, RustBuffer from, RustBuffer state, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_MESSAGELISTENER
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_MESSAGELISTENER
 uint64_t uniffi_jabberkit_ffi_fn_clone_messagelistener(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -401,6 +529,11 @@ void uniffi_jabberkit_ffi_fn_method_messagelistener_on_message(uint64_t ptr, Rus
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_MESSAGE_STATE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_MESSAGE_STATE
 void uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_state(uint64_t ptr, RustBuffer id, RustBuffer state, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_CATCH_UP
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_CATCH_UP
+void uniffi_jabberkit_ffi_fn_method_messagelistener_on_catch_up(uint64_t ptr, uint32_t fetched, int8_t complete, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_TASKHANDLE
@@ -689,6 +822,18 @@ uint16_t uniffi_jabberkit_ffi_checksum_func_init_logging(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_ADD_CONTACT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_ADD_CONTACT
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_add_contact(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_APPROVE
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_APPROVE
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_approve(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_CONNECT
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_CONNECT
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_connect(void
@@ -698,6 +843,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_connect(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_CONVERSATIONS
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_CONVERSATIONS
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_conversations(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DENY
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DENY
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_deny(void
     
 );
 #endif
@@ -737,9 +888,33 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_observe_connection_state(vo
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_CONTACTS
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_CONTACTS
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_observe_contacts(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_MESSAGES
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_MESSAGES
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_observe_messages(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_PRESENCES
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_PRESENCES
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_presences(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_REMOVE_CONTACT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_REMOVE_CONTACT
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_remove_contact(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_ROSTER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_ROSTER
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_roster(void
     
 );
 #endif
@@ -755,6 +930,18 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_send_message(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SET_PRESENCE
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SET_PRESENCE
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_set_presence(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SET_TYPING
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SET_TYPING
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_set_typing(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_STATE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_STATE
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_state(void
@@ -767,6 +954,30 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_connectionstatelistener_on_state(v
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CONTACTLISTENER_ON_ROSTER_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CONTACTLISTENER_ON_ROSTER_CHANGED
+uint16_t uniffi_jabberkit_ffi_checksum_method_contactlistener_on_roster_changed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CONTACTLISTENER_ON_SUBSCRIPTION_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CONTACTLISTENER_ON_SUBSCRIPTION_REQUEST
+uint16_t uniffi_jabberkit_ffi_checksum_method_contactlistener_on_subscription_request(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CONTACTLISTENER_ON_PRESENCE
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CONTACTLISTENER_ON_PRESENCE
+uint16_t uniffi_jabberkit_ffi_checksum_method_contactlistener_on_presence(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CONTACTLISTENER_ON_TYPING
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CONTACTLISTENER_ON_TYPING
+uint16_t uniffi_jabberkit_ffi_checksum_method_contactlistener_on_typing(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_MESSAGE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_MESSAGE
 uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_message(void
@@ -776,6 +987,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_message(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_MESSAGE_STATE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_MESSAGE_STATE
 uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_message_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_CATCH_UP
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_CATCH_UP
+uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_catch_up(void
     
 );
 #endif

@@ -660,11 +660,26 @@ internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
 internal interface UniffiCallbackInterfaceConnectionStateListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceContactListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceContactListenerMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`from`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceContactListenerMethod2 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`from`: RustBuffer.ByValue,`show`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceContactListenerMethod3 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`from`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceMessageListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceMessageListenerMethod1 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`id`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceMessageListenerMethod2 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`fetched`: Int,`complete`: Byte,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onState")
 internal open class UniffiVTableCallbackInterfaceConnectionStateListener(
@@ -685,25 +700,56 @@ internal open class UniffiVTableCallbackInterfaceConnectionStateListener(
     }
 
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onMessage", "onMessageState")
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onRosterChanged", "onSubscriptionRequest", "onPresence", "onTyping")
+internal open class UniffiVTableCallbackInterfaceContactListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onRosterChanged`: UniffiCallbackInterfaceContactListenerMethod0? = null,
+    @JvmField internal var `onSubscriptionRequest`: UniffiCallbackInterfaceContactListenerMethod1? = null,
+    @JvmField internal var `onPresence`: UniffiCallbackInterfaceContactListenerMethod2? = null,
+    @JvmField internal var `onTyping`: UniffiCallbackInterfaceContactListenerMethod3? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onRosterChanged`: UniffiCallbackInterfaceContactListenerMethod0? = null,
+        `onSubscriptionRequest`: UniffiCallbackInterfaceContactListenerMethod1? = null,
+        `onPresence`: UniffiCallbackInterfaceContactListenerMethod2? = null,
+        `onTyping`: UniffiCallbackInterfaceContactListenerMethod3? = null,
+    ): UniffiVTableCallbackInterfaceContactListener(`uniffiFree`,`uniffiClone`,`onRosterChanged`,`onSubscriptionRequest`,`onPresence`,`onTyping`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceContactListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onRosterChanged` = other.`onRosterChanged`
+        `onSubscriptionRequest` = other.`onSubscriptionRequest`
+        `onPresence` = other.`onPresence`
+        `onTyping` = other.`onTyping`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onMessage", "onMessageState", "onCatchUp")
 internal open class UniffiVTableCallbackInterfaceMessageListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
     @JvmField internal var `onMessage`: UniffiCallbackInterfaceMessageListenerMethod0? = null,
     @JvmField internal var `onMessageState`: UniffiCallbackInterfaceMessageListenerMethod1? = null,
+    @JvmField internal var `onCatchUp`: UniffiCallbackInterfaceMessageListenerMethod2? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
         `uniffiClone`: UniffiCallbackInterfaceClone? = null,
         `onMessage`: UniffiCallbackInterfaceMessageListenerMethod0? = null,
         `onMessageState`: UniffiCallbackInterfaceMessageListenerMethod1? = null,
-    ): UniffiVTableCallbackInterfaceMessageListener(`uniffiFree`,`uniffiClone`,`onMessage`,`onMessageState`,), Structure.ByValue
+        `onCatchUp`: UniffiCallbackInterfaceMessageListenerMethod2? = null,
+    ): UniffiVTableCallbackInterfaceMessageListener(`uniffiFree`,`uniffiClone`,`onMessage`,`onMessageState`,`onCatchUp`,), Structure.ByValue
 
    internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceMessageListener) {
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `onMessage` = other.`onMessage`
         `onMessageState` = other.`onMessageState`
+        `onCatchUp` = other.`onCatchUp`
     }
 
 }
@@ -733,9 +779,15 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_jabberkit_ffi_checksum_func_init_logging(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_add_contact(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_approve(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_connect(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_conversations(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_deny(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_disconnect(
     ): Int
@@ -749,19 +801,41 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_observe_connection_state(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_observe_contacts(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_observe_messages(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_presences(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_remove_contact(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_roster(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_search(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_send_message(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_set_presence(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_set_typing(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_state(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_connectionstatelistener_on_state(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_contactlistener_on_roster_changed(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_contactlistener_on_subscription_request(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_contactlistener_on_presence(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_contactlistener_on_typing(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_messagelistener_on_message(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_messagelistener_on_message_state(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_messagelistener_on_catch_up(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_taskhandle_cancel(
     ): Int
@@ -784,6 +858,7 @@ internal object UniffiLib {
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "jabberkit_ffi"))
         uniffiCallbackInterfaceConnectionStateListener.register(this)
+        uniffiCallbackInterfaceContactListener.register(this)
         uniffiCallbackInterfaceMessageListener.register(this)
         
     }
@@ -795,10 +870,16 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_constructor_client_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_jabberkit_ffi_fn_method_client_add_contact(`ptr`: Long,`jid`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_client_approve(`ptr`: Long,`jid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_connect(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_conversations(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_jabberkit_ffi_fn_method_client_deny(`ptr`: Long,`jid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_disconnect(`ptr`: Long,
     ): Long
     external fun uniffi_jabberkit_ffi_fn_method_client_history(`ptr`: Long,`with`: RustBuffer.ByValue,`before`: RustBuffer.ByValue,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
@@ -811,12 +892,24 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_observe_connection_state(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_jabberkit_ffi_fn_method_client_observe_contacts(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_jabberkit_ffi_fn_method_client_observe_messages(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_jabberkit_ffi_fn_method_client_presences(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_jabberkit_ffi_fn_method_client_remove_contact(`ptr`: Long,`jid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_client_roster(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_search(`ptr`: Long,`query`: RustBuffer.ByValue,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_send_message(`ptr`: Long,`to`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_jabberkit_ffi_fn_method_client_set_presence(`ptr`: Long,`show`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_client_set_typing(`ptr`: Long,`with`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_clone_connectionstatelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -827,6 +920,20 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_connectionstatelistener_on_state(`ptr`: Long,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_jabberkit_ffi_fn_clone_contactlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_jabberkit_ffi_fn_free_contactlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_init_callback_vtable_contactlistener(`vtable`: UniffiVTableCallbackInterfaceContactListener,
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_contactlistener_on_roster_changed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_contactlistener_on_subscription_request(`ptr`: Long,`from`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_contactlistener_on_presence(`ptr`: Long,`from`: RustBuffer.ByValue,`show`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_contactlistener_on_typing(`ptr`: Long,`from`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_jabberkit_ffi_fn_clone_messagelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_jabberkit_ffi_fn_free_messagelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -836,6 +943,8 @@ internal object UniffiLib {
     external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_message(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_state(`ptr`: Long,`id`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_catch_up(`ptr`: Long,`fetched`: Int,`complete`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_clone_taskhandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1440,6 +1549,16 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
 public interface ClientInterface {
     
     /**
+     * Adds (or renames) `jid` and asks to see its presence; needs the account online.
+     */
+    fun `addContact`(`jid`: kotlin.String, `name`: kotlin.String?)
+    
+    /**
+     * Lets `jid` see our presence, and asks to see theirs; needs the account online.
+     */
+    fun `approve`(`jid`: kotlin.String)
+    
+    /**
      * Starts connecting in the background; returns at once.
      */
     fun `connect`()
@@ -1448,6 +1567,11 @@ public interface ClientInterface {
      * One entry per conversation, most recent first.
      */
     fun `conversations`(): List<Conversation>
+    
+    /**
+     * Refuses (or revokes) `jid`'s permission to see our presence; needs the account online.
+     */
+    fun `deny`(`jid`: kotlin.String)
     
     /**
      * Closes the connection cleanly; queued messages stay for the next connect.
@@ -1480,9 +1604,29 @@ public interface ClientInterface {
     fun `observeConnectionState`(`listener`: ConnectionStateListener): TaskHandle
     
     /**
+     * Calls `listener` for every roster, subscription, presence and typing event.
+     */
+    fun `observeContacts`(`listener`: ContactListener): TaskHandle
+    
+    /**
      * Calls `listener` for every stored message and every state change.
      */
     fun `observeMessages`(`listener`: MessageListener): TaskHandle
+    
+    /**
+     * Every contact known to be available.
+     */
+    fun `presences`(): List<ContactPresence>
+    
+    /**
+     * Removes `jid` from the contact list; needs the account online.
+     */
+    fun `removeContact`(`jid`: kotlin.String)
+    
+    /**
+     * The contact list as last stored (also before connecting).
+     */
+    fun `roster`(): List<Contact>
     
     /**
      * Messages containing every word of `query`, best first (any text is valid).
@@ -1493,6 +1637,16 @@ public interface ClientInterface {
      * Stores and queues a message; returns its id at once, even offline.
      */
     fun `sendMessage`(`to`: kotlin.String, `body`: kotlin.String): kotlin.String
+    
+    /**
+     * Sets our availability and status text; remembered for the next connection when offline.
+     */
+    fun `setPresence`(`show`: Show, `status`: kotlin.String?)
+    
+    /**
+     * Tells `with` our chat state (XEP-0085); sent only while online, never stored.
+     */
+    fun `setTyping`(`with`: kotlin.String, `state`: TypingState)
     
     /**
      * The current connection state.
@@ -1620,6 +1774,41 @@ open class Client: Disposable, AutoCloseable, ClientInterface
 
     
     /**
+     * Adds (or renames) `jid` and asks to see its presence; needs the account online.
+     */
+    @Throws(JabberKitException::class)override fun `addContact`(`jid`: kotlin.String, `name`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_add_contact(
+        it,
+        
+        FfiConverterString.lower(`jid`),
+        FfiConverterOptionalString.lower(`name`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Lets `jid` see our presence, and asks to see theirs; needs the account online.
+     */
+    @Throws(JabberKitException::class)override fun `approve`(`jid`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_approve(
+        it,
+        
+        FfiConverterString.lower(`jid`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Starts connecting in the background; returns at once.
      */
     @Throws(JabberKitException::class)override fun `connect`()
@@ -1649,6 +1838,23 @@ open class Client: Disposable, AutoCloseable, ClientInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Refuses (or revokes) `jid`'s permission to see our presence; needs the account online.
+     */
+    @Throws(JabberKitException::class)override fun `deny`(`jid`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_deny(
+        it,
+        
+        FfiConverterString.lower(`jid`),_status)
+}
+    }
+    
     
 
     
@@ -1764,6 +1970,23 @@ open class Client: Disposable, AutoCloseable, ClientInterface
 
     
     /**
+     * Calls `listener` for every roster, subscription, presence and typing event.
+     */override fun `observeContacts`(`listener`: ContactListener): TaskHandle {
+            return FfiConverterTypeTaskHandle.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_observe_contacts(
+        it,
+        
+        FfiConverterTypeContactListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Calls `listener` for every stored message and every state change.
      */override fun `observeMessages`(`listener`: MessageListener): TaskHandle {
             return FfiConverterTypeTaskHandle.lift(
@@ -1773,6 +1996,57 @@ open class Client: Disposable, AutoCloseable, ClientInterface
         it,
         
         FfiConverterTypeMessageListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every contact known to be available.
+     */
+    @Throws(JabberKitException::class)override fun `presences`(): List<ContactPresence> {
+            return FfiConverterSequenceTypeContactPresence.lift(
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_presences(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Removes `jid` from the contact list; needs the account online.
+     */
+    @Throws(JabberKitException::class)override fun `removeContact`(`jid`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_remove_contact(
+        it,
+        
+        FfiConverterString.lower(`jid`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The contact list as last stored (also before connecting).
+     */
+    @Throws(JabberKitException::class)override fun `roster`(): List<Contact> {
+            return FfiConverterSequenceTypeContact.lift(
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_roster(
+        it,
+        _status)
 }
     }
     )
@@ -1815,6 +2089,42 @@ open class Client: Disposable, AutoCloseable, ClientInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Sets our availability and status text; remembered for the next connection when offline.
+     */
+    @Throws(JabberKitException::class)override fun `setPresence`(`show`: Show, `status`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_set_presence(
+        it,
+        
+        FfiConverterTypeShow.lower(`show`),
+        FfiConverterOptionalString.lower(`status`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Tells `with` our chat state (XEP-0085); sent only while online, never stored.
+     */
+    @Throws(JabberKitException::class)override fun `setTyping`(`with`: kotlin.String, `state`: TypingState)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_set_typing(
+        it,
+        
+        FfiConverterString.lower(`with`),
+        FfiConverterTypeTypingState.lower(`state`),_status)
+}
+    }
+    
     
 
     
@@ -2291,6 +2601,435 @@ public object FfiConverterTypeConnectionStateListener: FfiConverter<ConnectionSt
 
 
 /**
+ * Receives contact list, presence and typing events.
+ */
+public interface ContactListener {
+    
+    /**
+     * The contact list changed: read `roster()` again.
+     */
+    fun `onRosterChanged`()
+    
+    /**
+     * `from` asks to see our presence: answer with `approve` or `deny`.
+     */
+    fun `onSubscriptionRequest`(`from`: kotlin.String)
+    
+    /**
+     * A contact's availability changed; `show` null means offline.
+     */
+    fun `onPresence`(`from`: kotlin.String, `show`: Show?, `status`: kotlin.String?)
+    
+    /**
+     * A contact's chat state changed.
+     */
+    fun `onTyping`(`from`: kotlin.String, `state`: TypingState)
+    
+    companion object
+}
+
+/**
+ * Receives contact list, presence and typing events.
+ */
+open class ContactListenerImpl: Disposable, AutoCloseable, ContactListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_jabberkit_ffi_fn_free_contactlistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_jabberkit_ffi_fn_clone_contactlistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * The contact list changed: read `roster()` again.
+     */override fun `onRosterChanged`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_contactlistener_on_roster_changed(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * `from` asks to see our presence: answer with `approve` or `deny`.
+     */override fun `onSubscriptionRequest`(`from`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_contactlistener_on_subscription_request(
+        it,
+        
+        FfiConverterString.lower(`from`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A contact's availability changed; `show` null means offline.
+     */override fun `onPresence`(`from`: kotlin.String, `show`: Show?, `status`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_contactlistener_on_presence(
+        it,
+        
+        FfiConverterString.lower(`from`),
+        FfiConverterOptionalTypeShow.lower(`show`),
+        FfiConverterOptionalString.lower(`status`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A contact's chat state changed.
+     */override fun `onTyping`(`from`: kotlin.String, `state`: TypingState)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_contactlistener_on_typing(
+        it,
+        
+        FfiConverterString.lower(`from`),
+        FfiConverterTypeTypingState.lower(`state`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceContactListener {
+    internal object `onRosterChanged`: UniffiCallbackInterfaceContactListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeContactListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onRosterChanged`(
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onSubscriptionRequest`: UniffiCallbackInterfaceContactListenerMethod1 {
+        override fun callback(`uniffiHandle`: Long,`from`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeContactListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onSubscriptionRequest`(
+                    FfiConverterString.lift(`from`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onPresence`: UniffiCallbackInterfaceContactListenerMethod2 {
+        override fun callback(`uniffiHandle`: Long,`from`: RustBuffer.ByValue,`show`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeContactListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onPresence`(
+                    FfiConverterString.lift(`from`),
+                    FfiConverterOptionalTypeShow.lift(`show`),
+                    FfiConverterOptionalString.lift(`status`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onTyping`: UniffiCallbackInterfaceContactListenerMethod3 {
+        override fun callback(`uniffiHandle`: Long,`from`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeContactListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onTyping`(
+                    FfiConverterString.lift(`from`),
+                    FfiConverterTypeTypingState.lift(`state`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeContactListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeContactListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceContactListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onRosterChanged`,
+        `onSubscriptionRequest`,
+        `onPresence`,
+        `onTyping`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_jabberkit_ffi_fn_init_callback_vtable_contactlistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeContactListener: FfiConverter<ContactListener, Long> {
+    internal val handleMap = UniffiHandleMap<ContactListener>()
+
+    override fun lower(value: ContactListener): Long {
+        if (value is ContactListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): ContactListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ContactListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): ContactListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ContactListener) = 8UL
+
+    override fun write(value: ContactListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Receives messages and their progress.
  */
 public interface MessageListener {
@@ -2305,6 +3044,12 @@ public interface MessageListener {
      * An outgoing message moved on (sent, acked, delivered, failed).
      */
     fun `onMessageState`(`id`: kotlin.String, `state`: DeliveryState)
+    
+    /**
+     * Catching up from the server's archive after a fresh login progressed:
+     * `fetched` archived stanzas so far; `complete` once it is done.
+     */
+    fun `onCatchUp`(`fetched`: kotlin.UInt, `complete`: kotlin.Boolean)
     
     companion object
 }
@@ -2448,6 +3193,24 @@ open class MessageListenerImpl: Disposable, AutoCloseable, MessageListener
     
 
     
+    /**
+     * Catching up from the server's archive after a fresh login progressed:
+     * `fetched` archived stanzas so far; `complete` once it is done.
+     */override fun `onCatchUp`(`fetched`: kotlin.UInt, `complete`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_messagelistener_on_catch_up(
+        it,
+        
+        FfiConverterUInt.lower(`fetched`),
+        FfiConverterBoolean.lower(`complete`),_status)
+}
+    }
+    
+    
+
+    
 
     
 
@@ -2490,6 +3253,19 @@ internal object uniffiCallbackInterfaceMessageListener {
             uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
         }
     }
+    internal object `onCatchUp`: UniffiCallbackInterfaceMessageListenerMethod2 {
+        override fun callback(`uniffiHandle`: Long,`fetched`: Int,`complete`: Byte,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeMessageListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onCatchUp`(
+                    FfiConverterUInt.lift(`fetched`),
+                    FfiConverterBoolean.lift(`complete`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
 
     internal object uniffiFree: UniffiCallbackInterfaceFree {
         override fun callback(handle: Long) {
@@ -2508,6 +3284,7 @@ internal object uniffiCallbackInterfaceMessageListener {
         uniffiClone,
         `onMessage`,
         `onMessageState`,
+        `onCatchUp`,
     )
 
     // Registers the foreign callback with the Rust side.
@@ -2919,6 +3696,131 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterOptionalUInt.write(value.`keepaliveSecs`, buf)
             FfiConverterOptionalUInt.write(value.`minRetryMs`, buf)
             FfiConverterOptionalUInt.write(value.`maxRetryMs`, buf)
+    }
+}
+
+
+
+/**
+ * One entry of the contact list.
+ */
+data class Contact (
+    /**
+     * The contact's bare JID.
+     */
+    var `jid`: kotlin.String
+    , 
+    /**
+     * The name the user gave the contact.
+     */
+    var `name`: kotlin.String?
+    , 
+    var `groups`: List<kotlin.String>
+    , 
+    var `subscription`: Subscription
+    , 
+    /**
+     * We asked to see the contact's presence; no answer yet.
+     */
+    var `ask`: kotlin.Boolean
+    , 
+    /**
+     * The contact asked to see ours; the user has not answered yet.
+     */
+    var `pendingIn`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeContact: FfiConverterRustBuffer<Contact> {
+    override fun read(buf: ByteBuffer): Contact {
+        return Contact(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterTypeSubscription.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Contact) = (
+            FfiConverterString.allocationSize(value.`jid`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterSequenceString.allocationSize(value.`groups`) +
+            FfiConverterTypeSubscription.allocationSize(value.`subscription`) +
+            FfiConverterBoolean.allocationSize(value.`ask`) +
+            FfiConverterBoolean.allocationSize(value.`pendingIn`)
+    )
+
+    override fun write(value: Contact, buf: ByteBuffer) {
+            FfiConverterString.write(value.`jid`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterSequenceString.write(value.`groups`, buf)
+            FfiConverterTypeSubscription.write(value.`subscription`, buf)
+            FfiConverterBoolean.write(value.`ask`, buf)
+            FfiConverterBoolean.write(value.`pendingIn`, buf)
+    }
+}
+
+
+
+/**
+ * A contact's availability: its best resource.
+ */
+data class ContactPresence (
+    /**
+     * The contact's bare JID.
+     */
+    var `jid`: kotlin.String
+    , 
+    /**
+     * Null when no resource is available.
+     */
+    var `show`: Show?
+    , 
+    var `status`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeContactPresence: FfiConverterRustBuffer<ContactPresence> {
+    override fun read(buf: ByteBuffer): ContactPresence {
+        return ContactPresence(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeShow.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ContactPresence) = (
+            FfiConverterString.allocationSize(value.`jid`) +
+            FfiConverterOptionalTypeShow.allocationSize(value.`show`) +
+            FfiConverterOptionalString.allocationSize(value.`status`)
+    )
+
+    override fun write(value: ContactPresence, buf: ByteBuffer) {
+            FfiConverterString.write(value.`jid`, buf)
+            FfiConverterOptionalTypeShow.write(value.`show`, buf)
+            FfiConverterOptionalString.write(value.`status`, buf)
     }
 }
 
@@ -3576,6 +4478,99 @@ public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
 
 
 /**
+ * Availability.
+ */
+
+enum class Show {
+    
+    ONLINE,
+    AWAY,
+    DO_NOT_DISTURB,
+    /**
+     * Away for a long time.
+     */
+    EXTENDED_AWAY;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeShow: FfiConverterRustBuffer<Show> {
+    override fun read(buf: ByteBuffer) = try {
+        Show.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Show) = 4UL
+
+    override fun write(value: Show, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Who sees whose presence (RFC 6121).
+ */
+
+enum class Subscription {
+    
+    /**
+     * Neither side.
+     */
+    NONE,
+    /**
+     * We see the contact's presence.
+     */
+    TO,
+    /**
+     * The contact sees ours.
+     */
+    FROM,
+    /**
+     * Both: the contact is fully set up.
+     */
+    BOTH;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSubscription: FfiConverterRustBuffer<Subscription> {
+    override fun read(buf: ByteBuffer) = try {
+        Subscription.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Subscription) = 4UL
+
+    override fun write(value: Subscription, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * How TLS is set up; never plaintext.
  */
 
@@ -3610,6 +4605,61 @@ public object FfiConverterTypeTlsMode: FfiConverterRustBuffer<TlsMode> {
     override fun allocationSize(value: TlsMode) = 4UL
 
     override fun write(value: TlsMode, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Chat state (XEP-0085).
+ */
+
+enum class TypingState {
+    
+    /**
+     * Paying attention to the conversation.
+     */
+    ACTIVE,
+    /**
+     * Typing.
+     */
+    COMPOSING,
+    /**
+     * Stopped typing for a moment.
+     */
+    PAUSED,
+    /**
+     * Not looking at the conversation.
+     */
+    INACTIVE,
+    /**
+     * Left the conversation.
+     */
+    GONE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTypingState: FfiConverterRustBuffer<TypingState> {
+    override fun read(buf: ByteBuffer) = try {
+        TypingState.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: TypingState) = 4UL
+
+    override fun write(value: TypingState, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -3676,6 +4726,122 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeShow: FfiConverterRustBuffer<Show?> {
+    override fun read(buf: ByteBuffer): Show? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeShow.read(buf)
+    }
+
+    override fun allocationSize(value: Show?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeShow.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Show?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeShow.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
+    override fun read(buf: ByteBuffer): List<kotlin.String> {
+        val len = buf.getInt()
+        return List<kotlin.String>(len) {
+            FfiConverterString.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.String>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterString.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.String>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeContact: FfiConverterRustBuffer<List<Contact>> {
+    override fun read(buf: ByteBuffer): List<Contact> {
+        val len = buf.getInt()
+        return List<Contact>(len) {
+            FfiConverterTypeContact.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Contact>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeContact.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Contact>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeContact.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeContactPresence: FfiConverterRustBuffer<List<ContactPresence>> {
+    override fun read(buf: ByteBuffer): List<ContactPresence> {
+        val len = buf.getInt()
+        return List<ContactPresence>(len) {
+            FfiConverterTypeContactPresence.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ContactPresence>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeContactPresence.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ContactPresence>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeContactPresence.write(it, buf)
         }
     }
 }

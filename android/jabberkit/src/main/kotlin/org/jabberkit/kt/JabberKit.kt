@@ -16,6 +16,9 @@ import org.jabberkit.Client
 import org.jabberkit.ClientConfig
 import org.jabberkit.ConnectionState
 import org.jabberkit.ConnectionStateListener
+import org.jabberkit.Contact
+import org.jabberkit.ContactListener
+import org.jabberkit.ContactPresence
 import org.jabberkit.Conversation
 import org.jabberkit.DeliveryState
 import org.jabberkit.JabberKitException
@@ -24,7 +27,9 @@ import org.jabberkit.Message
 import org.jabberkit.initLogging
 import org.jabberkit.SearchHit
 import org.jabberkit.MessageListener
+import org.jabberkit.Show
 import org.jabberkit.TaskHandle
+import org.jabberkit.TypingState
 
 /** What happens to messages, in the order JabberKit reports it. */
 sealed interface MessageEvent {
@@ -33,6 +38,27 @@ sealed interface MessageEvent {
 
     /** The outgoing message [id] moved on: sent, acked by the server, delivered to the peer, or failed. */
     data class StateChanged(val id: String, val state: DeliveryState) : MessageEvent
+
+    /**
+     * Catching up from the server's archive after a fresh login progressed: [fetched] archived
+     * stanzas so far; [complete] once it is done. The messages themselves arrive as [New].
+     */
+    data class CatchUp(val fetched: Int, val complete: Boolean) : MessageEvent
+}
+
+/** What happens to contacts, in the order JabberKit reports it. */
+sealed interface ContactEvent {
+    /** The contact list changed: read [JabberKit.roster] again. */
+    data object RosterChanged : ContactEvent
+
+    /** [from] asks to see our presence: answer with [JabberKit.approve] or [JabberKit.deny]. */
+    data class SubscriptionRequest(val from: String) : ContactEvent
+
+    /** [from]'s availability changed; a null [show] means offline. */
+    data class Presence(val from: String, val show: Show?, val status: String?) : ContactEvent
+
+    /** [from]'s chat state changed. */
+    data class Typing(val from: String, val state: TypingState) : ContactEvent
 }
 
 /**
@@ -58,6 +84,7 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
     private val state = MutableStateFlow(client.state())
     private val stateChanges = MutableSharedFlow<ConnectionState>(replay = 1, extraBufferCapacity = UNBOUNDED)
     private val events = MutableSharedFlow<MessageEvent>(extraBufferCapacity = UNBOUNDED)
+    private val contacts = MutableSharedFlow<ContactEvent>(extraBufferCapacity = UNBOUNDED)
 
     /**
      * The connection state for a UI: the current value at once, then the latest one. Like every
@@ -77,11 +104,18 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
      */
     val messages: SharedFlow<MessageEvent> = events.asSharedFlow()
 
+    /**
+     * Roster, subscription, presence and typing events, in order, from the moment a collector
+     * subscribes (nothing is replayed: read [roster] and [presences] after subscribing).
+     */
+    val contactEvents: SharedFlow<ContactEvent> = contacts.asSharedFlow()
+
     /** The account's bare JID. */
     val jid: String = client.jid()
 
     private val stateHandle: TaskHandle = client.observeConnectionState(StateForwarder(state, stateChanges))
     private val messageHandle: TaskHandle = client.observeMessages(MessageForwarder(events))
+    private val contactHandle: TaskHandle = client.observeContacts(ContactForwarder(contacts))
 
     // Last: on a scope that is already over, this closes at once, so everything above must exist.
     private val scopeHandle: DisposableHandle? =
@@ -128,6 +162,36 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
     suspend fun markRead(with: String): Int =
         withContext(Dispatchers.IO) { client.markRead(with).toInt() }
 
+    /** The contact list as last stored (also before connecting); [ContactEvent.RosterChanged] says when to re-read it. */
+    suspend fun roster(): List<Contact> = withContext(Dispatchers.IO) { client.roster() }
+
+    /**
+     * Adds (or renames) [jid] and asks to see its presence. Needs the account online.
+     *
+     * @throws JabberKitException.Other "not connected" when offline.
+     */
+    suspend fun addContact(jid: String, name: String? = null) =
+        withContext(Dispatchers.IO) { client.addContact(jid, name) }
+
+    /** Lets [jid] see our presence, and asks to see theirs. Needs the account online. */
+    suspend fun approve(jid: String) = withContext(Dispatchers.IO) { client.approve(jid) }
+
+    /** Refuses (or revokes) [jid]'s permission to see our presence. Needs the account online. */
+    suspend fun deny(jid: String) = withContext(Dispatchers.IO) { client.deny(jid) }
+
+    /** Removes [jid] from the contact list; the server cancels the subscriptions both ways. Needs the account online. */
+    suspend fun removeContact(jid: String) = withContext(Dispatchers.IO) { client.removeContact(jid) }
+
+    /** Sets our availability and status text; remembered for the next connection while offline. */
+    suspend fun setPresence(show: Show, status: String? = null) =
+        withContext(Dispatchers.IO) { client.setPresence(show, status) }
+
+    /** Every contact known to be available. */
+    suspend fun presences(): List<ContactPresence> = withContext(Dispatchers.IO) { client.presences() }
+
+    /** Tells [with] our chat state (sent only while online, never stored); returns at once. */
+    fun setTyping(with: String, state: TypingState) = client.setTyping(with, state)
+
     /** Reports the device's network: false stops connection attempts, any report retries at once. Call it on every change. */
     fun networkAvailable(available: Boolean) = client.networkAvailable(available)
 
@@ -137,6 +201,7 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
         scopeHandle?.dispose()
         stateHandle.close()
         messageHandle.close()
+        contactHandle.close()
         client.close()
     }
 
@@ -162,6 +227,28 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
 
         override fun onMessageState(id: String, state: DeliveryState) {
             events.tryEmit(MessageEvent.StateChanged(id, state))
+        }
+
+        override fun onCatchUp(fetched: UInt, complete: Boolean) {
+            events.tryEmit(MessageEvent.CatchUp(fetched.toInt(), complete))
+        }
+    }
+
+    private class ContactForwarder(private val events: MutableSharedFlow<ContactEvent>) : ContactListener {
+        override fun onRosterChanged() {
+            events.tryEmit(ContactEvent.RosterChanged)
+        }
+
+        override fun onSubscriptionRequest(from: String) {
+            events.tryEmit(ContactEvent.SubscriptionRequest(from))
+        }
+
+        override fun onPresence(from: String, show: Show?, status: String?) {
+            events.tryEmit(ContactEvent.Presence(from, show, status))
+        }
+
+        override fun onTyping(from: String, state: TypingState) {
+            events.tryEmit(ContactEvent.Typing(from, state))
         }
     }
 

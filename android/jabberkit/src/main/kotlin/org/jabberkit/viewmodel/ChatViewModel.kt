@@ -43,6 +43,8 @@ class ChatViewModel(
                 is MessageEvent.New -> event.message.conversation == peer
                 // The event does not say whose message it is; a re-read is cheap.
                 is MessageEvent.StateChanged -> true
+                // Caught-up messages arrive as New events of their own.
+                is MessageEvent.CatchUp -> false
             }
         }.onEach {
             try {
