@@ -22,7 +22,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::inbound::{self, Chat};
+use crate::inbound::{self, Chat, OwnCopy};
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::data_forms::{DataForm, DataFormType};
@@ -79,14 +79,8 @@ pub(crate) enum Archived {
     /// Someone wrote to us. `stanza_id` is the archive id; no receipt is
     /// sent (the sender's device is long gone, or already got one).
     Incoming(Chat),
-    /// One of our devices wrote to `to`.
-    Outgoing {
-        to: BareJid,
-        origin_id: Option<String>,
-        remote_id: Option<String>,
-        body: String,
-        timestamp: DateTime<Utc>,
-    },
+    /// One of our devices wrote it.
+    Outgoing(OwnCopy),
     /// Nothing to store (no body, group chat, notes to self…).
     Skip,
 }
@@ -178,13 +172,13 @@ fn archived(
             timestamp,
             wants_receipt: false,
         }),
-        (true, false, Some(to)) => Archived::Outgoing {
+        (true, false, Some(to)) => Archived::Outgoing(OwnCopy {
             to: to.to_bare(),
             origin_id: ids.origin_id,
             remote_id,
             body,
             timestamp,
-        },
+        }),
         // Notes to self, or addressed to someone else: not supported.
         _ => Archived::Skip,
     }
@@ -267,13 +261,13 @@ mod tests {
         let r = result(&own(), wrapped(None, "q", inner), |_| true, now()).expect("accepted");
         assert_eq!(
             r.message,
-            Archived::Outgoing {
+            Archived::Outgoing(OwnCopy {
                 to: "bob@example.test".parse().expect("jid"),
                 origin_id: Some("o9".into()),
                 remote_id: Some("o9".into()),
                 body: "yo".into(),
                 timestamp: "2025-12-31T23:00:00Z".parse().expect("ts"),
-            }
+            })
         );
     }
 

@@ -37,22 +37,27 @@ pub(crate) struct Chat {
     pub wants_receipt: bool,
 }
 
+/// A message one of our other devices sent, seen as a carbon or in the
+/// archive: stored as ours, never sent from here.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OwnCopy {
+    /// The peer's bare JID: the conversation.
+    pub to: BareJid,
+    pub origin_id: Option<String>,
+    /// The stanza's `@id`.
+    pub remote_id: Option<String>,
+    pub body: String,
+    pub timestamp: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Inbound {
     Chat(Chat),
     /// XEP-0280: a chat message another of our devices received. Stored like
     /// [`Inbound::Chat`], but that device answers its receipt request.
     CarbonReceived(Chat),
-    /// XEP-0280: a message another of our devices sent to `to`; ours too.
-    CarbonSent {
-        /// The peer's bare JID: the conversation.
-        to: BareJid,
-        origin_id: Option<String>,
-        /// The stanza's `@id`.
-        remote_id: Option<String>,
-        body: String,
-        timestamp: DateTime<Utc>,
-    },
+    /// XEP-0280: a message another of our devices sent; ours too.
+    CarbonSent(OwnCopy),
     /// XEP-0184: `from` confirms our message `id` arrived.
     Receipt {
         from: BareJid,
@@ -184,13 +189,13 @@ fn classify_carbon(own: &BareJid, mut msg: Message, now: DateTime<Utc>) -> Inbou
             // The device that got it answers the request.
             wants_receipt: false,
         }),
-        (true, true, false) => Inbound::CarbonSent {
+        (true, true, false) => Inbound::CarbonSent(OwnCopy {
             to: to.to_bare(),
             origin_id: ids.origin_id,
             remote_id,
             body,
             timestamp: clamp(delay, now),
-        },
+        }),
         _ => {
             tracing::warn!(%from, %to, sent, "dropped a carbon with impossible addresses");
             Inbound::Ignore
@@ -423,7 +428,7 @@ mod tests {
         );
         assert_eq!(
             classify_message(&own(), m, now()),
-            Inbound::CarbonSent {
+            Inbound::CarbonSent(OwnCopy {
                 to: "bob@example.test".parse().expect("jid"),
                 origin_id: Some("o2".into()),
                 remote_id: Some("r2".into()),
@@ -431,7 +436,7 @@ mod tests {
                 timestamp: DateTime::parse_from_rfc3339("2025-12-31T23:00:00Z")
                     .expect("ts")
                     .with_timezone(&Utc),
-            }
+            })
         );
     }
 

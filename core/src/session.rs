@@ -21,7 +21,7 @@ use tokio_xmpp::Stanza;
 use crate::archive::{self, Archived, Page};
 use crate::connection::{Link, LinkEvent, Outcome};
 use crate::events::{ConnectionState, Event, EventHub, TypingState};
-use crate::inbound::{self, Chat, Inbound};
+use crate::inbound::{self, Chat, Inbound, OwnCopy};
 use crate::outbox::{self, Progress};
 use crate::presence::{self, Show, Update};
 use crate::roster::{self, Push};
@@ -360,11 +360,19 @@ impl Running {
         true
     }
 
-    /// Stores a message another device of ours sent (a sent carbon or an
-    /// archived one) and announces it if it is new.
-    fn store_outgoing_copy(&self, copy: NewOutgoingCopy<'_>) {
-        let to = copy.to.to_owned();
-        match self.store.insert_outgoing_copy(copy) {
+    /// Stores a message another device of ours sent (a carbon or an
+    /// archive entry) and announces it if it is new.
+    fn store_outgoing_copy(&self, copy: &OwnCopy) {
+        let to = &copy.to;
+        let stored = self.store.insert_outgoing_copy(NewOutgoingCopy {
+            own_jid: self.own.as_str(),
+            to: to.as_str(),
+            origin_id: copy.origin_id.as_deref(),
+            remote_id: copy.remote_id.as_deref(),
+            body: &copy.body,
+            timestamp: copy.timestamp,
+        });
+        match stored {
             Ok(Some(m)) => self.hub.emit(Event::Message(m)),
             Ok(None) => tracing::debug!(%to, "duplicate copy of our own message dropped"),
             Err(e) => tracing::error!(%to, "cannot store a copy of our own message: {e}"),
@@ -388,20 +396,7 @@ impl Running {
                     Inbound::CarbonReceived(chat) => {
                         self.store_incoming(&chat);
                     }
-                    Inbound::CarbonSent {
-                        to,
-                        origin_id,
-                        remote_id,
-                        body,
-                        timestamp,
-                    } => self.store_outgoing_copy(NewOutgoingCopy {
-                        own_jid: self.own.as_str(),
-                        to: to.as_str(),
-                        origin_id: origin_id.as_deref(),
-                        remote_id: remote_id.as_deref(),
-                        body: &body,
-                        timestamp,
-                    }),
+                    Inbound::CarbonSent(copy) => self.store_outgoing_copy(&copy),
                     Inbound::Receipt { from, id } => {
                         match self.store.mark_delivered(from.as_str(), &id) {
                             Ok(Some(m)) => self.hub.emit(Event::MessageState {
@@ -554,20 +549,7 @@ impl Running {
             Archived::Incoming(chat) => {
                 self.store_chat(&chat, chat.timestamp);
             }
-            Archived::Outgoing {
-                to,
-                origin_id,
-                remote_id,
-                body,
-                timestamp,
-            } => self.store_outgoing_copy(NewOutgoingCopy {
-                own_jid: self.own.as_str(),
-                to: to.as_str(),
-                origin_id: origin_id.as_deref(),
-                remote_id: remote_id.as_deref(),
-                body: &body,
-                timestamp,
-            }),
+            Archived::Outgoing(copy) => self.store_outgoing_copy(&copy),
             Archived::Skip => {}
         }
     }
