@@ -91,6 +91,8 @@ impl FaultProxy {
             live: AtomicUsize::new(0),
             bytes_up: AtomicU64::new(0),
             bytes_down: AtomicU64::new(0),
+            chunks_up: AtomicU64::new(0),
+            chunks_down: AtomicU64::new(0),
         });
         let accept_task = tokio::spawn(accept_loop(shared.clone())).abort_handle();
         tracing::debug!(%addr, %upstream, "fault proxy started");
@@ -176,6 +178,20 @@ impl FaultProxy {
     pub fn bytes_down(&self) -> u64 {
         self.shared.bytes_down.load(Ordering::SeqCst)
     }
+
+    /// Chunks forwarded client→server: one per successful read from a
+    /// client socket, so roughly the packets the client sent (each of its
+    /// writes, as small stanzas and keepalives are; a large write may be
+    /// read in several chunks, several quick writes in one). Idle-traffic
+    /// benchmarks count these.
+    pub fn chunks_up(&self) -> u64 {
+        self.shared.chunks_up.load(Ordering::SeqCst)
+    }
+
+    /// Chunks forwarded server→client; see [`chunks_up`](Self::chunks_up).
+    pub fn chunks_down(&self) -> u64 {
+        self.shared.chunks_down.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for FaultProxy {
@@ -218,6 +234,8 @@ struct Shared {
     live: AtomicUsize,
     bytes_up: AtomicU64,
     bytes_down: AtomicU64,
+    chunks_up: AtomicU64,
+    chunks_down: AtomicU64,
 }
 
 impl Shared {
@@ -377,9 +395,9 @@ async fn run_conn(shared: &Shared, mut client: TcpStream, mut reset: oneshot::Re
         let pumps = async {
             tokio::try_join!(
                 read_side(&mut client_rd, up_tx, shared.mode.subscribe()),
-                write_side(&mut server_wr, up_rx, shared, &shared.bytes_up),
+                write_side(&mut server_wr, up_rx, shared, Counters::up(shared)),
                 read_side(&mut server_rd, down_tx, shared.mode.subscribe()),
-                write_side(&mut client_wr, down_rx, shared, &shared.bytes_down),
+                write_side(&mut client_wr, down_rx, shared, Counters::down(shared)),
             )
         };
         tokio::select! {
@@ -474,13 +492,35 @@ async fn read_side<R: AsyncRead + Unpin>(
     }
 }
 
+/// What one direction counts.
+struct Counters<'a> {
+    bytes: &'a AtomicU64,
+    chunks: &'a AtomicU64,
+}
+
+impl<'a> Counters<'a> {
+    fn up(shared: &'a Shared) -> Self {
+        Counters {
+            bytes: &shared.bytes_up,
+            chunks: &shared.chunks_up,
+        }
+    }
+
+    fn down(shared: &'a Shared) -> Self {
+        Counters {
+            bytes: &shared.bytes_down,
+            chunks: &shared.chunks_down,
+        }
+    }
+}
+
 /// Writes queued chunks to one socket when they are due, dropping those that
 /// come due while blackholed.
 async fn write_side<W: AsyncWrite + Unpin>(
     dst: &mut W,
     mut rx: mpsc::Receiver<Chunk>,
     shared: &Shared,
-    counter: &AtomicU64,
+    counters: Counters<'_>,
 ) -> io::Result<()> {
     while let Some(chunk) = rx.recv().await {
         match chunk {
@@ -490,7 +530,10 @@ async fn write_side<W: AsyncWrite + Unpin>(
                     continue;
                 }
                 dst.write_all(&bytes).await?;
-                counter.fetch_add(bytes.len() as u64, Ordering::SeqCst);
+                counters
+                    .bytes
+                    .fetch_add(bytes.len() as u64, Ordering::SeqCst);
+                counters.chunks.fetch_add(1, Ordering::SeqCst);
             }
             Chunk::Eof => {
                 dst.shutdown().await?;
@@ -593,6 +636,7 @@ mod tests {
             proxy.bytes_up() == 8 && proxy.bytes_down() == 11
         })
         .await;
+        assert_eq!((proxy.chunks_up(), proxy.chunks_down()), (1, 1));
         assert_eq!(proxy.connections_accepted(), 1);
         assert_eq!(proxy.live_connections(), 1);
 
