@@ -91,7 +91,10 @@ pub struct Row {
     pub unit: Unit,
     pub ours: Samples,
     pub theirs: Theirs,
-    /// The reference to read it against (spec limits, settings).
+    /// What to read it against, short (spec limits), in the table.
+    pub reference: String,
+    /// How it was measured, as a numbered note under the table (rows with
+    /// the same note share it).
     pub note: String,
 }
 
@@ -107,14 +110,30 @@ impl Row {
     }
 }
 
-/// The whole table as Markdown (readable as plain text too).
+/// The whole table as Markdown (readable as plain text too), then the
+/// numbered notes on how each figure was measured.
 pub fn markdown(rows: &[Row]) -> String {
     let mut out = String::new();
     out.push_str(
         "| # | figure | jabberkit: median (min–max) | slixmpp: median (min–max) | ratio jabberkit/slixmpp | reference |\n",
     );
     out.push_str("|---|---|---|---|---|---|\n");
+    let mut notes: Vec<&str> = Vec::new();
     for row in rows {
+        let mut reference = row.reference.clone();
+        if !row.note.is_empty() {
+            let n = match notes.iter().position(|n| *n == row.note) {
+                Some(i) => i + 1,
+                None => {
+                    notes.push(&row.note);
+                    notes.len()
+                }
+            };
+            if !reference.is_empty() {
+                reference.push(' ');
+            }
+            reference.push_str(&format!("[{n}]"));
+        }
         let theirs = match &row.theirs {
             Theirs::Measured(s) => s.render(row.unit),
             Theirs::NotApplicable => "—".into(),
@@ -128,8 +147,14 @@ pub fn markdown(rows: &[Row]) -> String {
             row.ours.render(row.unit),
             theirs,
             row.ratio(),
-            row.note
+            reference
         );
+    }
+    if !notes.is_empty() {
+        out.push('\n');
+        for (i, note) in notes.iter().enumerate() {
+            let _ = writeln!(out, "[{}] {note}  ", i + 1);
+        }
     }
     out
 }
@@ -156,6 +181,7 @@ mod tests {
                 unit: Unit::MessagesPerSecond,
                 ours: Samples(vec![2000.0]),
                 theirs: Theirs::Measured(Samples(vec![1000.0])),
+                reference: "".into(),
                 note: "".into(),
             },
             Row {
@@ -164,6 +190,7 @@ mod tests {
                 unit: Unit::Bytes,
                 ours: Samples(vec![10.0 * 1024.0 * 1024.0]),
                 theirs: Theirs::NotApplicable,
+                reference: "spec ≈ 5".into(),
                 note: "ours only".into(),
             },
         ];
@@ -173,8 +200,9 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("| 5 | memory | 10.0 MiB (n=1) | — | — | ours only |"),
+            table.contains("| 5 | memory | 10.0 MiB (n=1) | — | — | spec ≈ 5 [1] |"),
             "{table}"
         );
+        assert!(table.ends_with("\n[1] ours only  \n"), "{table}");
     }
 }
