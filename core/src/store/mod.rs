@@ -1214,5 +1214,6 @@ fn read_message(row: &Row<'_>) -> Result<StoredMessage, StoreError> {
     })
 }
 
+mod batch;
 #[cfg(test)]
 mod tests;
