@@ -53,8 +53,14 @@ pub trait MessageListener: Send + Sync {
     /// A message was stored: a new incoming one (once, ever), or an outgoing
     /// one that `send_message` just queued.
     fn on_message(&self, message: Message);
-    /// An outgoing message moved on (sent, acked, delivered, failed).
+    /// An outgoing message moved on (sent, acked, delivered, read, failed).
     fn on_message_state(&self, id: String, state: DeliveryState);
+    /// A stored message's body was corrected by its sender (same id; update
+    /// it in place).
+    fn on_message_corrected(&self, message: Message);
+    /// Another device of the account read the conversation with `with`:
+    /// its unread count is now 0.
+    fn on_conversation_read(&self, with: String);
     /// Catching up from the server's archive after a fresh login progressed:
     /// `fetched` archived stanzas so far; `complete` once it is done.
     fn on_catch_up(&self, fetched: u32, complete: bool);
@@ -165,9 +171,23 @@ impl Client {
             .collect())
     }
 
-    /// Marks the conversation read; returns how many messages were unread.
+    /// Marks the conversation read and tells the peer and our other
+    /// devices (read marker); returns how many messages were unread.
     pub fn mark_read(&self, with: String) -> Result<u32, JabberKitError> {
         Ok(self.inner.mark_read(&with)?)
+    }
+
+    /// Corrects our last message in its conversation; returns it updated.
+    /// InvalidInput for a message that is not our last one there.
+    pub fn correct(&self, id: String, body: String) -> Result<Message, JabberKitError> {
+        Ok(self.inner.correct(&id, &body)?.into())
+    }
+
+    /// The app moved to the foreground (`true`) or the background
+    /// (`false`): in the background the server holds back what can wait.
+    /// Call it from the app lifecycle; remembered across reconnects.
+    pub fn set_foreground(&self, active: bool) {
+        self.inner.set_foreground(active);
     }
 
     /// The app's network hint: `false` stops attempts; any report retries at once.
@@ -208,6 +228,12 @@ impl Client {
                 jabberkit::Event::CatchUp { fetched, complete } => {
                     Some(Box::new(move || listener.on_catch_up(fetched, complete)))
                 }
+                jabberkit::Event::MessageCorrected(m) => {
+                    Some(Box::new(move || listener.on_message_corrected(m.into())))
+                }
+                jabberkit::Event::ConversationRead { with } => {
+                    Some(Box::new(move || listener.on_conversation_read(with)))
+                }
                 // Contact events go to `observe_contacts`.
                 jabberkit::Event::ConnectionState(_)
                 | jabberkit::Event::Typing { .. }
@@ -238,6 +264,8 @@ impl Client {
                 jabberkit::Event::ConnectionState(_)
                 | jabberkit::Event::Message(_)
                 | jabberkit::Event::MessageState { .. }
+                | jabberkit::Event::MessageCorrected(_)
+                | jabberkit::Event::ConversationRead { .. }
                 | jabberkit::Event::CatchUp { .. } => None,
             }
         })

@@ -135,6 +135,8 @@ pub enum DeliveryState {
     Acked,
     /// The recipient's device has it (receipt).
     Delivered,
+    /// The recipient displayed it, or a later message (read marker).
+    Read,
     /// Will not be delivered (see `failure_reason`).
     Failed,
     /// An incoming message.
@@ -149,6 +151,7 @@ impl From<jabberkit::DeliveryState> for DeliveryState {
             S::Sent => Self::Sent,
             S::Acked => Self::Acked,
             S::Delivered => Self::Delivered,
+            S::Read => Self::Read,
             S::Failed => Self::Failed,
             S::Received => Self::Received,
         }
@@ -170,6 +173,8 @@ pub struct Message {
     pub timestamp_ms: i64,
     pub state: DeliveryState,
     pub failure_reason: Option<String>,
+    /// The body was corrected after it was first sent.
+    pub corrected: bool,
 }
 
 impl From<jabberkit::Message> for Message {
@@ -183,6 +188,7 @@ impl From<jabberkit::Message> for Message {
             timestamp_ms: m.timestamp.timestamp_millis(),
             state: m.state.into(),
             failure_reason: m.failure_reason,
+            corrected: m.corrected,
         }
     }
 }

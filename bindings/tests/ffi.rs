@@ -25,6 +25,8 @@ impl MessageListener for Messages {
     }
     fn on_message_state(&self, _id: String, _state: DeliveryState) {}
     fn on_catch_up(&self, _fetched: u32, _complete: bool) {}
+    fn on_message_corrected(&self, _message: Message) {}
+    fn on_conversation_read(&self, _with: String) {}
 }
 
 fn config(dir: &std::path::Path) -> ClientConfig {

@@ -142,6 +142,7 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
         Command::MarkRead { with } => client
             .mark_read(&with)
             .map(|count| Output::MarkedRead { with, count }),
+        Command::Correct { id, body } => client.correct(&id, &body).map(|m| Output::corrected(&m)),
         Command::Roster => client.roster().map(|contacts| Output::Roster {
             items: contacts.iter().map(RosterItem::new).collect(),
         }),
@@ -178,6 +179,10 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
         Command::State => Ok(Output::State(StateJson::from(&client.state()))),
         Command::Network { available } => {
             client.network_available(available);
+            return None;
+        }
+        Command::Foreground { active } => {
+            client.set_foreground(active);
             return None;
         }
         // Handled by the loop: it ends it.

@@ -13,7 +13,8 @@ use crate::json::state_name;
 /// Messages shown when a conversation is opened.
 const BACKLOG: u32 = 20;
 
-const HELP: &str = "commands: /to JID (open a conversation), /list (conversations), /quit; \
+const HELP: &str = "commands: /to JID (open a conversation), /list (conversations), \
+                    /fix TEXT (correct your last message here), /quit; \
                     any other line is sent to the open conversation";
 
 /// Runs the chat until `/quit` or the end of `input`.
@@ -27,6 +28,7 @@ where
         output,
         current: None,
         sent: HashMap::new(),
+        last_sent: HashMap::new(),
     };
     let mut events = chat.client.events();
     let _stale = events.try_recv();
@@ -65,6 +67,8 @@ struct Chat<W> {
     current: Option<String>,
     /// Start of the body of each message sent from here, to label receipts.
     sent: HashMap<String, String>,
+    /// The last message sent from here, per conversation (for `/fix`).
+    last_sent: HashMap<String, String>,
 }
 
 impl<W: AsyncWrite + Unpin> Chat<W> {
@@ -97,6 +101,24 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
         if let Some(jid) = line.strip_prefix("/to ") {
             return self.open(jid.trim()).await.map(|_| true);
         }
+        if let Some(text) = line.strip_prefix("/fix ") {
+            let last = self
+                .current
+                .as_ref()
+                .and_then(|c| self.last_sent.get(c))
+                .cloned();
+            let Some(id) = last else {
+                return self
+                    .say("! nothing sent here yet to correct")
+                    .await
+                    .map(|_| true);
+            };
+            let said = match self.client.correct(&id, text.trim()) {
+                Ok(m) => format!("  ✎ corrected: {}", m.body),
+                Err(e) => format!("! {e}"),
+            };
+            return self.say(&said).await.map(|_| true);
+        }
         if line.starts_with('/') {
             return self.say(HELP).await.map(|_| true);
         }
@@ -108,7 +130,8 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
         };
         match self.client.send(&to, line) {
             Ok(id) => {
-                self.sent.insert(id, snippet(line));
+                self.sent.insert(id.clone(), snippet(line));
+                self.last_sent.insert(to, id);
             }
             Err(e) => self.say(&format!("! {e}")).await?,
         }
@@ -124,6 +147,10 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
                     self.say(&line).await?;
                 }
                 self.current = Some(jid.to_owned());
+                // Shown means read: the peer sees its messages read.
+                if let Err(e) = self.client.mark_read(jid) {
+                    self.say(&format!("! {e}")).await?;
+                }
                 Ok(())
             }
             Err(e) => self.say(&format!("! {e}")).await,
@@ -147,6 +174,9 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
             }
             Event::Message(m) if m.direction == Direction::Incoming => {
                 let line = self.format_message(&m);
+                if self.current.as_deref() == Some(m.conversation.as_str()) {
+                    let _ = self.client.mark_read(&m.conversation);
+                }
                 self.say(&line).await
             }
             // Our own sends: shown as typed, then by their receipts.
@@ -156,6 +186,7 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
                     DeliveryState::Sent => "✓ sent",
                     DeliveryState::Acked => "✓ on server",
                     DeliveryState::Delivered => "✓✓ delivered",
+                    DeliveryState::Read => "✓✓ read",
                     DeliveryState::Failed => "✗ failed",
                     DeliveryState::Queued | DeliveryState::Received => return Ok(()),
                 };
@@ -186,6 +217,11 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
                     .await
             }
             Event::CatchUp { .. } => Ok(()),
+            Event::MessageCorrected(m) => {
+                let line = self.format_message(&m);
+                self.say(&line).await
+            }
+            Event::ConversationRead { .. } => Ok(()),
             Event::Presence { from, show, status } => {
                 let show = show.map_or("offline", |s| s.as_str());
                 let status = status.map(|s| format!(" ({s})")).unwrap_or_default();
@@ -204,8 +240,9 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
             (None, Direction::Incoming) => " (/to to reply)",
             _ => "",
         };
+        let edited = if m.corrected { " (edited)" } else { "" };
         format!(
-            "[{}] {from}: {}{elsewhere}",
+            "[{}] {from}: {}{edited}{elsewhere}",
             local_time(&m.timestamp),
             m.body
         )

@@ -37,6 +37,8 @@ pub enum Command {
     },
     /// `Client::mark_read`.
     MarkRead { with: String },
+    /// `Client::correct`: our last message `id` in its conversation.
+    Correct { id: String, body: String },
     /// `Client::roster`.
     Roster,
     /// `Client::add_contact`: adds and asks for permission.
@@ -63,6 +65,8 @@ pub enum Command {
     State,
     /// `Client::network_available`.
     Network { available: bool },
+    /// `Client::set_foreground`: false when the app goes to the background.
+    Foreground { active: bool },
     /// `Client::disconnect`, then exit.
     Quit,
 }
@@ -130,6 +134,15 @@ pub enum Output {
     CatchUp { fetched: u32, complete: bool },
     /// The answer to `mark_read`: how many messages were unread.
     MarkedRead { with: String, count: u32 },
+    /// The answer to `correct`, and a stored message corrected by its
+    /// sender (the peer, or another device of ours): same id, new body.
+    MessageCorrected {
+        id: String,
+        with: String,
+        body: String,
+    },
+    /// Another device of ours read the conversation with `with`.
+    ConversationRead { with: String },
     /// A command could not be parsed or the API refused it.
     Error { message: String },
 }
@@ -272,6 +285,10 @@ impl Output {
                 fetched: *fetched,
                 complete: *complete,
             }),
+            Event::MessageCorrected(msg) => Some(Output::corrected(msg)),
+            Event::ConversationRead { with } => {
+                Some(Output::ConversationRead { with: with.clone() })
+            }
             Event::MessageState { id, state } => match state {
                 DeliveryState::Queued | DeliveryState::Received => None,
                 _ => Some(Output::MessageState {
@@ -279,6 +296,15 @@ impl Output {
                     state: state.as_str(),
                 }),
             },
+        }
+    }
+
+    /// A corrected message.
+    pub fn corrected(msg: &Message) -> Output {
+        Output::MessageCorrected {
+            id: msg.id.clone(),
+            with: msg.conversation.clone(),
+            body: msg.body.clone(),
         }
     }
 
@@ -414,6 +440,7 @@ mod tests {
     fn message(direction: Direction, state: DeliveryState) -> Message {
         let outgoing = direction == Direction::Outgoing;
         Message {
+            corrected: false,
             id: "m1".into(),
             conversation: "bob@example.test".into(),
             direction,
@@ -535,6 +562,17 @@ mod tests {
             (
                 r#"{"cmd":"network","available":false}"#,
                 Command::Network { available: false },
+            ),
+            (
+                r#"{"cmd":"foreground","active":false}"#,
+                Command::Foreground { active: false },
+            ),
+            (
+                r#"{"cmd":"correct","id":"m1","body":"fixed"}"#,
+                Command::Correct {
+                    id: "m1".into(),
+                    body: "fixed".into(),
+                },
             ),
             (r#" {"cmd":"quit"} "#, Command::Quit),
         ];

@@ -586,3 +586,76 @@ async fn contacts_are_added_with_permission_through_the_agent() {
     assert_eq!(alice.quit().await, 0);
     assert_eq!(bob.quit().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_markers_corrections_and_foreground_through_the_agent() {
+    let server = TestServer::start().await;
+    let alice_jid = server.register("alice", "alice-pw").await;
+    let bob_jid = server.register("bob", "bob-pw").await;
+    let stores = tempfile::tempdir().expect("tempdir");
+    let mut alice = Agent::spawn(
+        "alice",
+        &server,
+        &alice_jid,
+        "alice-pw",
+        &stores.path().join("alice"),
+        Route::StartTls,
+    );
+    let mut bob = Agent::spawn(
+        "bob",
+        &server,
+        &bob_jid,
+        "bob-pw",
+        &stores.path().join("bob"),
+        Route::DirectTls,
+    );
+    for agent in [&mut alice, &mut bob] {
+        agent.wait_state("online").await;
+    }
+    // Accepted silently: an answer would only be an error.
+    alice
+        .command(json!({"cmd": "foreground", "active": false}))
+        .await;
+
+    let id = alice.send(&bob_jid, "see you at 9").await;
+    alice.wait_message_state(&id, &["delivered"]).await;
+    let got = bob.wait_event("message").await;
+    assert_eq!(got["body"], "see you at 9", "{got}");
+
+    // bob reads: alice sees her message read.
+    bob.command(json!({"cmd": "mark_read", "with": alice_jid}))
+        .await;
+    let marked = bob.wait_event("marked_read").await;
+    assert_eq!(marked["count"], 1, "{marked}");
+    alice.wait_message_state(&id, &["read"]).await;
+
+    // alice corrects it: bob's copy changes in place.
+    alice
+        .command(json!({"cmd": "correct", "id": id, "body": "see you at 10"}))
+        .await;
+    let answer = alice.wait_event("message_corrected").await;
+    assert_eq!(answer["id"], id.as_str(), "{answer}");
+    assert_eq!(answer["body"], "see you at 10", "{answer}");
+    let seen = bob.wait_event("message_corrected").await;
+    assert_eq!(seen["id"], got["id"], "{seen}");
+    assert_eq!(seen["with"], alice_jid.as_str(), "{seen}");
+    assert_eq!(seen["body"], "see you at 10", "{seen}");
+    let history = bob.history(&alice_jid, 10).await;
+    let bodies: Vec<_> = history.iter().map(|m| m["body"].clone()).collect();
+    assert_eq!(bodies, [json!("see you at 10")]);
+
+    // Only the last message of ours can be corrected; the error says why.
+    alice
+        .command(json!({"cmd": "correct", "id": got["id"], "body": "x"}))
+        .await;
+    let err = alice.wait_event("error").await;
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("correct"),
+        "{err}"
+    );
+    assert_eq!(alice.quit().await, 0);
+    assert_eq!(bob.quit().await, 0);
+}

@@ -701,6 +701,7 @@ impl Owned {
             stanza_id: self.stanza_id.as_deref(),
             body: &self.body,
             timestamp: self.timestamp,
+            markable: true,
         }
     }
 

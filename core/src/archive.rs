@@ -162,8 +162,11 @@ fn archived(
     // from an offline queue) is older and more precise about the sender.
     let timestamp = inbound::clamp(ids.delay.or(stamp), now);
     let remote_id = inner.id.map(|id| id.0);
+    let replace = ids.replace_of(remote_id.as_deref());
     match (from_us, to_us, to) {
         (false, true, _) => Archived::Incoming(Chat {
+            markable: ids.markable,
+            replace,
             from,
             remote_id,
             origin_id: ids.origin_id,
@@ -178,6 +181,7 @@ fn archived(
             remote_id,
             body,
             timestamp,
+            replace,
         }),
         // Notes to self, or addressed to someone else: not supported.
         _ => Archived::Skip,
@@ -262,6 +266,7 @@ mod tests {
         assert_eq!(
             r.message,
             Archived::Outgoing(OwnCopy {
+                replace: None,
                 to: "bob@example.test".parse().expect("jid"),
                 origin_id: Some("o9".into()),
                 remote_id: Some("o9".into()),

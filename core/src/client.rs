@@ -19,7 +19,9 @@ use crate::events::{ConnectionState, Event, EventHub, TypingState};
 use crate::presence::{ContactPresence, Show};
 use crate::roster::Contact;
 use crate::session::{Command, OwnPresence, RosterCommand, Session};
-use crate::store::{ConversationSummary, NewOutgoing, SearchHit, Store, StoredMessage};
+use crate::store::{
+    ConversationSummary, CorrectError, NewOutgoing, SearchHit, Store, StoredMessage,
+};
 
 /// File name of the message store inside [`ClientConfig::store_dir`].
 pub const STORE_FILE: &str = "jabberkit.sqlite3";
@@ -48,6 +50,8 @@ struct Inner {
     /// Our availability: in memory, so every session (and every fresh
     /// stream of one) starts with the last one set; online by default.
     presence: watch::Sender<OwnPresence>,
+    /// Whether the app is in the foreground (XEP-0352); true by default.
+    foreground: watch::Sender<bool>,
     runtime: Handle,
     session: Mutex<Option<SessionHandle>>,
 }
@@ -89,6 +93,7 @@ impl Client {
                 hub: Arc::new(EventHub::new()),
                 network: watch::Sender::new(true),
                 presence: watch::Sender::new((Show::Online, None)),
+                foreground: watch::Sender::new(true),
                 runtime,
                 session: Mutex::new(None),
             }),
@@ -133,6 +138,7 @@ impl Client {
             hub: inner.hub.clone(),
             commands: rx,
             own_presence: inner.presence.subscribe(),
+            foreground: inner.foreground.subscribe(),
             catch_up_first_login: inner.config.catch_up_first_login,
         };
         let task = inner.runtime.spawn(async move {
@@ -300,10 +306,45 @@ impl Client {
     }
 
     /// Marks the conversation with `with` as read; returns how many messages
-    /// were unread. (Local only for now: chat markers come with read state.)
+    /// were unread. If there were any, `with` is told (XEP-0333 chat
+    /// marker: its messages show as read there) and so are our other
+    /// devices, which mark the conversation read too. The marker goes out
+    /// now if connected, or when the current session next comes online.
     pub fn mark_read(&self, with: &str) -> Result<u32, Error> {
         let with = parse_bare(with)?;
-        Ok(self.inner.store.mark_read(with.as_str())?)
+        let was = self.inner.store.mark_read(with.as_str())?;
+        if was > 0 {
+            if let Some(id) = self.inner.store.newest_markable(with.as_str())? {
+                if let Some(session) = self.inner.lock_session().as_ref() {
+                    let _ = session.commands.send(Command::Displayed(with, id));
+                }
+            }
+        }
+        Ok(was)
+    }
+
+    /// Corrects our last message in its conversation (XEP-0308): the
+    /// stored body becomes `body` and the peer (and our other devices) get
+    /// the correction, reliably like a message. Returns the updated message;
+    /// [`Event::MessageCorrected`] is not emitted for our own call.
+    ///
+    /// Errors: [`Error::InvalidInput`] for an unknown id, a message that is
+    /// not ours, not the last we sent in that conversation, or failed, and
+    /// for a body `send` would refuse.
+    pub fn correct(&self, id: &str, body: &str) -> Result<StoredMessage, Error> {
+        check_body(body)?;
+        match self.inner.store.correct_outgoing(id, body) {
+            Ok((message, correction_id)) => {
+                if let Some(session) = self.inner.lock_session().as_ref() {
+                    let _ = session.commands.send(Command::Correct(correction_id));
+                }
+                Ok(message)
+            }
+            Err(CorrectError::Store(e)) => Err(e.into()),
+            Err(e) => Err(Error::invalid(format!(
+                "cannot correct message {id:?}: {e}"
+            ))),
+        }
     }
 
     /// One stored message.
@@ -317,6 +358,16 @@ impl Client {
     /// any report while JabberKit waits to retry makes it retry at once.
     pub fn network_available(&self, available: bool) {
         self.inner.network.send_replace(available);
+    }
+
+    /// Tells JabberKit whether the app is in the foreground. In the
+    /// background the server is asked (XEP-0352, Client State Indication) to
+    /// hold back what can wait, such as presence changes, until the app
+    /// comes back or a message arrives: fewer radio wake-ups, less battery.
+    /// Call it from the app's lifecycle callbacks; it is remembered for
+    /// every later connection. Servers without CSI support just ignore it.
+    pub fn set_foreground(&self, active: bool) {
+        self.inner.foreground.send_replace(active);
     }
 
     /// The current connection state.

@@ -74,12 +74,22 @@ pub enum Event {
     /// one another device of the account sent (outgoing, already acked).
     Message(StoredMessage),
     /// An outgoing message moved on: sent, acked by the server, delivered
-    /// to the recipient, or failed.
+    /// to the recipient, read by the recipient, or failed.
     MessageState {
         /// The message's id, as returned by `send`.
         id: String,
         /// Its new state.
         state: DeliveryState,
+    },
+    /// A stored message's body was replaced by a correction from its
+    /// sender (XEP-0308): ours from another device, or the peer's. Update
+    /// the message in place (its id is unchanged); `corrected` is true.
+    MessageCorrected(StoredMessage),
+    /// Another device of the account displayed the conversation with
+    /// `with` (XEP-0333): it is read here too, its unread count is 0.
+    ConversationRead {
+        /// The peer's bare JID.
+        with: String,
     },
     /// A contact started or stopped typing. Not stored: it only matters now.
     Typing {

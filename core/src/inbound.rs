@@ -16,8 +16,10 @@ use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::carbons;
 use tokio_xmpp::parsers::chatstates::ChatState;
 use tokio_xmpp::parsers::delay::Delay;
+use tokio_xmpp::parsers::displayed_markers::Displayed;
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::{Message, MessageType};
+use tokio_xmpp::parsers::message_correct::Replace;
 use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::ping::Ping;
 use tokio_xmpp::parsers::receipts::{Received, Request};
@@ -35,6 +37,10 @@ pub(crate) struct Chat {
     pub body: String,
     pub timestamp: DateTime<Utc>,
     pub wants_receipt: bool,
+    /// The sender wants read markers (XEP-0333 `<markable/>`).
+    pub markable: bool,
+    /// XEP-0308: this corrects the sender's message with this `@id`.
+    pub replace: Option<String>,
 }
 
 /// A message one of our other devices sent, seen as a carbon or in the
@@ -48,6 +54,8 @@ pub(crate) struct OwnCopy {
     pub remote_id: Option<String>,
     pub body: String,
     pub timestamp: DateTime<Utc>,
+    /// XEP-0308: this corrects our message with this `@id`.
+    pub replace: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +70,16 @@ pub(crate) enum Inbound {
     Receipt {
         from: BareJid,
         id: String,
+    },
+    /// XEP-0333: `from` displayed our message `id` and all before it.
+    Displayed {
+        from: BareJid,
+        id: String,
+    },
+    /// XEP-0333 via a carbon: another device of ours displayed the
+    /// conversation with `with`, so it is read here too.
+    ReadElsewhere {
+        with: BareJid,
     },
     /// XEP-0085: what `from` is doing in our conversation.
     Typing {
@@ -122,6 +140,12 @@ pub(crate) fn classify_message(own: &BareJid, mut msg: Message, now: DateTime<Ut
                 id,
             };
         }
+        if let Some(Displayed { id }) = msg.extract_valid_payload::<Displayed>() {
+            return Inbound::Displayed {
+                from: from.to_bare(),
+                id: id.0,
+            };
+        }
         return match msg.extract_valid_payload::<ChatState>() {
             Some(state) => Inbound::Typing {
                 from: from.to_bare(),
@@ -131,14 +155,17 @@ pub(crate) fn classify_message(own: &BareJid, mut msg: Message, now: DateTime<Ut
         };
     };
     let ids = ids_of(own, std::mem::take(&mut msg.payloads));
+    let remote_id = msg.id.map(|id| id.0);
     Inbound::Chat(Chat {
+        replace: ids.replace_of(remote_id.as_deref()),
         from,
-        remote_id: msg.id.map(|id| id.0),
+        remote_id,
         origin_id: ids.origin_id,
         stanza_id: ids.stanza_id,
         body,
         timestamp: clamp(ids.delay, now),
         wants_receipt: ids.wants_receipt,
+        markable: ids.markable,
     })
 }
 
@@ -161,13 +188,26 @@ fn classify_carbon(own: &BareJid, mut msg: Message, now: DateTime<Utc>) -> Inbou
     if !matches!(inner.type_, MessageType::Chat | MessageType::Normal) {
         return Inbound::Ignore;
     }
-    let Some(body) = body_of(&inner) else {
-        return Inbound::Ignore;
-    };
     let (Some(from), Some(to)) = (inner.from.clone(), inner.to.clone()) else {
         return Inbound::Ignore;
     };
     let (from_us, to_us) = (from.to_bare() == *own, to.to_bare() == *own);
+    let Some(body) = body_of(&inner) else {
+        // A read marker between a peer and another device of ours.
+        return match (
+            inner.extract_valid_payload::<Displayed>(),
+            sent,
+            from_us,
+            to_us,
+        ) {
+            (Some(Displayed { id }), false, false, true) => Inbound::Displayed {
+                from: from.to_bare(),
+                id: id.0,
+            },
+            (Some(_), true, true, false) => Inbound::ReadElsewhere { with: to.to_bare() },
+            _ => Inbound::Ignore,
+        };
+    };
     let ids = ids_of(own, std::mem::take(&mut inner.payloads));
     // The forwarded delay says when the original was sent, if the inner
     // message does not.
@@ -175,6 +215,7 @@ fn classify_carbon(own: &BareJid, mut msg: Message, now: DateTime<Utc>) -> Inbou
         .delay
         .or(forwarded.delay.map(|d| d.stamp.0.with_timezone(&Utc)));
     let remote_id = inner.id.map(|id| id.0);
+    let replace = ids.replace_of(remote_id.as_deref());
     // Exactly one side must be us: a "sent" carbon from someone else, or a
     // "received" one addressed elsewhere, cannot be true. Notes to self
     // (both sides us) are not supported yet.
@@ -188,6 +229,8 @@ fn classify_carbon(own: &BareJid, mut msg: Message, now: DateTime<Utc>) -> Inbou
             timestamp: clamp(delay, now),
             // The device that got it answers the request.
             wants_receipt: false,
+            markable: ids.markable,
+            replace,
         }),
         (true, true, false) => Inbound::CarbonSent(OwnCopy {
             to: to.to_bare(),
@@ -195,6 +238,7 @@ fn classify_carbon(own: &BareJid, mut msg: Message, now: DateTime<Utc>) -> Inbou
             remote_id,
             body,
             timestamp: clamp(delay, now),
+            replace,
         }),
         _ => {
             tracing::warn!(%from, %to, sent, "dropped a carbon with impossible addresses");
@@ -217,6 +261,23 @@ pub(crate) struct Ids {
     pub origin_id: Option<String>,
     pub delay: Option<DateTime<Utc>>,
     pub wants_receipt: bool,
+    pub markable: bool,
+    /// XEP-0308 `<replace id=…/>`.
+    pub replace: Option<String>,
+}
+
+impl Ids {
+    /// The message this one corrects, unless it names itself: a message
+    /// "correcting" its own id would make a receiver chase it forever (a
+    /// crash bug in another client), so it is taken as a new message.
+    pub(crate) fn replace_of(&self, remote_id: Option<&str>) -> Option<String> {
+        let replace = self.replace.as_deref()?;
+        if Some(replace) == remote_id || Some(replace) == self.origin_id.as_deref() {
+            tracing::warn!(id = replace, "ignored a message that corrects itself");
+            return None;
+        }
+        Some(replace.to_owned())
+    }
 }
 
 pub(crate) fn ids_of(own: &BareJid, payloads: Vec<Element>) -> Ids {
@@ -230,6 +291,10 @@ pub(crate) fn ids_of(own: &BareJid, payloads: Vec<Element>) -> Ids {
             ids.origin_id.get_or_insert(oid.id);
         } else if let Ok(d) = Delay::try_from(payload.clone()) {
             ids.delay.get_or_insert(d.stamp.0.with_timezone(&Utc));
+        } else if let Ok(r) = Replace::try_from(payload.clone()) {
+            ids.replace.get_or_insert(r.id.0);
+        } else if payload.is("markable", ns::DISPLAYED_MARKERS) {
+            ids.markable = true;
         } else if Request::try_from(payload).is_ok() {
             ids.wants_receipt = true;
         }
@@ -429,6 +494,7 @@ mod tests {
         assert_eq!(
             classify_message(&own(), m, now()),
             Inbound::CarbonSent(OwnCopy {
+                replace: None,
                 to: "bob@example.test".parse().expect("jid"),
                 origin_id: Some("o2".into()),
                 remote_id: Some("r2".into()),

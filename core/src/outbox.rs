@@ -25,7 +25,9 @@
 
 use tokio::sync::mpsc;
 use tokio_xmpp::jid::{BareJid, Jid};
+use tokio_xmpp::parsers::displayed_markers::{Displayed, Markable};
 use tokio_xmpp::parsers::message::{Id, Lang, Message};
+use tokio_xmpp::parsers::message_correct::Replace;
 use tokio_xmpp::parsers::receipts::{Received, Request};
 use tokio_xmpp::parsers::stanza_id::OriginId;
 
@@ -37,8 +39,34 @@ pub(crate) fn stanza_for(msg: &StoredMessage, to: BareJid) -> Message {
     let mut stanza = Message::chat(Jid::from(to))
         .with_body(Lang::new(), msg.body.clone())
         .with_payload(OriginId { id: msg.id.clone() })
-        .with_payload(Request);
+        .with_payload(Request)
+        .with_payload(Markable);
     stanza.id = Some(Id(msg.id.clone()));
+    stanza
+}
+
+/// XEP-0308: the corrected body of our message `msg`, sent as stanza
+/// `correction_id` (identical on every retry, so the receiver's dedup
+/// keeps one).
+pub(crate) fn correction_for(msg: &StoredMessage, correction_id: &str, to: BareJid) -> Message {
+    // The @id the original went out with: ours, or another device's.
+    let original = msg.origin_id.clone().unwrap_or_else(|| msg.id.clone());
+    let mut stanza = Message::chat(Jid::from(to))
+        .with_body(Lang::new(), msg.body.clone())
+        .with_payload(OriginId {
+            id: correction_id.to_owned(),
+        })
+        .with_payload(Replace { id: Id(original) });
+    stanza.id = Some(Id(correction_id.to_owned()));
+    stanza
+}
+
+/// XEP-0333: tells `to` we displayed its message `id` and all before it.
+/// Type chat, so the server copies it to our other devices (carbons),
+/// which then mark the conversation read too.
+pub(crate) fn displayed_for(to: BareJid, id: String) -> Message {
+    let mut stanza = Message::chat(Jid::from(to)).with_payload(Displayed { id: Id(id) });
+    stanza.id = Some(Id(uuid::Uuid::new_v4().to_string()));
     stanza
 }
 
@@ -57,17 +85,23 @@ pub(crate) enum Progress {
     Done(Outcome),
 }
 
-/// Reports the progress of one push of `id` to `tx`, then ends.
+/// A progress report: the session generation of the push, the entry, what
+/// happened.
+pub(crate) type Report = (u64, String, Progress);
+
+/// Reports the progress of one push of `id`, made in session `generation`,
+/// to `tx`, then ends.
 pub(crate) fn track(
+    generation: u64,
     id: String,
     mut delivery: Delivery,
-    tx: mpsc::UnboundedSender<(String, Progress)>,
+    tx: mpsc::UnboundedSender<Report>,
 ) {
     tokio::spawn(async move {
         if delivery.written().await {
-            let _ = tx.send((id.clone(), Progress::Sent));
+            let _ = tx.send((generation, id.clone(), Progress::Sent));
         }
         let outcome = delivery.outcome().await;
-        let _ = tx.send((id, Progress::Done(outcome)));
+        let _ = tx.send((generation, id, Progress::Done(outcome)));
     });
 }

@@ -25,11 +25,18 @@ use crate::inbound::{self, Chat, Inbound, OwnCopy};
 use crate::outbox::{self, Progress};
 use crate::presence::{self, Show, Update};
 use crate::roster::{self, Push};
-use crate::store::{DeliveryState, Direction, NewIncoming, NewOutgoingCopy, Store, StoreError};
+use crate::store::{
+    CorrectionTarget, DeliveryState, Direction, NewIncoming, NewOutgoingCopy, Store, StoreError,
+};
 
 pub(crate) enum Command {
     /// An outbox entry was added: send it.
     Send(String),
+    /// A correction of one of our messages is pending (its correction id).
+    Correct(String),
+    /// Tell the peer we displayed its message with this `@id` (XEP-0333).
+    /// Sent when online; the newest one per peer waits otherwise.
+    Displayed(BareJid, String),
     /// Tell a contact what we are doing (XEP-0085). Dropped unless online.
     Typing(BareJid, TypingState),
     /// Change the contact list or answer a subscription request.
@@ -71,6 +78,8 @@ pub(crate) struct Session {
     pub commands: mpsc::UnboundedReceiver<Command>,
     /// Our availability as the app last set it (`Client::set_presence`).
     pub own_presence: watch::Receiver<OwnPresence>,
+    /// Whether the app is in the foreground (`Client::set_foreground`).
+    pub foreground: watch::Receiver<bool>,
     /// See `ClientConfig::catch_up_first_login`.
     pub catch_up_first_login: u32,
 }
@@ -85,7 +94,15 @@ struct Running {
     hub: Arc<EventHub>,
     /// Entries pushed into the stream whose fate is not known yet.
     in_flight: HashSet<String>,
-    progress_tx: mpsc::UnboundedSender<(String, Progress)>,
+    /// Which of `in_flight` are corrections (by correction id), not
+    /// outbox entries.
+    corrections: HashSet<String>,
+    /// Read markers to send when next online, newest per peer.
+    markers: HashMap<BareJid, String>,
+    progress_tx: mpsc::UnboundedSender<outbox::Report>,
+    /// Counts fresh sessions. A fresh session lost everything in flight on
+    /// the one before; reports about pushes made on it are stale.
+    generation: u64,
     requests: HashMap<String, Request>,
     /// Whether the link is up (a change of our presence is sent at once).
     online: bool,
@@ -104,6 +121,7 @@ impl Session {
             hub,
             mut commands,
             mut own_presence,
+            mut foreground,
             catch_up_first_login,
         } = self;
         let (progress_tx, mut progress) = mpsc::unbounded_channel();
@@ -113,21 +131,31 @@ impl Session {
             store,
             hub,
             in_flight: HashSet::new(),
+            corrections: HashSet::new(),
+            markers: HashMap::new(),
             progress_tx,
+            generation: 0,
             requests: HashMap::new(),
             online: false,
             sent_presence: None,
             catch_up: None,
             catch_up_first_login,
         };
-        // Whatever an earlier run (or a killed process) left unacked goes first.
-        s.push_outbox(None).await;
+        // Remembered by the link and sent once a connection is up.
+        let active = *foreground.borrow_and_update();
+        s.link.set_foreground(active).await;
         loop {
             tokio::select! {
                 ev = s.link.next() => match ev {
                     LinkEvent::Online { resumed } => {
                         s.online = true;
                         if !resumed {
+                            // The server forgot whatever it had not acked:
+                            // everything in flight goes again, in outbox order,
+                            // ahead of what was queued since.
+                            s.generation += 1;
+                            s.in_flight.clear();
+                            s.corrections.clear();
                             // The roster before presence (RFC 6121 §2.2): the
                             // server then knows we want its pushes, and the
                             // presence answers arrive for known contacts.
@@ -142,6 +170,12 @@ impl Session {
                         // resumed one: only a change made while suspended.
                         let want = own_presence.borrow_and_update().clone();
                         s.send_presence(want).await;
+                        s.send_markers().await;
+                        // The outbox, oldest first: on the first session what
+                        // an earlier run (or a killed process) left unacked;
+                        // after a resumption, what was queued while suspended
+                        // (the stream resent its own unacked stanzas first).
+                        s.push_outbox(None).await;
                         if !resumed {
                             // Carbons (XEP-0280) are per session: ask again so
                             // what our other devices send and receive shows up
@@ -168,6 +202,13 @@ impl Session {
                 },
                 cmd = commands.recv() => match cmd {
                     Some(Command::Send(id)) => s.push(&id).await,
+                    Some(Command::Correct(id)) => s.push_corrections(Some(&HashSet::from([id]))).await,
+                    Some(Command::Displayed(to, id)) => {
+                        s.markers.insert(to, id);
+                        if s.online {
+                            s.send_markers().await;
+                        }
+                    }
                     // A notification queued across a link loss would arrive stale.
                     Some(Command::Typing(to, state)) => {
                         if matches!(s.hub.state(), ConnectionState::Online { .. }) {
@@ -187,6 +228,10 @@ impl Session {
                         return;
                     }
                 },
+                Ok(()) = foreground.changed() => {
+                    let active = *foreground.borrow_and_update();
+                    s.link.set_foreground(active).await;
+                }
                 Ok(()) = own_presence.changed() => {
                     // Offline, it is only remembered: the next Online sends it.
                     if s.online {
@@ -194,13 +239,13 @@ impl Session {
                         s.send_presence(want).await;
                     }
                 }
-                Some((id, p)) = progress.recv() => {
+                Some((generation, id, p)) = progress.recv() => {
                     let mut lost = Vec::new();
-                    s.on_progress(id, p, &mut lost);
+                    s.on_progress(generation, id, p, &mut lost);
                     // Sessions are lost as a whole: gather every report that is
                     // already waiting, then resend in outbox order.
-                    while let Ok((id, p)) = progress.try_recv() {
-                        s.on_progress(id, p, &mut lost);
+                    while let Ok((generation, id, p)) = progress.try_recv() {
+                        s.on_progress(generation, id, p, &mut lost);
                     }
                     if !lost.is_empty() {
                         tracing::info!(count = lost.len(), "resending messages the server may not have");
@@ -227,10 +272,56 @@ impl Running {
                 self.push(&msg.id).await;
             }
         }
+        // After the outbox: a correction follows the message it corrects.
+        self.push_corrections(only).await;
+    }
+
+    /// Pushes our pending corrections (all, or only those in `only`).
+    async fn push_corrections(&mut self, only: Option<&HashSet<String>>) {
+        let pending = match self.store.pending_corrections() {
+            Ok(pending) => pending,
+            Err(e) => {
+                tracing::error!("cannot read pending corrections: {e}");
+                return;
+            }
+        };
+        for (correction_id, msg) in pending {
+            if !self.online
+                || self.in_flight.contains(&correction_id)
+                || only.is_some_and(|set| !set.contains(&correction_id))
+            {
+                continue;
+            }
+            let Ok(to) = msg.conversation.parse::<BareJid>() else {
+                continue;
+            };
+            let delivery = self
+                .link
+                .send(outbox::correction_for(&msg, &correction_id, to))
+                .await;
+            self.in_flight.insert(correction_id.clone());
+            self.corrections.insert(correction_id.clone());
+            outbox::track(
+                self.generation,
+                correction_id,
+                delivery,
+                self.progress_tx.clone(),
+            );
+        }
+    }
+
+    /// Sends the read markers waiting for a link.
+    async fn send_markers(&mut self) {
+        for (to, id) in std::mem::take(&mut self.markers) {
+            let _ = self.link.send(outbox::displayed_for(to, id)).await;
+        }
     }
 
     async fn push(&mut self, id: &str) {
-        if self.in_flight.contains(id) {
+        // Offline, entries wait in the outbox: pushed now they would sit in
+        // the stream's queue and go out on a fresh session ahead of the
+        // older ones it lost, which `Online` pushes again in outbox order.
+        if !self.online || self.in_flight.contains(id) {
             return;
         }
         let msg = match self.store.message(id) {
@@ -263,10 +354,43 @@ impl Running {
         }
         let delivery = self.link.send(outbox::stanza_for(&msg, to)).await;
         self.in_flight.insert(id.to_owned());
-        outbox::track(id.to_owned(), delivery, self.progress_tx.clone());
+        outbox::track(
+            self.generation,
+            id.to_owned(),
+            delivery,
+            self.progress_tx.clone(),
+        );
     }
 
-    fn on_progress(&mut self, id: String, progress: Progress, lost: &mut Vec<String>) {
+    fn on_progress(
+        &mut self,
+        generation: u64,
+        id: String,
+        progress: Progress,
+        lost: &mut Vec<String>,
+    ) {
+        if generation != self.generation {
+            // Pushed on a session the server forgot; already pushed again.
+            return;
+        }
+        if self.corrections.contains(&id) {
+            match progress {
+                Progress::Sent => {}
+                Progress::Done(outcome) => {
+                    self.in_flight.remove(&id);
+                    self.corrections.remove(&id);
+                    match outcome {
+                        Outcome::Acked => {
+                            if let Err(e) = self.store.correction_acked(&id) {
+                                tracing::error!(%id, "cannot record an acked correction: {e}");
+                            }
+                        }
+                        Outcome::Lost => lost.push(id),
+                    }
+                }
+            }
+            return;
+        }
         let state = match progress {
             Progress::Sent => DeliveryState::Sent,
             Progress::Done(Outcome::Acked) => {
@@ -341,6 +465,11 @@ impl Running {
     /// it is new. `false` only if it could not be stored.
     fn store_chat(&self, chat: &Chat, timestamp: DateTime<Utc>) -> bool {
         let from = chat.from.to_bare().to_string();
+        if let Some(replaced) = &chat.replace {
+            if self.apply_correction(&from, &from, replaced, &chat.body) {
+                return true;
+            }
+        }
         let stored = self.store.insert_incoming(NewIncoming {
             from: &from,
             remote_id: chat.remote_id.as_deref(),
@@ -348,6 +477,7 @@ impl Running {
             stanza_id: chat.stanza_id.as_deref(),
             body: &chat.body,
             timestamp,
+            markable: chat.markable,
         });
         match stored {
             Ok(Some(m)) => self.hub.emit(Event::Message(m)),
@@ -364,6 +494,11 @@ impl Running {
     /// archive entry) and announces it if it is new.
     fn store_outgoing_copy(&self, copy: &OwnCopy) {
         let to = &copy.to;
+        if let Some(replaced) = &copy.replace {
+            if self.apply_correction(to.as_str(), self.own.as_str(), replaced, &copy.body) {
+                return;
+            }
+        }
         let stored = self.store.insert_outgoing_copy(NewOutgoingCopy {
             own_jid: self.own.as_str(),
             to: to.as_str(),
@@ -376,6 +511,24 @@ impl Running {
             Ok(Some(m)) => self.hub.emit(Event::Message(m)),
             Ok(None) => tracing::debug!(%to, "duplicate copy of our own message dropped"),
             Err(e) => tracing::error!(%to, "cannot store a copy of our own message: {e}"),
+        }
+    }
+
+    /// Applies an XEP-0308 correction by `sender` in the conversation with
+    /// `peer`. `false` when `sender` has no such message here: the caller
+    /// then stores the correction as a message of its own, as the XEP says.
+    fn apply_correction(&self, peer: &str, sender: &str, replaced: &str, body: &str) -> bool {
+        match self.store.apply_correction(peer, sender, replaced, body) {
+            Ok(Some(CorrectionTarget::Changed(m))) => {
+                self.hub.emit(Event::MessageCorrected(m));
+                true
+            }
+            Ok(Some(CorrectionTarget::Unchanged)) => true,
+            Ok(None) => false,
+            Err(e) => {
+                tracing::error!(%peer, "cannot apply a correction: {e}");
+                false
+            }
         }
     }
 
@@ -408,6 +561,25 @@ impl Running {
                         }
                     }
                     Inbound::Bounce { from, id, reason } => self.on_bounce(from, &id, &reason),
+                    Inbound::Displayed { from, id } => {
+                        match self.store.mark_displayed(from.as_str(), &id) {
+                            Ok(read) => {
+                                for m in read {
+                                    self.hub.emit(Event::MessageState {
+                                        id: m.id,
+                                        state: m.state,
+                                    });
+                                }
+                            }
+                            Err(e) => tracing::error!(%id, "cannot record a read marker: {e}"),
+                        }
+                    }
+                    Inbound::ReadElsewhere { with } => match self.store.mark_read(with.as_str()) {
+                        Ok(_) => self.hub.emit(Event::ConversationRead {
+                            with: with.to_string(),
+                        }),
+                        Err(e) => tracing::error!(%with, "cannot mark a conversation read: {e}"),
+                    },
                     Inbound::Typing { from, state } => self.hub.emit(Event::Typing {
                         from: from.to_string(),
                         state,

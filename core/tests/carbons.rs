@@ -11,101 +11,14 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use jabberkit::{DeliveryState, Direction, Event, TlsMode};
+use jabberkit::{DeliveryState, Direction};
 use jabberkit_testkit::server::TestServer;
-use tokio_xmpp::jid::Jid;
-use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::carbons;
 use tokio_xmpp::parsers::forwarding::Forwarded;
-use tokio_xmpp::parsers::message::{Id, Lang, Message};
+use tokio_xmpp::parsers::message::Message;
 
 /// Leaves time for a late duplicate (a copy or a resend) to show up.
 const SETTLE: Duration = Duration::from_secs(2);
-
-struct Devices {
-    phone: Account,
-    laptop: Account,
-    bob: Account,
-    alice_jid: String,
-    bob_jid: String,
-    _dirs: [tempfile::TempDir; 3],
-}
-
-/// alice/phone, alice/laptop and bob online, with both alice devices'
-/// presence and carbons request processed by the server.
-async fn devices(server: &TestServer) -> Devices {
-    init_logs();
-    let alice_jid = server.register("alice", PASSWORD).await;
-    let bob_jid = server.register("bob", PASSWORD).await;
-    let dirs = [(); 3].map(|_| tempfile::tempdir().expect("tmp"));
-    let addr = server.starttls_addr();
-    let account = |jid: &str, dir: &tempfile::TempDir| {
-        Account::new(config(server, jid, addr, TlsMode::StartTls, dir.path()))
-    };
-    let mut phone = account(&format!("{alice_jid}/phone"), &dirs[0]);
-    let mut laptop = account(&format!("{alice_jid}/laptop"), &dirs[1]);
-    let mut bob = account(&bob_jid, &dirs[2]);
-    for a in [&phone, &laptop, &bob] {
-        a.client.connect().expect("connect");
-    }
-    phone.wait_online().await;
-    laptop.wait_online().await;
-    bob.wait_online().await;
-    // A barrier: a device sends its presence and carbons request before
-    // anything else on its stream, so once bob has a message from each,
-    // the server has processed both.
-    phone.client.send(&bob_jid, "phone here").expect("send");
-    laptop.client.send(&bob_jid, "laptop here").expect("send");
-    bob.receive_all(&["phone here".into(), "laptop here".into()], WAIT)
-        .await;
-    Devices {
-        phone,
-        laptop,
-        bob,
-        alice_jid,
-        bob_jid,
-        _dirs: dirs,
-    }
-}
-
-/// Hands `stanza` to the server's router as if it came from its `from`.
-async fn inject(server: &TestServer, stanza: Message) {
-    let xml = String::from(&Element::from(stanza));
-    assert!(!xml.contains("]==]"), "{xml}");
-    let out = server
-        .shell(&format!(
-            "> local s = require 'prosody.util.xml'.parse([==[{xml}]==]); s.attr.xmlns = nil; \
-             prosody.core_post_stanza(prosody.hosts['{}'], s)",
-            server.domain()
-        ))
-        .await;
-    assert!(!out.contains("Error"), "injection failed: {out}");
-}
-
-fn message(from: &str, to: &str, body: Option<&str>) -> Message {
-    let jid = |s: &str| s.parse::<Jid>().expect("jid");
-    let mut m = Message::chat(jid(to));
-    m.id = Some(Id(uuid::Uuid::new_v4().to_string()));
-    m.from = Some(jid(from));
-    if let Some(body) = body {
-        m = m.with_body(Lang::new(), body.to_owned());
-    }
-    m
-}
-
-/// Waits for an event announcing a message with `body` in `direction`.
-async fn wait_message(a: &mut Account, body: &str, direction: Direction) -> jabberkit::Message {
-    match a
-        .wait_for(
-            body,
-            |e| matches!(e, Event::Message(m) if m.body == body && m.direction == direction),
-        )
-        .await
-    {
-        Event::Message(m) => m,
-        _ => unreachable!(),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_to_the_account_is_stored_once_on_each_device() {

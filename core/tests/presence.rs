@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use jabberkit::{Contact, Event, Show, Subscription, TlsMode};
+use jabberkit::{ConnectionState, Contact, Event, Show, Subscription, TlsMode};
 use jabberkit_testkit::server::TestServer;
 
 fn open(server: &TestServer, jid: &str, dir: &Path) -> Account {
@@ -52,19 +52,9 @@ async fn wait_presence(a: &mut Account, from: &str, show: Option<Show>, status: 
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn contacts_presence_is_seen_stored_and_refreshed_by_a_fresh_session() {
-    init_logs();
-    let server = TestServer::start().await;
-    let alice_jid = server.register("alice", PASSWORD).await;
-    let bob_jid = server.register("bob", PASSWORD).await;
-    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("tmp"));
-    let mut alice = open(&server, &format!("{alice_jid}/phone"), dirs[0].path());
-    let mut bob = open(&server, &format!("{bob_jid}/desk"), dirs[1].path());
-    online(&mut alice).await;
-    online(&mut bob).await;
-
-    // Mutual subscription, as in roster.rs.
+/// Mutual subscription, as in roster.rs.
+async fn befriend(alice: &mut Account, bob: &mut Account) {
+    let (alice_jid, bob_jid) = (alice.client.jid(), bob.client.jid());
     alice.client.add_contact(&bob_jid, None).expect("add");
     bob.wait_for("request", |e| {
         matches!(e, Event::SubscriptionRequest { .. })
@@ -77,8 +67,23 @@ async fn contacts_presence_is_seen_stored_and_refreshed_by_a_fresh_session() {
         })
         .await;
     alice.client.approve(&bob_jid).expect("approve");
-    wait_both(&mut alice, &bob_jid).await;
-    wait_both(&mut bob, &alice_jid).await;
+    wait_both(alice, &bob_jid).await;
+    wait_both(bob, &alice_jid).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_presence_is_seen_stored_and_refreshed_by_a_fresh_session() {
+    init_logs();
+    let server = TestServer::start().await;
+    let alice_jid = server.register("alice", PASSWORD).await;
+    let bob_jid = server.register("bob", PASSWORD).await;
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("tmp"));
+    let mut alice = open(&server, &format!("{alice_jid}/phone"), dirs[0].path());
+    let mut bob = open(&server, &format!("{bob_jid}/desk"), dirs[1].path());
+    online(&mut alice).await;
+    online(&mut bob).await;
+
+    befriend(&mut alice, &mut bob).await;
 
     // A change while online goes out at once.
     bob.client
@@ -116,6 +121,94 @@ async fn contacts_presence_is_seen_stored_and_refreshed_by_a_fresh_session() {
     wait_presence(&mut alice, &bob_jid, Some(Show::Away), Some("lunch")).await;
     assert_eq!(alice.client.presence(&bob_jid).expect("read"), Some(stored));
     assert_eq!(alice.client.presences().expect("read").len(), 1);
+
+    alice.client.disconnect().await;
+    bob.client.disconnect().await;
+}
+
+/// XEP-0352 against Prosody's mod_csi_simple: in the background the server
+/// holds a contact's presence change back; back in the foreground it
+/// arrives at once. Proves the indication reaches the server well-formed
+/// (a malformed one would end the stream) and only when it should.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_background_the_server_holds_presence_until_foreground() {
+    init_logs();
+    let server = TestServer::start().await;
+    let alice_jid = server.register("alice", PASSWORD).await;
+    let bob_jid = server.register("bob", PASSWORD).await;
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("tmp"));
+    // Anything alice sends flushes the server's queue (it is awake anyway),
+    // so her keepalive must not fire during the test.
+    let mut cfg = config(
+        &server,
+        &format!("{alice_jid}/phone"),
+        server.starttls_addr(),
+        TlsMode::StartTls,
+        dirs[0].path(),
+    );
+    cfg.keepalive_idle = std::time::Duration::from_secs(60);
+    let mut alice = Account::new(cfg);
+    let mut bob = open(&server, &format!("{bob_jid}/desk"), dirs[1].path());
+    online(&mut alice).await;
+    online(&mut bob).await;
+    befriend(&mut alice, &mut bob).await;
+    // bob's initial presence may have come with the subscription.
+    while alice.client.presence(&bob_jid).expect("read").is_none() {
+        alice
+            .wait_for("bob online", |e| matches!(e, Event::Presence { .. }))
+            .await;
+    }
+
+    alice.client.set_foreground(false);
+    // The indication goes out with a ping, whose answer and acks make the
+    // server flush once and then hold again after its grace period (1 s in
+    // the test server's config, 5 s by default).
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    bob.client
+        .set_presence(Show::Away, Some("held"))
+        .expect("set");
+    let early = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        alice.wait_for("held presence", |e| matches!(e, Event::Presence { .. })),
+    )
+    .await;
+    assert!(early.is_err(), "presence arrived while inactive: {early:?}");
+    assert_eq!(
+        alice.client.state(),
+        ConnectionState::Online { resumed: false }
+    );
+
+    alice.client.set_foreground(true);
+    wait_presence(&mut alice, &bob_jid, Some(Show::Away), Some("held")).await;
+
+    // Remembered across sessions: a new connection in the background is
+    // inactive from the start.
+    alice.client.set_foreground(false);
+    alice.client.disconnect().await;
+    alice.client.connect().expect("connect");
+    alice.wait_online().await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // Drain what the fresh session brought (roster, bob's presence).
+    while alice.events.try_recv().is_ok() {}
+    bob.client
+        .set_presence(Show::DoNotDisturb, None)
+        .expect("set");
+    let early = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        alice.wait_for("held presence", |e| {
+            matches!(
+                e,
+                Event::Presence {
+                    show: Some(Show::DoNotDisturb),
+                    ..
+                }
+            )
+        }),
+    )
+    .await;
+    assert!(early.is_err(), "presence arrived while inactive: {early:?}");
+    alice.client.set_foreground(true);
+    wait_presence(&mut alice, &bob_jid, Some(Show::DoNotDisturb), None).await;
 
     alice.client.disconnect().await;
     bob.client.disconnect().await;

@@ -72,6 +72,7 @@ private struct MessageRow: View {
         case .sent: return "\(time) · sent"
         case .acked: return "\(time) · on the server"
         case .delivered: return "\(time) · delivered"
+        case .read: return "\(time) · read"
         case .failed: return "\(time) · not sent: \(message.failureReason ?? "failed")"
         case .received: return time
         }

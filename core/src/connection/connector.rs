@@ -25,6 +25,7 @@ use tokio_xmpp::xmlstream::{
 };
 use tokio_xmpp::Error as XmppError;
 
+use super::csi::{Csi, CsiStream};
 use crate::config::{ClientConfig, TlsMode};
 use crate::error::Error;
 
@@ -46,6 +47,8 @@ pub(crate) struct Connector {
     target: Target,
     mode: TlsMode,
     tls: tokio_rustls::TlsConnector,
+    /// Wraps each connection so it can carry client state indications.
+    pub(super) csi: Arc<Csi>,
 }
 
 impl fmt::Debug for Connector {
@@ -88,6 +91,7 @@ impl Connector {
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls_config(
                 config.extra_ca_pem.as_deref(),
             )?)),
+            csi: Arc::new(Csi::default()),
         })
     }
 
@@ -163,7 +167,7 @@ impl Target {
 }
 
 impl ServerConnector for Connector {
-    type Stream = BufStream<TlsStream<TcpStream>>;
+    type Stream = CsiStream<BufStream<TlsStream<TcpStream>>>;
 
     async fn connect(
         &self,
@@ -222,7 +226,13 @@ impl ServerConnector for Connector {
             }
         };
         let (tls, binding) = self.handshake(tcp, domain).await?;
-        let stream = initiate_stream(BufStream::new(tls), ns, header(jid), timeouts).await?;
+        let stream = initiate_stream(
+            self.csi.wrap(BufStream::new(tls)),
+            ns,
+            header(jid),
+            timeouts,
+        )
+        .await?;
         Ok((stream, binding))
     }
 }

@@ -178,6 +178,8 @@ impl Establisher {
             })
             .await?;
         let (features, stream) = stream.recv_features::<FallibleStreamElement>().await?;
+        let csi = features.others.iter().any(|f| f.is("csi", ns::CSI));
+        self.connector.csi.set_offered(csi);
         Ok(Connection {
             stream: stream.box_stream(),
             features,

@@ -9,6 +9,7 @@
 //! for SASL2 + Bind2 + FAST later happens entirely in here.
 
 mod connector;
+mod csi;
 mod establish;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -17,6 +18,8 @@ use std::sync::Arc;
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 use tokio_xmpp::jid::Jid;
+use tokio_xmpp::parsers::iq::Iq;
+use tokio_xmpp::parsers::ping::Ping;
 use tokio_xmpp::stanzastream::{
     Event as StreamEvent0, StanzaStage, StanzaStream, StanzaToken, StreamEvent,
 };
@@ -27,6 +30,7 @@ use crate::config::ClientConfig;
 use crate::error::{Error, FailureReason};
 use crate::events::{ConnectionState, EventHub};
 use connector::Connector;
+use csi::Csi;
 use establish::Establisher;
 
 /// Depth of tokio-xmpp's send and receive queues.
@@ -77,6 +81,9 @@ impl Delivery {
 /// One logical session with the server, across reconnects and resumptions.
 pub(crate) struct Link {
     stream: StanzaStream,
+    csi: Arc<Csi>,
+    /// Our server's domain, which answers the pings that flush a CSI change.
+    domain: String,
     establisher: Arc<Establisher>,
     hub: Arc<EventHub>,
     shutdown: Arc<watch::Sender<bool>>,
@@ -93,6 +100,7 @@ impl Link {
         network: watch::Receiver<bool>,
     ) -> Result<Self, Error> {
         let connector = Connector::new(config, jid)?;
+        let csi = connector.csi.clone();
         let shutdown = Arc::new(watch::Sender::new(false));
         let (fatal_tx, fatal) = mpsc::unbounded_channel();
         let establisher = Arc::new(Establisher {
@@ -119,6 +127,8 @@ impl Link {
         });
         Ok(Self {
             stream: StanzaStream::new(reconnector, QUEUE_DEPTH),
+            csi,
+            domain: jid.domain().to_string(),
             establisher: progress,
             hub,
             shutdown,
@@ -136,12 +146,18 @@ impl Link {
                 Some(StreamEvent0::Stream(StreamEvent::Reset { bound_jid, .. })) => {
                     tracing::info!(%bound_jid, "new session");
                     self.establisher.unproductive.store(0, Ordering::Relaxed);
+                    self.csi.arm();
                     self.hub.set_state_unless_failed(ConnectionState::Online { resumed: false });
                     LinkEvent::Online { resumed: false }
                 }
                 Some(StreamEvent0::Stream(StreamEvent::Resumed)) => {
                     tracing::info!("session resumed");
                     self.establisher.unproductive.store(0, Ordering::Relaxed);
+                    self.csi.arm();
+                    if self.csi.is_inactive() {
+                        // Nothing else may flush the stream after a resumption.
+                        self.flush_csi().await;
+                    }
                     self.hub.set_state_unless_failed(ConnectionState::Online { resumed: true });
                     LinkEvent::Online { resumed: true }
                 }
@@ -157,6 +173,25 @@ impl Link {
     /// Queues a stanza; it goes out as soon as the link is up.
     pub(crate) async fn send(&self, stanza: impl Into<Stanza>) -> Delivery {
         Delivery(self.stream.send(Box::new(stanza.into())).await)
+    }
+
+    /// Tells the server whether the app is in the foreground (XEP-0352), now
+    /// if online and on every later connection. Without server support it
+    /// is remembered and never sent.
+    pub(crate) async fn set_foreground(&self, active: bool) {
+        if self.csi.set_inactive(!active) && self.csi.usable() {
+            self.flush_csi().await;
+        }
+    }
+
+    /// The indication goes out at the next flush of the stream; a ping to
+    /// our server makes one (and its answer is ignored).
+    async fn flush_csi(&self) {
+        let Ok(to) = Jid::new(&self.domain) else {
+            return;
+        };
+        let ping = Iq::from_get(format!("csi-{}", uuid::Uuid::new_v4()), Ping).with_to(to);
+        let _ = self.send(ping).await;
     }
 
     /// Closes the stream cleanly (or abandons a pending connection attempt).

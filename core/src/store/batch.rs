@@ -2,12 +2,10 @@
 //! burst of offline messages) needs, where one commit per message would
 //! dominate the cost.
 //!
-//! Each message goes through the same statements and upkeep as
-//! [`Store::insert_incoming`] and [`Store::insert_outgoing_copy`]: the unique
-//! indexes drop copies, the conversation keeps its newest message, new
-//! incoming messages raise the unread count, and the FTS triggers index the
-//! body. Keep the statements here in step with those two; the tests below
-//! compare both paths message by message.
+//! [`Store::insert_incoming`] and [`Store::insert_outgoing_copy`] are
+//! batches of one, so there is a single insert path: the unique indexes
+//! drop copies, the conversation keeps its newest message, new incoming
+//! messages raise the unread count, and the FTS triggers index the body.
 
 use rusqlite::{params, Transaction, TransactionBehavior};
 
@@ -57,7 +55,8 @@ impl Store {
     }
 }
 
-/// The body of [`Store::insert_incoming`], inside the caller's transaction.
+/// One incoming message inside the caller's transaction: the single path
+/// of [`Store::insert_incoming`] and the batch.
 fn insert_incoming_in(
     tx: &Transaction<'_>,
     m: &NewIncoming<'_>,
@@ -69,8 +68,8 @@ fn insert_incoming_in(
     let inserted = tx
         .prepare_cached(
             "INSERT INTO messages (id, seq, conversation, direction, sender, body, timestamp, \
-             origin_id, stanza_id, remote_id, state) \
-             VALUES (?1, ?2, ?3, 'in', ?3, ?4, ?5, ?6, ?7, ?8, 'received') \
+             origin_id, stanza_id, remote_id, state, markable) \
+             VALUES (?1, ?2, ?3, 'in', ?3, ?4, ?5, ?6, ?7, ?8, 'received', ?9) \
              ON CONFLICT DO NOTHING",
         )?
         .execute(params![
@@ -81,7 +80,8 @@ fn insert_incoming_in(
             timestamp,
             m.origin_id,
             m.stanza_id,
-            m.remote_id
+            m.remote_id,
+            m.markable
         ])?;
     if inserted == 0 {
         tracing::debug!(
@@ -102,8 +102,8 @@ fn insert_incoming_in(
     Ok(Some(message))
 }
 
-/// The body of [`Store::insert_outgoing_copy`], inside the caller's
-/// transaction.
+/// One copy of our own message inside the caller's transaction: the
+/// single path of [`Store::insert_outgoing_copy`] and the batch.
 fn insert_outgoing_copy_in(
     tx: &Transaction<'_>,
     m: &NewOutgoingCopy<'_>,
@@ -176,6 +176,7 @@ mod tests {
         secs: i64,
     ) -> Write {
         Write::In(NewIncoming {
+            markable: false,
             from,
             remote_id,
             origin_id,
@@ -399,6 +400,7 @@ mod tests {
         let stored = store
             .insert_incoming_batch(&[
                 NewIncoming {
+                    markable: false,
                     from: ALICE,
                     remote_id: None,
                     origin_id: Some("o1"),
@@ -407,6 +409,7 @@ mod tests {
                     timestamp: at(1),
                 },
                 NewIncoming {
+                    markable: false,
                     from: ALICE,
                     remote_id: None,
                     origin_id: Some("o1"),
@@ -436,6 +439,7 @@ mod tests {
             )
             .unwrap();
         let message = |stanza_id, body| NewIncoming {
+            markable: false,
             from: BOB,
             remote_id: None,
             origin_id: None,

@@ -91,6 +91,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("004_roster", include_str!("migrations/004_roster.sql")),
     ("005_presence", include_str!("migrations/005_presence.sql")),
     ("006_archive", include_str!("migrations/006_archive.sql")),
+    (
+        "007_markers_and_corrections",
+        include_str!("migrations/007_markers_and_corrections.sql"),
+    ),
 ];
 
 /// The schema version this build writes and understands.
@@ -141,6 +145,8 @@ pub enum DeliveryState {
     Acked,
     /// The peer's client sent a receipt (XEP-0184).
     Delivered,
+    /// The peer's client displayed it, or a later message (XEP-0333).
+    Read,
     /// Given up; the message stays, out of the outbox.
     Failed,
     /// An incoming message.
@@ -155,13 +161,14 @@ impl DeliveryState {
             DeliveryState::Sent => "sent",
             DeliveryState::Acked => "acked",
             DeliveryState::Delivered => "delivered",
+            DeliveryState::Read => "read",
             DeliveryState::Failed => "failed",
             DeliveryState::Received => "received",
         }
     }
 
     /// Whether an outgoing message in this state may move to `to`: forward
-    /// along queued, sent, acked, delivered; to failed from any state short
+    /// along queued, sent, acked, delivered, read; to failed from any state short
     /// of delivered (the server may ack a message, then bounce it).
     pub fn can_advance_to(self, to: DeliveryState) -> bool {
         use DeliveryState::*;
@@ -182,6 +189,7 @@ impl DeliveryState {
             DeliveryState::Sent => Some(1),
             DeliveryState::Acked => Some(2),
             DeliveryState::Delivered => Some(3),
+            DeliveryState::Read => Some(4),
             DeliveryState::Failed | DeliveryState::Received => None,
         }
     }
@@ -196,6 +204,7 @@ impl FromStr for DeliveryState {
             "sent" => Ok(DeliveryState::Sent),
             "acked" => Ok(DeliveryState::Acked),
             "delivered" => Ok(DeliveryState::Delivered),
+            "read" => Ok(DeliveryState::Read),
             "failed" => Ok(DeliveryState::Failed),
             "received" => Ok(DeliveryState::Received),
             other => Err(UnknownVariant::new("delivery state", other)),
@@ -240,6 +249,8 @@ pub struct StoredMessage {
     pub state: DeliveryState,
     /// Why the message is [`DeliveryState::Failed`], if it is.
     pub failure_reason: Option<String>,
+    /// The body is a correction (XEP-0308) of what was first sent.
+    pub corrected: bool,
 }
 
 /// One entry of the conversation list.
@@ -291,6 +302,8 @@ pub struct NewIncoming<'a> {
     pub stanza_id: Option<&'a str>,
     pub body: &'a str,
     pub timestamp: DateTime<Utc>,
+    /// The sender asked for read markers (XEP-0333 `<markable/>`).
+    pub markable: bool,
 }
 
 /// A message another device of ours sent (an XEP-0280 `sent` carbon): ours,
@@ -363,7 +376,7 @@ macro_rules! select_message {
     (extra: $extra:literal, $rest:literal) => {
         concat!(
             "SELECT m.id, m.conversation, m.direction, m.sender, m.body, m.timestamp, ",
-            "m.origin_id, m.stanza_id, m.state, m.failure_reason",
+            "m.origin_id, m.stanza_id, m.state, m.failure_reason, m.corrected",
             $extra,
             " FROM messages AS m ",
             $rest
@@ -372,7 +385,7 @@ macro_rules! select_message {
 }
 
 /// How many columns [`select_message!`] reads before its extra ones.
-const MESSAGE_COLUMNS: usize = 10;
+const MESSAGE_COLUMNS: usize = 11;
 
 impl Store {
     /// Opens (creating if needed) the store at `path` and brings its schema
@@ -457,46 +470,10 @@ impl Store {
     /// copy of a message already stored (same stanza-id, or same sender and
     /// origin-id / stanza `@id`) and nothing changed.
     pub fn insert_incoming(&self, m: NewIncoming<'_>) -> Result<Option<StoredMessage>, StoreError> {
-        let id = uuid::Uuid::new_v4().to_string();
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seq = next_seq(&tx)?;
-        let timestamp = m.timestamp.timestamp_millis();
-        // Every unique index makes a copy a no-op; see 001_initial.sql.
-        let inserted = tx.execute(
-            "INSERT INTO messages (id, seq, conversation, direction, sender, body, timestamp, \
-             origin_id, stanza_id, remote_id, state) \
-             VALUES (?1, ?2, ?3, 'in', ?3, ?4, ?5, ?6, ?7, ?8, 'received') \
-             ON CONFLICT DO NOTHING",
-            params![
-                id,
-                seq,
-                m.from,
-                m.body,
-                timestamp,
-                m.origin_id,
-                m.stanza_id,
-                m.remote_id
-            ],
-        )?;
-        if inserted == 0 {
-            tracing::debug!(
-                from = m.from,
-                stanza_id = m.stanza_id,
-                origin_id = m.origin_id,
-                remote_id = m.remote_id,
-                "duplicate incoming message ignored"
-            );
-            return Ok(None);
-        }
-        touch_conversation(&tx, m.from, &id, timestamp, seq)?;
-        // Only a new incoming message counts: a copy returned above.
-        tx.prepare_cached("UPDATE conversations SET unread = unread + 1 WHERE peer = ?1")?
-            .execute([m.from])?;
-        let message = load_message(&tx, &id)?
-            .ok_or_else(|| corrupt(format!("message {id} missing right after insert")))?;
-        tx.commit()?;
-        Ok(Some(message))
+        Ok(self
+            .insert_incoming_batch(std::slice::from_ref(&m))?
+            .pop()
+            .flatten())
     }
 
     /// Stores a copy of a message another device of ours sent, as outgoing
@@ -508,42 +485,10 @@ impl Store {
         &self,
         m: NewOutgoingCopy<'_>,
     ) -> Result<Option<StoredMessage>, StoreError> {
-        let id = uuid::Uuid::new_v4().to_string();
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seq = next_seq(&tx)?;
-        let timestamp = m.timestamp.timestamp_millis();
-        let inserted = tx.execute(
-            "INSERT INTO messages (id, seq, conversation, direction, sender, body, timestamp, \
-             origin_id, stanza_id, remote_id, state) \
-             VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, NULL, ?8, 'acked') \
-             ON CONFLICT DO NOTHING",
-            params![
-                id,
-                seq,
-                m.to,
-                m.own_jid,
-                m.body,
-                timestamp,
-                m.origin_id,
-                m.remote_id
-            ],
-        )?;
-        if inserted == 0 {
-            tracing::debug!(
-                to = m.to,
-                origin_id = m.origin_id,
-                remote_id = m.remote_id,
-                "duplicate copy of our own message ignored"
-            );
-            return Ok(None);
-        }
-        // Our own words: the unread count stays.
-        touch_conversation(&tx, m.to, &id, timestamp, seq)?;
-        let message = load_message(&tx, &id)?
-            .ok_or_else(|| corrupt(format!("message {id} missing right after insert")))?;
-        tx.commit()?;
-        Ok(Some(message))
+        Ok(self
+            .insert_outgoing_copy_batch(std::slice::from_ref(&m))?
+            .pop()
+            .flatten())
     }
 
     /// Moves an outgoing message forward (see [`DeliveryState::can_advance_to`]).
@@ -1210,10 +1155,14 @@ fn read_message(row: &Row<'_>) -> Result<StoredMessage, StoreError> {
         stanza_id: row.get(7).map_err(column_error)?,
         state,
         failure_reason: row.get(9).map_err(column_error)?,
+        corrected: row.get::<_, i64>(10).map_err(column_error)? != 0,
         id,
     })
 }
 
 mod batch;
+mod edits;
+
+pub(crate) use edits::{CorrectError, CorrectionTarget};
 #[cfg(test)]
 mod tests;

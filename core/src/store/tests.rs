@@ -25,6 +25,7 @@ fn outgoing<'a>(id: &'a str, to: &'a str, secs: i64) -> NewOutgoing<'a> {
 
 fn incoming(from: &str, secs: i64) -> NewIncoming<'_> {
     NewIncoming {
+        markable: false,
         from,
         remote_id: None,
         origin_id: None,

@@ -10,6 +10,9 @@ use std::time::Duration;
 use jabberkit::{Client, ClientConfig, ConnectionState, DeliveryState, Direction, Event, TlsMode};
 use jabberkit_testkit::server::TestServer;
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::message::{Id, Lang, Message};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const WAIT: Duration = Duration::from_secs(40);
@@ -44,6 +47,96 @@ pub fn config(
     cfg.connect_timeout = Duration::from_secs(5);
     cfg
 }
+
+// ----- Several devices, and stanzas the public API cannot send.
+
+/// alice/phone, alice/laptop and bob online (see [`devices`]).
+pub struct Devices {
+    pub phone: Account,
+    pub laptop: Account,
+    pub bob: Account,
+    pub alice_jid: String,
+    pub bob_jid: String,
+    pub _dirs: [tempfile::TempDir; 3],
+}
+
+/// Starts alice/phone, alice/laptop and bob, with both alice devices'
+/// presence and carbons request processed by the server.
+pub async fn devices(server: &TestServer) -> Devices {
+    init_logs();
+    let alice_jid = server.register("alice", PASSWORD).await;
+    let bob_jid = server.register("bob", PASSWORD).await;
+    let dirs = [(); 3].map(|_| tempfile::tempdir().expect("tmp"));
+    let addr = server.starttls_addr();
+    let account = |jid: &str, dir: &tempfile::TempDir| {
+        Account::new(config(server, jid, addr, TlsMode::StartTls, dir.path()))
+    };
+    let mut phone = account(&format!("{alice_jid}/phone"), &dirs[0]);
+    let mut laptop = account(&format!("{alice_jid}/laptop"), &dirs[1]);
+    let mut bob = account(&bob_jid, &dirs[2]);
+    for a in [&phone, &laptop, &bob] {
+        a.client.connect().expect("connect");
+    }
+    phone.wait_online().await;
+    laptop.wait_online().await;
+    bob.wait_online().await;
+    // A barrier: a device sends its presence and carbons request before
+    // anything else on its stream, so once bob has a message from each,
+    // the server has processed both.
+    phone.client.send(&bob_jid, "phone here").expect("send");
+    laptop.client.send(&bob_jid, "laptop here").expect("send");
+    bob.receive_all(&["phone here".into(), "laptop here".into()], WAIT)
+        .await;
+    Devices {
+        phone,
+        laptop,
+        bob,
+        alice_jid,
+        bob_jid,
+        _dirs: dirs,
+    }
+}
+
+/// Hands `stanza` to the server's router as if it came from its `from`.
+pub async fn inject(server: &TestServer, stanza: Message) {
+    let xml = String::from(&Element::from(stanza));
+    assert!(!xml.contains("]==]"), "{xml}");
+    let out = server
+        .shell(&format!(
+            "> local s = require 'prosody.util.xml'.parse([==[{xml}]==]); s.attr.xmlns = nil; \
+             prosody.core_post_stanza(prosody.hosts['{}'], s)",
+            server.domain()
+        ))
+        .await;
+    assert!(!out.contains("Error"), "injection failed: {out}");
+}
+
+pub fn message(from: &str, to: &str, body: Option<&str>) -> Message {
+    let jid = |s: &str| s.parse::<Jid>().expect("jid");
+    let mut m = Message::chat(jid(to));
+    m.id = Some(Id(uuid::Uuid::new_v4().to_string()));
+    m.from = Some(jid(from));
+    if let Some(body) = body {
+        m = m.with_body(Lang::new(), body.to_owned());
+    }
+    m
+}
+
+/// Waits for an event announcing a message with `body` in `direction`.
+pub async fn wait_message(a: &mut Account, body: &str, direction: Direction) -> jabberkit::Message {
+    match a
+        .wait_for(
+            body,
+            |e| matches!(e, Event::Message(m) if m.body == body && m.direction == direction),
+        )
+        .await
+    {
+        Event::Message(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+// ----- One account.
 
 pub struct Account {
     pub client: Client,
@@ -157,6 +250,7 @@ fn reached(have: DeliveryState, want: DeliveryState) -> bool {
         DeliveryState::Sent => 1,
         DeliveryState::Acked => 2,
         DeliveryState::Delivered => 3,
+        DeliveryState::Read => 4,
         DeliveryState::Failed | DeliveryState::Received => 99,
     };
     rank(have) >= rank(want) && have != DeliveryState::Failed

@@ -8,8 +8,14 @@ public enum MessageEvent: Sendable, Equatable {
     /// outgoing one that `send(to:body:)` just queued.
     case new(Message)
     /// The outgoing message `id` moved on: sent, acked by the server,
-    /// delivered to the peer, or failed.
+    /// delivered to the peer, read by the peer, or failed.
     case stateChanged(id: String, state: DeliveryState)
+    /// A stored message's body was corrected by its sender: same id, replace
+    /// it in place (`corrected` is true).
+    case corrected(Message)
+    /// Another device of the account read the conversation with `with`: its
+    /// unread count is now 0.
+    case conversationRead(with: String)
     /// Catching up from the server's archive after a fresh login progressed;
     /// the messages themselves arrive as `.new`.
     case catchUp(fetched: UInt32, complete: Bool)
@@ -95,6 +101,35 @@ public final class JabberKitSession: Sendable {
     /// One entry per conversation, the most recently active first.
     public func conversations() throws -> [Conversation] {
         try client.conversations()
+    }
+
+    /// Messages containing every word of `query` (the last as a prefix),
+    /// best match first; any text is valid.
+    public func search(_ query: String, limit: Int = 50) throws -> [SearchHit] {
+        try client.search(query: query, limit: UInt32(clamping: limit))
+    }
+
+    /// Marks the conversation with `peer` read; returns how many messages
+    /// were unread. If any were, the peer sees them read and our other
+    /// devices mark the conversation read too.
+    @discardableResult
+    public func markRead(_ peer: String) throws -> Int {
+        Int(try client.markRead(with: peer))
+    }
+
+    /// Corrects our last message `id` in its conversation to `body`.
+    /// - Throws: `JabberKitError.InvalidInput` if it is not our last message
+    ///   there, or for a bad body.
+    public func correct(_ id: String, body: String) throws -> Message {
+        try client.correct(id: id, body: body)
+    }
+
+    /// Tells JabberKit the app moved to the foreground (`true`) or the
+    /// background (`false`): in the background the server holds back what
+    /// can wait. Call it from scene phase changes; remembered across
+    /// reconnects.
+    public func setForeground(_ active: Bool) {
+        client.setForeground(active: active)
     }
 
     /// The contact list as last stored (also before connecting).
@@ -237,6 +272,14 @@ private final class MessageEventListener: MessageListener {
 
     func onCatchUp(fetched: UInt32, complete: Bool) {
         continuation.yield(.catchUp(fetched: fetched, complete: complete))
+    }
+
+    func onMessageCorrected(message: Message) {
+        continuation.yield(.corrected(message))
+    }
+
+    func onConversationRead(with: String) {
+        continuation.yield(.conversationRead(with: with))
     }
 }
 

@@ -615,6 +615,12 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func conversations() throws  -> [Conversation]
     
     /**
+     * Corrects our last message in its conversation; returns it updated.
+     * InvalidInput for a message that is not our last one there.
+     */
+    func correct(id: String, body: String) throws  -> Message
+    
+    /**
      * Refuses (or revokes) `jid`'s permission to see our presence; needs the account online.
      */
     func deny(jid: String) throws 
@@ -635,7 +641,8 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func jid()  -> String
     
     /**
-     * Marks the conversation read; returns how many messages were unread.
+     * Marks the conversation read and tells the peer and our other
+     * devices (read marker); returns how many messages were unread.
      */
     func markRead(with: String) throws  -> UInt32
     
@@ -683,6 +690,13 @@ public protocol ClientProtocol: AnyObject, Sendable {
      * Stores and queues a message; returns its id at once, even offline.
      */
     func sendMessage(to: String, body: String) throws  -> String
+    
+    /**
+     * The app moved to the foreground (`true`) or the background
+     * (`false`): in the background the server holds back what can wait.
+     * Call it from the app lifecycle; remembered across reconnects.
+     */
+    func setForeground(active: Bool) 
     
     /**
      * Sets our availability and status text; remembered for the next connection when offline.
@@ -817,6 +831,21 @@ open func conversations()throws  -> [Conversation]  {
 }
     
     /**
+     * Corrects our last message in its conversation; returns it updated.
+     * InvalidInput for a message that is not our last one there.
+     */
+open func correct(id: String, body: String)throws  -> Message  {
+    return try  FfiConverterTypeMessage_lift(try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_correct(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterString.lower(body),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Refuses (or revokes) `jid`'s permission to see our presence; needs the account online.
      */
 open func deny(jid: String)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
@@ -876,7 +905,8 @@ open func jid() -> String  {
 }
     
     /**
-     * Marks the conversation read; returns how many messages were unread.
+     * Marks the conversation read and tells the peer and our other
+     * devices (read marker); returns how many messages were unread.
      */
 open func markRead(with: String)throws  -> UInt32  {
     return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
@@ -1001,6 +1031,20 @@ open func sendMessage(to: String, body: String)throws  -> String  {
         FfiConverterString.lower(body),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * The app moved to the foreground (`true`) or the background
+     * (`false`): in the background the server holds back what can wait.
+     * Call it from the app lifecycle; remembered across reconnects.
+     */
+open func setForeground(active: Bool)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_set_foreground(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(active),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -1652,9 +1696,21 @@ public protocol MessageListener: AnyObject, Sendable {
     func onMessage(message: Message) 
     
     /**
-     * An outgoing message moved on (sent, acked, delivered, failed).
+     * An outgoing message moved on (sent, acked, delivered, read, failed).
      */
     func onMessageState(id: String, state: DeliveryState) 
+    
+    /**
+     * A stored message's body was corrected by its sender (same id; update
+     * it in place).
+     */
+    func onMessageCorrected(message: Message) 
+    
+    /**
+     * Another device of the account read the conversation with `with`:
+     * its unread count is now 0.
+     */
+    func onConversationRead(with: String) 
     
     /**
      * Catching up from the server's archive after a fresh login progressed:
@@ -1733,7 +1789,7 @@ open func onMessage(message: Message)  {try! rustCall() {
 }
     
     /**
-     * An outgoing message moved on (sent, acked, delivered, failed).
+     * An outgoing message moved on (sent, acked, delivered, read, failed).
      */
 open func onMessageState(id: String, state: DeliveryState)  {try! rustCall() {
         uniffiCallStatus in
@@ -1741,6 +1797,32 @@ open func onMessageState(id: String, state: DeliveryState)  {try! rustCall() {
             self.uniffiCloneHandle(),
         FfiConverterString.lower(id),
         FfiConverterTypeDeliveryState_lower(state),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A stored message's body was corrected by its sender (same id; update
+     * it in place).
+     */
+open func onMessageCorrected(message: Message)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_corrected(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeMessage_lower(message),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Another device of the account read the conversation with `with`:
+     * its unread count is now 0.
+     */
+open func onConversationRead(with: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_messagelistener_on_conversation_read(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(with),uniffiCallStatus
     )
 }
 }
@@ -1826,6 +1908,54 @@ fileprivate struct UniffiCallbackInterfaceMessageListener {
                 return uniffiObj.onMessageState(
                      id: try FfiConverterString.lift(id),
                      state: try FfiConverterTypeDeliveryState_lift(state)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onMessageCorrected: { (
+            uniffiHandle: UInt64,
+            message: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeMessageListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onMessageCorrected(
+                     message: try FfiConverterTypeMessage_lift(message)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onConversationRead: { (
+            uniffiHandle: UInt64,
+            with: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeMessageListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onConversationRead(
+                     with: try FfiConverterString.lift(with)
                 )
             }
 
@@ -2470,6 +2600,10 @@ public struct Message: Equatable, Hashable {
     public var timestampMs: Int64
     public var state: DeliveryState
     public var failureReason: String?
+    /**
+     * The body was corrected after it was first sent.
+     */
+    public var corrected: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2485,7 +2619,10 @@ public struct Message: Equatable, Hashable {
          */sender: String, body: String, 
         /**
          * Milliseconds since the Unix epoch, UTC.
-         */timestampMs: Int64, state: DeliveryState, failureReason: String?) {
+         */timestampMs: Int64, state: DeliveryState, failureReason: String?, 
+        /**
+         * The body was corrected after it was first sent.
+         */corrected: Bool) {
         self.id = id
         self.conversation = conversation
         self.outgoing = outgoing
@@ -2494,6 +2631,7 @@ public struct Message: Equatable, Hashable {
         self.timestampMs = timestampMs
         self.state = state
         self.failureReason = failureReason
+        self.corrected = corrected
     }
 
     
@@ -2519,7 +2657,8 @@ public struct FfiConverterTypeMessage: FfiConverterRustBuffer {
                 body: FfiConverterString.read(from: &buf), 
                 timestampMs: FfiConverterInt64.read(from: &buf), 
                 state: FfiConverterTypeDeliveryState.read(from: &buf), 
-                failureReason: FfiConverterOptionString.read(from: &buf)
+                failureReason: FfiConverterOptionString.read(from: &buf), 
+                corrected: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -2532,6 +2671,7 @@ public struct FfiConverterTypeMessage: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.timestampMs, into: &buf)
         FfiConverterTypeDeliveryState.write(value.state, into: &buf)
         FfiConverterOptionString.write(value.failureReason, into: &buf)
+        FfiConverterBool.write(value.corrected, into: &buf)
     }
 }
 
@@ -2750,6 +2890,10 @@ public enum DeliveryState: Equatable, Hashable {
      */
     case delivered
     /**
+     * The recipient displayed it, or a later message (read marker).
+     */
+    case read
+    /**
      * Will not be delivered (see `failure_reason`).
      */
     case failed
@@ -2786,9 +2930,11 @@ public struct FfiConverterTypeDeliveryState: FfiConverterRustBuffer {
         
         case 4: return .delivered
         
-        case 5: return .failed
+        case 5: return .read
         
-        case 6: return .received
+        case 6: return .failed
+        
+        case 7: return .received
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -2814,12 +2960,16 @@ public struct FfiConverterTypeDeliveryState: FfiConverterRustBuffer {
             writeInt(&buf, Int32(4))
         
         
-        case .failed:
+        case .read:
             writeInt(&buf, Int32(5))
         
         
-        case .received:
+        case .failed:
             writeInt(&buf, Int32(6))
+        
+        
+        case .received:
+            writeInt(&buf, Int32(7))
         
         }
     }

@@ -294,7 +294,21 @@ typedef void (*UniffiCallbackInterfaceMessageListenerMethod1)(uint64_t, RustBuff
 #endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD2
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD2
-typedef void (*UniffiCallbackInterfaceMessageListenerMethod2)(uint64_t, uint32_t, int8_t, void* _Nonnull, 
+typedef void (*UniffiCallbackInterfaceMessageListenerMethod2)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD3
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD3
+typedef void (*UniffiCallbackInterfaceMessageListenerMethod3)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD4
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD4
+typedef void (*UniffiCallbackInterfaceMessageListenerMethod4)(uint64_t, uint32_t, int8_t, void* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
 
@@ -327,7 +341,9 @@ typedef struct UniffiVTableCallbackInterfaceMessageListener {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceMessageListenerMethod0 _Nonnull onMessage;
     UniffiCallbackInterfaceMessageListenerMethod1 _Nonnull onMessageState;
-    UniffiCallbackInterfaceMessageListenerMethod2 _Nonnull onCatchUp;
+    UniffiCallbackInterfaceMessageListenerMethod2 _Nonnull onMessageCorrected;
+    UniffiCallbackInterfaceMessageListenerMethod3 _Nonnull onConversationRead;
+    UniffiCallbackInterfaceMessageListenerMethod4 _Nonnull onCatchUp;
 } UniffiVTableCallbackInterfaceMessageListener;
 
 #endif
@@ -364,6 +380,11 @@ void uniffi_jabberkit_ffi_fn_method_client_connect(uint64_t ptr, RustCallStatus 
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_CONVERSATIONS
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_CONVERSATIONS
 RustBuffer uniffi_jabberkit_ffi_fn_method_client_conversations(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_CORRECT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_CORRECT
+RustBuffer uniffi_jabberkit_ffi_fn_method_client_correct(uint64_t ptr, RustBuffer id, RustBuffer body, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DENY
@@ -434,6 +455,11 @@ RustBuffer uniffi_jabberkit_ffi_fn_method_client_search(uint64_t ptr, RustBuffer
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SEND_MESSAGE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SEND_MESSAGE
 RustBuffer uniffi_jabberkit_ffi_fn_method_client_send_message(uint64_t ptr, RustBuffer to, RustBuffer body, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SET_FOREGROUND
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SET_FOREGROUND
+void uniffi_jabberkit_ffi_fn_method_client_set_foreground(uint64_t ptr, int8_t active, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SET_PRESENCE
@@ -529,6 +555,16 @@ void uniffi_jabberkit_ffi_fn_method_messagelistener_on_message(uint64_t ptr, Rus
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_MESSAGE_STATE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_MESSAGE_STATE
 void uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_state(uint64_t ptr, RustBuffer id, RustBuffer state, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_MESSAGE_CORRECTED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_MESSAGE_CORRECTED
+void uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_corrected(uint64_t ptr, RustBuffer message, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_CONVERSATION_READ
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_CONVERSATION_READ
+void uniffi_jabberkit_ffi_fn_method_messagelistener_on_conversation_read(uint64_t ptr, RustBuffer with, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_CATCH_UP
@@ -846,6 +882,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_conversations(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_CORRECT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_CORRECT
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_correct(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DENY
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DENY
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_deny(void
@@ -930,6 +972,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_send_message(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SET_FOREGROUND
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SET_FOREGROUND
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_set_foreground(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SET_PRESENCE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SET_PRESENCE
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_set_presence(void
@@ -987,6 +1035,18 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_message(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_MESSAGE_STATE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_MESSAGE_STATE
 uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_message_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_MESSAGE_CORRECTED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_MESSAGE_CORRECTED
+uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_message_corrected(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_CONVERSATION_READ
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_CONVERSATION_READ
+uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_conversation_read(void
     
 );
 #endif

@@ -679,6 +679,12 @@ internal interface UniffiCallbackInterfaceMessageListenerMethod1 : com.sun.jna.C
     fun callback(`uniffiHandle`: Long,`id`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceMessageListenerMethod2 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceMessageListenerMethod3 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`with`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceMessageListenerMethod4 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`fetched`: Int,`complete`: Byte,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onState")
@@ -728,27 +734,33 @@ internal open class UniffiVTableCallbackInterfaceContactListener(
     }
 
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onMessage", "onMessageState", "onCatchUp")
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onMessage", "onMessageState", "onMessageCorrected", "onConversationRead", "onCatchUp")
 internal open class UniffiVTableCallbackInterfaceMessageListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
     @JvmField internal var `onMessage`: UniffiCallbackInterfaceMessageListenerMethod0? = null,
     @JvmField internal var `onMessageState`: UniffiCallbackInterfaceMessageListenerMethod1? = null,
-    @JvmField internal var `onCatchUp`: UniffiCallbackInterfaceMessageListenerMethod2? = null,
+    @JvmField internal var `onMessageCorrected`: UniffiCallbackInterfaceMessageListenerMethod2? = null,
+    @JvmField internal var `onConversationRead`: UniffiCallbackInterfaceMessageListenerMethod3? = null,
+    @JvmField internal var `onCatchUp`: UniffiCallbackInterfaceMessageListenerMethod4? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
         `uniffiClone`: UniffiCallbackInterfaceClone? = null,
         `onMessage`: UniffiCallbackInterfaceMessageListenerMethod0? = null,
         `onMessageState`: UniffiCallbackInterfaceMessageListenerMethod1? = null,
-        `onCatchUp`: UniffiCallbackInterfaceMessageListenerMethod2? = null,
-    ): UniffiVTableCallbackInterfaceMessageListener(`uniffiFree`,`uniffiClone`,`onMessage`,`onMessageState`,`onCatchUp`,), Structure.ByValue
+        `onMessageCorrected`: UniffiCallbackInterfaceMessageListenerMethod2? = null,
+        `onConversationRead`: UniffiCallbackInterfaceMessageListenerMethod3? = null,
+        `onCatchUp`: UniffiCallbackInterfaceMessageListenerMethod4? = null,
+    ): UniffiVTableCallbackInterfaceMessageListener(`uniffiFree`,`uniffiClone`,`onMessage`,`onMessageState`,`onMessageCorrected`,`onConversationRead`,`onCatchUp`,), Structure.ByValue
 
    internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceMessageListener) {
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `onMessage` = other.`onMessage`
         `onMessageState` = other.`onMessageState`
+        `onMessageCorrected` = other.`onMessageCorrected`
+        `onConversationRead` = other.`onConversationRead`
         `onCatchUp` = other.`onCatchUp`
     }
 
@@ -787,6 +799,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_conversations(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_correct(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_deny(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_disconnect(
@@ -815,6 +829,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_send_message(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_set_foreground(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_set_presence(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_set_typing(
@@ -834,6 +850,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_jabberkit_ffi_checksum_method_messagelistener_on_message(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_messagelistener_on_message_state(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_messagelistener_on_message_corrected(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_messagelistener_on_conversation_read(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_messagelistener_on_catch_up(
     ): Int
@@ -878,6 +898,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_conversations(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_jabberkit_ffi_fn_method_client_correct(`ptr`: Long,`id`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_deny(`ptr`: Long,`jid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_disconnect(`ptr`: Long,
@@ -906,6 +928,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_send_message(`ptr`: Long,`to`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_jabberkit_ffi_fn_method_client_set_foreground(`ptr`: Long,`active`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_set_presence(`ptr`: Long,`show`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_set_typing(`ptr`: Long,`with`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -943,6 +967,10 @@ internal object UniffiLib {
     external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_message(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_state(`ptr`: Long,`id`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_corrected(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_conversation_read(`ptr`: Long,`with`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_catch_up(`ptr`: Long,`fetched`: Int,`complete`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1569,6 +1597,12 @@ public interface ClientInterface {
     fun `conversations`(): List<Conversation>
     
     /**
+     * Corrects our last message in its conversation; returns it updated.
+     * InvalidInput for a message that is not our last one there.
+     */
+    fun `correct`(`id`: kotlin.String, `body`: kotlin.String): Message
+    
+    /**
      * Refuses (or revokes) `jid`'s permission to see our presence; needs the account online.
      */
     fun `deny`(`jid`: kotlin.String)
@@ -1589,7 +1623,8 @@ public interface ClientInterface {
     fun `jid`(): kotlin.String
     
     /**
-     * Marks the conversation read; returns how many messages were unread.
+     * Marks the conversation read and tells the peer and our other
+     * devices (read marker); returns how many messages were unread.
      */
     fun `markRead`(`with`: kotlin.String): kotlin.UInt
     
@@ -1637,6 +1672,13 @@ public interface ClientInterface {
      * Stores and queues a message; returns its id at once, even offline.
      */
     fun `sendMessage`(`to`: kotlin.String, `body`: kotlin.String): kotlin.String
+    
+    /**
+     * The app moved to the foreground (`true`) or the background
+     * (`false`): in the background the server holds back what can wait.
+     * Call it from the app lifecycle; remembered across reconnects.
+     */
+    fun `setForeground`(`active`: kotlin.Boolean)
     
     /**
      * Sets our availability and status text; remembered for the next connection when offline.
@@ -1842,6 +1884,26 @@ open class Client: Disposable, AutoCloseable, ClientInterface
 
     
     /**
+     * Corrects our last message in its conversation; returns it updated.
+     * InvalidInput for a message that is not our last one there.
+     */
+    @Throws(JabberKitException::class)override fun `correct`(`id`: kotlin.String, `body`: kotlin.String): Message {
+            return FfiConverterTypeMessage.lift(
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_correct(
+        it,
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterString.lower(`body`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Refuses (or revokes) `jid`'s permission to see our presence; needs the account online.
      */
     @Throws(JabberKitException::class)override fun `deny`(`jid`: kotlin.String)
@@ -1919,7 +1981,8 @@ open class Client: Disposable, AutoCloseable, ClientInterface
 
     
     /**
-     * Marks the conversation read; returns how many messages were unread.
+     * Marks the conversation read and tells the peer and our other
+     * devices (read marker); returns how many messages were unread.
      */
     @Throws(JabberKitException::class)override fun `markRead`(`with`: kotlin.String): kotlin.UInt {
             return FfiConverterUInt.lift(
@@ -2089,6 +2152,24 @@ open class Client: Disposable, AutoCloseable, ClientInterface
     }
     )
     }
+    
+
+    
+    /**
+     * The app moved to the foreground (`true`) or the background
+     * (`false`): in the background the server holds back what can wait.
+     * Call it from the app lifecycle; remembered across reconnects.
+     */override fun `setForeground`(`active`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_set_foreground(
+        it,
+        
+        FfiConverterBoolean.lower(`active`),_status)
+}
+    }
+    
     
 
     
@@ -3041,9 +3122,21 @@ public interface MessageListener {
     fun `onMessage`(`message`: Message)
     
     /**
-     * An outgoing message moved on (sent, acked, delivered, failed).
+     * An outgoing message moved on (sent, acked, delivered, read, failed).
      */
     fun `onMessageState`(`id`: kotlin.String, `state`: DeliveryState)
+    
+    /**
+     * A stored message's body was corrected by its sender (same id; update
+     * it in place).
+     */
+    fun `onMessageCorrected`(`message`: Message)
+    
+    /**
+     * Another device of the account read the conversation with `with`:
+     * its unread count is now 0.
+     */
+    fun `onConversationRead`(`with`: kotlin.String)
     
     /**
      * Catching up from the server's archive after a fresh login progressed:
@@ -3177,7 +3270,7 @@ open class MessageListenerImpl: Disposable, AutoCloseable, MessageListener
 
     
     /**
-     * An outgoing message moved on (sent, acked, delivered, failed).
+     * An outgoing message moved on (sent, acked, delivered, read, failed).
      */override fun `onMessageState`(`id`: kotlin.String, `state`: DeliveryState)
         = 
     callWithHandle {
@@ -3187,6 +3280,40 @@ open class MessageListenerImpl: Disposable, AutoCloseable, MessageListener
         
         FfiConverterString.lower(`id`),
         FfiConverterTypeDeliveryState.lower(`state`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A stored message's body was corrected by its sender (same id; update
+     * it in place).
+     */override fun `onMessageCorrected`(`message`: Message)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_corrected(
+        it,
+        
+        FfiConverterTypeMessage.lower(`message`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Another device of the account read the conversation with `with`:
+     * its unread count is now 0.
+     */override fun `onConversationRead`(`with`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_messagelistener_on_conversation_read(
+        it,
+        
+        FfiConverterString.lower(`with`),_status)
 }
     }
     
@@ -3253,7 +3380,31 @@ internal object uniffiCallbackInterfaceMessageListener {
             uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
         }
     }
-    internal object `onCatchUp`: UniffiCallbackInterfaceMessageListenerMethod2 {
+    internal object `onMessageCorrected`: UniffiCallbackInterfaceMessageListenerMethod2 {
+        override fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeMessageListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onMessageCorrected`(
+                    FfiConverterTypeMessage.lift(`message`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onConversationRead`: UniffiCallbackInterfaceMessageListenerMethod3 {
+        override fun callback(`uniffiHandle`: Long,`with`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeMessageListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onConversationRead`(
+                    FfiConverterString.lift(`with`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onCatchUp`: UniffiCallbackInterfaceMessageListenerMethod4 {
         override fun callback(`uniffiHandle`: Long,`fetched`: Int,`complete`: Byte,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
             val uniffiObj = FfiConverterTypeMessageListener.handleMap.get(uniffiHandle)
             val makeCall = { ->
@@ -3284,6 +3435,8 @@ internal object uniffiCallbackInterfaceMessageListener {
         uniffiClone,
         `onMessage`,
         `onMessageState`,
+        `onMessageCorrected`,
+        `onConversationRead`,
         `onCatchUp`,
     )
 
@@ -3909,6 +4062,11 @@ data class Message (
     var `state`: DeliveryState
     , 
     var `failureReason`: kotlin.String?
+    , 
+    /**
+     * The body was corrected after it was first sent.
+     */
+    var `corrected`: kotlin.Boolean
     
 ){
     
@@ -3933,6 +4091,7 @@ public object FfiConverterTypeMessage: FfiConverterRustBuffer<Message> {
             FfiConverterLong.read(buf),
             FfiConverterTypeDeliveryState.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -3944,7 +4103,8 @@ public object FfiConverterTypeMessage: FfiConverterRustBuffer<Message> {
             FfiConverterString.allocationSize(value.`body`) +
             FfiConverterLong.allocationSize(value.`timestampMs`) +
             FfiConverterTypeDeliveryState.allocationSize(value.`state`) +
-            FfiConverterOptionalString.allocationSize(value.`failureReason`)
+            FfiConverterOptionalString.allocationSize(value.`failureReason`) +
+            FfiConverterBoolean.allocationSize(value.`corrected`)
     )
 
     override fun write(value: Message, buf: ByteBuffer) {
@@ -3956,6 +4116,7 @@ public object FfiConverterTypeMessage: FfiConverterRustBuffer<Message> {
             FfiConverterLong.write(value.`timestampMs`, buf)
             FfiConverterTypeDeliveryState.write(value.`state`, buf)
             FfiConverterOptionalString.write(value.`failureReason`, buf)
+            FfiConverterBoolean.write(value.`corrected`, buf)
     }
 }
 
@@ -4192,6 +4353,10 @@ enum class DeliveryState {
      * The recipient's device has it (receipt).
      */
     DELIVERED,
+    /**
+     * The recipient displayed it, or a later message (read marker).
+     */
+    READ,
     /**
      * Will not be delivered (see `failure_reason`).
      */

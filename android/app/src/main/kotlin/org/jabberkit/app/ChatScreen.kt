@@ -125,6 +125,7 @@ private fun caption(message: Message): String {
         DeliveryState.SENT -> "$time · sent"
         DeliveryState.ACKED -> "$time · on the server"
         DeliveryState.DELIVERED -> "$time · delivered"
+        DeliveryState.READ -> "$time · read"
         DeliveryState.FAILED -> "$time · not sent: ${message.failureReason ?: "failed"}"
         DeliveryState.RECEIVED -> time
     }

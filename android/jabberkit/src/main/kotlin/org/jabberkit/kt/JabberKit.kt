@@ -36,8 +36,14 @@ sealed interface MessageEvent {
     /** A message was stored: a new incoming one (reported once, ever), or an outgoing one [JabberKit.send] just queued. */
     data class New(val message: Message) : MessageEvent
 
-    /** The outgoing message [id] moved on: sent, acked by the server, delivered to the peer, or failed. */
+    /** The outgoing message [id] moved on: sent, acked by the server, delivered to the peer, read by the peer, or failed. */
     data class StateChanged(val id: String, val state: DeliveryState) : MessageEvent
+
+    /** A stored message's body was corrected by its sender: same id, replace it in place ([Message.corrected] is true). */
+    data class Corrected(val message: Message) : MessageEvent
+
+    /** Another device of the account read the conversation with [with]: its unread count is now 0. */
+    data class ConversationRead(val with: String) : MessageEvent
 
     /**
      * Catching up from the server's archive after a fresh login progressed: [fetched] archived
@@ -158,9 +164,28 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
         return withContext(Dispatchers.IO) { client.search(query, limit.toUInt()) }
     }
 
-    /** Marks the conversation with [with] read; returns how many messages were unread. */
+    /**
+     * Marks the conversation with [with] read; returns how many messages were unread. If any
+     * were, the peer sees its messages read and our other devices mark the conversation read too.
+     */
     suspend fun markRead(with: String): Int =
         withContext(Dispatchers.IO) { client.markRead(with).toInt() }
+
+    /**
+     * Corrects our last message [id] in its conversation to [body]; returns it updated. The
+     * correction reaches the peer and our other devices like a message (it survives an app kill).
+     *
+     * @throws JabberKitException.InvalidInput if [id] is not our last message there, or for a bad body.
+     */
+    suspend fun correct(id: String, body: String): Message =
+        withContext(Dispatchers.IO) { client.correct(id, body) }
+
+    /**
+     * Tells JabberKit the app moved to the foreground (true) or the background (false): in the
+     * background the server holds back what can wait (presence updates), saving battery. Call
+     * it from the lifecycle callbacks; returns at once and is remembered across reconnects.
+     */
+    fun setForeground(active: Boolean) = client.setForeground(active)
 
     /** The contact list as last stored (also before connecting); [ContactEvent.RosterChanged] says when to re-read it. */
     suspend fun roster(): List<Contact> = withContext(Dispatchers.IO) { client.roster() }
@@ -231,6 +256,14 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
 
         override fun onCatchUp(fetched: UInt, complete: Boolean) {
             events.tryEmit(MessageEvent.CatchUp(fetched.toInt(), complete))
+        }
+
+        override fun onMessageCorrected(message: Message) {
+            events.tryEmit(MessageEvent.Corrected(message))
+        }
+
+        override fun onConversationRead(with: String) {
+            events.tryEmit(MessageEvent.ConversationRead(with))
         }
     }
 

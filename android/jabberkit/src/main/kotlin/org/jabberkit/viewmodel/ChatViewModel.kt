@@ -45,6 +45,8 @@ class ChatViewModel(
                 is MessageEvent.StateChanged -> true
                 // Caught-up messages arrive as New events of their own.
                 is MessageEvent.CatchUp -> false
+                is MessageEvent.Corrected -> event.message.conversation == peer
+                is MessageEvent.ConversationRead -> false
             }
         }.onEach {
             try {

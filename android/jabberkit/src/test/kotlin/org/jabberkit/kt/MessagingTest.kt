@@ -63,6 +63,38 @@ class MessagingTest : LiveServerTest() {
         val hits = alice.search("ALI")
         assertEquals(listOf("hi Alice"), hits.map { it.message.body })
         assertTrue(hits.single().snippet.contains("[Alice]"), hits.single().snippet)
+
+        // alice read it: bob sees his reply read (chat marker).
+        bobEvents.awaitValue("the reply read") { it == MessageEvent.StateChanged(reply, DeliveryState.READ) }
+        assertEquals(DeliveryState.READ, bob.history(alice.jid).last().state)
+    }
+
+    @Test
+    fun `the last message is corrected at the peer, and older ones cannot be`() = runBlocking<Unit> {
+        val alice = open(server.config(server.newAccount("alice"), newStoreDir()))
+        val bob = open(server.config(server.newAccount("bob"), newStoreDir()))
+        val bobEvents = scope.record(bob.messages)
+        online(alice)
+        online(bob)
+        alice.setForeground(false) // returns at once; the server holds presence, not messages
+
+        val first = alice.send(bob.jid, "lunch at noon")
+        val last = alice.send(bob.jid, "see you tere")
+        val arrived = bobEvents.awaitValue("the typo at Bob") {
+            it is MessageEvent.New && it.message.body == "see you tere"
+        } as MessageEvent.New
+
+        assertThrows<JabberKitException.InvalidInput> { alice.correct(first, "lunch at one") }
+        val fixed = alice.correct(last, "see you there")
+        assertEquals("see you there", fixed.body)
+        assertTrue(fixed.corrected)
+
+        val corrected = bobEvents.awaitValue("the correction at Bob") { it is MessageEvent.Corrected } as MessageEvent.Corrected
+        assertEquals(arrived.message.id, corrected.message.id)
+        assertEquals("see you there", corrected.message.body)
+        assertTrue(corrected.message.corrected)
+        assertEquals(listOf("lunch at noon", "see you there"), bob.history(alice.jid).map { it.body })
+        alice.setForeground(true)
     }
 
     @Test
