@@ -689,7 +689,10 @@ impl Store {
     }
 
     /// Up to `limit` messages, from every conversation, whose body matches
-    /// every word of `query`, best match first (bm25; newer first on a tie).
+    /// every word of `query`, best match first (bm25; newer first on a tie)
+    /// among the newest [`SEARCH_WINDOW`] matches: ranking every match of
+    /// a common word in a big store would take hundreds of milliseconds,
+    /// and what a user looks for is usually recent.
     ///
     /// `query` is what the user typed, never an FTS5 expression: words are
     /// separated by whitespace and matched case- and accent-insensitively,
@@ -703,8 +706,18 @@ impl Store {
             return Ok(Vec::new());
         }
         let conn = self.conn();
+        // Newest-first walks of the index are cheap: find where the window
+        // starts, then rank only inside it.
+        let oldest: i64 = conn
+            .prepare_cached(
+                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1 \
+                 ORDER BY rowid DESC LIMIT 1 OFFSET ?2",
+            )?
+            .query_row(params![expression, SEARCH_WINDOW - 1], |row| row.get(0))
+            .optional()?
+            .unwrap_or(0);
         let mut stmt = conn.prepare_cached(SEARCH_SQL)?;
-        let mut rows = stmt.query(params![expression, limit])?;
+        let mut rows = stmt.query(params![expression, limit, oldest])?;
         let mut hits = Vec::new();
         while let Some(row) = rows.next()? {
             hits.push(SearchHit {
@@ -1016,10 +1029,13 @@ fn set_roster_ver(tx: &Transaction<'_>, ver: Option<&str>) -> Result<(), StoreEr
 
 /// The search query: full-text matches joined to their messages. The
 /// auxiliary functions need the table's own name; an alias will not do.
+/// How many of the newest matches [`Store::search`] ranks.
+pub const SEARCH_WINDOW: u32 = 500;
+
 const SEARCH_SQL: &str = select_message!(
     extra: ", snippet(messages_fts, 0, '[', ']', '…', 10)",
     "JOIN messages_fts ON messages_fts.rowid = m.seq \
-     WHERE messages_fts MATCH ?1 \
+     WHERE messages_fts MATCH ?1 AND messages_fts.rowid >= ?3 \
      ORDER BY messages_fts.rank, m.timestamp DESC, m.seq DESC \
      LIMIT ?2"
 );

@@ -896,6 +896,32 @@ fn search_ranks_better_matches_first_and_newer_on_a_tie() {
 }
 
 #[test]
+fn search_ranks_only_the_newest_matches() {
+    let store = store();
+    // The best match of all is the oldest, outside the window.
+    let oldest = said(&store, ALICE, "tea tea tea tea and crumpets", 0);
+    for i in 0..SEARCH_WINDOW {
+        said(
+            &store,
+            BOB,
+            "a long sentence that mentions tea only once",
+            1 + i64::from(i),
+        );
+    }
+    let hits = store.search("tea", 5).unwrap();
+    assert_eq!(hits.len(), 5);
+    assert!(hits.iter().all(|h| h.message.id != oldest.id));
+    // Inside the window, ranking still applies.
+    let newest_best = said(&store, ALICE, "tea tea", 10_000);
+    assert_eq!(
+        store.search("tea", 1).unwrap()[0].message.id,
+        newest_best.id
+    );
+    // A rarer word's old match is found.
+    assert_eq!(hit_ids(&store, "tea crumpets"), [oldest.id.clone()]);
+}
+
+#[test]
 fn search_snippets_bracket_the_matches() {
     let store = store();
     let short = said(&store, ALICE, "Un café au lait", 1);
@@ -1092,16 +1118,18 @@ fn search_query_uses_the_full_text_index() {
     let plan: Vec<String> = conn
         .prepare(&format!("EXPLAIN QUERY PLAN {SEARCH_SQL}"))
         .unwrap()
-        .query_map(params!["\"coffee\"*", 10_i64], |row| row.get(3))
+        .query_map(params!["\"coffee\"*", 10_i64, 0_i64], |row| row.get(3))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
     let plan = plan.join("\n");
-    // FTS5 answers the MATCH (its index string holds an M), then each hit
-    // is one lookup of its message by seq.
+    // FTS5 answers the MATCH (its index string holds an M) and the window's
+    // rowid bound (`>`), then each hit is one lookup of its message by seq.
     assert!(
         plan.lines()
-            .any(|l| l.starts_with("SCAN messages_fts VIRTUAL TABLE INDEX") && l.contains(":M")),
+            .any(|l| l.starts_with("SCAN messages_fts VIRTUAL TABLE INDEX")
+                && l.contains(":M")
+                && l.contains('>')),
         "{plan}"
     );
     assert!(plan.contains("SEARCH m USING INDEX"), "{plan}");
