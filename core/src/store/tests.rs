@@ -918,7 +918,7 @@ fn search_ranks_only_the_newest_matches() {
         newest_best.id
     );
     // A rarer word's old match is found.
-    assert_eq!(hit_ids(&store, "tea crumpets"), [oldest.id.clone()]);
+    assert_eq!(hit_ids(&store, "tea crumpets"), [oldest.id]);
 }
 
 #[test]
