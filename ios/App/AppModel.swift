@@ -156,6 +156,11 @@ final class AppModel: ObservableObject {
 
     // MARK: Conversations and chat
 
+    /// The app became active (`true`) or left the foreground (`false`).
+    func setForeground(_ active: Bool) {
+        session?.setForeground(active)
+    }
+
     func openChat(with peer: String) {
         chatPeer = peer
         chatMessages = []

@@ -4,6 +4,7 @@ import SwiftUI
 @main
 struct JabberKitApp: App {
     @StateObject private var model = AppModel()
+    @Environment(\.scenePhase) private var scenePhase
 
     init() {
         JabberKitSession.enableLogging(.info)
@@ -13,6 +14,11 @@ struct JabberKitApp: App {
         WindowGroup {
             RootView()
                 .environmentObject(model)
+                // Client State Indication: in the background the server
+                // holds back what can wait.
+                .onChange(of: scenePhase) { _, phase in
+                    model.setForeground(phase == .active)
+                }
         }
     }
 }

@@ -77,6 +77,15 @@ class AppViewModel(application: Application) : AndroidViewModel(application) {
         current.value = Screen.Conversations(screen.account)
     }
 
+    /** The activity became visible (true) or hidden (false): the server may hold back presence meanwhile. */
+    fun setForeground(active: Boolean) {
+        when (val screen = current.value) {
+            is Screen.Conversations -> screen.account.kit.setForeground(active)
+            is Screen.Chat -> screen.account.kit.setForeground(active)
+            else -> {}
+        }
+    }
+
     /** Closes the connection cleanly, then the account, then shows the sign-in screen. */
     fun signOut() {
         val account = when (val screen = current.value) {

@@ -22,6 +22,17 @@ import androidx.compose.ui.Modifier
 class MainActivity : ComponentActivity() {
     private val app: AppViewModel by viewModels()
 
+    // Client State Indication: in the background the server holds what can wait.
+    override fun onStart() {
+        super.onStart()
+        app.setForeground(true)
+    }
+
+    override fun onStop() {
+        app.setForeground(false)
+        super.onStop()
+    }
+
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         enableEdgeToEdge()
