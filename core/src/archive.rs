@@ -32,8 +32,10 @@ use tokio_xmpp::parsers::message::{Message, MessageType};
 use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::rsm::SetQuery;
 
-/// How many messages we ask for per page; the server may grant fewer.
-pub(crate) const PAGE_SIZE: usize = 250;
+/// How many messages we ask for per page; the server may grant fewer
+/// (Prosody: `max_archive_query_results`, 50 by default). Large pages mean
+/// fewer round trips; a page is held in memory until it is stored.
+pub(crate) const PAGE_SIZE: usize = 1000;
 
 /// Which page of the archive to ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,7 +317,7 @@ mod tests {
             &Page::After("A9".into()),
         )));
         assert!(xml.contains("queryid='q1'"), "{xml}");
-        assert!(xml.contains("<max>250</max>"), "{xml}");
+        assert!(xml.contains(&format!("<max>{PAGE_SIZE}</max>")), "{xml}");
         assert!(xml.contains("<after>A9</after>"), "{xml}");
         assert!(xml.contains("urn:xmpp:mam:2"), "{xml}");
         assert!(xml.contains("type='submit'"), "{xml}");
@@ -332,7 +334,7 @@ mod tests {
             &Page::After(String::new()),
         )));
         assert!(!xml.contains("<after") && !xml.contains("<before"), "{xml}");
-        assert!(xml.contains("<max>250</max>"), "{xml}");
+        assert!(xml.contains(&format!("<max>{PAGE_SIZE}</max>")), "{xml}");
     }
 
     #[test]

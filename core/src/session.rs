@@ -26,7 +26,8 @@ use crate::outbox::{self, Progress};
 use crate::presence::{self, Show, Update};
 use crate::roster::{self, Push};
 use crate::store::{
-    CorrectionTarget, DeliveryState, Direction, NewIncoming, NewOutgoingCopy, Store, StoreError,
+    CorrectionTarget, DeliveryState, Direction, NewIncoming, NewOutgoingCopy, PageItem, Store,
+    StoreError,
 };
 
 pub(crate) enum Command {
@@ -68,6 +69,9 @@ struct CatchUp {
     queryid: String,
     /// Archived messages received so far.
     fetched: u32,
+    /// The current page's messages, stored together when it ends: one
+    /// transaction per page, and the archive position moves only with it.
+    page: Vec<Archived>,
 }
 
 pub(crate) struct Session {
@@ -684,6 +688,7 @@ impl Running {
         self.catch_up = Some(CatchUp {
             queryid: uuid::Uuid::new_v4().to_string(),
             fetched: 0,
+            page: Vec::new(),
         });
         if page == Page::Latest(0) {
             self.end_catch_up();
@@ -715,20 +720,104 @@ impl Running {
             return;
         };
         c.fetched += 1;
-        match result.message {
-            // Its archive time, not the live ordering rule: an archived
-            // message is older than what arrived live since.
-            Archived::Incoming(chat) => {
-                self.store_chat(&chat, chat.timestamp);
+        if !matches!(result.message, Archived::Skip) {
+            c.page.push(result.message);
+        }
+    }
+
+    /// Stores the messages of the page that just ended, in order, in one
+    /// transaction (corrections apart: each applies to what came before
+    /// it). `false` if the store failed: the page is fetched again later.
+    fn store_page(&mut self) -> bool {
+        let Some(c) = self.catch_up.as_mut() else {
+            return true;
+        };
+        let page = std::mem::take(&mut c.page);
+        let mut run: Vec<&Archived> = Vec::new();
+        for item in &page {
+            let correction = match item {
+                Archived::Incoming(chat) => chat.replace.is_some(),
+                Archived::Outgoing(copy) => copy.replace.is_some(),
+                Archived::Skip => continue,
+            };
+            if !correction {
+                run.push(item);
+                continue;
             }
-            Archived::Outgoing(copy) => self.store_outgoing_copy(&copy),
-            Archived::Skip => {}
+            if !self.store_run(&std::mem::take(&mut run)) {
+                return false;
+            }
+            match item {
+                // Its archive time, not the live ordering rule: an archived
+                // message is older than what arrived live since.
+                Archived::Incoming(chat) => {
+                    if !self.store_chat(chat, chat.timestamp) {
+                        return false;
+                    }
+                }
+                Archived::Outgoing(copy) => self.store_outgoing_copy(copy),
+                Archived::Skip => {}
+            }
+        }
+        self.store_run(&run)
+    }
+
+    /// Stores archived messages that correct nothing in one transaction
+    /// and announces the new ones.
+    fn store_run(&self, run: &[&Archived]) -> bool {
+        let froms: Vec<String> = run
+            .iter()
+            .map(|item| match item {
+                Archived::Incoming(chat) => chat.from.to_bare().to_string(),
+                _ => String::new(),
+            })
+            .collect();
+        let items: Vec<PageItem<'_>> = run
+            .iter()
+            .zip(&froms)
+            .filter_map(|(item, from)| match item {
+                Archived::Incoming(chat) => Some(PageItem::Incoming(NewIncoming {
+                    from,
+                    remote_id: chat.remote_id.as_deref(),
+                    origin_id: chat.origin_id.as_deref(),
+                    stanza_id: chat.stanza_id.as_deref(),
+                    body: &chat.body,
+                    timestamp: chat.timestamp,
+                    markable: chat.markable,
+                })),
+                Archived::Outgoing(copy) => Some(PageItem::OwnCopy(NewOutgoingCopy {
+                    own_jid: self.own.as_str(),
+                    to: copy.to.as_str(),
+                    origin_id: copy.origin_id.as_deref(),
+                    remote_id: copy.remote_id.as_deref(),
+                    body: &copy.body,
+                    timestamp: copy.timestamp,
+                })),
+                Archived::Skip => None,
+            })
+            .collect();
+        match self.store.insert_page(&items) {
+            Ok(stored) => {
+                for m in stored.into_iter().flatten() {
+                    self.hub.emit(Event::Message(m));
+                }
+                true
+            }
+            Err(e) => {
+                tracing::error!(count = items.len(), "cannot store archived messages: {e}");
+                false
+            }
         }
     }
 
     /// A page ended (`<fin/>`): its messages are stored, so remember how
     /// far we got, then ask for the next page or stop.
     async fn on_page_end(&mut self, page: Page, payload: Option<tokio_xmpp::minidom::Element>) {
+        if !self.store_page() {
+            tracing::warn!("catch-up stopped: the store failed; the next session retries");
+            self.end_catch_up();
+            return;
+        }
         let end = match archive::fin(payload) {
             Ok(end) => end,
             Err(e) => {

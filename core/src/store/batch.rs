@@ -14,6 +14,13 @@ use super::{
     StoreError, StoredMessage,
 };
 
+/// One message of a mixed page (see [`Store::insert_page`]).
+#[derive(Debug, Clone, Copy)]
+pub enum PageItem<'a> {
+    Incoming(NewIncoming<'a>),
+    OwnCopy(NewOutgoingCopy<'a>),
+}
+
 impl Store {
     /// Stores incoming messages in order, in one transaction, exactly as as
     /// many [`Store::insert_incoming`] calls would: one entry per message,
@@ -34,6 +41,18 @@ impl Store {
         messages: &[NewOutgoingCopy<'_>],
     ) -> Result<Vec<Option<StoredMessage>>, StoreError> {
         self.in_one_transaction(messages, insert_outgoing_copy_in)
+    }
+
+    /// Stores a page of mixed messages (an archive catch-up page: theirs
+    /// and ours) in order, in one transaction, as the single inserts would.
+    pub fn insert_page(
+        &self,
+        messages: &[PageItem<'_>],
+    ) -> Result<Vec<Option<StoredMessage>>, StoreError> {
+        self.in_one_transaction(messages, |tx, item| match item {
+            PageItem::Incoming(m) => insert_incoming_in(tx, m),
+            PageItem::OwnCopy(m) => insert_outgoing_copy_in(tx, m),
+        })
     }
 
     fn in_one_transaction<M>(

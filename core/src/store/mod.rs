@@ -1179,6 +1179,8 @@ fn read_message(row: &Row<'_>) -> Result<StoredMessage, StoreError> {
 mod batch;
 mod edits;
 
+pub use batch::PageItem;
+
 pub(crate) use edits::{CorrectError, CorrectionTarget};
 #[cfg(test)]
 mod tests;
