@@ -126,7 +126,9 @@ pub(crate) fn result(
     };
     let queryid = result.queryid.map(|q| q.0)?;
     if !ours(&queryid) {
-        tracing::warn!(%queryid, "dropped an archive result for a query we did not send");
+        // Usually the rest of a page of an earlier catch-up that a lost
+        // session cut short (a page can be a thousand of these), so quiet.
+        tracing::debug!(%queryid, "dropped an archive result for a query that is not current");
         return None;
     }
     let archive_id = result.id;
