@@ -526,31 +526,41 @@ async fn a_client_that_cannot_be_created_exits_1() {
     assert!(stderr.contains("user part"), "{stderr}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn contacts_are_added_with_permission_through_the_agent() {
-    let server = TestServer::start().await;
+/// alice (STARTTLS) and bob (direct TLS), registered and online.
+async fn alice_and_bob_online(
+    server: &TestServer,
+    stores: &Path,
+) -> (Agent, String, Agent, String) {
     let alice_jid = server.register("alice", "alice-pw").await;
     let bob_jid = server.register("bob", "bob-pw").await;
-    let stores = tempfile::tempdir().expect("tempdir");
     let mut alice = Agent::spawn(
         "alice",
-        &server,
+        server,
         &alice_jid,
         "alice-pw",
-        &stores.path().join("alice"),
+        &stores.join("alice"),
         Route::StartTls,
     );
     let mut bob = Agent::spawn(
         "bob",
-        &server,
+        server,
         &bob_jid,
         "bob-pw",
-        &stores.path().join("bob"),
+        &stores.join("bob"),
         Route::DirectTls,
     );
     for agent in [&mut alice, &mut bob] {
         agent.wait_state("online").await;
     }
+    (alice, alice_jid, bob, bob_jid)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_are_added_with_permission_through_the_agent() {
+    let server = TestServer::start().await;
+    let stores = tempfile::tempdir().expect("tempdir");
+    let (mut alice, alice_jid, mut bob, bob_jid) =
+        alice_and_bob_online(&server, stores.path()).await;
     // Both must be available for the request to be pushed live.
     let id = alice.send(&bob_jid, "may I add you?").await;
     alice.wait_message_state(&id, &["delivered"]).await;
@@ -590,28 +600,9 @@ async fn contacts_are_added_with_permission_through_the_agent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_markers_corrections_and_foreground_through_the_agent() {
     let server = TestServer::start().await;
-    let alice_jid = server.register("alice", "alice-pw").await;
-    let bob_jid = server.register("bob", "bob-pw").await;
     let stores = tempfile::tempdir().expect("tempdir");
-    let mut alice = Agent::spawn(
-        "alice",
-        &server,
-        &alice_jid,
-        "alice-pw",
-        &stores.path().join("alice"),
-        Route::StartTls,
-    );
-    let mut bob = Agent::spawn(
-        "bob",
-        &server,
-        &bob_jid,
-        "bob-pw",
-        &stores.path().join("bob"),
-        Route::DirectTls,
-    );
-    for agent in [&mut alice, &mut bob] {
-        agent.wait_state("online").await;
-    }
+    let (mut alice, alice_jid, mut bob, bob_jid) =
+        alice_and_bob_online(&server, stores.path()).await;
     // Accepted silently: an answer would only be an error.
     alice
         .command(json!({"cmd": "foreground", "active": false}))
