@@ -291,6 +291,17 @@ impl Client {
         Ok(self.inner.add_contact(&jid, name.as_deref())?)
     }
 
+    /// Renames `jid` and sets its groups (both replace what was there),
+    /// without asking permission again; needs the account online.
+    pub fn update_contact(
+        &self,
+        jid: String,
+        name: Option<String>,
+        groups: Vec<String>,
+    ) -> Result<(), JabberKitError> {
+        Ok(self.inner.update_contact(&jid, name.as_deref(), &groups)?)
+    }
+
     /// Lets `jid` see our presence, and asks to see theirs; needs the account online.
     pub fn approve(&self, jid: String) -> Result<(), JabberKitError> {
         Ok(self.inner.approve(&jid)?)

@@ -154,6 +154,12 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
                 .err()
                 .map(api_error)
         }
+        Command::UpdateContact { jid, name, groups } => {
+            return client
+                .update_contact(&jid, name.as_deref(), &groups)
+                .err()
+                .map(api_error)
+        }
         Command::Approve { jid } => return client.approve(&jid).err().map(api_error),
         Command::Deny { jid } => return client.deny(&jid).err().map(api_error),
         Command::RemoveContact { jid } => return client.remove_contact(&jid).err().map(api_error),

@@ -47,6 +47,14 @@ pub enum Command {
         #[serde(default)]
         name: Option<String>,
     },
+    /// `Client::update_contact`: name and groups replace what was there.
+    UpdateContact {
+        jid: String,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        groups: Vec<String>,
+    },
     /// `Client::approve`.
     Approve { jid: String },
     /// `Client::deny`.
@@ -562,6 +570,14 @@ mod tests {
             (
                 r#"{"cmd":"network","available":false}"#,
                 Command::Network { available: false },
+            ),
+            (
+                r#"{"cmd":"update_contact","jid":"b@x.test","name":"B","groups":["Work"]}"#,
+                Command::UpdateContact {
+                    jid: "b@x.test".into(),
+                    name: Some("B".into()),
+                    groups: vec!["Work".into()],
+                },
             ),
             (
                 r#"{"cmd":"foreground","active":false}"#,

@@ -221,6 +221,34 @@ impl Client {
         self.roster_command(RosterCommand::Add(jid, name))
     }
 
+    /// Renames `jid` and puts it in `groups` (both replace what was
+    /// there; no permission is asked again). The change arrives as
+    /// [`Event::RosterChanged`] once the server confirms, on every device.
+    /// Needs the account online, like the other contact calls.
+    ///
+    /// Errors: [`Error::InvalidInput`] for a bad JID or a blank group name.
+    pub fn update_contact(
+        &self,
+        jid: &str,
+        name: Option<&str>,
+        groups: &[String],
+    ) -> Result<(), Error> {
+        let jid = parse_bare(jid)?;
+        let name = name.filter(|n| !n.is_empty()).map(str::to_owned);
+        let mut clean = Vec::new();
+        for group in groups {
+            let group = group.trim();
+            if group.is_empty() {
+                return Err(Error::invalid("a group name is blank"));
+            }
+            check_body(group)?;
+            if !clean.iter().any(|g| g == group) {
+                clean.push(group.to_owned());
+            }
+        }
+        self.roster_command(RosterCommand::Update(jid, name, clean))
+    }
+
     /// Lets `jid` see our presence, and asks to see theirs if we do not
     /// already: permission both ways, which is what users mean by "accept".
     pub fn approve(&self, jid: &str) -> Result<(), Error> {

@@ -112,8 +112,15 @@ pub(crate) fn fetch(id: &str, stored_ver: Option<String>) -> Iq {
     )
 }
 
-/// A roster `set` of one item: add or rename (`name`), or remove.
-pub(crate) fn set(id: &str, jid: BareJid, name: Option<String>, remove: bool) -> Iq {
+/// A roster `set` of one item: add, or rename and regroup (`name` and
+/// `groups` replace what the server has), or remove.
+pub(crate) fn set(
+    id: &str,
+    jid: BareJid,
+    name: Option<String>,
+    groups: Vec<String>,
+    remove: bool,
+) -> Iq {
     let subscription = if remove {
         roster::Subscription::Remove
     } else {
@@ -128,7 +135,7 @@ pub(crate) fn set(id: &str, jid: BareJid, name: Option<String>, remove: bool) ->
                 name,
                 subscription,
                 ask: Ask::None,
-                groups: Vec::new(),
+                groups: groups.into_iter().map(Group).collect(),
                 approved: None,
             }],
         },
@@ -364,8 +371,22 @@ mod tests {
             "s1",
             "bob@example.test".parse().expect("jid"),
             None,
+            Vec::new(),
             true,
         ));
         assert!(remove.contains("subscription='remove'"), "{remove}");
+        let update = xml(set(
+            "s2",
+            "bob@example.test".parse().expect("jid"),
+            Some("Bob".into()),
+            vec!["Work".into(), "Friends".into()],
+            false,
+        ));
+        assert!(update.contains("name='Bob'"), "{update}");
+        assert!(
+            update.contains("<group>Work</group><group>Friends</group>"),
+            "{update}"
+        );
+        assert!(!update.contains("subscription="), "{update}");
     }
 }

@@ -49,6 +49,8 @@ pub(crate) enum Command {
 /// What the app asked to do with a contact (see `Client::add_contact`…).
 pub(crate) enum RosterCommand {
     Add(BareJid, Option<String>),
+    /// Name and groups, without asking for permission again.
+    Update(BareJid, Option<String>, Vec<String>),
     Approve(BareJid),
     Deny(BareJid),
     Remove(BareJid),
@@ -992,9 +994,15 @@ impl Running {
         let _ = self.link.send(roster::fetch(&id, ver)).await;
     }
 
-    async fn roster_set(&mut self, jid: BareJid, name: Option<String>, remove: bool) {
+    async fn roster_set(
+        &mut self,
+        jid: BareJid,
+        name: Option<String>,
+        groups: Vec<String>,
+        remove: bool,
+    ) {
         let id = uuid::Uuid::new_v4().to_string();
-        let iq = roster::set(&id, jid.clone(), name, remove);
+        let iq = roster::set(&id, jid.clone(), name, groups, remove);
         self.requests.insert(id, Request::RosterSet(jid));
         let _ = self.link.send(iq).await;
     }
@@ -1002,7 +1010,7 @@ impl Running {
     async fn on_roster_command(&mut self, cmd: RosterCommand) {
         match cmd {
             RosterCommand::Add(jid, name) => {
-                self.roster_set(jid.clone(), name, false).await;
+                self.roster_set(jid.clone(), name, Vec::new(), false).await;
                 let _ = self
                     .link
                     .send(roster::presence(jid, PresenceType::Subscribe))
@@ -1036,7 +1044,10 @@ impl Running {
                     .await;
                 self.answered(&jid);
             }
-            RosterCommand::Remove(jid) => self.roster_set(jid, None, true).await,
+            RosterCommand::Update(jid, name, groups) => {
+                self.roster_set(jid, name, groups, false).await
+            }
+            RosterCommand::Remove(jid) => self.roster_set(jid, None, Vec::new(), true).await,
         }
     }
 

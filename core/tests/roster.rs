@@ -177,6 +177,41 @@ async fn contacts_need_permission_both_ways_and_survive_a_restart() {
     assert_eq!(alice.client.roster().expect("roster"), alice_roster);
     assert_eq!(stored_ver(dirs[0].path()), ver);
 
+    // Rename and regroup on the phone: the laptop sees it too.
+    let groups = vec!["Work".to_owned(), "Chess club".to_owned()];
+    alice
+        .client
+        .update_contact(&bob_jid, Some("Bob B."), &groups)
+        .expect("update");
+    for device in [&mut alice, &mut laptop] {
+        let roster = wait_roster(device, "bob renamed", |r| {
+            find(r, &bob_jid).is_some_and(|c| c.name.as_deref() == Some("Bob B."))
+        })
+        .await;
+        let bob = find(&roster, &bob_jid).expect("bob");
+        let mut got = bob.groups.clone();
+        got.sort();
+        assert_eq!(got, ["Chess club", "Work"], "{bob:?}");
+        assert_eq!(bob.subscription, Subscription::Both, "{bob:?}");
+    }
+    assert!(matches!(
+        alice
+            .client
+            .update_contact(&bob_jid, None, &[" ".to_owned()]),
+        Err(jabberkit::Error::InvalidInput { .. })
+    ));
+
+    // bob revokes alice's permission: she no longer sees him, he still sees her.
+    bob.client.deny(&alice_jid).expect("revoke");
+    wait_roster(&mut alice, "bob revoked", |r| {
+        is(r, &bob_jid, Subscription::From)
+    })
+    .await;
+    wait_roster(&mut bob, "alice revoked", |r| {
+        is(r, &alice_jid, Subscription::To)
+    })
+    .await;
+
     // Removal: gone on both devices; bob keeps alice, without permissions.
     alice.client.remove_contact(&bob_jid).expect("remove");
     wait_roster(&mut alice, "bob removed", |r| r.is_empty()).await;

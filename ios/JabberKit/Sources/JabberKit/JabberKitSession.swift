@@ -142,6 +142,12 @@ public final class JabberKitSession: Sendable {
         try client.addContact(jid: jid, name: name)
     }
 
+    /// Renames `jid` and sets its groups (both replace what was there),
+    /// without asking permission again. Needs the account online.
+    public func updateContact(_ jid: String, name: String?, groups: [String]) throws {
+        try client.updateContact(jid: jid, name: name, groups: groups)
+    }
+
     /// Lets `jid` see our presence, and asks to see theirs. Needs the account online.
     public func approve(_ jid: String) throws {
         try client.approve(jid: jid)

@@ -713,6 +713,12 @@ public protocol ClientProtocol: AnyObject, Sendable {
      */
     func state()  -> ConnectionState
     
+    /**
+     * Renames `jid` and sets its groups (both replace what was there),
+     * without asking permission again; needs the account online.
+     */
+    func updateContact(jid: String, name: String?, groups: [String]) throws 
+    
 }
 /**
  * One account: connection, store, events. See the core's `Client`.
@@ -1083,6 +1089,21 @@ open func state() -> ConnectionState  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Renames `jid` and sets its groups (both replace what was there),
+     * without asking permission again; needs the account online.
+     */
+open func updateContact(jid: String, name: String?, groups: [String])throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_update_contact(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(jid),
+        FfiConverterOptionString.lower(name),
+        FfiConverterSequenceString.lower(groups),uniffiCallStatus
+    )
+}
 }
     
 

@@ -477,6 +477,11 @@ void uniffi_jabberkit_ffi_fn_method_client_set_typing(uint64_t ptr, RustBuffer w
 RustBuffer uniffi_jabberkit_ffi_fn_method_client_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_UPDATE_CONTACT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_UPDATE_CONTACT
+void uniffi_jabberkit_ffi_fn_method_client_update_contact(uint64_t ptr, RustBuffer jid, RustBuffer name, RustBuffer groups, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_CONNECTIONSTATELISTENER
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_CONNECTIONSTATELISTENER
 uint64_t uniffi_jabberkit_ffi_fn_clone_connectionstatelistener(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -993,6 +998,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_set_typing(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_STATE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_STATE
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_UPDATE_CONTACT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_UPDATE_CONTACT
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_update_contact(void
     
 );
 #endif

@@ -837,6 +837,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_state(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_update_contact(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_connectionstatelistener_on_state(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_contactlistener_on_roster_changed(
@@ -936,6 +938,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_jabberkit_ffi_fn_method_client_update_contact(`ptr`: Long,`jid`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,`groups`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_jabberkit_ffi_fn_clone_connectionstatelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_jabberkit_ffi_fn_free_connectionstatelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1695,6 +1699,12 @@ public interface ClientInterface {
      */
     fun `state`(): ConnectionState
     
+    /**
+     * Renames `jid` and sets its groups (both replace what was there),
+     * without asking permission again; needs the account online.
+     */
+    fun `updateContact`(`jid`: kotlin.String, `name`: kotlin.String?, `groups`: List<kotlin.String>)
+    
     companion object
 }
 
@@ -2222,6 +2232,26 @@ open class Client: Disposable, AutoCloseable, ClientInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Renames `jid` and sets its groups (both replace what was there),
+     * without asking permission again; needs the account online.
+     */
+    @Throws(JabberKitException::class)override fun `updateContact`(`jid`: kotlin.String, `name`: kotlin.String?, `groups`: List<kotlin.String>)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_update_contact(
+        it,
+        
+        FfiConverterString.lower(`jid`),
+        FfiConverterOptionalString.lower(`name`),
+        FfiConverterSequenceString.lower(`groups`),_status)
+}
+    }
+    
     
 
     

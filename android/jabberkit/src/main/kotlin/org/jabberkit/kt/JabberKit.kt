@@ -198,6 +198,10 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
     suspend fun addContact(jid: String, name: String? = null) =
         withContext(Dispatchers.IO) { client.addContact(jid, name) }
 
+    /** Renames [jid] and sets its [groups] (both replace what was there), without asking permission again. Needs the account online. */
+    suspend fun updateContact(jid: String, name: String?, groups: List<String>) =
+        withContext(Dispatchers.IO) { client.updateContact(jid, name, groups) }
+
     /** Lets [jid] see our presence, and asks to see theirs. Needs the account online. */
     suspend fun approve(jid: String) = withContext(Dispatchers.IO) { client.approve(jid) }
 

@@ -70,6 +70,18 @@ class ContactsTest : LiveServerTest() {
         val presence = alice.presences().single { it.jid == bob.jid }
         assertEquals(Show.AWAY, presence.show)
         assertEquals("lunch", presence.status)
+
+        // Rename and regroup: no new permission needed.
+        alice.updateContact(bob.jid, "Bob B.", listOf("Work"))
+        withTimeout(TIMEOUT) {
+            while (alice.roster().single { it.jid == bob.jid }.name != "Bob B.") {
+                val seen = aliceContacts.values.count { it == ContactEvent.RosterChanged }
+                aliceContacts.await("the rename") { values -> values.count { it == ContactEvent.RosterChanged } > seen }
+            }
+        }
+        val renamed = alice.roster().single { it.jid == bob.jid }
+        assertEquals(listOf("Work"), renamed.groups)
+        assertEquals(Subscription.BOTH, renamed.subscription)
     }
 
     private companion object {
