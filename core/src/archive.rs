@@ -33,9 +33,13 @@ use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::rsm::SetQuery;
 
 /// How many messages we ask for per page; the server may grant fewer
-/// (Prosody: `max_archive_query_results`, 50 by default). Large pages mean
-/// fewer round trips; a page is held in memory until it is stored.
-pub(crate) const PAGE_SIZE: usize = 1000;
+/// (Prosody: `max_archive_query_results`, 50 by default). Not more: a page
+/// arrives as one burst, and Prosody ends stream resumption for a session
+/// with more than `smacks_max_queue_size` (500) unacked stanzas ("Too many
+/// unacked stanzas remaining, session can't be resumed"): with pages of
+/// 1000, a link reset mid-catch-up on a loaded machine cost a fresh session.
+/// A page is held in memory until it is stored.
+pub(crate) const PAGE_SIZE: usize = 250;
 
 /// Which page of the archive to ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -211,9 +211,9 @@ async fn phone_catches_up_from_the_archive_once_and_in_order() {
     // 120 + 10 from bob, "laptop reply" (and possibly the barrier, which the
     // server archived before the phone's first catch-up ended).
     assert!(fetched >= 131, "fetched {fetched}: {progress:?}");
-    // One event per page of at most PAGE_SIZE (1000). Prosody archives
+    // One event per page of at most PAGE_SIZE (250). Prosody archives
     // the laptop's receipts too.
-    let pages = fetched.div_ceil(1000) as usize;
+    let pages = fetched.div_ceil(250) as usize;
     assert!(
         (pages..=pages + 1).contains(&progress.len()),
         "{progress:?}"
