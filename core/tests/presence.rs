@@ -4,28 +4,9 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
 use jabberkit::{ConnectionState, Contact, Event, Show, Subscription, TlsMode};
 use jabberkit_testkit::server::TestServer;
-
-fn open(server: &TestServer, jid: &str, dir: &Path) -> Account {
-    Account::new(config(
-        server,
-        jid,
-        server.starttls_addr(),
-        TlsMode::StartTls,
-        dir,
-    ))
-}
-
-async fn online(a: &mut Account) {
-    a.client.connect().expect("connect");
-    a.wait_online().await;
-    a.wait_for("roster fetched", |e| matches!(e, Event::RosterChanged))
-        .await;
-}
 
 /// Waits (on RosterChanged events) until `jid` is a contact both ways.
 async fn wait_both(a: &mut Account, jid: &str) {

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use common::*;
 use jabberkit::store::Store;
-use jabberkit::{Contact, Error, Event, Subscription, TlsMode};
+use jabberkit::{Contact, Error, Event, Subscription};
 use jabberkit_testkit::server::TestServer;
 
 /// Waits (on RosterChanged events) until `f` holds for the account's roster.
@@ -37,24 +37,6 @@ fn find<'a>(roster: &'a [Contact], jid: &str) -> Option<&'a Contact> {
 
 fn is(roster: &[Contact], jid: &str, sub: Subscription) -> bool {
     find(roster, jid).is_some_and(|c| c.subscription == sub && !c.ask && !c.pending_in)
-}
-
-fn open(server: &TestServer, jid: &str, dir: &Path) -> Account {
-    Account::new(config(
-        server,
-        jid,
-        server.starttls_addr(),
-        TlsMode::StartTls,
-        dir,
-    ))
-}
-
-/// Connects and waits for the first roster fetch to be stored.
-async fn online(a: &mut Account) {
-    a.client.connect().expect("connect");
-    a.wait_online().await;
-    a.wait_for("roster fetched", |e| matches!(e, Event::RosterChanged))
-        .await;
 }
 
 /// The roster version stored in the account's store (read beside the client).

@@ -48,6 +48,25 @@ pub fn config(
     cfg
 }
 
+/// An account on `server` over STARTTLS, not connected.
+pub fn open(server: &TestServer, jid: &str, dir: &Path) -> Account {
+    Account::new(config(
+        server,
+        jid,
+        server.starttls_addr(),
+        TlsMode::StartTls,
+        dir,
+    ))
+}
+
+/// Connects and waits for the first roster fetch to be stored.
+pub async fn online(a: &mut Account) {
+    a.client.connect().expect("connect");
+    a.wait_online().await;
+    a.wait_for("roster fetched", |e| matches!(e, Event::RosterChanged))
+        .await;
+}
+
 // ----- Several devices, and stanzas the public API cannot send.
 
 /// alice/phone, alice/laptop and bob online (see [`devices`]).
