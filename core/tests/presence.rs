@@ -33,6 +33,24 @@ async fn wait_presence(a: &mut Account, from: &str, show: Option<Show>, status: 
     .await;
 }
 
+/// Waits until the server's CSI module holds back stanzas for `full_jid`
+/// (mod_csi_simple's session state is `inactive`, past its flush grace).
+async fn wait_server_holds(server: &TestServer, full_jid: &str) {
+    let query = format!("> (prosody.full_sessions['{full_jid}'] or {{}}).state");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let out = server.shell(&query).await;
+        if out.contains("inactive") {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server never held {full_jid}'s stanzas: {out}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// Mutual subscription, as in roster.rs.
 async fn befriend(alice: &mut Account, bob: &mut Account) {
     let (alice_jid, bob_jid) = (alice.client.jid(), bob.client.jid());
@@ -143,8 +161,9 @@ async fn in_the_background_the_server_holds_presence_until_foreground() {
     alice.client.set_foreground(false);
     // The indication goes out with a ping, whose answer and acks make the
     // server flush once and then hold again after its grace period (1 s in
-    // the test server's config, 5 s by default).
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // the test server's config, 5 s by default): wait for the server to say
+    // it holds, instead of guessing how long that takes on a loaded machine.
+    wait_server_holds(&server, &format!("{alice_jid}/phone")).await;
     bob.client
         .set_presence(Show::Away, Some("held"))
         .expect("set");
@@ -168,7 +187,7 @@ async fn in_the_background_the_server_holds_presence_until_foreground() {
     alice.client.disconnect().await;
     alice.client.connect().expect("connect");
     alice.wait_online().await;
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    wait_server_holds(&server, &format!("{alice_jid}/phone")).await;
     // Drain what the fresh session brought (roster, bob's presence).
     while alice.events.try_recv().is_ok() {}
     bob.client

@@ -14,13 +14,10 @@ class ContactsTest : LiveServerTest() {
         kit.connectionState.await("${kit.jid} online") { it is ConnectionState.Online }
     }
 
-    /** Waits until [kit]'s roster lists [peer] with [subscription], re-reading it on every RosterChanged. */
+    /** Waits until [kit]'s roster lists [peer] with [subscription], re-reading it on every contact event. */
     private suspend fun awaitSubscription(kit: JabberKit, events: Recording<ContactEvent>, peer: String, subscription: Subscription) {
-        withTimeout(TIMEOUT) {
-            while (kit.roster().find { it.jid == peer }?.subscription != subscription) {
-                val seen = events.values.count { it == ContactEvent.RosterChanged }
-                events.await("a roster change at ${kit.jid}") { values -> values.count { it == ContactEvent.RosterChanged } > seen }
-            }
+        events.awaitRead("$peer with $subscription in ${kit.jid}'s roster", { kit.roster() }) { roster ->
+            roster.find { it.jid == peer }?.subscription == subscription
         }
     }
 
@@ -73,11 +70,8 @@ class ContactsTest : LiveServerTest() {
 
         // Rename and regroup: no new permission needed.
         alice.updateContact(bob.jid, "Bob B.", listOf("Work"))
-        withTimeout(TIMEOUT) {
-            while (alice.roster().single { it.jid == bob.jid }.name != "Bob B.") {
-                val seen = aliceContacts.values.count { it == ContactEvent.RosterChanged }
-                aliceContacts.await("the rename") { values -> values.count { it == ContactEvent.RosterChanged } > seen }
-            }
+        aliceContacts.awaitRead("the rename", { alice.roster() }) { roster ->
+            roster.single { it.jid == bob.jid }.name == "Bob B."
         }
         val renamed = alice.roster().single { it.jid == bob.jid }
         assertEquals(listOf("Work"), renamed.groups)

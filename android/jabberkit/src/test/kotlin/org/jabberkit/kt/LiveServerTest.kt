@@ -116,6 +116,28 @@ class Recording<T> internal constructor() {
     /** Waits until the recording satisfies [predicate] and returns it. */
     suspend fun await(what: String, predicate: (List<T>) -> Boolean): List<T> = seen.await(what, predicate = predicate)
 
+    /**
+     * Waits until [read] (state an event says to re-read, such as the roster) satisfies
+     * [predicate], reading again after each new recorded event, and returns it. The event count
+     * is taken *before* each read: an event that lands between the read and the wait then still
+     * wakes it (counting after the read would wait for an event that already came).
+     */
+    suspend fun <R> awaitRead(what: String, read: suspend () -> R, predicate: (R) -> Boolean): R {
+        var last: Any? = "nothing"
+        val found = withTimeoutOrNull(TIMEOUT_MS) {
+            var result: R
+            while (true) {
+                val before = seen.value.size
+                result = read()
+                last = result
+                if (predicate(result)) break
+                seen.first { it.size > before }
+            }
+            listOf(result)
+        }
+        return found?.single() ?: fail("no $what within $TIMEOUT_MS ms; last read: $last")
+    }
+
     /** Waits for a value matching [predicate] and returns it. */
     suspend fun awaitValue(what: String, predicate: (T) -> Boolean): T =
         await(what) { values -> values.any(predicate) }.first(predicate)
