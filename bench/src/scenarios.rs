@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use jabberkit::store::{NewIncoming, Store};
+use jabberkit::STORE_FILE;
 use jabberkit_testkit::proxy::{FaultProxy, Mode};
 use jabberkit_testkit::server::TestServer;
 use serde_json::{json, Value};
@@ -24,9 +25,6 @@ const PASSWORD: &str = "bench password";
 const ONLINE: Duration = Duration::from_secs(30);
 /// Upper bound for the long jobs (10,000 messages); never hit when it works.
 const LONG: Duration = Duration::from_secs(900);
-/// The store file inside a store directory (`jabberkit::client::STORE_FILE`,
-/// which is not public).
-const STORE_FILE: &str = "jabberkit.sqlite3";
 /// The injected one-way delay of scenario 1.
 const ONE_WAY: Duration = Duration::from_millis(50);
 

@@ -25,7 +25,8 @@ use tokio::task::AbortHandle;
 pub use logging::{init_logging, LogLevel};
 pub use types::{
     ClientConfig, ConnectionState, Contact, ContactPresence, Conversation, DeliveryState,
-    FailureReason, JabberKitError, Message, SearchHit, Show, Subscription, TlsMode, TypingState,
+    FailureReason, JabberKitError, Message, Password, SearchHit, Show, Subscription, TlsMode,
+    TypingState,
 };
 
 uniffi::setup_scaffolding!();

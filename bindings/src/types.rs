@@ -1,7 +1,9 @@
 //! Plain records and enums for the FFI, each converted from (or into) its
 //! core counterpart with `From`.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How TLS is set up; never plaintext.
@@ -13,13 +15,34 @@ pub enum TlsMode {
     StartTls,
 }
 
+/// An account's password. An object rather than a string so that nothing
+/// prints it: Kotlin's generated `ClientConfig.toString()`, Swift's
+/// `description` and Rust's `Debug` all show the object, never its value.
+#[derive(uniffi::Object)]
+pub struct Password(String);
+
+#[uniffi::export]
+impl Password {
+    /// Wraps the password the user typed.
+    #[uniffi::constructor]
+    pub fn new(value: String) -> Arc<Self> {
+        Arc::new(Self(value))
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
 /// Everything a `Client` needs to run one account.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct ClientConfig {
     /// `user@domain`.
     pub jid: String,
-    /// Never logged; sent only over a verified TLS link.
-    pub password: String,
+    /// Never logged or printed; sent only over a verified TLS link.
+    pub password: Arc<Password>,
     /// `host:port`, or null to look the server up with DNS SRV.
     #[uniffi(default = None)]
     pub server: Option<String>,
@@ -44,7 +67,7 @@ pub struct ClientConfig {
 impl From<ClientConfig> for jabberkit::ClientConfig {
     fn from(c: ClientConfig) -> Self {
         let mut config =
-            jabberkit::ClientConfig::new(c.jid, c.password, PathBuf::from(c.store_dir));
+            jabberkit::ClientConfig::new(c.jid, c.password.0.clone(), PathBuf::from(c.store_dir));
         config.server = c.server;
         config.tls = match c.tls {
             TlsMode::DirectTls => jabberkit::TlsMode::DirectTls,
@@ -219,8 +242,8 @@ impl From<jabberkit::SearchHit> for SearchHit {
     }
 }
 
-impl From<jabberkit::store::ConversationSummary> for Conversation {
-    fn from(c: jabberkit::store::ConversationSummary) -> Self {
+impl From<jabberkit::Conversation> for Conversation {
+    fn from(c: jabberkit::Conversation) -> Self {
         Self {
             peer: c.with,
             last_message: c.last_message.into(),
@@ -235,18 +258,31 @@ pub enum JabberKitError {
     /// The input is unusable (bad JID, empty body, bad CA PEM): fix it.
     #[error("invalid input: {reason}")]
     InvalidInput { reason: String },
-    /// The local store failed (disk full, newer schema); data is untouched.
+    /// The local store failed (disk full, corrupted file); data is untouched.
     #[error("storage error: {reason}")]
     Storage { reason: String },
     /// Anything else.
     #[error("{reason}")]
     Other { reason: String },
+    // New variants go last: the generated bindings number them in order.
+    /// The call needs the account online (contact list changes): wait for
+    /// `Online` and retry.
+    #[error("not connected")]
+    NotConnected,
+    /// The store was written by a newer JabberKit (the app was downgraded);
+    /// it is left untouched: ask the user to update the app.
+    #[error("the message store is from a newer JabberKit (schema {found}; this build reads up to {supported})")]
+    StoreTooNew { found: u32, supported: u32 },
 }
 
 impl From<jabberkit::Error> for JabberKitError {
     fn from(e: jabberkit::Error) -> Self {
         match e {
             jabberkit::Error::InvalidInput { reason } => Self::InvalidInput { reason },
+            jabberkit::Error::NotConnected => Self::NotConnected,
+            jabberkit::Error::StoreTooNew { found, supported } => {
+                Self::StoreTooNew { found, supported }
+            }
             jabberkit::Error::Storage { reason } => Self::Storage { reason },
             jabberkit::Error::Other { reason } => Self::Other { reason },
         }

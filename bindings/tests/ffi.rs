@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use jabberkit_ffi::{
     Client, ClientConfig, ConnectionState, ConnectionStateListener, Contact, ContactPresence,
-    DeliveryState, JabberKitError, Message, MessageListener, Show, TlsMode, TypingState,
+    DeliveryState, JabberKitError, Message, MessageListener, Password, Show, TlsMode, TypingState,
 };
 
 struct States(mpsc::Sender<(ConnectionState, String)>);
@@ -32,7 +32,7 @@ impl MessageListener for Messages {
 fn config(dir: &std::path::Path) -> ClientConfig {
     ClientConfig {
         jid: "me@example.test".into(),
-        password: "pw".into(),
+        password: Password::new("pw".into()),
         server: Some("127.0.0.1:1".into()),
         tls: TlsMode::StartTls,
         extra_ca_pem: None,
@@ -139,7 +139,7 @@ fn contact_calls_work_offline_as_the_core_says() {
     // Contact calls are not queued: offline they fail.
     assert!(matches!(
         client.add_contact("you@example.test".into(), Some("You".into())),
-        Err(JabberKitError::Other { .. })
+        Err(JabberKitError::NotConnected)
     ));
     // Presence is remembered for the next connection; typing is dropped.
     client
@@ -148,4 +148,14 @@ fn contact_calls_work_offline_as_the_core_says() {
     client
         .set_typing("you@example.test".into(), TypingState::Composing)
         .expect("typing");
+}
+
+#[test]
+fn a_config_never_prints_its_password() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut config = config(dir.path());
+    config.password = Password::new("hunter2-secret".into());
+    let printed = format!("{config:?}");
+    assert!(!printed.contains("hunter2"), "{printed}");
+    assert!(printed.contains("<redacted>"), "{printed}");
 }

@@ -385,7 +385,7 @@ impl HistoryItem {
 }
 
 impl ConversationItem {
-    pub fn new(summary: &jabberkit::store::ConversationSummary) -> Self {
+    pub fn new(summary: &jabberkit::Conversation) -> Self {
         ConversationItem {
             with: summary.with.clone(),
             last_body: summary.last_message.body.clone(),
@@ -825,7 +825,7 @@ mod tests {
             Output::error("boom").to_line(),
             r#"{"event":"error","message":"boom"}"#
         );
-        let summary = jabberkit::store::ConversationSummary {
+        let summary = jabberkit::Conversation {
             with: "bob@example.test".into(),
             last_message: message(Direction::Incoming, DeliveryState::Received),
             unread: 2,

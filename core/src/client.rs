@@ -16,12 +16,9 @@ use crate::config::ClientConfig;
 use crate::connection::Link;
 use crate::error::Error;
 use crate::events::{ConnectionState, Event, EventHub, TypingState};
-use crate::presence::{ContactPresence, Show};
-use crate::roster::Contact;
-use crate::session::{Command, OwnPresence, RosterCommand, Session};
-use crate::store::{
-    ConversationSummary, CorrectError, NewOutgoing, SearchHit, Store, StoredMessage,
-};
+use crate::model::{Contact, ContactPresence, Conversation, Message, SearchHit, Show};
+use crate::session::{self, Command, OwnPresence, RosterCommand, Session};
+use crate::store::{CorrectError, NewOutgoing, Store};
 
 /// File name of the message store inside [`ClientConfig::store_dir`].
 pub const STORE_FILE: &str = "jabberkit.sqlite3";
@@ -124,12 +121,7 @@ impl Client {
             other => other,
         };
         let _guard = inner.runtime.enter();
-        let link = Link::open(
-            &inner.config,
-            &inner.jid,
-            inner.hub.clone(),
-            inner.network.subscribe(),
-        )?;
+        let link = Link::open(&inner.config, &inner.jid, inner.network.subscribe())?;
         let (commands, rx) = mpsc::unbounded_channel();
         let run = Session {
             link,
@@ -141,12 +133,13 @@ impl Client {
             foreground: inner.foreground.subscribe(),
             catch_up_first_login: inner.config.catch_up_first_login,
         };
+        let run = run.start();
         let task = inner.runtime.spawn(async move {
             // A failed session may still be closing; never run two at once.
             if let Some(previous) = previous {
                 let _ = previous.task.await;
             }
-            run.run().await
+            run.await
         });
         *session = Some(SessionHandle { commands, task });
         Ok(())
@@ -164,7 +157,7 @@ impl Client {
             }
             let _ = handle.task.await;
         }
-        self.inner.hub.set_state(ConnectionState::Disconnected);
+        session::idle(&self.inner.hub);
     }
 
     /// Queues a chat message to `to` (a bare JID) and returns its id at
@@ -214,7 +207,7 @@ impl Client {
     ///
     /// Contact calls need the account online: they are not queued (a
     /// stale request replayed later could surprise the user), so offline
-    /// they fail with [`Error::Other`] `"not connected"`.
+    /// they fail with [`Error::NotConnected`].
     pub fn add_contact(&self, jid: &str, name: Option<&str>) -> Result<(), Error> {
         let jid = parse_bare(jid)?;
         let name = name.filter(|n| !n.is_empty()).map(str::to_owned);
@@ -267,18 +260,15 @@ impl Client {
     }
 
     fn roster_command(&self, cmd: RosterCommand) -> Result<(), Error> {
-        let not_connected = || Error::Other {
-            reason: "not connected".into(),
-        };
         if !matches!(self.inner.hub.state(), ConnectionState::Online { .. }) {
-            return Err(not_connected());
+            return Err(Error::NotConnected);
         }
         let session = self.inner.lock_session();
-        let session = session.as_ref().ok_or_else(not_connected)?;
+        let session = session.as_ref().ok_or(Error::NotConnected)?;
         session
             .commands
             .send(Command::Roster(cmd))
-            .map_err(|_| not_connected())
+            .map_err(|_| Error::NotConnected)
     }
 
     /// Sets our availability and status text (empty = none), shown to
@@ -316,13 +306,13 @@ impl Client {
         with: &str,
         before: Option<&str>,
         limit: u32,
-    ) -> Result<Vec<StoredMessage>, Error> {
+    ) -> Result<Vec<Message>, Error> {
         let with = parse_bare(with)?;
         Ok(self.inner.store.history(with.as_str(), before, limit)?)
     }
 
     /// One entry per conversation, most recent activity first.
-    pub fn conversations(&self) -> Result<Vec<ConversationSummary>, Error> {
+    pub fn conversations(&self) -> Result<Vec<Conversation>, Error> {
         Ok(self.inner.store.conversations()?)
     }
 
@@ -343,8 +333,11 @@ impl Client {
         let was = self.inner.store.mark_read(with.as_str())?;
         if was > 0 {
             if let Some(id) = self.inner.store.newest_markable(with.as_str())? {
+                // Persisted: it goes out with the next session if there is
+                // none now, and survives an app kill.
+                let marker = self.inner.store.queue_marker(with.as_str(), &id)?;
                 if let Some(session) = self.inner.lock_session().as_ref() {
-                    let _ = session.commands.send(Command::Displayed(with, id));
+                    let _ = session.commands.send(Command::Pending(marker.id));
                 }
             }
         }
@@ -359,7 +352,7 @@ impl Client {
     /// Errors: [`Error::InvalidInput`] for an unknown id, a message that is
     /// not ours, not the last we sent in that conversation, or failed, and
     /// for a body `send` would refuse.
-    pub fn correct(&self, id: &str, body: &str) -> Result<StoredMessage, Error> {
+    pub fn correct(&self, id: &str, body: &str) -> Result<Message, Error> {
         check_body(body)?;
         match self.inner.store.correct_outgoing(id, body) {
             Ok((message, correction_id)) => {
@@ -376,7 +369,7 @@ impl Client {
     }
 
     /// One stored message.
-    pub fn message(&self, id: &str) -> Result<Option<StoredMessage>, Error> {
+    pub fn message(&self, id: &str) -> Result<Option<Message>, Error> {
         Ok(self.inner.store.message(id)?)
     }
 
@@ -499,10 +492,7 @@ mod tests {
             client.deny(bob),
             client.remove_contact(bob),
         ] {
-            assert!(
-                matches!(&result, Err(Error::Other { reason }) if reason == "not connected"),
-                "{result:?}"
-            );
+            assert!(matches!(&result, Err(Error::NotConnected)), "{result:?}");
         }
         assert!(matches!(
             client.approve("not a jid@@"),
@@ -516,5 +506,24 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = ClientConfig::new("me@example.test", "pw", dir.path());
         assert!(matches!(Client::new(cfg), Err(Error::Other { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_store_from_a_newer_jabberkit_is_a_typed_error_and_left_untouched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(STORE_FILE);
+        rusqlite::Connection::open(&path)
+            .and_then(|db| db.pragma_update(None, "user_version", 99))
+            .expect("a newer store");
+        let before = std::fs::read(&path).expect("read");
+        let cfg = ClientConfig::new("me@example.test", "pw", dir.path());
+        match Client::new(cfg) {
+            Err(Error::StoreTooNew {
+                found: 99,
+                supported,
+            }) => assert!(supported < 99),
+            other => panic!("{:?}", other.map(|_| "a client")),
+        }
+        assert_eq!(std::fs::read(&path).expect("read"), before);
     }
 }

@@ -5,8 +5,7 @@
 //! whose variants are the actions an app can take. Anything with no specific
 //! action goes in [`Error::Other`].
 
-use std::fmt;
-
+pub use crate::model::FailureReason;
 use crate::store::StoreError;
 
 /// An error returned by a [`Client`](crate::Client) call.
@@ -19,8 +18,22 @@ pub enum Error {
         /// What was wrong, for the developer.
         reason: String,
     },
-    /// The local message store failed (disk full, file corrupted, schema
-    /// from a newer JabberKit). Stored data is left untouched.
+    /// The call needs the account online (changing the contact list):
+    /// wait for `ConnectionState::Online`, then retry.
+    #[error("not connected")]
+    NotConnected,
+    /// The message store was written by a newer JabberKit (the user
+    /// downgraded the app): this build cannot read it and leaves it
+    /// untouched. Ask the user to update the app.
+    #[error("the message store is from a newer JabberKit (schema {found}; this build reads up to {supported})")]
+    StoreTooNew {
+        /// The store's schema version.
+        found: u32,
+        /// The newest schema version this build reads.
+        supported: u32,
+    },
+    /// The local message store failed (disk full, file corrupted). Stored
+    /// data is left untouched.
     #[error("storage error: {reason}")]
     Storage {
         /// What failed, for the developer.
@@ -44,40 +57,11 @@ impl Error {
 
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
-        Self::Storage {
-            reason: e.to_string(),
-        }
-    }
-}
-
-/// Why the connection gave up for good (state
-/// [`ConnectionState::Failed`](crate::ConnectionState::Failed)).
-///
-/// These are the failures that retrying cannot fix: JabberKit makes no
-/// further connection attempt until the app calls `connect()` again
-/// (typically after asking the user for a new password, or after the user
-/// chose to trust a certificate).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FailureReason {
-    /// The server rejected the credentials (SASL failure).
-    Authentication {
-        /// The server's condition, e.g. `not-authorized`.
-        detail: String,
-    },
-    /// The server's certificate could not be verified (unknown CA, wrong
-    /// name, expired), or the server would not offer TLS at all. No
-    /// credentials were sent.
-    Certificate {
-        /// What the TLS layer reported.
-        detail: String,
-    },
-}
-
-impl fmt::Display for FailureReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Authentication { detail } => write!(f, "authentication failed: {detail}"),
-            Self::Certificate { detail } => write!(f, "certificate not trusted: {detail}"),
+        match e {
+            StoreError::SchemaTooNew { found, supported } => Self::StoreTooNew { found, supported },
+            e => Self::Storage {
+                reason: e.to_string(),
+            },
         }
     }
 }

@@ -1,4 +1,6 @@
-//! The outbox: persist first, send second, until the server has it.
+//! The outbox: persist first, send second, until the server has it. The
+//! same holds for our corrections, receipts and read markers (the send
+//! queue in `session::send_queue` pushes all of them).
 //!
 //! The promise is that a message `send` returned an id for reaches the
 //! server exactly once as far as the recipient can tell, whatever happens to
@@ -32,10 +34,11 @@ use tokio_xmpp::parsers::receipts::{Received, Request};
 use tokio_xmpp::parsers::stanza_id::OriginId;
 
 use crate::connection::{Delivery, Outcome};
-use crate::store::StoredMessage;
+use crate::model;
+use crate::store::{PendingKind, PendingStanza};
 
 /// The stanza for an outbox entry. Identical on every retry.
-pub(crate) fn stanza_for(msg: &StoredMessage, to: BareJid) -> Message {
+pub(crate) fn stanza_for(msg: &model::Message, to: BareJid) -> Message {
     let mut stanza = Message::chat(Jid::from(to))
         .with_body(Lang::new(), msg.body.clone())
         .with_payload(OriginId { id: msg.id.clone() })
@@ -48,7 +51,7 @@ pub(crate) fn stanza_for(msg: &StoredMessage, to: BareJid) -> Message {
 /// XEP-0308: the corrected body of our message `msg`, sent as stanza
 /// `correction_id` (identical on every retry, so the receiver's dedup
 /// keeps one).
-pub(crate) fn correction_for(msg: &StoredMessage, correction_id: &str, to: BareJid) -> Message {
+pub(crate) fn correction_for(msg: &model::Message, correction_id: &str, to: BareJid) -> Message {
     // The @id the original went out with: ours, or another device's.
     let original = msg.origin_id.clone().unwrap_or_else(|| msg.id.clone());
     let mut stanza = Message::chat(Jid::from(to))
@@ -61,20 +64,30 @@ pub(crate) fn correction_for(msg: &StoredMessage, correction_id: &str, to: BareJ
     stanza
 }
 
+/// The stanza for a waiting receipt or marker, with its stored id (the
+/// same on every retry); `None` if its stored recipient is not a JID.
+pub(crate) fn pending_for(p: &PendingStanza) -> Option<Message> {
+    let stanza = match p.kind {
+        PendingKind::Marker => displayed_for(p.recipient.parse().ok()?, p.about.clone()),
+        PendingKind::Receipt => receipt_for(p.recipient.parse().ok()?, p.about.clone()),
+    };
+    Some(Message {
+        id: Some(Id(p.id.clone())),
+        ..stanza
+    })
+}
+
 /// XEP-0333: tells `to` we displayed its message `id` and all before it.
 /// Type chat, so the server copies it to our other devices (carbons),
 /// which then mark the conversation read too.
-pub(crate) fn displayed_for(to: BareJid, id: String) -> Message {
-    let mut stanza = Message::chat(Jid::from(to)).with_payload(Displayed { id: Id(id) });
-    stanza.id = Some(Id(uuid::Uuid::new_v4().to_string()));
-    stanza
+fn displayed_for(to: BareJid, id: String) -> Message {
+    Message::chat(Jid::from(to)).with_payload(Displayed { id: Id(id) })
 }
 
 /// XEP-0184 answer confirming that we received `id`.
-pub(crate) fn receipt_for(to: Jid, id: String) -> Message {
+fn receipt_for(to: Jid, id: String) -> Message {
     let mut stanza = Message::chat(to).with_payload(Received { id });
     stanza.type_ = tokio_xmpp::parsers::message::MessageType::Normal;
-    stanza.id = Some(Id(uuid::Uuid::new_v4().to_string()));
     stanza
 }
 

@@ -11,112 +11,7 @@
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::parsers::presence::{self, Presence, Type as PresenceType};
 
-/// How available someone is. XMPP's `chat` reads as `Online`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Show {
-    /// Available (no `<show/>`, or `chat`).
-    Online,
-    /// `away`.
-    Away,
-    /// `dnd`.
-    DoNotDisturb,
-    /// `xa`: away for a long time.
-    ExtendedAway,
-}
-
-impl Show {
-    /// The value stored in the database (XMPP's names; `online` for none).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Show::Online => "online",
-            Show::Away => "away",
-            Show::DoNotDisturb => "dnd",
-            Show::ExtendedAway => "xa",
-        }
-    }
-
-    /// The value read back from the database.
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Show::Online,
-            Show::Away,
-            Show::DoNotDisturb,
-            Show::ExtendedAway,
-        ]
-        .into_iter()
-        .find(|show| show.as_str() == s)
-    }
-
-    /// Lower is more reachable (see the module doc).
-    fn rank(self) -> u8 {
-        match self {
-            Show::Online => 0,
-            Show::Away => 1,
-            Show::ExtendedAway => 2,
-            Show::DoNotDisturb => 3,
-        }
-    }
-
-    fn from_xmpp(show: Option<&presence::Show>) -> Self {
-        match show {
-            None | Some(presence::Show::Chat) => Show::Online,
-            Some(presence::Show::Away) => Show::Away,
-            Some(presence::Show::Dnd) => Show::DoNotDisturb,
-            Some(presence::Show::Xa) => Show::ExtendedAway,
-        }
-    }
-
-    fn to_xmpp(self) -> Option<presence::Show> {
-        match self {
-            Show::Online => None,
-            Show::Away => Some(presence::Show::Away),
-            Show::DoNotDisturb => Some(presence::Show::Dnd),
-            Show::ExtendedAway => Some(presence::Show::Xa),
-        }
-    }
-}
-
-/// One available resource (device) of a contact.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResourcePresence {
-    /// The resource; empty if the contact sent from its bare JID.
-    pub resource: String,
-    pub show: Show,
-    pub status: Option<String>,
-    pub priority: i8,
-}
-
-/// A contact's availability, as last stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContactPresence {
-    /// The contact's bare JID.
-    pub jid: String,
-    /// The best resource's show; `None` when no resource is available.
-    pub show: Option<Show>,
-    /// The best resource's status text.
-    pub status: Option<String>,
-    /// Every available resource, best first.
-    pub resources: Vec<ResourcePresence>,
-}
-
-impl ContactPresence {
-    /// Adds up the available resources of `jid` (see the module doc).
-    pub(crate) fn aggregate(jid: String, mut resources: Vec<ResourcePresence>) -> Self {
-        resources.sort_by(|a, b| {
-            b.priority
-                .cmp(&a.priority)
-                .then(a.show.rank().cmp(&b.show.rank()))
-                .then(a.resource.cmp(&b.resource))
-        });
-        let best = resources.first();
-        Self {
-            show: best.map(|r| r.show),
-            status: best.and_then(|r| r.status.clone()),
-            jid,
-            resources,
-        }
-    }
-}
+use crate::model::{ResourcePresence, Show};
 
 /// What an incoming `<presence/>` without a subscription type means.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +42,7 @@ pub(crate) fn update(own: &BareJid, p: &Presence) -> Option<Update> {
         PresenceType::None => Some(Update::Available {
             resource: ResourcePresence {
                 resource: resource.unwrap_or_default(),
-                show: Show::from_xmpp(p.show.as_ref()),
+                show: show_from_xmpp(p.show.as_ref()),
                 status: status_of(p),
                 priority: p.priority.0,
             },
@@ -172,16 +67,35 @@ fn status_of(p: &Presence) -> Option<String> {
 /// allowed to see it).
 pub(crate) fn ours(show: Show, status: Option<&str>) -> Presence {
     let mut p = Presence::available();
-    p.show = show.to_xmpp();
+    p.show = show_to_xmpp(show);
     if let Some(status) = status {
         p.set_status("", status);
     }
     p
 }
 
+fn show_from_xmpp(show: Option<&presence::Show>) -> Show {
+    match show {
+        None | Some(presence::Show::Chat) => Show::Online,
+        Some(presence::Show::Away) => Show::Away,
+        Some(presence::Show::Dnd) => Show::DoNotDisturb,
+        Some(presence::Show::Xa) => Show::ExtendedAway,
+    }
+}
+
+fn show_to_xmpp(show: Show) -> Option<presence::Show> {
+    match show {
+        Show::Online => None,
+        Show::Away => Some(presence::Show::Away),
+        Show::DoNotDisturb => Some(presence::Show::Dnd),
+        Show::ExtendedAway => Some(presence::Show::Xa),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ContactPresence;
     use tokio_xmpp::minidom::Element;
 
     fn own() -> BareJid {
@@ -299,7 +213,7 @@ mod tests {
             let p = ours(show, Some("lunch"));
             assert_eq!(p.type_, PresenceType::None);
             assert_eq!(p.to, None);
-            assert_eq!(Show::from_xmpp(p.show.as_ref()), show);
+            assert_eq!(show_from_xmpp(p.show.as_ref()), show);
             assert_eq!(status_of(&p).as_deref(), Some("lunch"));
         }
         assert_eq!(ours(Show::Online, None).show, None);

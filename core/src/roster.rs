@@ -15,67 +15,7 @@ use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::parsers::roster::{self, Ask, Group, Item, Roster};
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
-/// Who sees whose presence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Subscription {
-    /// Neither side.
-    None,
-    /// We see the contact's presence.
-    To,
-    /// The contact sees ours.
-    From,
-    /// Both: the contact is fully set up.
-    Both,
-}
-
-impl Subscription {
-    /// The value stored in the database (and on the wire).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Subscription::None => "none",
-            Subscription::To => "to",
-            Subscription::From => "from",
-            Subscription::Both => "both",
-        }
-    }
-
-    /// The value read back from the database.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "none" => Subscription::None,
-            "to" => Subscription::To,
-            "from" => Subscription::From,
-            "both" => Subscription::Both,
-            _ => return None,
-        })
-    }
-
-    /// Whether we already see the contact's presence.
-    pub fn is_to(self) -> bool {
-        matches!(self, Subscription::To | Subscription::Both)
-    }
-
-    /// Whether the contact already sees ours.
-    pub fn is_from(self) -> bool {
-        matches!(self, Subscription::From | Subscription::Both)
-    }
-}
-
-/// One entry of the contact list, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Contact {
-    /// The contact's bare JID.
-    pub jid: String,
-    /// The name the user gave the contact.
-    pub name: Option<String>,
-    pub groups: Vec<String>,
-    pub subscription: Subscription,
-    /// We asked to see the contact's presence; no answer yet.
-    pub ask: bool,
-    /// The contact asked to see ours; the user has not answered yet
-    /// (`approve` or `deny`). Such a contact may not be on the roster yet.
-    pub pending_in: bool,
-}
+use crate::model::{Contact, Subscription};
 
 /// One change a roster push (or our own roster set) makes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -242,3 +242,37 @@ async fn only_the_sender_corrects_and_a_message_never_corrects_itself() {
         "{from_carol:?}"
     );
 }
+
+/// A conversation read while offline, then the app killed before it ever
+/// connected again: the marker waited in the store and reaches bob with
+/// the next session (it used to be kept in memory and lost).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_marker_queued_offline_survives_an_app_kill() {
+    let server = TestServer::start().await;
+    let Pair {
+        mut alice,
+        mut bob,
+        alice_jid,
+        bob_jid,
+        dirs,
+    } = pair(&server).await;
+    for a in [&mut alice, &mut bob] {
+        a.client.connect().expect("connect");
+        a.wait_online().await;
+    }
+    let id = bob.client.send(&alice_jid, "read me later").expect("send");
+    alice.receive_all(&["read me later".into()], WAIT).await;
+    bob.wait_states(std::slice::from_ref(&id), DeliveryState::Delivered)
+        .await;
+
+    // Offline, the user reads it; then the process dies.
+    alice.client.disconnect().await;
+    assert_eq!(alice.client.mark_read(&bob_jid).expect("mark"), 1);
+    drop(alice);
+
+    let mut alice = open(&server, &format!("{alice_jid}/phone"), dirs[0].path());
+    alice.client.connect().expect("connect");
+    alice.wait_online().await;
+    bob.wait_states(std::slice::from_ref(&id), DeliveryState::Read)
+        .await;
+}

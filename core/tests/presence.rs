@@ -72,13 +72,14 @@ async fn befriend(alice: &mut Account, bob: &mut Account) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contacts_presence_is_seen_stored_and_refreshed_by_a_fresh_session() {
-    init_logs();
     let server = TestServer::start().await;
-    let alice_jid = server.register("alice", PASSWORD).await;
-    let bob_jid = server.register("bob", PASSWORD).await;
-    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("tmp"));
-    let mut alice = open(&server, &format!("{alice_jid}/phone"), dirs[0].path());
-    let mut bob = open(&server, &format!("{bob_jid}/desk"), dirs[1].path());
+    let Pair {
+        mut alice,
+        mut bob,
+        alice_jid,
+        bob_jid,
+        dirs,
+    } = pair(&server).await;
     online(&mut alice).await;
     online(&mut bob).await;
 

@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use futures::{SinkExt, StreamExt};
 use tokio::io::BufStream;
-use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::{
     self, pki_types::pem::PemObject, pki_types::CertificateDer, pki_types::ServerName,
@@ -26,6 +25,7 @@ use tokio_xmpp::xmlstream::{
 use tokio_xmpp::Error as XmppError;
 
 use super::csi::{Csi, CsiStream};
+use super::socket::Socket;
 use crate::config::{ClientConfig, TlsMode};
 use crate::error::Error;
 
@@ -97,9 +97,9 @@ impl Connector {
 
     async fn handshake(
         &self,
-        tcp: TcpStream,
+        tcp: Socket,
         domain: &str,
-    ) -> Result<(TlsStream<TcpStream>, sasl::common::ChannelBinding), XmppError> {
+    ) -> Result<(TlsStream<Socket>, sasl::common::ChannelBinding), XmppError> {
         let name = ServerName::try_from(domain.to_owned())
             .map_err(|e| TlsSetupError(format!("{domain:?} is not a valid TLS name: {e}")))?;
         let tls = self.tls.connect(name, tcp).await.map_err(|e| {
@@ -142,14 +142,14 @@ enum Target {
 }
 
 impl Target {
-    async fn connect(&self) -> Result<TcpStream, XmppError> {
+    async fn connect(&self) -> Result<Socket, XmppError> {
         match self {
-            Self::Srv(dns) => dns.resolve().await,
+            Self::Srv(dns) => dns.resolve().await.map(Socket),
             Self::Fixed { host, port } => {
                 let mut last = None;
                 for addr in tokio::net::lookup_host((host.as_str(), *port)).await? {
-                    match TcpStream::connect(addr).await {
-                        Ok(tcp) => return Ok(tcp),
+                    match tokio::net::TcpStream::connect(addr).await {
+                        Ok(tcp) => return Ok(Socket(tcp)),
                         Err(e) => last = Some(e),
                     }
                 }
@@ -167,7 +167,7 @@ impl Target {
 }
 
 impl ServerConnector for Connector {
-    type Stream = CsiStream<BufStream<TlsStream<TcpStream>>>;
+    type Stream = CsiStream<BufStream<TlsStream<Socket>>>;
 
     async fn connect(
         &self,

@@ -24,8 +24,8 @@ use tokio_xmpp::xmlstream::{initiate_stream, FallibleStreamElement, StreamHeader
 use tokio_xmpp::Error as XmppError;
 
 use super::connector::{Connector, TlsSetupError};
+use super::Report;
 use crate::error::FailureReason;
-use crate::events::{ConnectionState, EventHub};
 
 /// What every connection attempt of one link needs.
 pub(super) struct Establisher {
@@ -36,7 +36,6 @@ pub(super) struct Establisher {
     pub connect_timeout: Duration,
     pub min_delay: Duration,
     pub max_delay: Duration,
-    pub hub: Arc<EventHub>,
     /// The app's network hint. Every report, even "still available" after
     /// a network change, cuts a backoff wait short.
     pub network: watch::Receiver<bool>,
@@ -44,7 +43,10 @@ pub(super) struct Establisher {
     /// the link on close and by us on a fatal error, before anything else
     /// can ask for another attempt.
     pub shutdown: Arc<watch::Sender<bool>>,
-    pub fatal: mpsc::UnboundedSender<FailureReason>,
+    /// What happened to our attempts: a wait before the next one, or a
+    /// fatal verdict. The link hands it to the session, which decides what
+    /// the app sees.
+    pub reports: mpsc::UnboundedSender<Report>,
     /// Logins handed to the stream since it was last online. Above zero at
     /// the start of a run, the last login led nowhere (the stream broke
     /// while binding or resuming): back off as after a failure, so that a
@@ -106,10 +108,7 @@ impl Establisher {
                     if let Some(reason) = fatal_reason(&e) {
                         tracing::error!("giving up: {reason}");
                         self.shutdown.send_replace(true);
-                        self.hub.set_state(ConnectionState::Failed {
-                            reason: reason.clone(),
-                        });
-                        let _ = self.fatal.send(reason);
+                        let _ = self.reports.send(Report::Fatal(reason));
                         return feed_dead(slot, &self.jid).await;
                     }
                     e.to_string()
@@ -136,11 +135,10 @@ impl Establisher {
     ) -> bool {
         let delay = backoff(attempt, self.min_delay, self.max_delay);
         tracing::info!("retrying in {delay:?}");
-        self.hub
-            .set_state_unless_failed(ConnectionState::Reconnecting {
-                attempt,
-                retry_in: delay,
-            });
+        let _ = self.reports.send(Report::Retrying {
+            attempt,
+            retry_in: delay,
+        });
         tokio::select! {
             _ = tokio::time::sleep(delay) => false,
             changed = network.changed() => {

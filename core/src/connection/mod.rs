@@ -11,6 +11,7 @@
 mod connector;
 mod csi;
 mod establish;
+mod socket;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -28,7 +29,6 @@ use tokio_xmpp::Stanza;
 
 use crate::config::ClientConfig;
 use crate::error::{Error, FailureReason};
-use crate::events::{ConnectionState, EventHub};
 use connector::Connector;
 use csi::Csi;
 use establish::Establisher;
@@ -36,7 +36,8 @@ use establish::Establisher;
 /// Depth of tokio-xmpp's send and receive queues.
 const QUEUE_DEPTH: usize = 1024;
 
-/// What happened on the link.
+/// What happened on the link. The link only reports: the session decides
+/// what the app sees (the one publisher of `ConnectionState`).
 #[derive(Debug)]
 pub(crate) enum LinkEvent {
     /// Online. `resumed == false` means a fresh session: the server forgot
@@ -44,10 +45,27 @@ pub(crate) enum LinkEvent {
     Online { resumed: bool },
     /// The link broke; reconnecting.
     Suspended,
+    /// An attempt failed (`attempt` in a row); the next one starts in
+    /// `retry_in`, sooner on a network report.
+    Retrying {
+        attempt: u32,
+        retry_in: std::time::Duration,
+    },
     /// A stanza from the server.
     Stanza(Box<Stanza>),
     /// The link is gone for good: closed locally, or failed (with a reason).
     Closed(Option<FailureReason>),
+}
+
+/// What the reconnect loop reports to the link.
+#[derive(Debug)]
+pub(crate) enum Report {
+    Retrying {
+        attempt: u32,
+        retry_in: std::time::Duration,
+    },
+    /// Retrying cannot help (authentication, certificate): the link is over.
+    Fatal(FailureReason),
 }
 
 /// The fate of one sent stanza.
@@ -85,24 +103,22 @@ pub(crate) struct Link {
     /// Our server's domain, which answers the pings that flush a CSI change.
     domain: String,
     establisher: Arc<Establisher>,
-    hub: Arc<EventHub>,
     shutdown: Arc<watch::Sender<bool>>,
-    fatal: mpsc::UnboundedReceiver<FailureReason>,
+    reports: mpsc::UnboundedReceiver<Report>,
 }
 
 impl Link {
     /// Starts connecting in the background; progress arrives through
-    /// [`Link::next`] and the hub's connection state.
+    /// [`Link::next`].
     pub(crate) fn open(
         config: &ClientConfig,
         jid: &Jid,
-        hub: Arc<EventHub>,
         network: watch::Receiver<bool>,
     ) -> Result<Self, Error> {
         let connector = Connector::new(config, jid)?;
         let csi = connector.csi.clone();
         let shutdown = Arc::new(watch::Sender::new(false));
-        let (fatal_tx, fatal) = mpsc::unbounded_channel();
+        let (reports_tx, reports) = mpsc::unbounded_channel();
         let establisher = Arc::new(Establisher {
             jid: jid.clone(),
             password: config.password.clone(),
@@ -114,13 +130,11 @@ impl Link {
             connect_timeout: config.connect_timeout,
             min_delay: config.min_retry_delay,
             max_delay: config.max_retry_delay,
-            hub: hub.clone(),
             network,
             shutdown: shutdown.clone(),
-            fatal: fatal_tx,
+            reports: reports_tx,
             unproductive: AtomicU32::new(0),
         });
-        hub.set_state(ConnectionState::Connecting);
         let progress = establisher.clone();
         let reconnector = Box::new(move |_location: Option<String>, slot: tokio::sync::oneshot::Sender<tokio_xmpp::stanzastream::Connection>| {
             tokio::spawn(establisher.clone().run(slot));
@@ -130,9 +144,8 @@ impl Link {
             csi,
             domain: jid.domain().to_string(),
             establisher: progress,
-            hub,
             shutdown,
-            fatal,
+            reports,
         })
     }
 
@@ -140,14 +153,16 @@ impl Link {
     pub(crate) async fn next(&mut self) -> LinkEvent {
         tokio::select! {
             biased;
-            Some(reason) = self.fatal.recv() => LinkEvent::Closed(Some(reason)),
+            Some(report) = self.reports.recv() => match report {
+                Report::Fatal(reason) => LinkEvent::Closed(Some(reason)),
+                Report::Retrying { attempt, retry_in } => LinkEvent::Retrying { attempt, retry_in },
+            },
             ev = self.stream.next() => match ev {
                 None => LinkEvent::Closed(None),
                 Some(StreamEvent0::Stream(StreamEvent::Reset { bound_jid, .. })) => {
                     tracing::info!(%bound_jid, "new session");
                     self.establisher.unproductive.store(0, Ordering::Relaxed);
                     self.csi.arm();
-                    self.hub.set_state_unless_failed(ConnectionState::Online { resumed: false });
                     LinkEvent::Online { resumed: false }
                 }
                 Some(StreamEvent0::Stream(StreamEvent::Resumed)) => {
@@ -158,13 +173,9 @@ impl Link {
                         // Nothing else may flush the stream after a resumption.
                         self.flush_csi().await;
                     }
-                    self.hub.set_state_unless_failed(ConnectionState::Online { resumed: true });
                     LinkEvent::Online { resumed: true }
                 }
-                Some(StreamEvent0::Stream(StreamEvent::Suspended)) => {
-                    self.hub.set_state_unless_failed(ConnectionState::Suspended);
-                    LinkEvent::Suspended
-                }
+                Some(StreamEvent0::Stream(StreamEvent::Suspended)) => LinkEvent::Suspended,
                 Some(StreamEvent0::Stanza(stanza)) => LinkEvent::Stanza(Box::new(stanza)),
             },
         }

@@ -10,8 +10,8 @@
 use rusqlite::{params, Transaction, TransactionBehavior};
 
 use super::{
-    corrupt, load_message, next_seq, touch_conversation, NewIncoming, NewOutgoingCopy, Store,
-    StoreError, StoredMessage,
+    corrupt, load_message, next_seq, touch_conversation, Message, NewIncoming, NewOutgoingCopy,
+    Store, StoreError,
 };
 
 /// One message of a mixed page (see [`Store::insert_page`]).
@@ -29,7 +29,7 @@ impl Store {
     pub fn insert_incoming_batch(
         &self,
         messages: &[NewIncoming<'_>],
-    ) -> Result<Vec<Option<StoredMessage>>, StoreError> {
+    ) -> Result<Vec<Option<Message>>, StoreError> {
         self.in_one_transaction(messages, insert_incoming_in)
     }
 
@@ -39,7 +39,7 @@ impl Store {
     pub fn insert_outgoing_copy_batch(
         &self,
         messages: &[NewOutgoingCopy<'_>],
-    ) -> Result<Vec<Option<StoredMessage>>, StoreError> {
+    ) -> Result<Vec<Option<Message>>, StoreError> {
         self.in_one_transaction(messages, insert_outgoing_copy_in)
     }
 
@@ -48,7 +48,7 @@ impl Store {
     pub fn insert_page(
         &self,
         messages: &[PageItem<'_>],
-    ) -> Result<Vec<Option<StoredMessage>>, StoreError> {
+    ) -> Result<Vec<Option<Message>>, StoreError> {
         self.in_one_transaction(messages, |tx, item| match item {
             PageItem::Incoming(m) => insert_incoming_in(tx, m),
             PageItem::OwnCopy(m) => insert_outgoing_copy_in(tx, m),
@@ -58,8 +58,8 @@ impl Store {
     fn in_one_transaction<M>(
         &self,
         messages: &[M],
-        insert: fn(&Transaction<'_>, &M) -> Result<Option<StoredMessage>, StoreError>,
-    ) -> Result<Vec<Option<StoredMessage>>, StoreError> {
+        insert: fn(&Transaction<'_>, &M) -> Result<Option<Message>, StoreError>,
+    ) -> Result<Vec<Option<Message>>, StoreError> {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
@@ -79,7 +79,7 @@ impl Store {
 fn insert_incoming_in(
     tx: &Transaction<'_>,
     m: &NewIncoming<'_>,
-) -> Result<Option<StoredMessage>, StoreError> {
+) -> Result<Option<Message>, StoreError> {
     let id = uuid::Uuid::new_v4().to_string();
     let seq = next_seq(tx)?;
     let timestamp = m.timestamp.timestamp_millis();
@@ -126,7 +126,7 @@ fn insert_incoming_in(
 fn insert_outgoing_copy_in(
     tx: &Transaction<'_>,
     m: &NewOutgoingCopy<'_>,
-) -> Result<Option<StoredMessage>, StoreError> {
+) -> Result<Option<Message>, StoreError> {
     let id = uuid::Uuid::new_v4().to_string();
     let seq = next_seq(tx)?;
     let timestamp = m.timestamp.timestamp_millis();
@@ -167,8 +167,8 @@ fn insert_outgoing_copy_in(
 mod tests {
     use chrono::{DateTime, TimeZone, Utc};
 
-    use super::super::{ConversationSummary, SearchHit};
     use super::*;
+    use crate::model::{Conversation, SearchHit};
 
     const ME: &str = "me@example.org";
     const ALICE: &str = "alice@example.org";
@@ -290,7 +290,7 @@ mod tests {
         ]
     }
 
-    fn single(store: &Store, write: Write) -> Option<StoredMessage> {
+    fn single(store: &Store, write: Write) -> Option<Message> {
         match write {
             Write::In(m) => store.insert_incoming(m).unwrap(),
             Write::Copy(m) => store.insert_outgoing_copy(m).unwrap(),
@@ -298,7 +298,7 @@ mod tests {
     }
 
     /// A page in batches: runs of one kind per call, in page order.
-    fn batched(store: &Store, page: &[Write]) -> Vec<Option<StoredMessage>> {
+    fn batched(store: &Store, page: &[Write]) -> Vec<Option<Message>> {
         let mut stored = Vec::new();
         let mut rest = page;
         while let Some(first) = rest.first() {
@@ -333,8 +333,8 @@ mod tests {
     }
 
     /// Our ids are fresh UUIDs on each path: compare everything else.
-    fn without_id(m: StoredMessage) -> StoredMessage {
-        StoredMessage {
+    fn without_id(m: Message) -> Message {
+        Message {
             id: String::new(),
             ..m
         }
@@ -344,9 +344,9 @@ mod tests {
     #[derive(Debug, PartialEq)]
     struct Visible {
         count: u64,
-        conversations: Vec<(String, StoredMessage, u32)>,
-        history: Vec<Vec<StoredMessage>>,
-        search: Vec<Vec<(StoredMessage, String)>>,
+        conversations: Vec<(String, Message, u32)>,
+        history: Vec<Vec<Message>>,
+        search: Vec<Vec<(Message, String)>>,
     }
 
     fn visible(store: &Store) -> Visible {
@@ -355,7 +355,7 @@ mod tests {
             .unwrap()
             .into_iter()
             .map(
-                |ConversationSummary {
+                |Conversation {
                      with,
                      last_message,
                      unread,

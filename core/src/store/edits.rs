@@ -7,7 +7,7 @@
 
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
-use super::{corrupt, load_message, DeliveryState, Direction, Store, StoreError, StoredMessage};
+use super::{corrupt, load_message, DeliveryState, Direction, Message, Store, StoreError};
 
 impl Store {
     /// The `@id` of the newest incoming message with `peer` that asked for
@@ -30,11 +30,7 @@ impl Store {
     /// conversation with `peer` and every earlier one the server has become
     /// [`DeliveryState::Read`]. Returns the messages that changed; a marker
     /// naming a message of another conversation changes nothing.
-    pub(crate) fn mark_displayed(
-        &self,
-        peer: &str,
-        id: &str,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
+    pub(crate) fn mark_displayed(&self, peer: &str, id: &str) -> Result<Vec<Message>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Our id, or the @id a message from another device of ours had.
@@ -78,7 +74,7 @@ impl Store {
         &self,
         id: &str,
         body: &str,
-    ) -> Result<(StoredMessage, String), CorrectError> {
+    ) -> Result<(Message, String), CorrectError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let message = load_message(&tx, id)?.ok_or(CorrectError::Unknown)?;
@@ -107,7 +103,7 @@ impl Store {
         )?;
         tx.commit()?;
         Ok((
-            StoredMessage {
+            Message {
                 body: body.to_owned(),
                 corrected: true,
                 ..message
@@ -118,7 +114,7 @@ impl Store {
 
     /// Our corrections the server has not acked: (correction id, message),
     /// oldest message first.
-    pub(crate) fn pending_corrections(&self) -> Result<Vec<(String, StoredMessage)>, StoreError> {
+    pub(crate) fn pending_corrections(&self) -> Result<Vec<(String, Message)>, StoreError> {
         let conn = self.conn();
         let pending = conn
             .prepare_cached(
@@ -192,7 +188,7 @@ impl Store {
 /// The message a received correction applied to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CorrectionTarget {
-    Changed(StoredMessage),
+    Changed(Message),
     /// A copy of a correction already applied.
     Unchanged,
 }

@@ -68,15 +68,13 @@
 //!   untouched.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::presence::{ContactPresence, ResourcePresence, Show};
-use crate::roster::{Change, Contact, Subscription};
+use crate::model::{DeliveryState, Direction, Message};
 use chrono::{DateTime, Utc};
 use rusqlite::{
-    params, Connection, OptionalExtension, Row, Rows, Transaction, TransactionBehavior,
+    params, Connection, OpenFlags, OptionalExtension, Row, Rows, Transaction, TransactionBehavior,
 };
 
 /// Numbered migrations; entry `i` brings the schema to version `i + 1`.
@@ -95,6 +93,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "007_markers_and_corrections",
         include_str!("migrations/007_markers_and_corrections.sql"),
     ),
+    (
+        "008_pending_stanzas",
+        include_str!("migrations/008_pending_stanzas.sql"),
+    ),
 ];
 
 /// The schema version this build writes and understands.
@@ -103,176 +105,6 @@ const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 /// How long a write waits for another connection (another process, a
 /// backup tool) before failing with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Which side of the conversation wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Direction {
-    Incoming,
-    Outgoing,
-}
-
-impl Direction {
-    /// The value stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Incoming => "in",
-            Direction::Outgoing => "out",
-        }
-    }
-}
-
-impl FromStr for Direction {
-    type Err = UnknownVariant;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "in" => Ok(Direction::Incoming),
-            "out" => Ok(Direction::Outgoing),
-            other => Err(UnknownVariant::new("direction", other)),
-        }
-    }
-}
-
-/// Where a message is in its life. `Queued` to `Failed` are for outgoing
-/// messages, `Received` for incoming ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DeliveryState {
-    /// Stored and in the outbox; not yet written to a stream.
-    Queued,
-    /// Written to a stream; the server has not acked it yet.
-    Sent,
-    /// Acked by our server (XEP-0198).
-    Acked,
-    /// The peer's client sent a receipt (XEP-0184).
-    Delivered,
-    /// The peer's client displayed it, or a later message (XEP-0333).
-    Read,
-    /// Given up; the message stays, out of the outbox.
-    Failed,
-    /// An incoming message.
-    Received,
-}
-
-impl DeliveryState {
-    /// The value stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryState::Queued => "queued",
-            DeliveryState::Sent => "sent",
-            DeliveryState::Acked => "acked",
-            DeliveryState::Delivered => "delivered",
-            DeliveryState::Read => "read",
-            DeliveryState::Failed => "failed",
-            DeliveryState::Received => "received",
-        }
-    }
-
-    /// Whether an outgoing message in this state may move to `to`: forward
-    /// along queued, sent, acked, delivered, read; to failed from any state short
-    /// of delivered (the server may ack a message, then bounce it).
-    pub fn can_advance_to(self, to: DeliveryState) -> bool {
-        use DeliveryState::*;
-        match (self, to) {
-            (Queued | Sent | Acked, Failed) => true,
-            _ => matches!((self.rank(), to.rank()), (Some(from), Some(to)) if to > from),
-        }
-    }
-
-    /// Whether a message in this state still waits in the outbox.
-    pub fn is_pending(self) -> bool {
-        matches!(self, DeliveryState::Queued | DeliveryState::Sent)
-    }
-
-    fn rank(self) -> Option<u8> {
-        match self {
-            DeliveryState::Queued => Some(0),
-            DeliveryState::Sent => Some(1),
-            DeliveryState::Acked => Some(2),
-            DeliveryState::Delivered => Some(3),
-            DeliveryState::Read => Some(4),
-            DeliveryState::Failed | DeliveryState::Received => None,
-        }
-    }
-}
-
-impl FromStr for DeliveryState {
-    type Err = UnknownVariant;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "queued" => Ok(DeliveryState::Queued),
-            "sent" => Ok(DeliveryState::Sent),
-            "acked" => Ok(DeliveryState::Acked),
-            "delivered" => Ok(DeliveryState::Delivered),
-            "read" => Ok(DeliveryState::Read),
-            "failed" => Ok(DeliveryState::Failed),
-            "received" => Ok(DeliveryState::Received),
-            other => Err(UnknownVariant::new("delivery state", other)),
-        }
-    }
-}
-
-/// A string that names no variant of [`Direction`] or [`DeliveryState`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {what}: {value:?}")]
-pub struct UnknownVariant {
-    pub what: &'static str,
-    pub value: String,
-}
-
-impl UnknownVariant {
-    fn new(what: &'static str, value: &str) -> Self {
-        UnknownVariant {
-            what,
-            value: value.to_owned(),
-        }
-    }
-}
-
-/// A message as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredMessage {
-    /// Our stable id (a UUID). For outgoing messages also the origin-id.
-    pub id: String,
-    /// The peer's bare JID.
-    pub conversation: String,
-    pub direction: Direction,
-    /// Bare JID of the author: ours for outgoing messages.
-    pub sender: String,
-    pub body: String,
-    /// Millisecond precision.
-    pub timestamp: DateTime<Utc>,
-    /// XEP-0359 origin-id.
-    pub origin_id: Option<String>,
-    /// XEP-0359 stanza-id assigned by our server.
-    pub stanza_id: Option<String>,
-    pub state: DeliveryState,
-    /// Why the message is [`DeliveryState::Failed`], if it is.
-    pub failure_reason: Option<String>,
-    /// The body is a correction (XEP-0308) of what was first sent.
-    pub corrected: bool,
-}
-
-/// One entry of the conversation list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConversationSummary {
-    /// The peer's bare JID.
-    pub with: String,
-    /// The newest message of the conversation, by timestamp.
-    pub last_message: StoredMessage,
-    /// Incoming messages stored since the conversation was last marked
-    /// read ([`Store::mark_read`]).
-    pub unread: u32,
-}
-
-/// One result of [`Store::search`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchHit {
-    pub message: StoredMessage,
-    /// A short excerpt of the body around the matches, each match between
-    /// `[` and `]`, cut text marked with `…`.
-    pub snippet: String,
-}
 
 /// An outgoing message, before it is stored.
 #[derive(Debug, Clone, Copy)]
@@ -354,11 +186,21 @@ fn column_error(e: rusqlite::Error) -> StoreError {
     }
 }
 
-/// The message store. Cheap to share (`Arc<Store>`); every call takes the
+/// The message store. Cheap to share (`Arc<Store>`); every call takes a
 /// connection for one short transaction.
+///
+/// Two connections to the same WAL file: the session's writes (a whole
+/// catch-up page, a roster replacement) hold the writer, while what a UI
+/// reads (lists, history, search) goes through the reader and never waits
+/// behind them — WAL lets a reader see the last commit while a write is
+/// under way. Every write commits before its event goes out, so a read
+/// made on an event sees the change.
 #[derive(Debug)]
 pub struct Store {
-    conn: Mutex<Connection>,
+    writer: Mutex<Connection>,
+    /// `None` for an in-memory store (a second connection would be a
+    /// second, empty database): reads then share the writer.
+    reader: Option<Mutex<Connection>>,
 }
 
 const _: () = {
@@ -366,7 +208,7 @@ const _: () = {
     assert_send_sync::<Store>();
 };
 
-/// `SELECT` of every [`StoredMessage`] column from `messages AS m`, in the
+/// `SELECT` of every [`Message`] column from `messages AS m`, in the
 /// order [`read_message`] expects, then any `extra` columns (starting at
 /// [`MESSAGE_COLUMNS`]), followed by the rest of the query.
 macro_rules! select_message {
@@ -410,7 +252,17 @@ impl Store {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
-        Self::init(Connection::open(path)?, version)
+        let mut store = Self::init(Connection::open(path)?, version)?;
+        // Opened after the migrations: it only ever sees a current schema.
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        reader.busy_timeout(BUSY_TIMEOUT)?;
+        store.reader = Some(Mutex::new(reader));
+        Ok(store)
     }
 
     fn init(mut conn: Connection, version: u32) -> Result<Store, StoreError> {
@@ -434,20 +286,30 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn, version)?;
         Ok(Store {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(conn),
+            reader: None,
         })
     }
 
+    /// The writer: every write, and reads that decide a write.
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while the lock was held cannot have left a half-written
         // transaction behind (dropping a `Transaction` rolls it back), so a
         // poisoned connection is still good.
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The reader: what a UI reads, never behind a write.
+    fn read(&self) -> MutexGuard<'_, Connection> {
+        match &self.reader {
+            Some(reader) => reader.lock().unwrap_or_else(PoisonError::into_inner),
+            None => self.conn(),
+        }
     }
 
     /// Stores an outgoing message as `queued` and appends it to the outbox,
     /// in one transaction. Call this before sending anything.
-    pub fn enqueue_outgoing(&self, m: NewOutgoing<'_>) -> Result<StoredMessage, StoreError> {
+    pub fn enqueue_outgoing(&self, m: NewOutgoing<'_>) -> Result<Message, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let seq = next_seq(&tx)?;
@@ -469,7 +331,7 @@ impl Store {
     /// Stores an incoming message under a new id. `Ok(None)` means it is a
     /// copy of a message already stored (same stanza-id, or same sender and
     /// origin-id / stanza `@id`) and nothing changed.
-    pub fn insert_incoming(&self, m: NewIncoming<'_>) -> Result<Option<StoredMessage>, StoreError> {
+    pub fn insert_incoming(&self, m: NewIncoming<'_>) -> Result<Option<Message>, StoreError> {
         Ok(self
             .insert_incoming_batch(std::slice::from_ref(&m))?
             .pop()
@@ -484,7 +346,7 @@ impl Store {
     pub fn insert_outgoing_copy(
         &self,
         m: NewOutgoingCopy<'_>,
-    ) -> Result<Option<StoredMessage>, StoreError> {
+    ) -> Result<Option<Message>, StoreError> {
         Ok(self
             .insert_outgoing_copy_batch(std::slice::from_ref(&m))?
             .pop()
@@ -499,25 +361,39 @@ impl Store {
         &self,
         id: &str,
         to: DeliveryState,
-    ) -> Result<Option<StoredMessage>, StoreError> {
+    ) -> Result<Option<Message>, StoreError> {
         self.transition(id, None, to, None)
     }
 
     /// Gives up on an outgoing message that is queued or sent: it becomes
     /// failed with `reason`, and leaves the outbox. `None` if nothing changed.
-    pub fn fail(&self, id: &str, reason: &str) -> Result<Option<StoredMessage>, StoreError> {
+    pub fn fail(&self, id: &str, reason: &str) -> Result<Option<Message>, StoreError> {
         self.transition(id, None, DeliveryState::Failed, Some(reason))
     }
 
     /// Applies an XEP-0184 receipt from `peer_bare` for our message `id`.
     /// Only a receipt from the peer of that message's conversation counts;
     /// anyone else's changes nothing (`None`).
-    pub fn mark_delivered(
-        &self,
-        peer_bare: &str,
-        id: &str,
-    ) -> Result<Option<StoredMessage>, StoreError> {
+    pub fn mark_delivered(&self, peer_bare: &str, id: &str) -> Result<Option<Message>, StoreError> {
         self.transition(id, Some(peer_bare), DeliveryState::Delivered, None)
+    }
+
+    /// Moves several outgoing messages on, in order, in one transaction:
+    /// the server's acks arrive in bursts, and each must reach the disk
+    /// before the app can be killed (an unrecorded ack means a resend).
+    /// Returns the messages that changed, in order.
+    pub fn advance_states(
+        &self,
+        changes: &[(&str, DeliveryState)],
+    ) -> Result<Vec<Message>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut changed = Vec::new();
+        for (id, to) in changes {
+            changed.extend(transition_in(&tx, id, None, *to, None)?);
+        }
+        tx.commit()?;
+        Ok(changed)
     }
 
     fn transition(
@@ -526,36 +402,17 @@ impl Store {
         peer: Option<&str>,
         to: DeliveryState,
         reason: Option<&str>,
-    ) -> Result<Option<StoredMessage>, StoreError> {
+    ) -> Result<Option<Message>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let Some(current) = load_message(&tx, id)? else {
-            return Ok(None);
-        };
-        if current.direction != Direction::Outgoing
-            || peer.is_some_and(|peer| peer != current.conversation)
-            || !current.state.can_advance_to(to)
-        {
-            return Ok(None);
-        }
-        tx.execute(
-            "UPDATE messages SET state = ?2, failure_reason = ?3 WHERE id = ?1",
-            params![id, to.as_str(), reason],
-        )?;
-        if !to.is_pending() {
-            tx.execute("DELETE FROM outbox WHERE message_id = ?1", [id])?;
-        }
+        let changed = transition_in(&tx, id, peer, to, reason)?;
         tx.commit()?;
-        Ok(Some(StoredMessage {
-            state: to,
-            failure_reason: reason.map(str::to_owned),
-            ..current
-        }))
+        Ok(changed)
     }
 
     /// Outgoing messages not yet acked, oldest entry first: what the sender
     /// (re)sends after start-up or a new session.
-    pub fn outbox(&self) -> Result<Vec<StoredMessage>, StoreError> {
+    pub fn outbox(&self) -> Result<Vec<Message>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(select_message!(
             "JOIN outbox AS o ON o.message_id = m.id ORDER BY o.seq"
@@ -592,81 +449,6 @@ impl Store {
         Ok(changed > 0)
     }
 
-    /// Up to `limit` of the newest messages with `with` that are older than
-    /// the message `before` (exclusive; `None`: the newest), oldest first.
-    /// Pass the first message of a page as `before` to get the previous
-    /// page. An unknown `before`, or one from another conversation, gives an
-    /// empty page.
-    pub fn history(
-        &self,
-        with: &str,
-        before: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let conn = self.conn();
-        let (timestamp, seq) = match before {
-            None => (i64::MAX, i64::MAX),
-            Some(before) => {
-                let anchor = conn
-                    .prepare_cached(
-                        "SELECT timestamp, seq FROM messages WHERE id = ?1 AND conversation = ?2",
-                    )?
-                    .query_row([before, with], |row| Ok((row.get(0)?, row.get(1)?)))
-                    .optional()?;
-                match anchor {
-                    Some(anchor) => anchor,
-                    None => return Ok(Vec::new()),
-                }
-            }
-        };
-        let mut stmt = conn.prepare_cached(select_message!(
-            "WHERE m.conversation = ?1 AND (m.timestamp, m.seq) < (?2, ?3) \
-             ORDER BY m.timestamp DESC, m.seq DESC LIMIT ?4"
-        ))?;
-        let rows = stmt.query(params![with, timestamp, seq, limit])?;
-        let mut page = read_messages(rows)?;
-        page.reverse();
-        Ok(page)
-    }
-
-    /// Every conversation with its newest message and unread count, most
-    /// recent activity first.
-    pub fn conversations(&self) -> Result<Vec<ConversationSummary>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(select_message!(
-            extra: ", c.unread",
-            "JOIN conversations AS c ON c.last_message_id = m.id \
-             ORDER BY c.last_timestamp DESC, c.last_seq DESC"
-        ))?;
-        let mut rows = stmt.query([])?;
-        let mut summaries = Vec::new();
-        while let Some(row) = rows.next()? {
-            let last_message = read_message(row)?;
-            let unread = read_count(row, MESSAGE_COLUMNS, "unread count")?;
-            summaries.push(ConversationSummary {
-                with: last_message.conversation.clone(),
-                last_message,
-                unread,
-            });
-        }
-        Ok(summaries)
-    }
-
-    /// How many incoming messages of the conversation with `conversation`
-    /// are unread; 0 for an unknown conversation.
-    pub fn unread(&self, conversation: &str) -> Result<u32, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT unread FROM conversations WHERE peer = ?1")?;
-        let mut rows = stmt.query([conversation])?;
-        match rows.next()? {
-            Some(row) => read_count(row, 0, "unread count"),
-            None => Ok(0),
-        }
-    }
-
     /// Marks every message of the conversation with `conversation` read and
     /// returns how many were unread (0 for an unknown conversation).
     pub fn mark_read(&self, conversation: &str) -> Result<u32, StoreError> {
@@ -687,386 +469,6 @@ impl Store {
         tx.commit()?;
         Ok(was)
     }
-
-    /// Up to `limit` messages, from every conversation, whose body matches
-    /// every word of `query`, best match first (bm25; newer first on a tie)
-    /// among the newest [`SEARCH_WINDOW`] matches: ranking every match of
-    /// a common word in a big store would take hundreds of milliseconds,
-    /// and what a user looks for is usually recent.
-    ///
-    /// `query` is what the user typed, never an FTS5 expression: words are
-    /// separated by whitespace and matched case- and accent-insensitively,
-    /// the last one as a prefix so results follow typing. Quotes, `*`,
-    /// `OR`, `NEAR(`… are plain text. A blank query finds nothing.
-    pub fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>, StoreError> {
-        let Some(expression) = fts_expression(query) else {
-            return Ok(Vec::new());
-        };
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let conn = self.conn();
-        // Newest-first walks of the index are cheap: find where the window
-        // starts, then rank only inside it.
-        let oldest: i64 = conn
-            .prepare_cached(
-                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1 \
-                 ORDER BY rowid DESC LIMIT 1 OFFSET ?2",
-            )?
-            .query_row(params![expression, SEARCH_WINDOW - 1], |row| row.get(0))
-            .optional()?
-            .unwrap_or(0);
-        let mut stmt = conn.prepare_cached(SEARCH_SQL)?;
-        let mut rows = stmt.query(params![expression, limit, oldest])?;
-        let mut hits = Vec::new();
-        while let Some(row) = rows.next()? {
-            hits.push(SearchHit {
-                message: read_message(row)?,
-                snippet: row.get(MESSAGE_COLUMNS).map_err(column_error)?,
-            });
-        }
-        Ok(hits)
-    }
-
-    /// One message by our id.
-    pub fn message(&self, id: &str) -> Result<Option<StoredMessage>, StoreError> {
-        load_message(&self.conn(), id)
-    }
-
-    /// Time of the newest message received from `sender` (a bare JID).
-    pub fn last_received_from(&self, sender: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        // Walks the conversation index from the newest end and stops at the
-        // first match: cheap however long the conversation is.
-        let ms: Option<i64> = self
-            .conn()
-            .query_row(
-                "SELECT timestamp FROM messages \
-                 WHERE conversation = ?1 AND direction = 'in' AND sender = ?1 \
-                 ORDER BY timestamp DESC, seq DESC LIMIT 1",
-                [sender],
-                |row| row.get(0),
-            )
-            .optional()?;
-        ms.map(|ms| {
-            DateTime::<Utc>::from_timestamp_millis(ms)
-                .ok_or_else(|| corrupt(format!("timestamp {ms}")))
-        })
-        .transpose()
-    }
-
-    /// How many messages are stored.
-    pub fn count_messages(&self) -> Result<u64, StoreError> {
-        let n: i64 = self
-            .conn()
-            .query_row("SELECT count(*) FROM messages", [], |row| row.get(0))?;
-        u64::try_from(n).map_err(|_| corrupt(format!("message count {n}")))
-    }
-}
-
-/// The contact list (see "Contacts" in the module doc).
-impl Store {
-    /// Every contact, and everyone who asked to become one, by JID.
-    pub fn roster(&self) -> Result<Vec<Contact>, StoreError> {
-        let conn = self.conn();
-        let mut groups: std::collections::HashMap<String, Vec<String>> = Default::default();
-        let mut stmt =
-            conn.prepare_cached("SELECT jid, name FROM roster_groups ORDER BY jid, name")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            groups
-                .entry(row.get(0).map_err(column_error)?)
-                .or_default()
-                .push(row.get(1).map_err(column_error)?);
-        }
-        let mut stmt = conn.prepare_cached(
-            "SELECT jid, name, subscription, ask, pending_in FROM roster_items ORDER BY jid",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut contacts = Vec::new();
-        while let Some(row) = rows.next()? {
-            let jid: String = row.get(0).map_err(column_error)?;
-            let subscription: String = row.get(2).map_err(column_error)?;
-            let subscription = Subscription::parse(&subscription)
-                .ok_or_else(|| corrupt(format!("contact {jid}: subscription {subscription:?}")))?;
-            contacts.push(Contact {
-                name: row.get(1).map_err(column_error)?,
-                subscription,
-                ask: row.get(3).map_err(column_error)?,
-                pending_in: row.get(4).map_err(column_error)?,
-                groups: groups.remove(&jid).unwrap_or_default(),
-                jid,
-            });
-        }
-        Ok(contacts)
-    }
-
-    /// One contact by bare JID.
-    pub fn contact(&self, jid: &str) -> Result<Option<Contact>, StoreError> {
-        Ok(self.roster()?.into_iter().find(|c| c.jid == jid))
-    }
-
-    /// The version of the stored roster, to send with the next fetch.
-    pub fn roster_ver(&self) -> Result<Option<String>, StoreError> {
-        let ver = self
-            .conn()
-            .query_row("SELECT ver FROM roster_meta WHERE id = 1", [], |row| {
-                row.get(0)
-            })
-            .optional()?;
-        Ok(ver.flatten())
-    }
-
-    /// The newest archive id (XEP-0313) a catch-up reached: the next one
-    /// starts after it. `None` before the first catch-up.
-    pub fn archive_last_id(&self) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row("SELECT last_id FROM archive_meta WHERE id = 1", [], |row| {
-                row.get(0)
-            })
-            .optional()?)
-    }
-
-    /// Records how far a catch-up got in our archive.
-    pub(crate) fn set_archive_last_id(&self, last_id: &str) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO archive_meta (id, last_id) VALUES (1, ?1) \
-             ON CONFLICT (id) DO UPDATE SET last_id = excluded.last_id",
-            [last_id],
-        )?;
-        Ok(())
-    }
-
-    /// Replaces the roster with a full fetch result. Unanswered requests
-    /// stay, off the roster unless `contacts` lists them.
-    pub(crate) fn replace_roster(
-        &self,
-        ver: Option<&str>,
-        contacts: &[Contact],
-    ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("DELETE FROM roster_items WHERE pending_in = 0", [])?;
-        tx.execute("DELETE FROM roster_groups", [])?;
-        tx.execute(
-            "UPDATE roster_items SET name = NULL, subscription = 'none', ask = 0, on_roster = 0",
-            [],
-        )?;
-        for c in contacts {
-            upsert_contact(&tx, c)?;
-        }
-        set_roster_ver(&tx, ver)?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Applies a roster push and stores its version (if it has one).
-    pub(crate) fn apply_roster_push(
-        &self,
-        ver: Option<&str>,
-        changes: &[Change],
-    ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for change in changes {
-            match change {
-                Change::Set(c) => upsert_contact(&tx, c)?,
-                Change::Remove(jid) => {
-                    tx.execute("DELETE FROM roster_items WHERE jid = ?1", [jid])?;
-                }
-            }
-        }
-        if ver.is_some() {
-            set_roster_ver(&tx, ver)?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Records that `jid` asks to see our presence (`true`), or that the
-    /// request was answered or withdrawn (`false`, which forgets a
-    /// requester who is not on the roster).
-    pub(crate) fn set_pending_in(&self, jid: &str, pending: bool) -> Result<(), StoreError> {
-        let conn = self.conn();
-        if pending {
-            conn.execute(
-                "INSERT INTO roster_items (jid, pending_in, on_roster) VALUES (?1, 1, 0) \
-                 ON CONFLICT (jid) DO UPDATE SET pending_in = 1",
-                [jid],
-            )?;
-        } else {
-            conn.execute(
-                "DELETE FROM roster_items WHERE jid = ?1 AND on_roster = 0",
-                [jid],
-            )?;
-            conn.execute(
-                "UPDATE roster_items SET pending_in = 0 WHERE jid = ?1",
-                [jid],
-            )?;
-        }
-        Ok(())
-    }
-}
-
-/// Contacts' availability (see "Presence" in the module doc).
-impl Store {
-    /// Every contact with a stored presence, available or not, by JID.
-    pub fn presences(&self) -> Result<Vec<ContactPresence>, StoreError> {
-        self.read_presence(None)
-    }
-
-    /// `jid`'s availability; `None` if nothing is stored (offline).
-    pub fn presence(&self, jid: &str) -> Result<Option<ContactPresence>, StoreError> {
-        Ok(self.read_presence(Some(jid))?.pop())
-    }
-
-    fn read_presence(&self, only: Option<&str>) -> Result<Vec<ContactPresence>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT jid, resource, show, status, priority FROM presence \
-             WHERE ?1 IS NULL OR jid = ?1 ORDER BY jid",
-        )?;
-        let mut rows = stmt.query([only])?;
-        let mut by_jid: Vec<(String, Vec<ResourcePresence>)> = Vec::new();
-        while let Some(row) = rows.next()? {
-            let jid: String = row.get(0).map_err(column_error)?;
-            let show: String = row.get(2).map_err(column_error)?;
-            let show = Show::parse(&show)
-                .ok_or_else(|| corrupt(format!("presence of {jid}: show {show:?}")))?;
-            let priority: i64 = row.get(4).map_err(column_error)?;
-            let resource = ResourcePresence {
-                resource: row.get(1).map_err(column_error)?,
-                show,
-                status: row.get(3).map_err(column_error)?,
-                priority: i8::try_from(priority)
-                    .map_err(|_| corrupt(format!("presence of {jid}: priority {priority}")))?,
-            };
-            match by_jid.last_mut() {
-                Some((last, list)) if *last == jid => list.push(resource),
-                _ => by_jid.push((jid, vec![resource])),
-            }
-        }
-        Ok(by_jid
-            .into_iter()
-            .map(|(jid, list)| ContactPresence::aggregate(jid, list))
-            .collect())
-    }
-
-    /// Records that `jid`'s resource is available (or changed).
-    pub(crate) fn set_presence(
-        &self,
-        jid: &str,
-        r: &ResourcePresence,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO presence (jid, resource, show, status, priority, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                 ON CONFLICT (jid, resource) DO UPDATE SET show = excluded.show, \
-                     status = excluded.status, priority = excluded.priority, \
-                     updated_at = excluded.updated_at",
-            )?
-            .execute(params![
-                jid,
-                r.resource,
-                r.show.as_str(),
-                r.status,
-                r.priority,
-                at.timestamp_millis()
-            ])?;
-        Ok(())
-    }
-
-    /// Records that `jid`'s resource went offline; all of them if `None`.
-    pub(crate) fn remove_presence(
-        &self,
-        jid: &str,
-        resource: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.conn().execute(
-            "DELETE FROM presence WHERE jid = ?1 AND (?2 IS NULL OR resource = ?2)",
-            params![jid, resource],
-        )?;
-        Ok(())
-    }
-
-    /// Forgets every stored presence (stale at the start of a fresh session).
-    pub(crate) fn clear_presence(&self) -> Result<(), StoreError> {
-        self.conn().execute("DELETE FROM presence", [])?;
-        Ok(())
-    }
-}
-
-/// Adds or updates a contact the server sent. A request it granted
-/// (`from` or `both`) is answered; any other stays pending.
-fn upsert_contact(tx: &Transaction<'_>, c: &Contact) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO roster_items (jid, name, subscription, ask, pending_in, on_roster) \
-         VALUES (?1, ?2, ?3, ?4, 0, 1) \
-         ON CONFLICT (jid) DO UPDATE SET name = excluded.name, \
-             subscription = excluded.subscription, ask = excluded.ask, on_roster = 1, \
-             pending_in = pending_in AND excluded.subscription NOT IN ('from', 'both')",
-    )?
-    .execute(params![c.jid, c.name, c.subscription.as_str(), c.ask])?;
-    tx.prepare_cached("DELETE FROM roster_groups WHERE jid = ?1")?
-        .execute([&c.jid])?;
-    for group in &c.groups {
-        tx.prepare_cached("INSERT OR IGNORE INTO roster_groups (jid, name) VALUES (?1, ?2)")?
-            .execute([&c.jid, group])?;
-    }
-    Ok(())
-}
-
-fn set_roster_ver(tx: &Transaction<'_>, ver: Option<&str>) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO roster_meta (id, ver) VALUES (1, ?1) \
-         ON CONFLICT (id) DO UPDATE SET ver = excluded.ver",
-    )?
-    .execute([ver])?;
-    Ok(())
-}
-
-/// The search query: full-text matches joined to their messages. The
-/// auxiliary functions need the table's own name; an alias will not do.
-/// How many of the newest matches [`Store::search`] ranks.
-pub const SEARCH_WINDOW: u32 = 500;
-
-const SEARCH_SQL: &str = select_message!(
-    extra: ", snippet(messages_fts, 0, '[', ']', '…', 10)",
-    "JOIN messages_fts ON messages_fts.rowid = m.seq \
-     WHERE messages_fts MATCH ?1 AND messages_fts.rowid >= ?3 \
-     ORDER BY messages_fts.rank, m.timestamp DESC, m.seq DESC \
-     LIMIT ?2"
-);
-
-/// Turns what the user typed into an FTS5 expression that cannot be a
-/// syntax error: every word becomes a quoted string (so operators, `*`,
-/// `:` and parentheses are just text), the words are ANDed, and the last
-/// one matches as a prefix. `None` when there is no word.
-fn fts_expression(query: &str) -> Option<String> {
-    // FTS5 reads the expression as a C string: a NUL would cut it short,
-    // inside a quote, so control characters separate words like spaces.
-    let words: Vec<&str> = query
-        .split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let (last, rest) = words.split_last()?;
-    let mut expression = String::new();
-    for word in rest {
-        push_fts_string(&mut expression, word);
-        expression.push(' ');
-    }
-    push_fts_string(&mut expression, last);
-    expression.push('*');
-    Some(expression)
-}
-
-/// Appends `word` as an FTS5 string: in double quotes, quotes doubled.
-fn push_fts_string(out: &mut String, word: &str) {
-    out.push('"');
-    out.push_str(&word.replace('"', "\"\""));
-    out.push('"');
 }
 
 /// Reads a non-negative count that must fit a `u32`.
@@ -1078,6 +480,39 @@ fn read_count(row: &Row<'_>, column: usize, what: &str) -> Result<u32, StoreErro
 fn user_version(conn: &Connection) -> Result<u32, StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     u32::try_from(version).map_err(|_| corrupt(format!("schema version {version}")))
+}
+
+/// One state change of our message `id` inside `tx`, if the rules allow it
+/// (see "Delivery states" in the module doc); `peer`, if given, must be the
+/// message's conversation.
+fn transition_in(
+    tx: &Transaction<'_>,
+    id: &str,
+    peer: Option<&str>,
+    to: DeliveryState,
+    reason: Option<&str>,
+) -> Result<Option<Message>, StoreError> {
+    let Some(current) = load_message(tx, id)? else {
+        return Ok(None);
+    };
+    if current.direction != Direction::Outgoing
+        || peer.is_some_and(|peer| peer != current.conversation)
+        || !current.state.can_advance_to(to)
+    {
+        return Ok(None);
+    }
+    tx.execute(
+        "UPDATE messages SET state = ?2, failure_reason = ?3 WHERE id = ?1",
+        params![id, to.as_str(), reason],
+    )?;
+    if !to.is_pending() {
+        tx.execute("DELETE FROM outbox WHERE message_id = ?1", [id])?;
+    }
+    Ok(Some(Message {
+        state: to,
+        failure_reason: reason.map(str::to_owned),
+        ..current
+    }))
 }
 
 /// Applies the migrations after the current `user_version`, up to
@@ -1132,13 +567,13 @@ fn touch_conversation(
     Ok(())
 }
 
-fn load_message(conn: &Connection, id: &str) -> Result<Option<StoredMessage>, StoreError> {
+fn load_message(conn: &Connection, id: &str) -> Result<Option<Message>, StoreError> {
     let mut stmt = conn.prepare_cached(select_message!("WHERE m.id = ?1"))?;
     let mut rows = stmt.query([id])?;
     rows.next()?.map(read_message).transpose()
 }
 
-fn read_messages(mut rows: Rows<'_>) -> Result<Vec<StoredMessage>, StoreError> {
+fn read_messages(mut rows: Rows<'_>) -> Result<Vec<Message>, StoreError> {
     let mut messages = Vec::new();
     while let Some(row) = rows.next()? {
         messages.push(read_message(row)?);
@@ -1148,7 +583,7 @@ fn read_messages(mut rows: Rows<'_>) -> Result<Vec<StoredMessage>, StoreError> {
 
 /// Reads the columns of [`select_message!`]; anything malformed is
 /// [`StoreError::Corrupt`], never a panic.
-fn read_message(row: &Row<'_>) -> Result<StoredMessage, StoreError> {
+fn read_message(row: &Row<'_>) -> Result<Message, StoreError> {
     let id: String = row.get(0).map_err(column_error)?;
     let direction: String = row.get(2).map_err(column_error)?;
     let direction = direction
@@ -1161,7 +596,7 @@ fn read_message(row: &Row<'_>) -> Result<StoredMessage, StoreError> {
     let state = state
         .parse()
         .map_err(|e| corrupt(format!("message {id}: {e}")))?;
-    Ok(StoredMessage {
+    Ok(Message {
         conversation: row.get(1).map_err(column_error)?,
         direction,
         sender: row.get(3).map_err(column_error)?,
@@ -1177,10 +612,17 @@ fn read_message(row: &Row<'_>) -> Result<StoredMessage, StoreError> {
 }
 
 mod batch;
+mod contacts;
 mod edits;
+mod pending;
+mod queries;
+
+pub(crate) use pending::{PendingKind, PendingStanza};
 
 pub use batch::PageItem;
 
 pub(crate) use edits::{CorrectError, CorrectionTarget};
+#[cfg(test)]
+mod reader_tests;
 #[cfg(test)]
 mod tests;

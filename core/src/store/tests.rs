@@ -3,7 +3,10 @@ use std::path::Path;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Connection;
 
+use super::queries::{fts_expression, SEARCH_SQL, SEARCH_WINDOW};
 use super::*;
+use crate::model::{Contact, ResourcePresence, Show, Subscription};
+use crate::roster::Change;
 
 const ME: &str = "me@example.org";
 const ALICE: &str = "alice@example.org";
@@ -35,11 +38,11 @@ fn incoming(from: &str, secs: i64) -> NewIncoming<'_> {
     }
 }
 
-fn ids(messages: &[StoredMessage]) -> Vec<&str> {
+fn ids(messages: &[Message]) -> Vec<&str> {
     messages.iter().map(|m| m.id.as_str()).collect()
 }
 
-fn bodies(messages: &[StoredMessage]) -> Vec<&str> {
+fn bodies(messages: &[Message]) -> Vec<&str> {
     messages.iter().map(|m| m.body.as_str()).collect()
 }
 
@@ -762,7 +765,7 @@ fn last_received_from_a_sender_ignores_our_own_messages_and_other_senders() {
 // Search.
 
 /// Stores an incoming message from `from` with `body`.
-fn said(store: &Store, from: &str, body: &str, secs: i64) -> StoredMessage {
+fn said(store: &Store, from: &str, body: &str, secs: i64) -> Message {
     store
         .insert_incoming(NewIncoming {
             body,

@@ -59,6 +59,32 @@ pub fn open(server: &TestServer, jid: &str, dir: &Path) -> Account {
     ))
 }
 
+/// alice/phone and bob/desk, registered on `server` with stores of their
+/// own, not connected.
+pub struct Pair {
+    pub alice: Account,
+    pub bob: Account,
+    pub alice_jid: String,
+    pub bob_jid: String,
+    pub dirs: [tempfile::TempDir; 2],
+}
+
+pub async fn pair(server: &TestServer) -> Pair {
+    init_logs();
+    let alice_jid = server.register("alice", PASSWORD).await;
+    let bob_jid = server.register("bob", PASSWORD).await;
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("tmp"));
+    let alice = open(server, &format!("{alice_jid}/phone"), dirs[0].path());
+    let bob = open(server, &format!("{bob_jid}/desk"), dirs[1].path());
+    Pair {
+        alice,
+        bob,
+        alice_jid,
+        bob_jid,
+        dirs,
+    }
+}
+
 /// Connects and waits for the first roster fetch to be stored.
 pub async fn online(a: &mut Account) {
     a.client.connect().expect("connect");

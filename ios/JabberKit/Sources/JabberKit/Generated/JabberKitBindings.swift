@@ -2094,6 +2094,134 @@ public func FfiConverterTypeMessageListener_lower(_ value: MessageListener) -> U
 
 
 /**
+ * An account's password. An object rather than a string so that nothing
+ * prints it: Kotlin's generated `ClientConfig.toString()`, Swift's
+ * `description` and Rust's `Debug` all show the object, never its value.
+ */
+public protocol PasswordProtocol: AnyObject, Sendable {
+    
+}
+/**
+ * An account's password. An object rather than a string so that nothing
+ * prints it: Kotlin's generated `ClientConfig.toString()`, Swift's
+ * `description` and Rust's `Debug` all show the object, never its value.
+ */
+open class Password: PasswordProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_jabberkit_ffi_fn_clone_password(self.handle, $0) }
+    }
+    /**
+     * Wraps the password the user typed.
+     */
+public convenience init(value: String) {
+    let handle =
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_constructor_password_new(
+        FfiConverterString.lower(value),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_jabberkit_ffi_fn_free_password(handle, $0) }
+    }
+
+    
+
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePassword: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Password
+
+    public static func lift(_ handle: UInt64) throws -> Password {
+        return Password(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Password) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Password {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Password, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePassword_lift(_ handle: UInt64) throws -> Password {
+    return try FfiConverterTypePassword.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePassword_lower(_ value: Password) -> UInt64 {
+    return FfiConverterTypePassword.lower(value)
+}
+
+
+
+
+
+
+/**
  * Keeps a listener registered. `cancel()` (or `close()`/`deinit`) stops it.
  */
 public protocol TaskHandleProtocol: AnyObject, Sendable {
@@ -2222,15 +2350,15 @@ public func FfiConverterTypeTaskHandle_lower(_ value: TaskHandle) -> UInt64 {
 /**
  * Everything a `Client` needs to run one account.
  */
-public struct ClientConfig: Equatable, Hashable {
+public struct ClientConfig {
     /**
      * `user@domain`.
      */
     public var jid: String
     /**
-     * Never logged; sent only over a verified TLS link.
+     * Never logged or printed; sent only over a verified TLS link.
      */
-    public var password: String
+    public var password: Password
     /**
      * `host:port`, or null to look the server up with DNS SRV.
      */
@@ -2265,8 +2393,8 @@ public struct ClientConfig: Equatable, Hashable {
          * `user@domain`.
          */jid: String, 
         /**
-         * Never logged; sent only over a verified TLS link.
-         */password: String, 
+         * Never logged or printed; sent only over a verified TLS link.
+         */password: Password, 
         /**
          * `host:port`, or null to look the server up with DNS SRV.
          */server: String? = nil, tls: TlsMode, 
@@ -2314,7 +2442,7 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
         return
             try ClientConfig(
                 jid: FfiConverterString.read(from: &buf), 
-                password: FfiConverterString.read(from: &buf), 
+                password: FfiConverterTypePassword.read(from: &buf), 
                 server: FfiConverterOptionString.read(from: &buf), 
                 tls: FfiConverterTypeTlsMode.read(from: &buf), 
                 extraCaPem: FfiConverterOptionString.read(from: &buf), 
@@ -2327,7 +2455,7 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
 
     public static func write(_ value: ClientConfig, into buf: inout [UInt8]) {
         FfiConverterString.write(value.jid, into: &buf)
-        FfiConverterString.write(value.password, into: &buf)
+        FfiConverterTypePassword.write(value.password, into: &buf)
         FfiConverterOptionString.write(value.server, into: &buf)
         FfiConverterTypeTlsMode.write(value.tls, into: &buf)
         FfiConverterOptionString.write(value.extraCaPem, into: &buf)
@@ -3108,7 +3236,7 @@ enum JabberKitError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError
     case InvalidInput(reason: String
     )
     /**
-     * The local store failed (disk full, newer schema); data is untouched.
+     * The local store failed (disk full, corrupted file); data is untouched.
      */
     case Storage(reason: String
     )
@@ -3116,6 +3244,17 @@ enum JabberKitError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError
      * Anything else.
      */
     case Other(reason: String
+    )
+    /**
+     * The call needs the account online (contact list changes): wait for
+     * `Online` and retry.
+     */
+    case NotConnected
+    /**
+     * The store was written by a newer JabberKit (the app was downgraded);
+     * it is left untouched: ask the user to update the app.
+     */
+    case StoreTooNew(found: UInt32, supported: UInt32
     )
 
     
@@ -3155,6 +3294,11 @@ public struct FfiConverterTypeJabberKitError: FfiConverterRustBuffer {
         case 3: return .Other(
             reason: try FfiConverterString.read(from: &buf)
             )
+        case 4: return .NotConnected
+        case 5: return .StoreTooNew(
+            found: try FfiConverterUInt32.read(from: &buf), 
+            supported: try FfiConverterUInt32.read(from: &buf)
+            )
 
          default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -3180,6 +3324,16 @@ public struct FfiConverterTypeJabberKitError: FfiConverterRustBuffer {
         case let .Other(reason):
             writeInt(&buf, Int32(3))
             FfiConverterString.write(reason, into: &buf)
+            
+        
+        case .NotConnected:
+            writeInt(&buf, Int32(4))
+        
+        
+        case let .StoreTooNew(found,supported):
+            writeInt(&buf, Int32(5))
+            FfiConverterUInt32.write(found, into: &buf)
+            FfiConverterUInt32.write(supported, into: &buf)
             
         }
     }

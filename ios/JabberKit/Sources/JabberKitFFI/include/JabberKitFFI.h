@@ -592,6 +592,21 @@ void uniffi_jabberkit_ffi_fn_free_taskhandle(uint64_t handle, RustCallStatus *_N
 void uniffi_jabberkit_ffi_fn_method_taskhandle_cancel(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_PASSWORD
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_PASSWORD
+uint64_t uniffi_jabberkit_ffi_fn_clone_password(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FREE_PASSWORD
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FREE_PASSWORD
+void uniffi_jabberkit_ffi_fn_free_password(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CONSTRUCTOR_PASSWORD_NEW
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CONSTRUCTOR_PASSWORD_NEW
+uint64_t uniffi_jabberkit_ffi_fn_constructor_password_new(RustBuffer value, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FUNC_INIT_LOGGING
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FUNC_INIT_LOGGING
 void uniffi_jabberkit_ffi_fn_func_init_logging(RustBuffer level, RustCallStatus *_Nonnull out_status
@@ -1076,6 +1091,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_taskhandle_cancel(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_CONSTRUCTOR_CLIENT_NEW
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_CONSTRUCTOR_CLIENT_NEW
 uint16_t uniffi_jabberkit_ffi_checksum_constructor_client_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_CONSTRUCTOR_PASSWORD_NEW
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_CONSTRUCTOR_PASSWORD_NEW
+uint16_t uniffi_jabberkit_ffi_checksum_constructor_password_new(void
     
 );
 #endif

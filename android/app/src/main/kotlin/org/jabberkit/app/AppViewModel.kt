@@ -15,6 +15,7 @@ import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.job
 import kotlinx.coroutines.launch
 import org.jabberkit.ClientConfig
+import org.jabberkit.Password
 import org.jabberkit.LogLevel
 import org.jabberkit.TlsMode
 import org.jabberkit.kt.JabberKit
@@ -124,7 +125,7 @@ class AppViewModel(application: Application) : AndroidViewModel(application) {
         val model = SignInViewModel(scope) { jid, password, server ->
             ClientConfig(
                 jid = jid,
-                password = password,
+                password = Password(password),
                 server = server,
                 tls = TlsMode.START_TLS,
                 storeDir = storeDir(jid),

@@ -82,6 +82,7 @@ sealed interface ContactEvent {
  *   view model's scope), so an app cannot forget to.
  * @throws JabberKitException.InvalidInput for a malformed JID, an empty password or an unusable CA.
  * @throws JabberKitException.Storage if the store cannot be opened.
+ * @throws JabberKitException.StoreTooNew if a newer JabberKit wrote the store (the app was downgraded).
  */
 class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoCloseable {
     private val client = Client(config)
@@ -193,7 +194,7 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
     /**
      * Adds (or renames) [jid] and asks to see its presence. Needs the account online.
      *
-     * @throws JabberKitException.Other "not connected" when offline.
+     * @throws JabberKitException.NotConnected when offline.
      */
     suspend fun addContact(jid: String, name: String? = null) =
         withContext(Dispatchers.IO) { client.addContact(jid, name) }

@@ -139,6 +139,9 @@ class MessagingTest : LiveServerTest() {
         assertThrows<JabberKitException.InvalidInput> { kit.send("bob@example.test", "") }
         assertThrows<JabberKitException.InvalidInput> { JabberKit(server.config("no-user-part", newStoreDir())) }
         val error = assertThrows<JabberKitException.InvalidInput> { JabberKit(server.config("a@example.test", newStoreDir(), password = "")) }
+        // No password in a printed config (a log line, a crash report).
+        val printed = server.config("a@example.test", newStoreDir(), password = "hunter2-secret").toString()
+        assertFalse("hunter2" in printed, printed)
         assertTrue(error.reason.contains("password"), error.reason)
         // Offline sends are stored and queued.
         val id = kit.send("bob@example.test", "later")

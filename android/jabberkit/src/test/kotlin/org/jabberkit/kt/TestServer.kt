@@ -5,6 +5,7 @@ import java.io.File
 import java.io.Writer
 import java.util.concurrent.TimeUnit
 import org.jabberkit.ClientConfig
+import org.jabberkit.Password
 import org.jabberkit.TlsMode
 
 /** The repository, found through the property the Maven build sets. */
@@ -59,7 +60,7 @@ class TestServer private constructor(val dir: File, values: Map<String, String>)
         server: String = "127.0.0.1:${if (tls == TlsMode.START_TLS) starttlsPort else directTlsPort}",
     ) = ClientConfig(
         jid = jid,
-        password = password,
+        password = Password(password),
         server = server,
         tls = tls,
         extraCaPem = caPem,

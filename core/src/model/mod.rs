@@ -1,0 +1,13 @@
+//! The domain floor: plain types with no SQL and no XML, below both the
+//! store and the protocol code. Everything above (store, session,
+//! client) and every adapter (cli, bindings, bench) speaks these types.
+
+mod contact;
+mod conversation;
+mod event;
+mod message;
+
+pub use contact::{Contact, ContactPresence, ResourcePresence, Show, Subscription};
+pub use conversation::Conversation;
+pub use event::{ConnectionState, Event, FailureReason, TypingState};
+pub use message::{DeliveryState, Direction, Message, SearchHit};

@@ -1,0 +1,438 @@
+//! One run of the account between `connect()` and `disconnect()` (or a
+//! fatal failure): a single task that owns the [`Link`] and sequences the
+//! session; each concern is a handler in its own file with its own state.
+//!
+//! This file only sequences (what a fresh or a resumed session does, in
+//! which order) and routes: stanzas and IQ results to the handler they
+//! belong to, the app's [`Command`]s, tracker reports. Handlers never send
+//! and never call each other: they return what to send ([`Out`],
+//! [`Push`]) and this file sends it, so each runs in unit tests on
+//! scripted XML.
+//!
+//! | handler | owns |
+//! |---|---|
+//! | [`send_queue`] | what must reach the server exactly once: outbox messages, corrections, receipts, read markers, all persisted first; in-flight entries and their acks |
+//! | [`ingest`] | storing once and announcing what arrives: live, carbons, archive pages, receipts, markers |
+//! | [`catch_up`] | paging our archive after a fresh session |
+//! | [`contacts`] | roster, subscriptions, our presence and contacts' presence |
+//! | [`requests`] | our IQ requests waiting for an answer (a leaf the others share) |
+//!
+//! Being the only owner of the link, it needs no locks: the app talks to it
+//! through [`Command`]s, trackers report back through a channel.
+//!
+//! It is also the one publisher of [`ConnectionState`]: the link reports
+//! what happened to it ([`LinkEvent`]), this file decides what the app
+//! sees, and [`idle`] is the state between sessions. `online` here is the
+//! one source of truth for "may we push now".
+
+mod catch_up;
+mod contacts;
+mod ingest;
+mod requests;
+mod send_queue;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_xmpp::jid::BareJid;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::carbons;
+use tokio_xmpp::parsers::iq::Iq;
+use tokio_xmpp::parsers::message::Message;
+use tokio_xmpp::Stanza;
+
+use crate::archive;
+use crate::connection::{Link, LinkEvent};
+use crate::events::{ConnectionState, Event, EventHub, TypingState};
+use crate::inbound::{self, Inbound};
+use crate::outbox::Report;
+use crate::roster;
+use crate::store::Store;
+use catch_up::CatchUp;
+use contacts::Contacts;
+use ingest::Ingest;
+use requests::{Out, Request, Requests};
+use send_queue::{Push, SendQueue};
+
+pub(crate) use contacts::{OwnPresence, RosterCommand};
+
+pub(crate) enum Command {
+    /// An outbox entry was added: send it.
+    Send(String),
+    /// A correction of one of our messages is pending (its correction id).
+    Correct(String),
+    /// A read marker (XEP-0333) was queued in the store with this stanza
+    /// id: push it if online (it waits in the store otherwise).
+    Pending(String),
+    /// Tell a contact what we are doing (XEP-0085). Dropped unless online.
+    Typing(BareJid, TypingState),
+    /// Change the contact list or answer a subscription request.
+    Roster(RosterCommand),
+    /// Close the link cleanly, then answer.
+    Disconnect(oneshot::Sender<()>),
+}
+
+pub(crate) struct Session {
+    pub link: Link,
+    pub own: BareJid,
+    pub store: Arc<Store>,
+    pub hub: Arc<EventHub>,
+    pub commands: mpsc::UnboundedReceiver<Command>,
+    /// Our availability as the app last set it (`Client::set_presence`).
+    pub own_presence: watch::Receiver<OwnPresence>,
+    /// Whether the app is in the foreground (`Client::set_foreground`).
+    pub foreground: watch::Receiver<bool>,
+    /// See `ClientConfig::catch_up_first_login`.
+    pub catch_up_first_login: u32,
+}
+
+/// The session's state: the link, whether it is up, and the handlers.
+struct Running {
+    link: Link,
+    own: BareJid,
+    hub: Arc<EventHub>,
+    /// Whether the link is up: nothing is pushed while it is not.
+    online: bool,
+    requests: Requests,
+    queue: SendQueue,
+    ingest: Ingest,
+    catch_up: CatchUp,
+    contacts: Contacts,
+}
+
+/// The state between sessions: none is running (never started, closed, or
+/// ended by a failure the app acknowledged by disconnecting).
+pub(crate) fn idle(hub: &EventHub) {
+    hub.set_state(ConnectionState::Disconnected);
+}
+
+/// Whether the session's loop goes on.
+enum Flow {
+    Continue,
+    /// Close the link and end; on a disconnect, then report `Disconnected`
+    /// and answer.
+    Close(Option<oneshot::Sender<()>>),
+}
+
+impl Session {
+    /// Announces `Connecting` at once (the app sees it before `connect()`
+    /// returns) and returns the session's task.
+    pub(crate) fn start(self) -> impl std::future::Future<Output = ()> + Send {
+        self.hub.set_state(ConnectionState::Connecting);
+        self.run()
+    }
+
+    async fn run(self) {
+        let Session {
+            link,
+            own,
+            store,
+            hub,
+            mut commands,
+            mut own_presence,
+            mut foreground,
+            catch_up_first_login,
+        } = self;
+        let (progress_tx, mut progress) = mpsc::unbounded_channel();
+        let mut s = Running {
+            requests: Requests::default(),
+            queue: SendQueue::new(store.clone(), hub.clone(), progress_tx),
+            ingest: Ingest::new(own.clone(), store.clone(), hub.clone()),
+            catch_up: CatchUp::new(
+                own.clone(),
+                store.clone(),
+                hub.clone(),
+                catch_up_first_login,
+            ),
+            contacts: Contacts::new(own.clone(), store, hub.clone()),
+            link,
+            own,
+            hub,
+            online: false,
+        };
+        // Remembered by the link and sent once a connection is up.
+        let active = *foreground.borrow_and_update();
+        s.link.set_foreground(active).await;
+        loop {
+            let flow = tokio::select! {
+                // Acks first: each one stored takes a message out of the
+                // outbox, so an app kill cannot send it again.
+                biased;
+                Some(report) = progress.recv() => {
+                    // Sessions are lost as a whole, and acks come in bursts:
+                    // take every report already waiting, store them in one
+                    // transaction, then resend what was lost in order.
+                    let mut reports = vec![report];
+                    while let Ok(report) = progress.try_recv() {
+                        reports.push(report);
+                    }
+                    s.on_reports(reports).await;
+                    Flow::Continue
+                }
+                ev = s.link.next() => s.on_link(ev, &mut own_presence).await,
+                cmd = commands.recv() => s.on_command(cmd).await,
+                Ok(()) = foreground.changed() => {
+                    let active = *foreground.borrow_and_update();
+                    s.link.set_foreground(active).await;
+                    Flow::Continue
+                }
+                Ok(()) = own_presence.changed() => {
+                    // Offline, it is only remembered: the next Online sends it.
+                    if s.online {
+                        let want = own_presence.borrow_and_update().clone();
+                        let out = s.contacts.presence(want);
+                        s.send(out).await;
+                    }
+                    Flow::Continue
+                }
+            };
+            if let Flow::Close(disconnect) = flow {
+                s.link.close().await;
+                if let Some(done) = disconnect {
+                    idle(&s.hub);
+                    let _ = done.send(());
+                }
+                return;
+            }
+        }
+    }
+}
+
+impl Running {
+    async fn on_link(
+        &mut self,
+        ev: LinkEvent,
+        own_presence: &mut watch::Receiver<OwnPresence>,
+    ) -> Flow {
+        match ev {
+            LinkEvent::Online { resumed } => {
+                self.online = true;
+                self.hub.set_state(ConnectionState::Online { resumed });
+                if !resumed {
+                    self.queue.fresh_session();
+                    let fetch = self.contacts.fresh_session();
+                    self.send(Some(fetch)).await;
+                }
+                // A fresh session: the server needs our presence to route
+                // messages here and flush offline storage. A resumed one:
+                // only a change made while suspended.
+                let want = own_presence.borrow_and_update().clone();
+                let out = self.contacts.presence(want);
+                self.send(out).await;
+                // The send queue, oldest first (receipts and markers, the
+                // outbox, corrections): on the first session what an
+                // earlier run (or a killed process) left unacked; after a
+                // resumption, what was queued while suspended (the stream
+                // resent its own unacked stanzas first).
+                let pushes = self.queue.outbox(None);
+                self.push(pushes).await;
+                if !resumed {
+                    // Carbons (XEP-0280) are per session: ask again so what
+                    // our other devices send and receive shows up here too.
+                    // The result is not awaited; a server without carbons
+                    // only costs us those copies.
+                    let id = uuid::Uuid::new_v4().to_string();
+                    tracing::debug!(%id, "enabling message carbons");
+                    self.send(Some(Out::send(Iq::from_set(id, carbons::Enable))))
+                        .await;
+                    // What arrived while no stream was up, page by page;
+                    // live stanzas keep flowing meanwhile. A resumed stream
+                    // lost nothing.
+                    self.requests.forget_archive_pages();
+                    let first = self.catch_up.start();
+                    self.send(first).await;
+                }
+                Flow::Continue
+            }
+            LinkEvent::Suspended => {
+                self.online = false;
+                self.hub.set_state(ConnectionState::Suspended);
+                Flow::Continue
+            }
+            LinkEvent::Retrying { attempt, retry_in } => {
+                self.hub
+                    .set_state(ConnectionState::Reconnecting { attempt, retry_in });
+                Flow::Continue
+            }
+            LinkEvent::Stanza(stanza) => {
+                self.on_stanza(*stanza).await;
+                Flow::Continue
+            }
+            LinkEvent::Closed(reason) => {
+                self.online = false;
+                match reason {
+                    // The last state of this session: nothing is published
+                    // after it, so no late report can hide it.
+                    Some(reason) => self.hub.set_state(ConnectionState::Failed { reason }),
+                    None => idle(&self.hub),
+                }
+                Flow::Close(None)
+            }
+        }
+    }
+
+    async fn on_command(&mut self, cmd: Option<Command>) -> Flow {
+        match cmd {
+            Some(Command::Send(id)) => {
+                // Offline it waits in the outbox for the next Online.
+                if self.online {
+                    let push = self.queue.entry(&id);
+                    self.push(push).await;
+                }
+            }
+            Some(Command::Correct(id)) => {
+                if self.online {
+                    let pushes = self.queue.corrections(Some(&HashSet::from([id])));
+                    self.push(pushes).await;
+                }
+            }
+            Some(Command::Pending(id)) => {
+                if self.online {
+                    let pushes = self.queue.stanzas(Some(&HashSet::from([id])));
+                    self.push(pushes).await;
+                }
+            }
+            // A notification queued across a link loss would arrive stale.
+            Some(Command::Typing(to, state)) => {
+                if self.online {
+                    self.send(Some(Out::send(inbound::typing_for(to, state))))
+                        .await;
+                }
+            }
+            Some(Command::Roster(cmd)) => {
+                let out = self.contacts.on_command(cmd);
+                self.send(out).await;
+            }
+            Some(Command::Disconnect(done)) => return Flow::Close(Some(done)),
+            // The Client was dropped.
+            None => return Flow::Close(None),
+        }
+        Flow::Continue
+    }
+
+    async fn on_reports(&mut self, reports: Vec<Report>) {
+        let lost = self.queue.on_reports(reports);
+        if !lost.is_empty() && self.online {
+            tracing::info!(
+                count = lost.len(),
+                "resending messages the server may not have"
+            );
+            let pushes = self.queue.outbox(Some(&lost.into_iter().collect()));
+            self.push(pushes).await;
+        }
+    }
+
+    async fn on_stanza(&mut self, stanza: Stanza) {
+        match stanza {
+            Stanza::Message(msg) if archive::is_result(&msg) => self.catch_up.on_result(msg),
+            Stanza::Message(msg) => self.on_message(msg).await,
+            Stanza::Iq(iq) => self.on_iq(iq).await,
+            Stanza::Presence(p) => self.contacts.on_presence(p),
+        }
+    }
+
+    async fn on_message(&mut self, msg: Message) {
+        match inbound::classify_message(&self.own, msg, chrono::Utc::now()) {
+            Inbound::Chat(chat) => {
+                // Confirm only once it is stored (or already was); the
+                // receipt waits in the store until the server has it.
+                if self.ingest.live(&chat) && chat.wants_receipt {
+                    if let Some(id) = chat.remote_id.or(chat.origin_id) {
+                        let push = self.queue.receipt(&chat.from, &id);
+                        self.push(push).await;
+                    }
+                }
+            }
+            // The device it was addressed to sends the receipt.
+            Inbound::CarbonReceived(chat) => {
+                self.ingest.live(&chat);
+            }
+            Inbound::CarbonSent(copy) => self.ingest.own_copy(&copy),
+            Inbound::Receipt { from, id } => self.ingest.receipt(&from, &id),
+            Inbound::Bounce { from, id, reason } => self.queue.on_bounce(from, &id, &reason),
+            Inbound::Displayed { from, id } => self.ingest.displayed(&from, &id),
+            Inbound::ReadElsewhere { with } => self.ingest.read_elsewhere(&with),
+            Inbound::Typing { from, state } => self.hub.emit(Event::Typing {
+                from: from.to_string(),
+                state,
+            }),
+            Inbound::Ignore => {}
+        }
+    }
+
+    async fn on_iq(&mut self, iq: Iq) {
+        match iq {
+            Iq::Result {
+                id, from, payload, ..
+            } if self.is_our_server(from.as_ref()) => {
+                if let Some(request) = self.requests.take(&id) {
+                    self.on_result(request, payload).await;
+                }
+            }
+            Iq::Error {
+                id, from, error, ..
+            } if self.is_our_server(from.as_ref()) => match self.requests.take(&id) {
+                Some(Request::Archive(page)) => {
+                    let next = self.catch_up.on_page_refused(page, error);
+                    self.send(next).await;
+                }
+                Some(request) => {
+                    tracing::warn!(%id, ?request, "refused: {:?}", error.defined_condition);
+                }
+                None => {}
+            },
+            Iq::Set { ref payload, .. } if roster::is_roster(payload) => {
+                let reply = self.contacts.on_push(iq);
+                self.send(Some(reply)).await;
+            }
+            iq => {
+                if let Some(reply) = inbound::answer_iq(iq) {
+                    self.send(Some(Out::send(reply))).await;
+                }
+            }
+        }
+    }
+
+    async fn on_result(&mut self, request: Request, payload: Option<Element>) {
+        match request {
+            Request::RosterFetch => self.contacts.on_fetched(payload),
+            // The server pushes the change itself.
+            Request::RosterSet(_) => {}
+            Request::Archive(page) => {
+                // The page's messages are stored before the position moves.
+                let items = self.catch_up.take_page();
+                let stored = self.ingest.archived(&items);
+                let next = self.catch_up.on_page_end(page, stored, payload);
+                self.send(next).await;
+            }
+        }
+    }
+
+    /// Results come from our server: no `from`, our bare or our full JID.
+    fn is_our_server(&self, from: Option<&tokio_xmpp::jid::Jid>) -> bool {
+        from.is_none_or(|f| f.to_bare() == self.own)
+    }
+
+    /// Sends what a handler returned, registering its requests.
+    async fn send(&mut self, out: impl IntoIterator<Item = Out>) {
+        for out in out {
+            let stanza = match out {
+                Out::Send(stanza) => stanza,
+                Out::Ask { id, iq, request } => {
+                    self.requests.insert(id, request);
+                    Stanza::Iq(iq)
+                }
+            };
+            let _ = self.link.send(stanza).await;
+        }
+    }
+
+    /// Pushes send-queue entries and hands their deliveries back to it.
+    async fn push(&mut self, pushes: impl IntoIterator<Item = Push>) {
+        for Push { id, stanza } in pushes {
+            let delivery = self.link.send(stanza).await;
+            self.queue.track(id, delivery);
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! What handlers hand back to the session, and the IQ requests that still
+//! wait for an answer.
+//!
+//! Handlers never touch the link: they return [`Out`]s and the session
+//! sends them, registering each [`Out::Ask`] under its id. So a handler can
+//! be driven in a unit test on scripted XML with no server, and no handler
+//! needs another to send for it. A leaf module: handlers import it, it
+//! imports no handler.
+
+use std::collections::HashMap;
+
+use tokio_xmpp::jid::BareJid;
+use tokio_xmpp::parsers::iq::Iq;
+use tokio_xmpp::Stanza;
+
+use crate::archive::Page;
+
+/// One of our IQ requests, remembered until its result or error arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Request {
+    RosterFetch,
+    RosterSet(BareJid),
+    /// One page of the catch-up from our archive.
+    Archive(Page),
+}
+
+/// Something a handler wants sent.
+#[derive(Debug)]
+pub(crate) enum Out {
+    /// A stanza whose answer (if any) nobody waits for.
+    Send(Stanza),
+    /// An IQ request: its result is routed back by `id`.
+    Ask {
+        id: String,
+        iq: Iq,
+        request: Request,
+    },
+}
+
+impl Out {
+    pub(crate) fn send(stanza: impl Into<Stanza>) -> Self {
+        Self::Send(stanza.into())
+    }
+
+    /// An IQ request with a fresh random id, built by `iq` from that id.
+    pub(crate) fn ask(request: Request, iq: impl FnOnce(&str) -> Iq) -> Self {
+        let id = uuid::Uuid::new_v4().to_string();
+        let iq = iq(&id);
+        Self::Ask { id, iq, request }
+    }
+}
+
+/// Our IQ requests that still wait for their result, by id.
+#[derive(Default)]
+pub(crate) struct Requests {
+    pending: HashMap<String, Request>,
+}
+
+impl Requests {
+    pub(crate) fn insert(&mut self, id: String, request: Request) {
+        self.pending.insert(id, request);
+    }
+
+    /// The request `id` answers, if it is ours; it is forgotten.
+    pub(crate) fn take(&mut self, id: &str) -> Option<Request> {
+        self.pending.remove(id)
+    }
+
+    /// Pages asked on an earlier stream will never be answered.
+    pub(crate) fn forget_archive_pages(&mut self) {
+        self.pending
+            .retain(|_, r| !matches!(r, Request::Archive(_)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_routed_once() {
+        let mut r = Requests::default();
+        r.insert("a".into(), Request::RosterFetch);
+        assert_eq!(r.take("a"), Some(Request::RosterFetch));
+        assert_eq!(r.take("a"), None);
+    }
+
+    #[test]
+    fn a_new_stream_forgets_only_archive_pages() {
+        let mut r = Requests::default();
+        r.insert("a".into(), Request::Archive(Page::Latest(10)));
+        r.insert("b".into(), Request::RosterFetch);
+        r.forget_archive_pages();
+        assert_eq!(r.take("a"), None);
+        assert_eq!(r.take("b"), Some(Request::RosterFetch));
+    }
+}

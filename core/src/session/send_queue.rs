@@ -1,0 +1,458 @@
+//! The send queue of one session: what must reach the server exactly once
+//! (outbox messages, our corrections, receipts and read markers) is pushed
+//! from here, in order, and followed until the server acks it (the protocol
+//! is in [`crate::outbox`]'s module doc). All of it is persisted first: an
+//! app kill or a lost session loses none of it, and only what was not
+//! acked goes out again.
+//!
+//! It decides what to push and records what happened; the session does the
+//! pushing ([`Push`]) and hands back each stanza's [`Delivery`], so this
+//! file runs in unit tests without a link.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_xmpp::jid::{BareJid, Jid};
+use tokio_xmpp::parsers::message::Message;
+
+use crate::connection::{Delivery, Outcome};
+use crate::events::{Event, EventHub};
+use crate::model::{DeliveryState, Direction};
+use crate::outbox::{self, Progress, Report};
+use crate::store::{PendingStanza, Store};
+
+/// A stanza to push, and the queue entry (message id or correction id) it
+/// belongs to: the session sends it, then calls [`SendQueue::track`].
+#[derive(Debug)]
+pub(crate) struct Push {
+    pub id: String,
+    pub stanza: Message,
+}
+
+pub(crate) struct SendQueue {
+    store: Arc<Store>,
+    hub: Arc<EventHub>,
+    /// Entries pushed into the stream whose fate is not known yet.
+    in_flight: HashSet<String>,
+    /// Which of `in_flight` are corrections (by correction id), not
+    /// outbox entries.
+    corrections: HashSet<String>,
+    /// Which of `in_flight` are receipts or markers (by stanza id).
+    stanzas: HashSet<String>,
+    progress_tx: mpsc::UnboundedSender<Report>,
+    /// Counts fresh sessions. A fresh session lost everything in flight on
+    /// the one before; reports about pushes made on it are stale.
+    generation: u64,
+}
+
+impl SendQueue {
+    /// A queue whose trackers report to `progress_tx` (the session feeds
+    /// those reports back to [`Self::on_progress`]).
+    pub(crate) fn new(
+        store: Arc<Store>,
+        hub: Arc<EventHub>,
+        progress_tx: mpsc::UnboundedSender<Report>,
+    ) -> Self {
+        Self {
+            store,
+            hub,
+            in_flight: HashSet::new(),
+            corrections: HashSet::new(),
+            stanzas: HashSet::new(),
+            progress_tx,
+            generation: 0,
+        }
+    }
+
+    /// The server forgot whatever it had not acked: everything in flight
+    /// goes again, in outbox order, ahead of what was queued since.
+    pub(crate) fn fresh_session(&mut self) {
+        self.generation += 1;
+        self.in_flight.clear();
+        self.corrections.clear();
+        self.stanzas.clear();
+    }
+
+    /// Follows one pushed stanza until it is acked or lost.
+    pub(crate) fn track(&self, id: String, delivery: Delivery) {
+        outbox::track(self.generation, id, delivery, self.progress_tx.clone());
+    }
+
+    /// Everything waiting (or only `only`): receipts and markers, then the
+    /// outbox in order, then our pending corrections (a correction follows
+    /// the message it corrects). Call only while online.
+    pub(crate) fn outbox(&mut self, only: Option<&HashSet<String>>) -> Vec<Push> {
+        let mut pushes = self.stanzas(only);
+        let entries = match self.store.outbox() {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::error!("cannot read the outbox: {e}");
+                return pushes;
+            }
+        };
+        for msg in entries {
+            if only.is_none_or(|set| set.contains(&msg.id)) {
+                pushes.extend(self.entry(&msg.id));
+            }
+        }
+        pushes.extend(self.corrections(only));
+        pushes
+    }
+
+    /// Waiting receipts and markers (all, or only those in `only`) not
+    /// already in flight, oldest first. Call only while online.
+    pub(crate) fn stanzas(&mut self, only: Option<&HashSet<String>>) -> Vec<Push> {
+        let pending = match self.store.pending_stanzas() {
+            Ok(pending) => pending,
+            Err(e) => {
+                tracing::error!("cannot read waiting receipts and markers: {e}");
+                return Vec::new();
+            }
+        };
+        pending
+            .into_iter()
+            .filter(|p| only.is_none_or(|set| set.contains(&p.id)))
+            .filter_map(|p| self.stanza(p))
+            .collect()
+    }
+
+    /// Queues (persists) a receipt for `about` to its sender `to`; the push
+    /// to make now, or `None` if that receipt already waits. Call only while
+    /// online (a message just arrived).
+    pub(crate) fn receipt(&mut self, to: &Jid, about: &str) -> Option<Push> {
+        let conversation = to.to_bare();
+        match self
+            .store
+            .queue_receipt(to.as_str(), conversation.as_str(), about)
+        {
+            Ok(Some(pending)) => self.stanza(pending),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(%to, "cannot queue a receipt: {e}");
+                None
+            }
+        }
+    }
+
+    fn stanza(&mut self, pending: PendingStanza) -> Option<Push> {
+        if self.in_flight.contains(&pending.id) {
+            return None;
+        }
+        let Some(stanza) = outbox::pending_for(&pending) else {
+            tracing::warn!(
+                id = pending.id,
+                "a waiting stanza has no valid recipient; dropped"
+            );
+            let _ = self.store.pending_acked(&pending.id);
+            return None;
+        };
+        self.in_flight.insert(pending.id.clone());
+        self.stanzas.insert(pending.id.clone());
+        Some(Push {
+            id: pending.id,
+            stanza,
+        })
+    }
+
+    /// Our pending corrections (all, or only those in `only`) not already in
+    /// flight. Call only while online.
+    pub(crate) fn corrections(&mut self, only: Option<&HashSet<String>>) -> Vec<Push> {
+        let pending = match self.store.pending_corrections() {
+            Ok(pending) => pending,
+            Err(e) => {
+                tracing::error!("cannot read pending corrections: {e}");
+                return Vec::new();
+            }
+        };
+        let mut pushes = Vec::new();
+        for (correction_id, msg) in pending {
+            if self.in_flight.contains(&correction_id)
+                || only.is_some_and(|set| !set.contains(&correction_id))
+            {
+                continue;
+            }
+            let Ok(to) = msg.conversation.parse::<BareJid>() else {
+                continue;
+            };
+            let stanza = outbox::correction_for(&msg, &correction_id, to);
+            self.in_flight.insert(correction_id.clone());
+            self.corrections.insert(correction_id.clone());
+            pushes.push(Push {
+                id: correction_id,
+                stanza,
+            });
+        }
+        pushes
+    }
+
+    /// The outbox entry `id`, unless it is in flight or no longer pending.
+    /// Call only while online: pushed offline, entries would sit in the
+    /// stream's queue and go out on a fresh session ahead of the older ones
+    /// it lost, which [`Self::outbox`] pushes again in outbox order.
+    pub(crate) fn entry(&mut self, id: &str) -> Option<Push> {
+        if self.in_flight.contains(id) {
+            return None;
+        }
+        let msg = match self.store.message(id) {
+            Ok(Some(msg)) => msg,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!(id, "cannot read an outbox message: {e}");
+                return None;
+            }
+        };
+        if !matches!(msg.state, DeliveryState::Queued | DeliveryState::Sent) {
+            return None;
+        }
+        let to: BareJid = match msg.conversation.parse() {
+            Ok(to) => to,
+            Err(e) => {
+                // Validated by send(); only a corrupted row gets here.
+                let reason = format!("stored recipient {:?} is not a JID: {e}", msg.conversation);
+                self.fail(id, &reason);
+                return None;
+            }
+        };
+        if let Err(e) = self.store.note_attempt(id) {
+            tracing::warn!(id, "cannot count a send attempt: {e}");
+        }
+        self.in_flight.insert(id.to_owned());
+        Some(Push {
+            id: id.to_owned(),
+            stanza: outbox::stanza_for(&msg, to),
+        })
+    }
+
+    /// Records tracker reports; returns the entries that may not have
+    /// reached the server (the caller pushes them again, in order). Message
+    /// states of the whole batch are stored in one transaction: acks come
+    /// in bursts, and each one not yet on disk when the app is killed is a
+    /// message sent twice.
+    pub(crate) fn on_reports(&mut self, reports: impl IntoIterator<Item = Report>) -> Vec<String> {
+        let mut lost = Vec::new();
+        let mut states: Vec<(String, DeliveryState)> = Vec::new();
+        for (generation, id, progress) in reports {
+            if generation != self.generation {
+                // Pushed on a session the server forgot; already pushed again.
+                continue;
+            }
+            let Progress::Done(outcome) = progress else {
+                if !self.stanzas.contains(&id) && !self.corrections.contains(&id) {
+                    states.push((id, DeliveryState::Sent));
+                }
+                continue;
+            };
+            self.in_flight.remove(&id);
+            if outcome == Outcome::Lost {
+                self.stanzas.remove(&id);
+                self.corrections.remove(&id);
+                lost.push(id);
+                continue;
+            }
+            let acked = if self.stanzas.remove(&id) {
+                self.store.pending_acked(&id)
+            } else if self.corrections.remove(&id) {
+                self.store.correction_acked(&id)
+            } else {
+                states.push((id, DeliveryState::Acked));
+                continue;
+            };
+            if let Err(e) = acked {
+                tracing::error!("cannot record an ack: {e}");
+            }
+        }
+        let changes: Vec<(&str, DeliveryState)> =
+            states.iter().map(|(id, s)| (id.as_str(), *s)).collect();
+        match self.store.advance_states(&changes) {
+            Ok(changed) => {
+                for m in changed {
+                    self.announce(m.id, m.state);
+                }
+            }
+            Err(e) => tracing::error!(count = changes.len(), "cannot record message states: {e}"),
+        }
+        lost
+    }
+
+    /// Fails our message `id` if the bounce comes from its recipient (or the
+    /// recipient's server); a stranger cannot fail our messages.
+    pub(crate) fn on_bounce(&mut self, from: BareJid, id: &str, reason: &str) {
+        let Ok(Some(msg)) = self.store.message(id) else {
+            return;
+        };
+        let recipient_domain = msg.conversation.rsplit('@').next().unwrap_or_default();
+        let from_recipient = from.as_str() == msg.conversation || from.as_str() == recipient_domain;
+        if msg.direction != Direction::Outgoing || !from_recipient {
+            return;
+        }
+        tracing::warn!(id, %from, "message bounced: {reason}");
+        self.fail(id, reason);
+    }
+
+    fn fail(&self, id: &str, reason: &str) {
+        match self.store.fail(id, reason) {
+            Ok(Some(m)) => self.announce(m.id, m.state),
+            Ok(None) => {}
+            Err(e) => tracing::error!(id, "cannot record a failed message: {e}"),
+        }
+    }
+
+    fn announce(&self, id: String, state: DeliveryState) {
+        self.hub.emit(Event::MessageState { id, state });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewOutgoing;
+    use tokio_xmpp::minidom::Element;
+
+    fn queue() -> (
+        SendQueue,
+        Arc<Store>,
+        tokio::sync::mpsc::UnboundedReceiver<Event>,
+    ) {
+        let store = Arc::new(Store::open_in_memory().expect("store"));
+        let hub = Arc::new(EventHub::new());
+        let events = hub.subscribe();
+        let (tx, _rx) = mpsc::unbounded_channel();
+        (SendQueue::new(store.clone(), hub, tx), store, events)
+    }
+
+    fn enqueue(store: &Store, to: &str, body: &str) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        store
+            .enqueue_outgoing(NewOutgoing {
+                id: &id,
+                own_jid: "alice@example.test",
+                to,
+                body,
+                timestamp: chrono::Utc::now(),
+            })
+            .expect("enqueue")
+            .id
+    }
+
+    fn xml(push: &Push) -> String {
+        String::from(&Element::from(push.stanza.clone()))
+    }
+
+    #[test]
+    fn pushes_the_outbox_in_order_once_until_the_server_answers() {
+        let (mut q, store, _events) = queue();
+        let a = enqueue(&store, "bob@example.test", "one");
+        let b = enqueue(&store, "bob@example.test", "two");
+        let pushes = q.outbox(None);
+        let ids: Vec<_> = pushes.iter().map(|p| p.id.clone()).collect();
+        assert_eq!(ids, vec![a.clone(), b.clone()]);
+        let stanza = xml(&pushes[0]);
+        assert!(stanza.contains("<body>one</body>"), "{stanza}");
+        assert!(
+            stanza.contains("origin-id") && stanza.contains(&a),
+            "{stanza}"
+        );
+        // In flight: not pushed twice.
+        assert!(q.outbox(None).is_empty());
+        assert!(q.entry(&a).is_none());
+    }
+
+    #[test]
+    fn an_ack_moves_the_message_on_and_a_loss_asks_for_a_resend() {
+        let (mut q, store, mut events) = queue();
+        let a = enqueue(&store, "bob@example.test", "one");
+        let b = enqueue(&store, "bob@example.test", "two");
+        assert_eq!(q.outbox(None).len(), 2);
+        let lost = q.on_reports([
+            (0, a.clone(), Progress::Sent),
+            (0, a.clone(), Progress::Done(Outcome::Acked)),
+            (0, b.clone(), Progress::Done(Outcome::Lost)),
+        ]);
+        assert_eq!(lost, vec![b.clone()]);
+        let states: Vec<_> = std::iter::from_fn(|| events.try_recv().ok())
+            .filter_map(|e| match e {
+                Event::MessageState { id, state } => Some((id, state)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                (a.clone(), DeliveryState::Sent),
+                (a.clone(), DeliveryState::Acked)
+            ]
+        );
+        assert_eq!(store.outbox().expect("outbox").len(), 1);
+        // The lost one goes again; the acked one does not.
+        let again = q.outbox(Some(&HashSet::from([b.clone()])));
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].id, b);
+    }
+
+    #[test]
+    fn reports_from_a_forgotten_session_are_ignored() {
+        let (mut q, store, _events) = queue();
+        let a = enqueue(&store, "bob@example.test", "one");
+        assert_eq!(q.outbox(None).len(), 1);
+        q.fresh_session();
+        let lost = q.on_reports([(0, a.clone(), Progress::Done(Outcome::Lost))]);
+        assert!(lost.is_empty());
+        // A fresh session pushes everything again.
+        assert_eq!(q.outbox(None).len(), 1);
+    }
+
+    #[test]
+    fn a_bounce_fails_only_when_it_comes_from_the_recipient() {
+        let (mut q, store, _events) = queue();
+        let a = enqueue(&store, "bob@example.test", "one");
+        q.on_bounce("mallory@example.test".parse().expect("jid"), &a, "no");
+        assert_ne!(
+            store.message(&a).expect("read").expect("row").state,
+            DeliveryState::Failed
+        );
+        q.on_bounce(
+            "example.test".parse().expect("jid"),
+            &a,
+            "service-unavailable",
+        );
+        let m = store.message(&a).expect("read").expect("row");
+        assert_eq!(m.state, DeliveryState::Failed);
+        assert_eq!(m.failure_reason.as_deref(), Some("service-unavailable"));
+    }
+
+    #[test]
+    fn receipts_and_markers_wait_in_the_store_until_acked() {
+        let (mut q, store, _events) = queue();
+        let bob: Jid = "bob@example.test/desk".parse().expect("jid");
+        let receipt = q.receipt(&bob, "m1").expect("a receipt to push");
+        // The sender retried before our receipt was acked: not twice.
+        assert!(q.receipt(&bob, "m1").is_none());
+        store
+            .queue_marker("bob@example.test", "m1")
+            .expect("marker");
+        let pushes = q.outbox(None);
+        assert_eq!(pushes.len(), 1, "the marker; the receipt is in flight");
+        let xml = String::from(&Element::from(pushes[0].stanza.clone()));
+        assert!(
+            xml.contains("displayed") && xml.contains(&pushes[0].id),
+            "{xml}"
+        );
+        // The session is lost: both go again, with the same ids.
+        q.fresh_session();
+        let again: Vec<_> = q.outbox(None).into_iter().map(|p| p.id).collect();
+        assert_eq!(again, vec![receipt.id.clone(), pushes[0].id.clone()]);
+        let lost = q.on_reports([
+            (1, receipt.id.clone(), Progress::Done(Outcome::Acked)),
+            (1, pushes[0].id.clone(), Progress::Done(Outcome::Lost)),
+        ]);
+        assert_eq!(lost, vec![pushes[0].id.clone()]);
+        let waiting: Vec<_> = store
+            .pending_stanzas()
+            .expect("read")
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(waiting, vec![pushes[0].id.clone()]);
+    }
+}
