@@ -45,7 +45,7 @@ final class AppModel: ObservableObject {
         let server = rawServer.trimmingCharacters(in: .whitespaces)
         let config = ClientConfig(
             jid: jid,
-            password: password,
+            password: Password(value: password),
             server: server.isEmpty ? nil : server,
             tls: .startTls,
             storeDir: Self.storeDirectory(for: jid).path

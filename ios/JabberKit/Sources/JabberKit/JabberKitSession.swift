@@ -52,9 +52,9 @@ public final class JabberKitSession: Sendable {
 
     /// Opens (or creates) the account's store; does not connect.
     ///
-    /// - Throws: `JabberKitError.InvalidInput` for a malformed JID, an empty
-    ///   password or an unusable CA; `JabberKitError.Storage` if the store
-    ///   cannot be opened.
+    /// - Throws: `JabberKitError.InvalidInput` for a malformed JID or an
+    ///   empty password; `JabberKitError.Storage` if the store cannot be
+    ///   opened. (An unusable server address or CA is reported by `connect()`.)
     public init(config: ClientConfig) throws {
         client = try Client(config: config)
         jid = client.jid()
@@ -65,13 +65,17 @@ public final class JabberKitSession: Sendable {
     }
 
     /// Starts JabberKit's logging to the unified log (subsystem
-    /// `org.jabberkit`). Call once at start-up; calling again changes the level.
+    /// `org.jabberkit`; on Linux, to stderr). Call once at start-up; calling
+    /// again changes the level.
     public static func enableLogging(_ level: LogLevel = .info) {
         initLogging(level: level)
     }
 
     /// Starts connecting in the background and returns at once; follow
     /// `states`. Also retries after `ConnectionState.failed`.
+    ///
+    /// - Throws: `JabberKitError.InvalidInput` for an unusable server
+    ///   address or CA.
     public func connect() throws {
         try client.connect()
     }
@@ -241,6 +245,10 @@ extension JabberKitError {
         switch self {
         case .InvalidInput(let reason), .Storage(let reason), .Other(let reason):
             return reason
+        case .NotConnected:
+            return "not connected"
+        case .StoreTooNew(let found, let supported):
+            return "the message store is from a newer JabberKit (schema \(found); this build reads up to \(supported))"
         }
     }
 }
