@@ -197,10 +197,12 @@ fn column_error(e: rusqlite::Error) -> StoreError {
 /// made on an event sees the change.
 #[derive(Debug)]
 pub struct Store {
-    writer: Mutex<Connection>,
     /// `None` for an in-memory store (a second connection would be a
-    /// second, empty database): reads then share the writer.
+    /// second, empty database): reads then share the writer. Declared
+    /// first so it closes first: the writer, closing last, checkpoints the
+    /// WAL into the file and removes it (a read-only connection cannot).
     reader: Option<Mutex<Connection>>,
+    writer: Mutex<Connection>,
 }
 
 const _: () = {

@@ -97,3 +97,23 @@ fn the_reader_sees_a_write_as_soon_as_it_returns() {
         assert_eq!(store.unread("bob@example.test").expect("unread"), i + 1);
     }
 }
+
+#[test]
+fn closing_the_store_leaves_no_wal_behind() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("s.sqlite3");
+    let store = Store::open(&path).expect("open");
+    store
+        .insert_incoming(incoming("bob@example.test", "hello", "m1"))
+        .expect("insert");
+    assert_eq!(
+        store
+            .history("bob@example.test", None, 1)
+            .expect("read")
+            .len(),
+        1
+    );
+    drop(store);
+    let wal = dir.path().join("s.sqlite3-wal");
+    assert!(!wal.exists(), "the WAL outlived the store");
+}
