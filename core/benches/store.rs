@@ -20,9 +20,9 @@
 //! targets are printed, never enforced.
 //!
 //! ```sh
-//! cargo bench -p jabberkit --bench store                    # 1,000,000 messages
-//! cargo test -p jabberkit --bench store --locked            # smoke: 5,000, each once
-//! JABBERKIT_BENCH_MESSAGES=100000 cargo bench -p jabberkit --bench store
+//! cargo bench -p jabberkit --features store-api --bench store          # 1,000,000 messages
+//! cargo test -p jabberkit --features store-api --bench store --locked  # smoke: 5,000, each once
+//! JABBERKIT_BENCH_MESSAGES=100000 cargo bench -p jabberkit --features store-api --bench store
 //! ```
 
 use std::cell::RefCell;
