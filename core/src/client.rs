@@ -15,8 +15,11 @@ use tokio_xmpp::jid::{BareJid, Jid};
 use crate::config::ClientConfig;
 use crate::connection::Link;
 use crate::error::Error;
-use crate::events::{ConnectionState, Event, EventHub, TypingState};
-use crate::model::{Contact, ContactPresence, Conversation, Message, SearchHit, Show};
+use crate::events::EventHub;
+use crate::model::{
+    ConnectionState, Contact, ContactPresence, Conversation, Event, Message, SearchHit, Show,
+    TypingState,
+};
 use crate::session::{self, Command, OwnPresence, RosterCommand, Session};
 use crate::store::{CorrectError, NewOutgoing, Store};
 

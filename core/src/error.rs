@@ -5,7 +5,6 @@
 //! whose variants are the actions an app can take. Anything with no specific
 //! action goes in [`Error::Other`].
 
-pub use crate::model::FailureReason;
 use crate::store::StoreError;
 
 /// An error returned by a [`Client`](crate::Client) call.

@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::mpsc;
 
-pub use crate::model::{ConnectionState, Event, TypingState};
+use crate::model::{ConnectionState, Event};
 
 /// The set of subscribers plus the current connection state.
 pub(crate) struct EventHub {

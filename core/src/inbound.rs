@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::events::TypingState;
+use crate::model::TypingState;
 use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::carbons;

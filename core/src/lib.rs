@@ -24,7 +24,6 @@ mod session;
 #[cfg(feature = "store-api")]
 pub mod store;
 #[cfg(not(feature = "store-api"))]
-#[allow(dead_code, unreachable_pub)]
 mod store;
 
 pub use client::{Client, STORE_FILE};

@@ -1,12 +1,8 @@
 //! Availability (RFC 6121 §4): ours, and our contacts'. The pure parts,
-//! tested on raw XML: the presence we broadcast, what an incoming
-//! `<presence/>` means, and how a contact's resources (devices) add up to
-//! the one status the UI shows.
-//!
-//! A contact is available if any of its resources is. The one shown is the
-//! best resource: highest priority first (RFC 6121 §4.7.2.3, what routing
-//! uses too), then the most reachable show — online (and `chat`) > away >
-//! xa > dnd — then the resource name, so the choice is stable.
+//! tested on raw XML: the presence we broadcast and what an incoming
+//! `<presence/>` means (XMPP's `chat` reads as online). How a contact's
+//! resources add up to the one status a UI shows is a rule of the domain:
+//! `ContactPresence::aggregate` in `model`.
 
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::parsers::presence::{self, Presence, Type as PresenceType};
@@ -95,7 +91,6 @@ fn show_to_xmpp(show: Show) -> Option<presence::Show> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ContactPresence;
     use tokio_xmpp::minidom::Element;
 
     fn own() -> BareJid {
@@ -105,15 +100,6 @@ mod tests {
     fn parse(xml: &str) -> Presence {
         let el: Element = xml.parse().expect("xml");
         Presence::try_from(el).expect("presence")
-    }
-
-    fn res(resource: &str, show: Show, priority: i8) -> ResourcePresence {
-        ResourcePresence {
-            resource: resource.into(),
-            show,
-            status: Some(resource.to_uppercase()),
-            priority,
-        }
     }
 
     #[test]
@@ -173,32 +159,6 @@ mod tests {
         ] {
             assert_eq!(update(&own(), &parse(xml)), None, "{xml}");
         }
-    }
-
-    #[test]
-    fn the_best_resource_wins_by_priority_then_show() {
-        let c = ContactPresence::aggregate(
-            "bob@example.test".into(),
-            vec![
-                res("dnd", Show::DoNotDisturb, 0),
-                res("away", Show::Away, 0),
-                res("xa", Show::ExtendedAway, 0),
-            ],
-        );
-        assert_eq!(c.show, Some(Show::Away));
-        assert_eq!(c.status.as_deref(), Some("AWAY"));
-        let order: Vec<_> = c.resources.iter().map(|r| r.resource.as_str()).collect();
-        assert_eq!(order, ["away", "xa", "dnd"]);
-        let c = ContactPresence::aggregate(
-            "bob@example.test".into(),
-            vec![
-                res("online", Show::Online, 0),
-                res("dnd", Show::DoNotDisturb, 10),
-            ],
-        );
-        assert_eq!(c.show, Some(Show::DoNotDisturb));
-        let c = ContactPresence::aggregate("bob@example.test".into(), vec![]);
-        assert_eq!((c.show, c.status), (None, None));
     }
 
     #[test]

@@ -15,16 +15,7 @@ use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::parsers::roster::{self, Ask, Group, Item, Roster};
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
-use crate::model::{Contact, Subscription};
-
-/// One change a roster push (or our own roster set) makes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Change {
-    /// Add or update; `pending_in` is ours, not the server's, and ignored.
-    Set(Contact),
-    /// `subscription='remove'`: the contact is gone.
-    Remove(String),
-}
+use crate::model::{Change, Contact, Subscription};
 
 /// What an incoming roster `set` means.
 #[derive(Debug, Clone, PartialEq)]

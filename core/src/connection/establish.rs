@@ -24,8 +24,8 @@ use tokio_xmpp::xmlstream::{initiate_stream, FallibleStreamElement, StreamHeader
 use tokio_xmpp::Error as XmppError;
 
 use super::connector::{Connector, TlsSetupError};
-use super::Report;
-use crate::error::FailureReason;
+use super::LinkEvent;
+use crate::model::FailureReason;
 
 /// What every connection attempt of one link needs.
 pub(super) struct Establisher {
@@ -43,10 +43,10 @@ pub(super) struct Establisher {
     /// the link on close and by us on a fatal error, before anything else
     /// can ask for another attempt.
     pub shutdown: Arc<watch::Sender<bool>>,
-    /// What happened to our attempts: a wait before the next one, or a
-    /// fatal verdict. The link hands it to the session, which decides what
-    /// the app sees.
-    pub reports: mpsc::UnboundedSender<Report>,
+    /// What happened to our attempts: `Retrying` (a wait before the next
+    /// one) or `Closed` with a fatal verdict. The link hands it to the
+    /// session, which decides what the app sees.
+    pub reports: mpsc::UnboundedSender<LinkEvent>,
     /// Logins handed to the stream since it was last online. Above zero at
     /// the start of a run, the last login led nowhere (the stream broke
     /// while binding or resuming): back off as after a failure, so that a
@@ -108,7 +108,7 @@ impl Establisher {
                     if let Some(reason) = fatal_reason(&e) {
                         tracing::error!("giving up: {reason}");
                         self.shutdown.send_replace(true);
-                        let _ = self.reports.send(Report::Fatal(reason));
+                        let _ = self.reports.send(LinkEvent::Closed(Some(reason)));
                         return feed_dead(slot, &self.jid).await;
                     }
                     e.to_string()
@@ -135,7 +135,7 @@ impl Establisher {
     ) -> bool {
         let delay = backoff(attempt, self.min_delay, self.max_delay);
         tracing::info!("retrying in {delay:?}");
-        let _ = self.reports.send(Report::Retrying {
+        let _ = self.reports.send(LinkEvent::Retrying {
             attempt,
             retry_in: delay,
         });

@@ -28,7 +28,8 @@ use tokio_xmpp::xmlstream::Timeouts;
 use tokio_xmpp::Stanza;
 
 use crate::config::ClientConfig;
-use crate::error::{Error, FailureReason};
+use crate::error::Error;
+use crate::model::FailureReason;
 use connector::Connector;
 use csi::Csi;
 use establish::Establisher;
@@ -55,17 +56,6 @@ pub(crate) enum LinkEvent {
     Stanza(Box<Stanza>),
     /// The link is gone for good: closed locally, or failed (with a reason).
     Closed(Option<FailureReason>),
-}
-
-/// What the reconnect loop reports to the link.
-#[derive(Debug)]
-pub(crate) enum Report {
-    Retrying {
-        attempt: u32,
-        retry_in: std::time::Duration,
-    },
-    /// Retrying cannot help (authentication, certificate): the link is over.
-    Fatal(FailureReason),
 }
 
 /// The fate of one sent stanza.
@@ -104,7 +94,8 @@ pub(crate) struct Link {
     domain: String,
     establisher: Arc<Establisher>,
     shutdown: Arc<watch::Sender<bool>>,
-    reports: mpsc::UnboundedReceiver<Report>,
+    /// `Retrying` and `Closed(Some(reason))` from the reconnect loop.
+    reports: mpsc::UnboundedReceiver<LinkEvent>,
 }
 
 impl Link {
@@ -153,10 +144,7 @@ impl Link {
     pub(crate) async fn next(&mut self) -> LinkEvent {
         tokio::select! {
             biased;
-            Some(report) = self.reports.recv() => match report {
-                Report::Fatal(reason) => LinkEvent::Closed(Some(reason)),
-                Report::Retrying { attempt, retry_in } => LinkEvent::Retrying { attempt, retry_in },
-            },
+            Some(report) = self.reports.recv() => report,
             ev = self.stream.next() => match ev {
                 None => LinkEvent::Closed(None),
                 Some(StreamEvent0::Stream(StreamEvent::Reset { bound_jid, .. })) => {

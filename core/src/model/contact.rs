@@ -4,6 +4,16 @@
 //! routing uses too), then the most reachable show — online > away > xa >
 //! dnd — then the resource name, so the choice is stable.
 
+/// One change to the contact list, as a roster push (or our own roster
+/// set) makes it; the store applies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// Add or update; `pending_in` is ours, not the server's, and ignored.
+    Set(Contact),
+    /// `subscription='remove'`: the contact is gone.
+    Remove(String),
+}
+
 /// Who sees whose presence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Subscription {
@@ -152,5 +162,45 @@ impl ContactPresence {
             jid,
             resources,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(resource: &str, show: Show, priority: i8) -> ResourcePresence {
+        ResourcePresence {
+            resource: resource.into(),
+            show,
+            status: Some(resource.to_uppercase()),
+            priority,
+        }
+    }
+
+    #[test]
+    fn the_best_resource_wins_by_priority_then_show() {
+        let c = ContactPresence::aggregate(
+            "bob@example.test".into(),
+            vec![
+                res("dnd", Show::DoNotDisturb, 0),
+                res("away", Show::Away, 0),
+                res("xa", Show::ExtendedAway, 0),
+            ],
+        );
+        assert_eq!(c.show, Some(Show::Away));
+        assert_eq!(c.status.as_deref(), Some("AWAY"));
+        let order: Vec<_> = c.resources.iter().map(|r| r.resource.as_str()).collect();
+        assert_eq!(order, ["away", "xa", "dnd"]);
+        let c = ContactPresence::aggregate(
+            "bob@example.test".into(),
+            vec![
+                res("online", Show::Online, 0),
+                res("dnd", Show::DoNotDisturb, 10),
+            ],
+        );
+        assert_eq!(c.show, Some(Show::DoNotDisturb));
+        let c = ContactPresence::aggregate("bob@example.test".into(), vec![]);
+        assert_eq!((c.show, c.status), (None, None));
     }
 }

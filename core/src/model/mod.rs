@@ -7,6 +7,7 @@ mod conversation;
 mod event;
 mod message;
 
+pub(crate) use contact::Change;
 pub use contact::{Contact, ContactPresence, ResourcePresence, Show, Subscription};
 pub use conversation::Conversation;
 pub use event::{ConnectionState, Event, FailureReason, TypingState};

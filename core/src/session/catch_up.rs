@@ -17,7 +17,8 @@ use tokio_xmpp::parsers::stanza_error::{DefinedCondition, StanzaError};
 
 use super::requests::{Out, Request};
 use crate::archive::{self, Archived, Page};
-use crate::events::{Event, EventHub};
+use crate::events::EventHub;
+use crate::model::Event;
 use crate::store::Store;
 
 /// A catch-up in progress.
@@ -201,7 +202,7 @@ impl CatchUp {
 mod tests {
     use super::*;
 
-    const OWN: &str = "alice@example.test";
+    use crate::session::fixture::OWN;
 
     fn catch_up(
         first_login: u32,
@@ -210,13 +211,11 @@ mod tests {
         Arc<Store>,
         tokio::sync::mpsc::UnboundedReceiver<Event>,
     ) {
-        let store = Arc::new(Store::open_in_memory().expect("store"));
-        let hub = Arc::new(EventHub::new());
-        let events = hub.subscribe();
+        let f = crate::session::fixture::fixture();
         (
-            CatchUp::new(OWN.parse().expect("jid"), store.clone(), hub, first_login),
-            store,
-            events,
+            CatchUp::new(f.own, f.store.clone(), f.hub, first_login),
+            f.store,
+            f.events,
         )
     }
 

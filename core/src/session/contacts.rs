@@ -15,8 +15,8 @@ use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 
 use super::requests::{Out, Request};
-use crate::events::{Event, EventHub};
-use crate::model::Show;
+use crate::events::EventHub;
+use crate::model::{Event, Show};
 use crate::presence::{self, Update};
 use crate::roster::{self, Push};
 use crate::store::{Store, StoreError};
@@ -255,20 +255,16 @@ mod tests {
     use super::*;
     use tokio_xmpp::Stanza;
 
-    const OWN: &str = "alice@example.test";
-
     fn contacts() -> (
         Contacts,
         Arc<Store>,
         tokio::sync::mpsc::UnboundedReceiver<Event>,
     ) {
-        let store = Arc::new(Store::open_in_memory().expect("store"));
-        let hub = Arc::new(EventHub::new());
-        let events = hub.subscribe();
+        let f = crate::session::fixture::fixture();
         (
-            Contacts::new(OWN.parse().expect("jid"), store.clone(), hub),
-            store,
-            events,
+            Contacts::new(f.own, f.store.clone(), f.hub),
+            f.store,
+            f.events,
         )
     }
 

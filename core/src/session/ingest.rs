@@ -13,8 +13,9 @@ use chrono::{DateTime, Utc};
 use tokio_xmpp::jid::BareJid;
 
 use crate::archive::Archived;
-use crate::events::{Event, EventHub};
+use crate::events::EventHub;
 use crate::inbound::{Chat, OwnCopy};
+use crate::model::Event;
 use crate::store::{CorrectionTarget, NewIncoming, NewOutgoingCopy, PageItem, Store};
 
 pub(crate) struct Ingest {
@@ -246,20 +247,18 @@ mod tests {
     use tokio_xmpp::minidom::Element;
     use tokio_xmpp::parsers::message::Message;
 
-    const OWN: &str = "alice@example.test";
+    use crate::session::fixture::OWN;
 
     fn ingest() -> (
         Ingest,
         Arc<Store>,
         tokio::sync::mpsc::UnboundedReceiver<Event>,
     ) {
-        let store = Arc::new(Store::open_in_memory().expect("store"));
-        let hub = Arc::new(EventHub::new());
-        let events = hub.subscribe();
+        let f = crate::session::fixture::fixture();
         (
-            Ingest::new(OWN.parse().expect("jid"), store.clone(), hub),
-            store,
-            events,
+            Ingest::new(f.own, f.store.clone(), f.hub),
+            f.store,
+            f.events,
         )
     }
 

@@ -27,6 +27,8 @@
 
 mod catch_up;
 mod contacts;
+#[cfg(test)]
+mod fixture;
 mod ingest;
 mod requests;
 mod send_queue;
@@ -44,8 +46,9 @@ use tokio_xmpp::Stanza;
 
 use crate::archive;
 use crate::connection::{Link, LinkEvent};
-use crate::events::{ConnectionState, Event, EventHub, TypingState};
+use crate::events::EventHub;
 use crate::inbound::{self, Inbound};
+use crate::model::{ConnectionState, Event, TypingState};
 use crate::outbox::Report;
 use crate::roster;
 use crate::store::Store;
@@ -107,6 +110,24 @@ pub(crate) fn idle(hub: &EventHub) {
     hub.set_state(ConnectionState::Disconnected);
 }
 
+/// What the app sees for a link event; `None` for a stanza. The session is
+/// the one publisher of connection state.
+fn published(ev: &LinkEvent) -> Option<ConnectionState> {
+    Some(match ev {
+        LinkEvent::Online { resumed } => ConnectionState::Online { resumed: *resumed },
+        LinkEvent::Suspended => ConnectionState::Suspended,
+        LinkEvent::Retrying { attempt, retry_in } => ConnectionState::Reconnecting {
+            attempt: *attempt,
+            retry_in: *retry_in,
+        },
+        LinkEvent::Closed(Some(reason)) => ConnectionState::Failed {
+            reason: reason.clone(),
+        },
+        LinkEvent::Closed(None) => ConnectionState::Disconnected,
+        LinkEvent::Stanza(_) => return None,
+    })
+}
+
 /// Whether the session's loop goes on.
 enum Flow {
     Continue,
@@ -156,9 +177,6 @@ impl Session {
         s.link.set_foreground(active).await;
         loop {
             let flow = tokio::select! {
-                // Acks first: each one stored takes a message out of the
-                // outbox, so an app kill cannot send it again.
-                biased;
                 Some(report) = progress.recv() => {
                     // Sessions are lost as a whole, and acks come in bursts:
                     // take every report already waiting, store them in one
@@ -205,10 +223,12 @@ impl Running {
         ev: LinkEvent,
         own_presence: &mut watch::Receiver<OwnPresence>,
     ) -> Flow {
+        if let Some(state) = published(&ev) {
+            self.hub.set_state(state);
+        }
         match ev {
             LinkEvent::Online { resumed } => {
                 self.online = true;
-                self.hub.set_state(ConnectionState::Online { resumed });
                 if !resumed {
                     self.queue.fresh_session();
                     let fetch = self.contacts.fresh_session();
@@ -247,26 +267,17 @@ impl Running {
             }
             LinkEvent::Suspended => {
                 self.online = false;
-                self.hub.set_state(ConnectionState::Suspended);
                 Flow::Continue
             }
-            LinkEvent::Retrying { attempt, retry_in } => {
-                self.hub
-                    .set_state(ConnectionState::Reconnecting { attempt, retry_in });
-                Flow::Continue
-            }
+            LinkEvent::Retrying { .. } => Flow::Continue,
             LinkEvent::Stanza(stanza) => {
                 self.on_stanza(*stanza).await;
                 Flow::Continue
             }
-            LinkEvent::Closed(reason) => {
+            // The session ends here: what `published` made of it is its last
+            // state, so no late report can hide a failure.
+            LinkEvent::Closed(_) => {
                 self.online = false;
-                match reason {
-                    // The last state of this session: nothing is published
-                    // after it, so no late report can hide it.
-                    Some(reason) => self.hub.set_state(ConnectionState::Failed { reason }),
-                    None => idle(&self.hub),
-                }
                 Flow::Close(None)
             }
         }
@@ -434,5 +445,36 @@ impl Running {
             let delivery = self.link.send(stanza).await;
             self.queue.track(id, delivery);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::FailureReason;
+
+    #[test]
+    fn a_fatal_verdict_is_published_as_failed_and_ends_the_session() {
+        let reason = FailureReason::Authentication {
+            detail: "not-authorized".into(),
+        };
+        assert_eq!(
+            published(&LinkEvent::Closed(Some(reason.clone()))),
+            Some(ConnectionState::Failed { reason })
+        );
+        assert_eq!(
+            published(&LinkEvent::Closed(None)),
+            Some(ConnectionState::Disconnected)
+        );
+        assert_eq!(
+            published(&LinkEvent::Retrying {
+                attempt: 2,
+                retry_in: std::time::Duration::from_secs(1)
+            }),
+            Some(ConnectionState::Reconnecting {
+                attempt: 2,
+                retry_in: std::time::Duration::from_secs(1)
+            })
+        );
     }
 }

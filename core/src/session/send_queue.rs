@@ -9,7 +9,7 @@
 //! pushing ([`Push`]) and hands back each stanza's [`Delivery`], so this
 //! file runs in unit tests without a link.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -17,12 +17,12 @@ use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::parsers::message::Message;
 
 use crate::connection::{Delivery, Outcome};
-use crate::events::{Event, EventHub};
-use crate::model::{DeliveryState, Direction};
+use crate::events::EventHub;
+use crate::model::{DeliveryState, Direction, Event, Message as Stored};
 use crate::outbox::{self, Progress, Report};
 use crate::store::{PendingStanza, Store};
 
-/// A stanza to push, and the queue entry (message id or correction id) it
+/// A stanza to push, and the queue entry (message, correction or stanza id) it
 /// belongs to: the session sends it, then calls [`SendQueue::track`].
 #[derive(Debug)]
 pub(crate) struct Push {
@@ -30,16 +30,22 @@ pub(crate) struct Push {
     pub stanza: Message,
 }
 
+/// What a pushed entry is, which says where its ack is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// An outbox message (by message id): its delivery state moves on.
+    Message,
+    /// Our correction of a message (by correction id).
+    Correction,
+    /// A receipt or read marker (by stanza id).
+    Stanza,
+}
+
 pub(crate) struct SendQueue {
     store: Arc<Store>,
     hub: Arc<EventHub>,
     /// Entries pushed into the stream whose fate is not known yet.
-    in_flight: HashSet<String>,
-    /// Which of `in_flight` are corrections (by correction id), not
-    /// outbox entries.
-    corrections: HashSet<String>,
-    /// Which of `in_flight` are receipts or markers (by stanza id).
-    stanzas: HashSet<String>,
+    in_flight: HashMap<String, Kind>,
     progress_tx: mpsc::UnboundedSender<Report>,
     /// Counts fresh sessions. A fresh session lost everything in flight on
     /// the one before; reports about pushes made on it are stale.
@@ -48,7 +54,7 @@ pub(crate) struct SendQueue {
 
 impl SendQueue {
     /// A queue whose trackers report to `progress_tx` (the session feeds
-    /// those reports back to [`Self::on_progress`]).
+    /// those reports back to [`Self::on_reports`]).
     pub(crate) fn new(
         store: Arc<Store>,
         hub: Arc<EventHub>,
@@ -57,9 +63,7 @@ impl SendQueue {
         Self {
             store,
             hub,
-            in_flight: HashSet::new(),
-            corrections: HashSet::new(),
-            stanzas: HashSet::new(),
+            in_flight: HashMap::new(),
             progress_tx,
             generation: 0,
         }
@@ -70,8 +74,6 @@ impl SendQueue {
     pub(crate) fn fresh_session(&mut self) {
         self.generation += 1;
         self.in_flight.clear();
-        self.corrections.clear();
-        self.stanzas.clear();
     }
 
     /// Follows one pushed stanza until it is acked or lost.
@@ -93,7 +95,7 @@ impl SendQueue {
         };
         for msg in entries {
             if only.is_none_or(|set| set.contains(&msg.id)) {
-                pushes.extend(self.entry(&msg.id));
+                pushes.extend(self.message(msg));
             }
         }
         pushes.extend(self.corrections(only));
@@ -136,7 +138,7 @@ impl SendQueue {
     }
 
     fn stanza(&mut self, pending: PendingStanza) -> Option<Push> {
-        if self.in_flight.contains(&pending.id) {
+        if self.in_flight.contains_key(&pending.id) {
             return None;
         }
         let Some(stanza) = outbox::pending_for(&pending) else {
@@ -147,8 +149,7 @@ impl SendQueue {
             let _ = self.store.pending_acked(&pending.id);
             return None;
         };
-        self.in_flight.insert(pending.id.clone());
-        self.stanzas.insert(pending.id.clone());
+        self.in_flight.insert(pending.id.clone(), Kind::Stanza);
         Some(Push {
             id: pending.id,
             stanza,
@@ -167,7 +168,7 @@ impl SendQueue {
         };
         let mut pushes = Vec::new();
         for (correction_id, msg) in pending {
-            if self.in_flight.contains(&correction_id)
+            if self.in_flight.contains_key(&correction_id)
                 || only.is_some_and(|set| !set.contains(&correction_id))
             {
                 continue;
@@ -176,8 +177,8 @@ impl SendQueue {
                 continue;
             };
             let stanza = outbox::correction_for(&msg, &correction_id, to);
-            self.in_flight.insert(correction_id.clone());
-            self.corrections.insert(correction_id.clone());
+            self.in_flight
+                .insert(correction_id.clone(), Kind::Correction);
             pushes.push(Push {
                 id: correction_id,
                 stanza,
@@ -191,18 +192,25 @@ impl SendQueue {
     /// stream's queue and go out on a fresh session ahead of the older ones
     /// it lost, which [`Self::outbox`] pushes again in outbox order.
     pub(crate) fn entry(&mut self, id: &str) -> Option<Push> {
-        if self.in_flight.contains(id) {
+        if self.in_flight.contains_key(id) {
             return None;
         }
-        let msg = match self.store.message(id) {
-            Ok(Some(msg)) => msg,
-            Ok(None) => return None,
+        match self.store.message(id) {
+            Ok(Some(msg)) => self.message(msg),
+            Ok(None) => None,
             Err(e) => {
                 tracing::error!(id, "cannot read an outbox message: {e}");
-                return None;
+                None
             }
-        };
-        if !matches!(msg.state, DeliveryState::Queued | DeliveryState::Sent) {
+        }
+    }
+
+    /// The push for stored message `msg`, unless it is in flight or no
+    /// longer pending.
+    fn message(&mut self, msg: Stored) -> Option<Push> {
+        if self.in_flight.contains_key(&msg.id)
+            || !matches!(msg.state, DeliveryState::Queued | DeliveryState::Sent)
+        {
             return None;
         }
         let to: BareJid = match msg.conversation.parse() {
@@ -210,17 +218,17 @@ impl SendQueue {
             Err(e) => {
                 // Validated by send(); only a corrupted row gets here.
                 let reason = format!("stored recipient {:?} is not a JID: {e}", msg.conversation);
-                self.fail(id, &reason);
+                self.fail(&msg.id, &reason);
                 return None;
             }
         };
-        if let Err(e) = self.store.note_attempt(id) {
-            tracing::warn!(id, "cannot count a send attempt: {e}");
+        if let Err(e) = self.store.note_attempt(&msg.id) {
+            tracing::warn!(id = msg.id, "cannot count a send attempt: {e}");
         }
-        self.in_flight.insert(id.to_owned());
+        self.in_flight.insert(msg.id.clone(), Kind::Message);
         Some(Push {
-            id: id.to_owned(),
             stanza: outbox::stanza_for(&msg, to),
+            id: msg.id,
         })
     }
 
@@ -237,30 +245,34 @@ impl SendQueue {
                 // Pushed on a session the server forgot; already pushed again.
                 continue;
             }
-            let Progress::Done(outcome) = progress else {
-                if !self.stanzas.contains(&id) && !self.corrections.contains(&id) {
+            let kind = self.in_flight.get(&id).copied().unwrap_or(Kind::Message);
+            let outcome = match progress {
+                Progress::Sent if kind == Kind::Message => {
                     states.push((id, DeliveryState::Sent));
+                    continue;
                 }
-                continue;
+                Progress::Sent => continue,
+                Progress::Done(outcome) => outcome,
             };
             self.in_flight.remove(&id);
-            if outcome == Outcome::Lost {
-                self.stanzas.remove(&id);
-                self.corrections.remove(&id);
-                lost.push(id);
-                continue;
-            }
-            let acked = if self.stanzas.remove(&id) {
-                self.store.pending_acked(&id)
-            } else if self.corrections.remove(&id) {
-                self.store.correction_acked(&id)
-            } else {
-                states.push((id, DeliveryState::Acked));
-                continue;
+            let acked = match (outcome, kind) {
+                (Outcome::Lost, _) => {
+                    lost.push(id);
+                    continue;
+                }
+                (Outcome::Acked, Kind::Message) => {
+                    states.push((id, DeliveryState::Acked));
+                    continue;
+                }
+                (Outcome::Acked, Kind::Correction) => self.store.correction_acked(&id),
+                (Outcome::Acked, Kind::Stanza) => self.store.pending_acked(&id),
             };
             if let Err(e) = acked {
-                tracing::error!("cannot record an ack: {e}");
+                tracing::error!(%id, "cannot record an ack: {e}");
             }
+        }
+        if states.is_empty() {
+            return lost;
         }
         let changes: Vec<(&str, DeliveryState)> =
             states.iter().map(|(id, s)| (id.as_str(), *s)).collect();
@@ -314,11 +326,13 @@ mod tests {
         Arc<Store>,
         tokio::sync::mpsc::UnboundedReceiver<Event>,
     ) {
-        let store = Arc::new(Store::open_in_memory().expect("store"));
-        let hub = Arc::new(EventHub::new());
-        let events = hub.subscribe();
+        let f = crate::session::fixture::fixture();
         let (tx, _rx) = mpsc::unbounded_channel();
-        (SendQueue::new(store.clone(), hub, tx), store, events)
+        (
+            SendQueue::new(f.store.clone(), f.hub, tx),
+            f.store,
+            f.events,
+        )
     }
 
     fn enqueue(store: &Store, to: &str, body: &str) -> String {

@@ -5,8 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::{column_error, corrupt, Store, StoreError};
-use crate::model::{Contact, ContactPresence, ResourcePresence, Show, Subscription};
-use crate::roster::Change;
+use crate::model::{Change, Contact, ContactPresence, ResourcePresence, Show, Subscription};
 
 /// The contact list (see "Contacts" in the module doc).
 impl Store {

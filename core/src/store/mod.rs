@@ -239,6 +239,7 @@ impl Store {
     }
 
     /// A store that lives and dies with the returned value; for tests.
+    #[cfg(test)]
     pub fn open_in_memory() -> Result<Store, StoreError> {
         Self::init(Connection::open_in_memory()?, SCHEMA_VERSION)
     }
@@ -359,6 +360,7 @@ impl Store {
     /// Returns the updated message, or `None` if nothing changed: unknown id,
     /// incoming message, or not a step forward. Reaching acked, delivered or
     /// failed takes the message out of the outbox.
+    #[cfg(test)]
     pub fn advance_state(
         &self,
         id: &str,
@@ -442,6 +444,7 @@ impl Store {
 
     /// Records the latest recoverable error of an outbox entry (the message
     /// stays queued). `false` if the message is not in the outbox.
+    #[cfg(test)]
     pub fn note_error(&self, id: &str, error: &str) -> Result<bool, StoreError> {
         let conn = self.conn();
         let changed = conn.execute(

@@ -75,6 +75,7 @@ impl Store {
     }
     /// How many incoming messages of the conversation with `conversation`
     /// are unread; 0 for an unknown conversation.
+    #[cfg(test)]
     pub fn unread(&self, conversation: &str) -> Result<u32, StoreError> {
         let conn = self.read();
         let mut stmt = conn.prepare_cached("SELECT unread FROM conversations WHERE peer = ?1")?;
@@ -148,6 +149,7 @@ impl Store {
         .transpose()
     }
     /// How many messages are stored.
+    #[cfg(any(test, feature = "store-api"))]
     pub fn count_messages(&self) -> Result<u64, StoreError> {
         let n: i64 = self
             .read()

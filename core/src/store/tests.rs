@@ -5,8 +5,8 @@ use rusqlite::Connection;
 
 use super::queries::{fts_expression, SEARCH_SQL, SEARCH_WINDOW};
 use super::*;
+use crate::model::Change;
 use crate::model::{Contact, ResourcePresence, Show, Subscription};
-use crate::roster::Change;
 
 const ME: &str = "me@example.org";
 const ALICE: &str = "alice@example.org";
