@@ -73,34 +73,11 @@ use std::time::Duration;
 
 use crate::model::{DeliveryState, Direction, Message};
 use chrono::{DateTime, Utc};
-use rusqlite::{
-    params, Connection, OpenFlags, OptionalExtension, Row, Rows, Transaction, TransactionBehavior,
-};
+use rusqlite::{params, Connection, OpenFlags, Transaction, TransactionBehavior};
 
-/// Numbered migrations; entry `i` brings the schema to version `i + 1`.
-/// Append only: a released migration is never edited.
-const MIGRATIONS: &[(&str, &str)] = &[
-    ("001_initial", include_str!("migrations/001_initial.sql")),
-    ("002_outbox", include_str!("migrations/002_outbox.sql")),
-    (
-        "003_search_and_unread",
-        include_str!("migrations/003_search_and_unread.sql"),
-    ),
-    ("004_roster", include_str!("migrations/004_roster.sql")),
-    ("005_presence", include_str!("migrations/005_presence.sql")),
-    ("006_archive", include_str!("migrations/006_archive.sql")),
-    (
-        "007_markers_and_corrections",
-        include_str!("migrations/007_markers_and_corrections.sql"),
-    ),
-    (
-        "008_pending_stanzas",
-        include_str!("migrations/008_pending_stanzas.sql"),
-    ),
-];
-
-/// The schema version this build writes and understands.
-const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+use migrate::{migrate, user_version, SCHEMA_VERSION};
+// Row readers, shared by the files beside this one (`super::read_message`).
+use rows::{column_error, load_message, read_count, read_message, read_messages, MESSAGE_COLUMNS};
 
 /// How long a write waits for another connection (another process, a
 /// backup tool) before failing with `SQLITE_BUSY`.
@@ -175,17 +152,6 @@ fn corrupt(reason: impl Into<String>) -> StoreError {
     }
 }
 
-/// Reading a column failed: a type or range mismatch is bad data on disk,
-/// anything else is SQLite's own error.
-fn column_error(e: rusqlite::Error) -> StoreError {
-    match e {
-        rusqlite::Error::InvalidColumnType(..)
-        | rusqlite::Error::FromSqlConversionFailure(..)
-        | rusqlite::Error::IntegralValueOutOfRange(..) => corrupt(e.to_string()),
-        other => StoreError::Sqlite(other),
-    }
-}
-
 /// The message store. Cheap to share (`Arc<Store>`); every call takes a
 /// connection for one short transaction.
 ///
@@ -209,27 +175,6 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Store>();
 };
-
-/// `SELECT` of every [`Message`] column from `messages AS m`, in the
-/// order [`read_message`] expects, then any `extra` columns (starting at
-/// [`MESSAGE_COLUMNS`]), followed by the rest of the query.
-macro_rules! select_message {
-    ($rest:literal) => {
-        select_message!(extra: "", $rest)
-    };
-    (extra: $extra:literal, $rest:literal) => {
-        concat!(
-            "SELECT m.id, m.conversation, m.direction, m.sender, m.body, m.timestamp, ",
-            "m.origin_id, m.stanza_id, m.state, m.failure_reason, m.corrected",
-            $extra,
-            " FROM messages AS m ",
-            $rest
-        )
-    };
-}
-
-/// How many columns [`select_message!`] reads before its extra ones.
-const MESSAGE_COLUMNS: usize = 11;
 
 impl Store {
     /// Opens (creating if needed) the store at `path` and brings its schema
@@ -310,27 +255,6 @@ impl Store {
         }
     }
 
-    /// Stores an outgoing message as `queued` and appends it to the outbox,
-    /// in one transaction. Call this before sending anything.
-    pub fn enqueue_outgoing(&self, m: NewOutgoing<'_>) -> Result<Message, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seq = next_seq(&tx)?;
-        let timestamp = m.timestamp.timestamp_millis();
-        tx.execute(
-            "INSERT INTO messages (id, seq, conversation, direction, sender, body, timestamp, \
-             origin_id, stanza_id, remote_id, state) \
-             VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?1, NULL, NULL, 'queued')",
-            params![m.id, seq, m.to, m.own_jid, m.body, timestamp],
-        )?;
-        tx.execute("INSERT INTO outbox (message_id) VALUES (?1)", [m.id])?;
-        touch_conversation(&tx, m.to, m.id, timestamp, seq)?;
-        let message = load_message(&tx, m.id)?
-            .ok_or_else(|| corrupt(format!("message {} missing right after insert", m.id)))?;
-        tx.commit()?;
-        Ok(message)
-    }
-
     /// Stores an incoming message under a new id. `Ok(None)` means it is a
     /// copy of a message already stored (same stanza-id, or same sender and
     /// origin-id / stanza `@id`) and nothing changed.
@@ -356,104 +280,6 @@ impl Store {
             .flatten())
     }
 
-    /// Moves an outgoing message forward (see [`DeliveryState::can_advance_to`]).
-    /// Returns the updated message, or `None` if nothing changed: unknown id,
-    /// incoming message, or not a step forward. Reaching acked, delivered or
-    /// failed takes the message out of the outbox.
-    #[cfg(test)]
-    pub fn advance_state(
-        &self,
-        id: &str,
-        to: DeliveryState,
-    ) -> Result<Option<Message>, StoreError> {
-        self.transition(id, None, to, None)
-    }
-
-    /// Gives up on an outgoing message that is queued or sent: it becomes
-    /// failed with `reason`, and leaves the outbox. `None` if nothing changed.
-    pub fn fail(&self, id: &str, reason: &str) -> Result<Option<Message>, StoreError> {
-        self.transition(id, None, DeliveryState::Failed, Some(reason))
-    }
-
-    /// Applies an XEP-0184 receipt from `peer_bare` for our message `id`.
-    /// Only a receipt from the peer of that message's conversation counts;
-    /// anyone else's changes nothing (`None`).
-    pub fn mark_delivered(&self, peer_bare: &str, id: &str) -> Result<Option<Message>, StoreError> {
-        self.transition(id, Some(peer_bare), DeliveryState::Delivered, None)
-    }
-
-    /// Moves several outgoing messages on, in order, in one transaction:
-    /// the server's acks arrive in bursts, and each must reach the disk
-    /// before the app can be killed (an unrecorded ack means a resend).
-    /// Returns the messages that changed, in order.
-    pub fn advance_states(
-        &self,
-        changes: &[(&str, DeliveryState)],
-    ) -> Result<Vec<Message>, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut changed = Vec::new();
-        for (id, to) in changes {
-            changed.extend(transition_in(&tx, id, None, *to, None)?);
-        }
-        tx.commit()?;
-        Ok(changed)
-    }
-
-    fn transition(
-        &self,
-        id: &str,
-        peer: Option<&str>,
-        to: DeliveryState,
-        reason: Option<&str>,
-    ) -> Result<Option<Message>, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let changed = transition_in(&tx, id, peer, to, reason)?;
-        tx.commit()?;
-        Ok(changed)
-    }
-
-    /// Outgoing messages not yet acked, oldest entry first: what the sender
-    /// (re)sends after start-up or a new session.
-    pub fn outbox(&self) -> Result<Vec<Message>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(select_message!(
-            "JOIN outbox AS o ON o.message_id = m.id ORDER BY o.seq"
-        ))?;
-        let rows = stmt.query([])?;
-        read_messages(rows)
-    }
-
-    /// Counts one more send attempt for an outbox entry; returns the new
-    /// count, or `None` if the message is not in the outbox.
-    pub fn note_attempt(&self, id: &str) -> Result<Option<u32>, StoreError> {
-        let conn = self.conn();
-        let attempts = conn
-            .query_row(
-                "UPDATE outbox SET attempts = attempts + 1 WHERE message_id = ?1 \
-                 RETURNING attempts",
-                [id],
-                |row| row.get::<_, i64>(0),
-            )
-            .optional()?;
-        attempts
-            .map(|n| u32::try_from(n).map_err(|_| corrupt(format!("outbox attempts {n}"))))
-            .transpose()
-    }
-
-    /// Records the latest recoverable error of an outbox entry (the message
-    /// stays queued). `false` if the message is not in the outbox.
-    #[cfg(test)]
-    pub fn note_error(&self, id: &str, error: &str) -> Result<bool, StoreError> {
-        let conn = self.conn();
-        let changed = conn.execute(
-            "UPDATE outbox SET last_error = ?2 WHERE message_id = ?1",
-            [id, error],
-        )?;
-        Ok(changed > 0)
-    }
-
     /// Marks every message of the conversation with `conversation` read and
     /// returns how many were unread (0 for an unknown conversation).
     pub fn mark_read(&self, conversation: &str) -> Result<u32, StoreError> {
@@ -474,69 +300,6 @@ impl Store {
         tx.commit()?;
         Ok(was)
     }
-}
-
-/// Reads a non-negative count that must fit a `u32`.
-fn read_count(row: &Row<'_>, column: usize, what: &str) -> Result<u32, StoreError> {
-    let n: i64 = row.get(column).map_err(column_error)?;
-    u32::try_from(n).map_err(|_| corrupt(format!("{what} {n}")))
-}
-
-fn user_version(conn: &Connection) -> Result<u32, StoreError> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    u32::try_from(version).map_err(|_| corrupt(format!("schema version {version}")))
-}
-
-/// One state change of our message `id` inside `tx`, if the rules allow it
-/// (see "Delivery states" in the module doc); `peer`, if given, must be the
-/// message's conversation.
-fn transition_in(
-    tx: &Transaction<'_>,
-    id: &str,
-    peer: Option<&str>,
-    to: DeliveryState,
-    reason: Option<&str>,
-) -> Result<Option<Message>, StoreError> {
-    let Some(current) = load_message(tx, id)? else {
-        return Ok(None);
-    };
-    if current.direction != Direction::Outgoing
-        || peer.is_some_and(|peer| peer != current.conversation)
-        || !current.state.can_advance_to(to)
-    {
-        return Ok(None);
-    }
-    tx.execute(
-        "UPDATE messages SET state = ?2, failure_reason = ?3 WHERE id = ?1",
-        params![id, to.as_str(), reason],
-    )?;
-    if !to.is_pending() {
-        tx.execute("DELETE FROM outbox WHERE message_id = ?1", [id])?;
-    }
-    Ok(Some(Message {
-        state: to,
-        failure_reason: reason.map(str::to_owned),
-        ..current
-    }))
-}
-
-/// Applies the migrations after the current `user_version`, up to
-/// `version`, each in its own transaction.
-fn migrate(conn: &mut Connection, version: u32) -> Result<(), StoreError> {
-    for (step, (name, sql)) in (1..=version).zip(MIGRATIONS) {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Read under the write lock: another process may have migrated.
-        if user_version(&tx)? >= step {
-            continue;
-        }
-        tx.execute_batch(sql).inspect_err(|e| {
-            tracing::error!(migration = name, error = %e, "message store migration failed");
-        })?;
-        tx.pragma_update(None, "user_version", step)?;
-        tx.commit()?;
-        tracing::info!(migration = name, version = step, "message store migrated");
-    }
-    Ok(())
 }
 
 /// The next local sort key: larger than any stored, never reused because
@@ -572,53 +335,15 @@ fn touch_conversation(
     Ok(())
 }
 
-fn load_message(conn: &Connection, id: &str) -> Result<Option<Message>, StoreError> {
-    let mut stmt = conn.prepare_cached(select_message!("WHERE m.id = ?1"))?;
-    let mut rows = stmt.query([id])?;
-    rows.next()?.map(read_message).transpose()
-}
-
-fn read_messages(mut rows: Rows<'_>) -> Result<Vec<Message>, StoreError> {
-    let mut messages = Vec::new();
-    while let Some(row) = rows.next()? {
-        messages.push(read_message(row)?);
-    }
-    Ok(messages)
-}
-
-/// Reads the columns of [`select_message!`]; anything malformed is
-/// [`StoreError::Corrupt`], never a panic.
-fn read_message(row: &Row<'_>) -> Result<Message, StoreError> {
-    let id: String = row.get(0).map_err(column_error)?;
-    let direction: String = row.get(2).map_err(column_error)?;
-    let direction = direction
-        .parse()
-        .map_err(|e| corrupt(format!("message {id}: {e}")))?;
-    let millis: i64 = row.get(5).map_err(column_error)?;
-    let timestamp = DateTime::from_timestamp_millis(millis)
-        .ok_or_else(|| corrupt(format!("message {id}: timestamp {millis} out of range")))?;
-    let state: String = row.get(8).map_err(column_error)?;
-    let state = state
-        .parse()
-        .map_err(|e| corrupt(format!("message {id}: {e}")))?;
-    Ok(Message {
-        conversation: row.get(1).map_err(column_error)?,
-        direction,
-        sender: row.get(3).map_err(column_error)?,
-        body: row.get(4).map_err(column_error)?,
-        timestamp,
-        origin_id: row.get(6).map_err(column_error)?,
-        stanza_id: row.get(7).map_err(column_error)?,
-        state,
-        failure_reason: row.get(9).map_err(column_error)?,
-        corrected: row.get::<_, i64>(10).map_err(column_error)? != 0,
-        id,
-    })
-}
+// First: the files after it use its `select_message!`.
+#[macro_use]
+mod rows;
 
 mod batch;
 mod contacts;
 mod edits;
+mod migrate;
+mod outbox;
 mod pending;
 mod queries;
 
