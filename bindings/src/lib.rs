@@ -14,6 +14,7 @@
 //!   time per listener, in order, never while JabberKit holds a lock. Keep
 //!   them short, or hop to the UI thread yourself.
 
+mod lists;
 mod logging;
 mod types;
 
@@ -22,6 +23,9 @@ use std::sync::{Arc, LazyLock, Mutex};
 use tokio::runtime::Runtime;
 use tokio::task::AbortHandle;
 
+pub use lists::{
+    ConversationListDiff, ConversationListListener, TimelineDiff, TimelineHandle, TimelineListener,
+};
 pub use logging::{init_logging, LogLevel};
 pub use types::{
     ClientConfig, ConnectionState, Contact, ContactPresence, Conversation, DeliveryState,
@@ -54,13 +58,14 @@ pub trait MessageListener: Send + Sync {
     /// A message was stored: a new incoming one (once, ever), or an outgoing
     /// one that `send_message` just queued.
     fn on_message(&self, message: Message);
-    /// An outgoing message moved on (sent, acked, delivered, read, failed).
-    fn on_message_state(&self, id: String, state: DeliveryState);
+    /// An outgoing message of the conversation with `conversation` moved
+    /// on (sent, acked, delivered, read, failed).
+    fn on_message_state(&self, id: String, conversation: String, state: DeliveryState);
     /// A stored message's body was corrected by its sender (same id; update
     /// it in place).
     fn on_message_corrected(&self, message: Message);
-    /// Another device of the account read the conversation with `with`:
-    /// its unread count is now 0.
+    /// The conversation with `with` was marked read (by `mark_read`, or
+    /// on another device of the account): its unread count is now 0.
     fn on_conversation_read(&self, with: String);
     /// Catching up from the server's archive after a fresh login progressed:
     /// `fetched` archived stanzas so far; `complete` once it is done.
@@ -223,8 +228,12 @@ impl Client {
                 jabberkit::Event::Message(m) => {
                     Some(Box::new(move || listener.on_message(m.into())))
                 }
-                jabberkit::Event::MessageState { id, state } => Some(Box::new(move || {
-                    listener.on_message_state(id, state.into())
+                jabberkit::Event::MessageState {
+                    id,
+                    conversation,
+                    state,
+                } => Some(Box::new(move || {
+                    listener.on_message_state(id, conversation, state.into())
                 })),
                 jabberkit::Event::CatchUp { fetched, complete } => {
                     Some(Box::new(move || listener.on_catch_up(fetched, complete)))
@@ -243,6 +252,32 @@ impl Client {
                 | jabberkit::Event::Presence { .. } => None,
             }
         })
+    }
+
+    /// Calls `listener` with the conversation list (a reset), then with
+    /// its changes as messages are stored, sent, corrected and read.
+    pub fn observe_conversation_list(
+        &self,
+        listener: Arc<dyn ConversationListListener>,
+    ) -> Arc<TaskHandle> {
+        Arc::new(TaskHandle {
+            task: Mutex::new(Some(lists::observe_conversation_list(
+                &self.inner,
+                listener,
+            ))),
+        })
+    }
+
+    /// Calls `listener` with the newest `page` messages of the
+    /// conversation with `with` (a reset), then with its changes; older
+    /// pages load with `paginate_back` on the returned handle.
+    pub fn observe_timeline(
+        &self,
+        with: String,
+        page: u32,
+        listener: Arc<dyn TimelineListener>,
+    ) -> Result<Arc<TimelineHandle>, JabberKitError> {
+        lists::observe_timeline(&self.inner, &with, page, listener)
     }
 
     /// Calls `listener` for every roster, subscription, presence and typing event.

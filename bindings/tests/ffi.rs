@@ -23,7 +23,7 @@ impl MessageListener for Messages {
     fn on_message(&self, message: Message) {
         let _ = self.0.send(message);
     }
-    fn on_message_state(&self, _id: String, _state: DeliveryState) {}
+    fn on_message_state(&self, _id: String, _conversation: String, _state: DeliveryState) {}
     fn on_catch_up(&self, _fetched: u32, _complete: bool) {}
     fn on_message_corrected(&self, _message: Message) {}
     fn on_conversation_read(&self, _with: String) {}

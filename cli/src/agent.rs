@@ -14,6 +14,7 @@ use crate::json::{
     parse_show, parse_typing, Command, ConversationItem, Output, RosterItem, SearchResult,
     StateJson,
 };
+use crate::watch::Watches;
 
 /// Runs the agent until `quit` or the end of `input`, then disconnects.
 ///
@@ -25,6 +26,7 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut events = subscribe_and_connect(&client, &mut output).await?;
+    let (mut watches, mut watched) = Watches::new();
     let mut input = input;
     // Partial reads stay here across select! cancellations (read_until
     // appends), so a line split over several reads is never lost.
@@ -39,6 +41,7 @@ where
                     write_line(&mut output, &out).await?;
                 }
             }
+            Some(out) = watched.recv() => write_line(&mut output, &out).await?,
             read = input.read_until(b'\n', &mut line) => {
                 let eof = match read {
                     Ok(n) => n == 0,
@@ -50,7 +53,8 @@ where
                 };
                 if !line.is_empty() {
                     let bytes = std::mem::take(&mut line);
-                    if handle_line(&client, bytes, &mut output).await? == Flow::Quit {
+                    let flow = handle_line(&client, &mut watches, bytes, &mut output).await?;
+                    if flow == Flow::Quit {
                         break;
                     }
                 }
@@ -79,6 +83,7 @@ enum Flow {
 /// Parses and runs one command line, printing its answer or error.
 async fn handle_line<W: AsyncWrite + Unpin>(
     client: &Client,
+    watches: &mut Watches,
     bytes: Vec<u8>,
     output: &mut W,
 ) -> std::io::Result<Flow> {
@@ -89,16 +94,33 @@ async fn handle_line<W: AsyncWrite + Unpin>(
     if text.trim().is_empty() {
         return Ok(Flow::Continue);
     }
-    match Command::parse(&text) {
+    let answer = match Command::parse(&text) {
         Ok(Command::Quit) => return Ok(Flow::Quit),
-        Ok(cmd) => {
-            if let Some(out) = execute(client, cmd) {
-                write_line(output, &out).await?;
-            }
-        }
-        Err(message) => write_line(output, &Output::error(message)).await?,
+        Ok(cmd) => watch_or_execute(client, watches, cmd),
+        Err(message) => Some(Output::error(message)),
+    };
+    if let Some(out) = answer {
+        write_line(output, &out).await?;
     }
     Ok(Flow::Continue)
+}
+
+/// Watch commands answer with their own outputs (only a refusal here);
+/// every other command is one API call.
+fn watch_or_execute(client: &Client, watches: &mut Watches, cmd: Command) -> Option<Output> {
+    match cmd {
+        Command::WatchConversations => {
+            watches.conversations(client);
+            None
+        }
+        Command::WatchTimeline { with, page } => watches.timeline(client, with, page).err(),
+        Command::PaginateBack { with, count } => watches.paginate(&with, count).err(),
+        Command::Unwatch { with } => {
+            watches.unwatch(with.as_deref());
+            None
+        }
+        cmd => execute(client, cmd),
+    }
 }
 
 /// Subscribes, then connects. The subscription's first event is the state
@@ -142,7 +164,8 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
         Command::MarkRead { with } => client
             .mark_read(&with)
             .map(|count| Output::MarkedRead { with, count }),
-        Command::Correct { id, body } => client.correct(&id, &body).map(|m| Output::corrected(&m)),
+        // The correction is announced as `message_corrected` by its event.
+        Command::Correct { id, body } => return client.correct(&id, &body).err().map(api_error),
         Command::Roster => client.roster().map(|contacts| Output::Roster {
             items: contacts.iter().map(RosterItem::new).collect(),
         }),
@@ -191,8 +214,12 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
             client.set_foreground(active);
             return None;
         }
-        // Handled by the loop: it ends it.
-        Command::Quit => return None,
+        // Handled by the loop (it ends it) and by `watch_or_execute`.
+        Command::Quit
+        | Command::WatchConversations
+        | Command::WatchTimeline { .. }
+        | Command::PaginateBack { .. }
+        | Command::Unwatch { .. } => return None,
     };
     Some(result.unwrap_or_else(|e| Output::error(e.to_string())))
 }

@@ -181,7 +181,7 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
             }
             // Our own sends: shown as typed, then by their receipts.
             Event::Message(_) => Ok(()),
-            Event::MessageState { id, state } => {
+            Event::MessageState { id, state, .. } => {
                 let mark = match state {
                     DeliveryState::Sent => "✓ sent",
                     DeliveryState::Acked => "✓ on server",

@@ -75,6 +75,29 @@ pub enum Command {
     Network { available: bool },
     /// `Client::set_foreground`: false when the app goes to the background.
     Foreground { active: bool },
+    /// `Client::conversation_list`: `conversation_list` events follow,
+    /// the first one a reset holding the whole list.
+    WatchConversations,
+    /// `Client::timeline`: `timeline` events for `with` follow, the first
+    /// a reset holding its newest `page` messages.
+    WatchTimeline {
+        with: String,
+        #[serde(default = "default_limit")]
+        page: u32,
+    },
+    /// Loads up to `count` older messages into the watched timeline of
+    /// `with`; answered by `paginated` after their `timeline` event.
+    PaginateBack {
+        with: String,
+        #[serde(default = "default_limit")]
+        count: u32,
+    },
+    /// Stops watching the timeline of `with`, or the conversation list
+    /// when `with` is absent.
+    Unwatch {
+        #[serde(default)]
+        with: Option<String>,
+    },
     /// `Client::disconnect`, then exit.
     Quit,
 }
@@ -99,7 +122,11 @@ pub enum Output {
     /// `send` stored the message; it goes out when online.
     Queued { id: String, to: String },
     /// An outgoing message moved on.
-    MessageState { id: String, state: &'static str },
+    MessageState {
+        id: String,
+        with: String,
+        state: &'static str,
+    },
     /// An incoming message, announced once.
     Message {
         id: String,
@@ -151,8 +178,47 @@ pub enum Output {
     },
     /// Another device of ours read the conversation with `with`.
     ConversationRead { with: String },
+    /// Changes to the watched conversation list, in order.
+    ConversationList { diffs: Vec<Diff<ConversationItem>> },
+    /// Changes to the watched timeline of `with`, in order.
+    Timeline {
+        with: String,
+        diffs: Vec<Diff<HistoryItem>>,
+    },
+    /// The answer to `paginate_back`: whether older messages remain.
+    Paginated { with: String, more: bool },
     /// A command could not be parsed or the API refused it.
     Error { message: String },
+}
+
+/// One change to a watched list (see `jabberkit::ListDiff`), applied in
+/// order: `{"op":"insert","index":0,"item":{..}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Diff<T> {
+    Reset { items: Vec<T> },
+    Insert { index: u32, item: T },
+    Set { index: u32, item: T },
+    Remove { index: u32 },
+}
+
+impl<T> Diff<T> {
+    pub fn new<U>(diff: jabberkit::ListDiff<U>, f: impl Fn(&U) -> T) -> Self {
+        match diff {
+            jabberkit::ListDiff::Reset { items } => Diff::Reset {
+                items: items.iter().map(f).collect(),
+            },
+            jabberkit::ListDiff::Insert { index, item } => Diff::Insert {
+                index,
+                item: f(&item),
+            },
+            jabberkit::ListDiff::Set { index, item } => Diff::Set {
+                index,
+                item: f(&item),
+            },
+            jabberkit::ListDiff::Remove { index } => Diff::Remove { index },
+        }
+    }
 }
 
 /// The fields of a `state` event.
@@ -297,10 +363,15 @@ impl Output {
             Event::ConversationRead { with } => {
                 Some(Output::ConversationRead { with: with.clone() })
             }
-            Event::MessageState { id, state } => match state {
+            Event::MessageState {
+                id,
+                conversation,
+                state,
+            } => match state {
                 DeliveryState::Queued | DeliveryState::Received => None,
                 _ => Some(Output::MessageState {
                     id: id.clone(),
+                    with: conversation.clone(),
                     state: state.as_str(),
                 }),
             },
@@ -365,7 +436,7 @@ pub fn state_name(state: &ConnectionState) -> &'static str {
 }
 
 impl HistoryItem {
-    fn new(own_jid: &str, m: &Message) -> Self {
+    pub fn new(own_jid: &str, m: &Message) -> Self {
         let outgoing = m.direction == Direction::Outgoing;
         let (from, to) = if outgoing {
             (own_jid.to_owned(), m.conversation.clone())
@@ -782,9 +853,12 @@ mod tests {
         ] {
             let out = Output::from_event(&Event::MessageState {
                 id: "m1".into(),
+                conversation: "bob@example.com".into(),
                 state,
             });
-            let expected = name.map(|n| json!({"event":"message_state","id":"m1","state":n}));
+            let expected = name.map(
+                |n| json!({"event":"message_state","id":"m1","with":"bob@example.com","state":n}),
+            );
             assert_eq!(out.as_ref().map(to_json), expected, "{state:?}");
         }
     }

@@ -11,6 +11,7 @@
 mod agent;
 mod chat;
 mod json;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -650,3 +650,122 @@ async fn read_markers_corrections_and_foreground_through_the_agent() {
     assert_eq!(alice.quit().await, 0);
     assert_eq!(bob.quit().await, 0);
 }
+
+/// Applies a `conversation_list` or `timeline` event's diffs to `list`.
+fn apply_diffs(list: &mut Vec<Value>, event: &Value) {
+    for diff in event["diffs"].as_array().expect("diffs") {
+        let index = diff["index"].as_u64().unwrap_or_default() as usize;
+        match diff["op"].as_str().expect("op") {
+            "reset" => *list = diff["items"].as_array().expect("items").clone(),
+            "insert" => list.insert(index, diff["item"].clone()),
+            "set" => list[index] = diff["item"].clone(),
+            "remove" => drop(list.remove(index)),
+            other => panic!("unknown op {other}: {event}"),
+        }
+    }
+}
+
+/// What a script that watches the conversation list and one timeline sees.
+#[derive(Default)]
+struct Watched {
+    list: Vec<Value>,
+    timeline: Vec<Value>,
+}
+
+impl Watched {
+    /// Applies the next list or timeline event; returns a `paginated` answer.
+    async fn next(&mut self, agent: &mut Agent) -> Option<Value> {
+        let event = agent
+            .wait_for("a watched list's event", |v| {
+                ["conversation_list", "timeline", "paginated"]
+                    .contains(&v["event"].as_str().unwrap_or(""))
+            })
+            .await;
+        match event["event"].as_str() {
+            Some("conversation_list") => apply_diffs(&mut self.list, &event),
+            Some("timeline") => apply_diffs(&mut self.timeline, &event),
+            _ => return Some(event),
+        }
+        None
+    }
+
+    /// Applies events until both lists equal what `history` (the newest
+    /// `size` messages with `with`) and `conversations` answer.
+    async fn settle(&mut self, agent: &mut Agent, with: &str, size: usize) {
+        for _ in 0..200 {
+            let history = agent.history(with, size as u32).await;
+            agent.command(json!({"cmd": "conversations"})).await;
+            let conversations = agent.wait_event("conversations").await;
+            if history.len() == size
+                && self.timeline == history
+                && Some(&self.list) == conversations["items"].as_array()
+            {
+                return;
+            }
+            self.next(agent).await;
+        }
+        panic!(
+            "the watched lists never matched the store: {:?} / {:?}",
+            self.list, self.timeline
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watched_lists_show_what_the_store_holds_through_the_agent() {
+    let server = TestServer::start().await;
+    let stores = tempfile::tempdir().expect("tempdir");
+    let (mut alice, alice_jid, mut bob, bob_jid) =
+        alice_and_bob_online(&server, stores.path()).await;
+    for i in 0..3 {
+        bob.send(&alice_jid, &format!("before {i}")).await;
+        alice.wait_event("message").await;
+    }
+    alice.command(json!({"cmd": "watch_conversations"})).await;
+    alice
+        .command(json!({"cmd": "watch_timeline", "with": bob_jid, "page": 2}))
+        .await;
+    let mut watched = Watched::default();
+    watched.settle(&mut alice, &bob_jid, 2).await;
+
+    for i in 0..10 {
+        bob.send(&alice_jid, &format!("burst {i}")).await;
+    }
+    let ours = alice.send(&bob_jid, "see you at 9").await;
+    alice
+        .command(json!({"cmd": "correct", "id": ours, "body": "see you at 10"}))
+        .await;
+    watched.settle(&mut alice, &bob_jid, 2 + 11).await;
+    assert!(watched
+        .timeline
+        .iter()
+        .any(|m| m["id"] == ours.as_str() && m["body"] == "see you at 10"));
+
+    // The one older message: its diff comes before the answer.
+    alice
+        .command(json!({"cmd": "paginate_back", "with": bob_jid, "count": 5}))
+        .await;
+    let answer = loop {
+        if let Some(answer) = watched.next(&mut alice).await {
+            break answer;
+        }
+    };
+    assert_eq!(answer["more"], false, "{answer}");
+    assert_eq!(watched.timeline.len(), 3 + 11);
+    watched.settle(&mut alice, &bob_jid, 3 + 11).await;
+
+    // Paging an unwatched timeline is refused.
+    alice
+        .command(json!({"cmd": "paginate_back", "with": alice_jid}))
+        .await;
+    let err = alice.wait_event("error").await;
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("watch_timeline"),
+        "{err}"
+    );
+    assert_eq!(alice.quit().await, 0);
+    assert_eq!(bob.quit().await, 0);
+}

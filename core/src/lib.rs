@@ -14,6 +14,7 @@ mod connection;
 mod error;
 mod events;
 mod inbound;
+mod lists;
 mod model;
 mod outbox;
 mod presence;
@@ -29,7 +30,8 @@ mod store;
 pub use client::{Client, STORE_FILE};
 pub use config::{ClientConfig, TlsMode};
 pub use error::Error;
+pub use lists::{ConversationList, ListUpdates, Paginator, Timeline};
 pub use model::{
     ConnectionState, Contact, ContactPresence, Conversation, DeliveryState, Direction, Event,
-    FailureReason, Message, ResourcePresence, SearchHit, Show, Subscription, TypingState,
+    FailureReason, ListDiff, Message, ResourcePresence, SearchHit, Show, Subscription, TypingState,
 };

@@ -272,7 +272,8 @@ async fn a_message_to_an_account_that_does_not_exist_fails_with_the_servers_reas
         .expect("send");
     frank
         .wait_for("failed", |e| {
-            matches!(e, Event::MessageState { id: got, state: DeliveryState::Failed } if *got == id)
+            matches!(e, Event::MessageState { id: got, conversation, state: DeliveryState::Failed }
+                if *got == id && conversation == "nobody@example.test")
         })
         .await;
     let msg = frank.client.message(&id).expect("read").expect("stored");

@@ -102,15 +102,19 @@ pub enum Event {
     MessageState {
         /// The message's id, as returned by `send`.
         id: String,
+        /// The conversation it belongs to (the peer's bare JID).
+        conversation: String,
         /// Its new state.
         state: DeliveryState,
     },
     /// A stored message's body was replaced by a correction from its
-    /// sender (XEP-0308): ours from another device, or the peer's. Update
-    /// the message in place (its id is unchanged); `corrected` is true.
+    /// sender (XEP-0308): ours (from `Client::correct` or another device),
+    /// or the peer's. Update the message in place (its id is unchanged);
+    /// `corrected` is true.
     MessageCorrected(Message),
-    /// Another device of the account displayed the conversation with
-    /// `with` (XEP-0333): it is read here too, its unread count is 0.
+    /// The conversation with `with` was marked read: by `Client::mark_read`
+    /// when it cleared unread messages, or because another device of the
+    /// account displayed it (XEP-0333). Its unread count is 0.
     ConversationRead {
         /// The peer's bare JID.
         with: String,

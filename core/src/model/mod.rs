@@ -5,10 +5,12 @@
 mod contact;
 mod conversation;
 mod event;
+mod list;
 mod message;
 
 pub(crate) use contact::Change;
 pub use contact::{Contact, ContactPresence, ResourcePresence, Show, Subscription};
 pub use conversation::Conversation;
 pub use event::{ConnectionState, Event, FailureReason, TypingState};
+pub use list::ListDiff;
 pub use message::{DeliveryState, Direction, Message, SearchHit};

@@ -92,6 +92,7 @@ impl Ingest {
         match self.store.mark_delivered(from.as_str(), id) {
             Ok(Some(m)) => self.hub.emit(Event::MessageState {
                 id: m.id,
+                conversation: m.conversation,
                 state: m.state,
             }),
             Ok(None) => {}
@@ -106,6 +107,7 @@ impl Ingest {
                 for m in read {
                     self.hub.emit(Event::MessageState {
                         id: m.id,
+                        conversation: m.conversation,
                         state: m.state,
                     });
                 }

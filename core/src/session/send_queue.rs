@@ -279,7 +279,7 @@ impl SendQueue {
         match self.store.advance_states(&changes) {
             Ok(changed) => {
                 for m in changed {
-                    self.announce(m.id, m.state);
+                    self.announce(m);
                 }
             }
             Err(e) => tracing::error!(count = changes.len(), "cannot record message states: {e}"),
@@ -304,14 +304,18 @@ impl SendQueue {
 
     fn fail(&self, id: &str, reason: &str) {
         match self.store.fail(id, reason) {
-            Ok(Some(m)) => self.announce(m.id, m.state),
+            Ok(Some(m)) => self.announce(m),
             Ok(None) => {}
             Err(e) => tracing::error!(id, "cannot record a failed message: {e}"),
         }
     }
 
-    fn announce(&self, id: String, state: DeliveryState) {
-        self.hub.emit(Event::MessageState { id, state });
+    fn announce(&self, m: Stored) {
+        self.hub.emit(Event::MessageState {
+            id: m.id,
+            conversation: m.conversation,
+            state: m.state,
+        });
     }
 }
 
@@ -386,7 +390,7 @@ mod tests {
         assert_eq!(lost, vec![b.clone()]);
         let states: Vec<_> = std::iter::from_fn(|| events.try_recv().ok())
             .filter_map(|e| match e {
-                Event::MessageState { id, state } => Some((id, state)),
+                Event::MessageState { id, state, .. } => Some((id, state)),
                 _ => None,
             })
             .collect();

@@ -11,6 +11,10 @@ use super::{
 };
 use crate::model::{Conversation, Message, SearchHit};
 
+/// Where a conversation stands in the list: its last message's timestamp
+/// (ms) and store sequence number; the list is ordered by it, descending.
+pub(crate) type ActivityKey = (i64, i64);
+
 impl Store {
     /// Up to `limit` of the newest messages with `with` that are older than
     /// the message `before` (exclusive; `None`: the newest), oldest first.
@@ -54,22 +58,43 @@ impl Store {
     /// Every conversation with its newest message and unread count, most
     /// recent activity first.
     pub fn conversations(&self) -> Result<Vec<Conversation>, StoreError> {
+        Ok(self
+            .ranked_conversations(None)?
+            .into_iter()
+            .map(|(conversation, _)| conversation)
+            .collect())
+    }
+    /// Like [`Store::conversations`] (or only the one with `only`), each
+    /// with the key the list is ordered by, descending: the conversation
+    /// list keeps it to place a changed entry without re-reading the rest.
+    pub(crate) fn ranked_conversations(
+        &self,
+        only: Option<&str>,
+    ) -> Result<Vec<(Conversation, ActivityKey)>, StoreError> {
         let conn = self.read();
         let mut stmt = conn.prepare_cached(select_message!(
-            extra: ", c.unread",
+            extra: ", c.unread, c.last_timestamp, c.last_seq",
             "JOIN conversations AS c ON c.last_message_id = m.id \
+             WHERE ?1 IS NULL OR c.peer = ?1 \
              ORDER BY c.last_timestamp DESC, c.last_seq DESC"
         ))?;
-        let mut rows = stmt.query([])?;
+        let mut rows = stmt.query([only])?;
         let mut summaries = Vec::new();
         while let Some(row) = rows.next()? {
             let last_message = read_message(row)?;
             let unread = read_count(row, MESSAGE_COLUMNS, "unread count")?;
-            summaries.push(Conversation {
-                with: last_message.conversation.clone(),
-                last_message,
-                unread,
-            });
+            let key = (
+                row.get(MESSAGE_COLUMNS + 1).map_err(column_error)?,
+                row.get(MESSAGE_COLUMNS + 2).map_err(column_error)?,
+            );
+            summaries.push((
+                Conversation {
+                    with: last_message.conversation.clone(),
+                    last_message,
+                    unread,
+                },
+                key,
+            ));
         }
         Ok(summaries)
     }

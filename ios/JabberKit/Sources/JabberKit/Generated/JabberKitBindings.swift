@@ -662,9 +662,22 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func observeContacts(listener: ContactListener)  -> TaskHandle
     
     /**
+     * Calls `listener` with the conversation list (a reset), then with
+     * its changes as messages are stored, sent, corrected and read.
+     */
+    func observeConversationList(listener: ConversationListListener)  -> TaskHandle
+    
+    /**
      * Calls `listener` for every stored message and every state change.
      */
     func observeMessages(listener: MessageListener)  -> TaskHandle
+    
+    /**
+     * Calls `listener` with the newest `page` messages of the
+     * conversation with `with` (a reset), then with its changes; older
+     * pages load with `paginate_back` on the returned handle.
+     */
+    func observeTimeline(with: String, page: UInt32, listener: TimelineListener) throws  -> TimelineHandle
     
     /**
      * Every contact known to be available.
@@ -963,6 +976,20 @@ open func observeContacts(listener: ContactListener) -> TaskHandle  {
 }
     
     /**
+     * Calls `listener` with the conversation list (a reset), then with
+     * its changes as messages are stored, sent, corrected and read.
+     */
+open func observeConversationList(listener: ConversationListListener) -> TaskHandle  {
+    return try!  FfiConverterTypeTaskHandle_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_observe_conversation_list(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeConversationListListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Calls `listener` for every stored message and every state change.
      */
 open func observeMessages(listener: MessageListener) -> TaskHandle  {
@@ -971,6 +998,23 @@ open func observeMessages(listener: MessageListener) -> TaskHandle  {
     uniffi_jabberkit_ffi_fn_method_client_observe_messages(
             self.uniffiCloneHandle(),
         FfiConverterTypeMessageListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Calls `listener` with the newest `page` messages of the
+     * conversation with `with` (a reset), then with its changes; older
+     * pages load with `paginate_back` on the returned handle.
+     */
+open func observeTimeline(with: String, page: UInt32, listener: TimelineListener)throws  -> TimelineHandle  {
+    return try  FfiConverterTypeTimelineHandle_lift(try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_observe_timeline(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(with),
+        FfiConverterUInt32.lower(page),
+        FfiConverterTypeTimelineListener_lower(listener),uniffiCallStatus
     )
 })
 }
@@ -1706,6 +1750,216 @@ public func FfiConverterTypeContactListener_lower(_ value: ContactListener) -> U
 
 
 /**
+ * Receives the conversation list's changes.
+ */
+public protocol ConversationListListener: AnyObject, Sendable {
+    
+    /**
+     * A batch of changes; the first is a reset with the whole list.
+     */
+    func onDiffs(diffs: [ConversationListDiff]) 
+    
+}
+/**
+ * Receives the conversation list's changes.
+ */
+open class ConversationListListenerImpl: ConversationListListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_jabberkit_ffi_fn_clone_conversationlistlistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_jabberkit_ffi_fn_free_conversationlistlistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * A batch of changes; the first is a reset with the whole list.
+     */
+open func onDiffs(diffs: [ConversationListDiff])  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_conversationlistlistener_on_diffs(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceTypeConversationListDiff.lower(diffs),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceConversationListListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceConversationListListener = UniffiVTableCallbackInterfaceConversationListListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeConversationListListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ConversationListListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeConversationListListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ConversationListListener: handle missing in uniffiClone")
+            }
+        },
+        onDiffs: { (
+            uniffiHandle: UInt64,
+            diffs: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeConversationListListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onDiffs(
+                     diffs: try FfiConverterSequenceTypeConversationListDiff.lift(diffs)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceConversationListListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceConversationListListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitConversationListListener() {
+    uniffi_jabberkit_ffi_fn_init_callback_vtable_conversationlistlistener(UniffiCallbackInterfaceConversationListListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConversationListListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<ConversationListListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = ConversationListListener
+
+    public static func lift(_ handle: UInt64) throws -> ConversationListListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ConversationListListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: ConversationListListener) -> UInt64 {
+         if let rustImpl = value as? ConversationListListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConversationListListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ConversationListListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConversationListListener_lift(_ handle: UInt64) throws -> ConversationListListener {
+    return try FfiConverterTypeConversationListListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConversationListListener_lower(_ value: ConversationListListener) -> UInt64 {
+    return FfiConverterTypeConversationListListener.lower(value)
+}
+
+
+
+
+
+
+/**
  * Receives messages and their progress.
  */
 public protocol MessageListener: AnyObject, Sendable {
@@ -1717,9 +1971,10 @@ public protocol MessageListener: AnyObject, Sendable {
     func onMessage(message: Message) 
     
     /**
-     * An outgoing message moved on (sent, acked, delivered, read, failed).
+     * An outgoing message of the conversation with `conversation` moved
+     * on (sent, acked, delivered, read, failed).
      */
-    func onMessageState(id: String, state: DeliveryState) 
+    func onMessageState(id: String, conversation: String, state: DeliveryState) 
     
     /**
      * A stored message's body was corrected by its sender (same id; update
@@ -1728,8 +1983,8 @@ public protocol MessageListener: AnyObject, Sendable {
     func onMessageCorrected(message: Message) 
     
     /**
-     * Another device of the account read the conversation with `with`:
-     * its unread count is now 0.
+     * The conversation with `with` was marked read (by `mark_read`, or
+     * on another device of the account): its unread count is now 0.
      */
     func onConversationRead(with: String) 
     
@@ -1810,13 +2065,15 @@ open func onMessage(message: Message)  {try! rustCall() {
 }
     
     /**
-     * An outgoing message moved on (sent, acked, delivered, read, failed).
+     * An outgoing message of the conversation with `conversation` moved
+     * on (sent, acked, delivered, read, failed).
      */
-open func onMessageState(id: String, state: DeliveryState)  {try! rustCall() {
+open func onMessageState(id: String, conversation: String, state: DeliveryState)  {try! rustCall() {
         uniffiCallStatus in
     uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_state(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(id),
+        FfiConverterString.lower(conversation),
         FfiConverterTypeDeliveryState_lower(state),uniffiCallStatus
     )
 }
@@ -1836,8 +2093,8 @@ open func onMessageCorrected(message: Message)  {try! rustCall() {
 }
     
     /**
-     * Another device of the account read the conversation with `with`:
-     * its unread count is now 0.
+     * The conversation with `with` was marked read (by `mark_read`, or
+     * on another device of the account): its unread count is now 0.
      */
 open func onConversationRead(with: String)  {try! rustCall() {
         uniffiCallStatus in
@@ -1917,6 +2174,7 @@ fileprivate struct UniffiCallbackInterfaceMessageListener {
         onMessageState: { (
             uniffiHandle: UInt64,
             id: RustBuffer,
+            conversation: RustBuffer,
             state: RustBuffer,
             uniffiOutReturn: UnsafeMutableRawPointer,
             uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
@@ -1928,6 +2186,7 @@ fileprivate struct UniffiCallbackInterfaceMessageListener {
                 }
                 return uniffiObj.onMessageState(
                      id: try FfiConverterString.lift(id),
+                     conversation: try FfiConverterString.lift(conversation),
                      state: try FfiConverterTypeDeliveryState_lift(state)
                 )
             }
@@ -2342,6 +2601,372 @@ public func FfiConverterTypeTaskHandle_lift(_ handle: UInt64) throws -> TaskHand
 #endif
 public func FfiConverterTypeTaskHandle_lower(_ value: TaskHandle) -> UInt64 {
     return FfiConverterTypeTaskHandle.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A timeline being observed: loads older pages, and stops with `cancel`
+ * (or when released).
+ */
+public protocol TimelineHandleProtocol: AnyObject, Sendable {
+    
+    /**
+     * Stops the timeline; the listener gets no call afterwards. Idempotent.
+     */
+    func cancel() 
+    
+    /**
+     * Loads up to `count` older messages; their diffs reach the listener
+     * before this returns. Returns whether older messages remain.
+     */
+    func paginateBack(count: UInt32) async throws  -> Bool
+    
+}
+/**
+ * A timeline being observed: loads older pages, and stops with `cancel`
+ * (or when released).
+ */
+open class TimelineHandle: TimelineHandleProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_jabberkit_ffi_fn_clone_timelinehandle(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_jabberkit_ffi_fn_free_timelinehandle(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Stops the timeline; the listener gets no call afterwards. Idempotent.
+     */
+open func cancel()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_timelinehandle_cancel(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Loads up to `count` older messages; their diffs reach the listener
+     * before this returns. Returns whether older messages remain.
+     */
+open func paginateBack(count: UInt32)async throws  -> Bool  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_jabberkit_ffi_fn_method_timelinehandle_paginate_back(
+                        self.uniffiCloneHandle(),FfiConverterUInt32.lower(count)
+                )
+            },
+            pollFunc: ffi_jabberkit_ffi_rust_future_poll_i8,
+            completeFunc: ffi_jabberkit_ffi_rust_future_complete_i8,
+            freeFunc: ffi_jabberkit_ffi_rust_future_free_i8,
+            liftFunc: FfiConverterBool.lift,
+            errorHandler: FfiConverterTypeJabberKitError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTimelineHandle: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = TimelineHandle
+
+    public static func lift(_ handle: UInt64) throws -> TimelineHandle {
+        return TimelineHandle(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: TimelineHandle) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TimelineHandle {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: TimelineHandle, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTimelineHandle_lift(_ handle: UInt64) throws -> TimelineHandle {
+    return try FfiConverterTypeTimelineHandle.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTimelineHandle_lower(_ value: TimelineHandle) -> UInt64 {
+    return FfiConverterTypeTimelineHandle.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Receives a timeline's changes.
+ */
+public protocol TimelineListener: AnyObject, Sendable {
+    
+    /**
+     * A batch of changes; the first is a reset with the newest page.
+     */
+    func onDiffs(diffs: [TimelineDiff]) 
+    
+}
+/**
+ * Receives a timeline's changes.
+ */
+open class TimelineListenerImpl: TimelineListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_jabberkit_ffi_fn_clone_timelinelistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_jabberkit_ffi_fn_free_timelinelistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * A batch of changes; the first is a reset with the newest page.
+     */
+open func onDiffs(diffs: [TimelineDiff])  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_timelinelistener_on_diffs(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceTypeTimelineDiff.lower(diffs),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceTimelineListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceTimelineListener = UniffiVTableCallbackInterfaceTimelineListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeTimelineListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface TimelineListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeTimelineListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface TimelineListener: handle missing in uniffiClone")
+            }
+        },
+        onDiffs: { (
+            uniffiHandle: UInt64,
+            diffs: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeTimelineListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onDiffs(
+                     diffs: try FfiConverterSequenceTypeTimelineDiff.lift(diffs)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceTimelineListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceTimelineListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitTimelineListener() {
+    uniffi_jabberkit_ffi_fn_init_callback_vtable_timelinelistener(UniffiCallbackInterfaceTimelineListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTimelineListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<TimelineListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = TimelineListener
+
+    public static func lift(_ handle: UInt64) throws -> TimelineListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return TimelineListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: TimelineListener) -> UInt64 {
+         if let rustImpl = value as? TimelineListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TimelineListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: TimelineListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTimelineListener_lift(_ handle: UInt64) throws -> TimelineListener {
+    return try FfiConverterTypeTimelineListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTimelineListener_lower(_ value: TimelineListener) -> UInt64 {
+    return FfiConverterTypeTimelineListener.lower(value)
 }
 
 
@@ -3017,6 +3642,116 @@ public func FfiConverterTypeConnectionState_lower(_ value: ConnectionState) -> R
 
 
 /**
+ * One change to the conversation list, applied in order (an index refers
+ * to the list after the changes before it).
+ */
+
+public enum ConversationListDiff: Equatable, Hashable {
+    
+    /**
+     * The whole list: the first change a listener gets.
+     */
+    case reset(items: [Conversation]
+    )
+    /**
+     * `item` is now at `index`; the items from there move down one.
+     */
+    case insert(index: UInt32, item: Conversation
+    )
+    /**
+     * The item at `index` changed in place.
+     */
+    case set(index: UInt32, item: Conversation
+    )
+    /**
+     * The item at `index` is gone; the items after it move up one.
+     */
+    case remove(index: UInt32
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ConversationListDiff: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConversationListDiff: FfiConverterRustBuffer {
+    typealias SwiftType = ConversationListDiff
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConversationListDiff {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .reset(items: try FfiConverterSequenceTypeConversation.read(from: &buf)
+        )
+        
+        case 2: return .insert(index: try FfiConverterUInt32.read(from: &buf), item: try FfiConverterTypeConversation.read(from: &buf)
+        )
+        
+        case 3: return .set(index: try FfiConverterUInt32.read(from: &buf), item: try FfiConverterTypeConversation.read(from: &buf)
+        )
+        
+        case 4: return .remove(index: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ConversationListDiff, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .reset(items):
+            writeInt(&buf, Int32(1))
+            FfiConverterSequenceTypeConversation.write(items, into: &buf)
+            
+        
+        case let .insert(index,item):
+            writeInt(&buf, Int32(2))
+            FfiConverterUInt32.write(index, into: &buf)
+            FfiConverterTypeConversation.write(item, into: &buf)
+            
+        
+        case let .set(index,item):
+            writeInt(&buf, Int32(3))
+            FfiConverterUInt32.write(index, into: &buf)
+            FfiConverterTypeConversation.write(item, into: &buf)
+            
+        
+        case let .remove(index):
+            writeInt(&buf, Int32(4))
+            FfiConverterUInt32.write(index, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConversationListDiff_lift(_ buf: RustBuffer) throws -> ConversationListDiff {
+    return try FfiConverterTypeConversationListDiff.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConversationListDiff_lower(_ value: ConversationListDiff) -> RustBuffer {
+    return FfiConverterTypeConversationListDiff.lower(value)
+}
+
+
+
+/**
  * Progress of a message.
  */
 
@@ -3627,6 +4362,103 @@ public func FfiConverterTypeSubscription_lower(_ value: Subscription) -> RustBuf
 
 
 /**
+ * One change to a timeline, applied in order; see [`ConversationListDiff`].
+ */
+
+public enum TimelineDiff: Equatable, Hashable {
+    
+    case reset(items: [Message]
+    )
+    case insert(index: UInt32, item: Message
+    )
+    case set(index: UInt32, item: Message
+    )
+    case remove(index: UInt32
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension TimelineDiff: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTimelineDiff: FfiConverterRustBuffer {
+    typealias SwiftType = TimelineDiff
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TimelineDiff {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .reset(items: try FfiConverterSequenceTypeMessage.read(from: &buf)
+        )
+        
+        case 2: return .insert(index: try FfiConverterUInt32.read(from: &buf), item: try FfiConverterTypeMessage.read(from: &buf)
+        )
+        
+        case 3: return .set(index: try FfiConverterUInt32.read(from: &buf), item: try FfiConverterTypeMessage.read(from: &buf)
+        )
+        
+        case 4: return .remove(index: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: TimelineDiff, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .reset(items):
+            writeInt(&buf, Int32(1))
+            FfiConverterSequenceTypeMessage.write(items, into: &buf)
+            
+        
+        case let .insert(index,item):
+            writeInt(&buf, Int32(2))
+            FfiConverterUInt32.write(index, into: &buf)
+            FfiConverterTypeMessage.write(item, into: &buf)
+            
+        
+        case let .set(index,item):
+            writeInt(&buf, Int32(3))
+            FfiConverterUInt32.write(index, into: &buf)
+            FfiConverterTypeMessage.write(item, into: &buf)
+            
+        
+        case let .remove(index):
+            writeInt(&buf, Int32(4))
+            FfiConverterUInt32.write(index, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTimelineDiff_lift(_ buf: RustBuffer) throws -> TimelineDiff {
+    return try FfiConverterTypeTimelineDiff.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTimelineDiff_lower(_ value: TimelineDiff) -> RustBuffer {
+    return FfiConverterTypeTimelineDiff.lower(value)
+}
+
+
+
+/**
  * How TLS is set up; never plaintext.
  */
 
@@ -4026,6 +4858,56 @@ fileprivate struct FfiConverterSequenceTypeSearchHit: FfiConverterRustBuffer {
         return seq
     }
 }
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeConversationListDiff: FfiConverterRustBuffer {
+    typealias SwiftType = [ConversationListDiff]
+
+    public static func write(_ value: [ConversationListDiff], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeConversationListDiff.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ConversationListDiff] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ConversationListDiff]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeConversationListDiff.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeTimelineDiff: FfiConverterRustBuffer {
+    typealias SwiftType = [TimelineDiff]
+
+    public static func write(_ value: [TimelineDiff], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTimelineDiff.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [TimelineDiff] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [TimelineDiff]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTimelineDiff.read(from: &buf))
+        }
+        return seq
+    }
+}
 private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
 private let UNIFFI_RUST_FUTURE_POLL_WAKE: Int8 = 1
 
@@ -4104,7 +4986,9 @@ private let initializationResult: InitializationResult = {
 
     uniffiCallbackInitConnectionStateListener()
     uniffiCallbackInitContactListener()
+    uniffiCallbackInitConversationListListener()
     uniffiCallbackInitMessageListener()
+    uniffiCallbackInitTimelineListener()
     return InitializationResult.ok
 }()
 

@@ -287,7 +287,7 @@ typedef void (*UniffiCallbackInterfaceMessageListenerMethod0)(uint64_t, RustBuff
 #endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD1
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD1
-typedef void (*UniffiCallbackInterfaceMessageListenerMethod1)(uint64_t, RustBuffer, RustBuffer, void* _Nonnull, 
+typedef void (*UniffiCallbackInterfaceMessageListenerMethod1)(uint64_t, RustBuffer, RustBuffer, RustBuffer, void* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
 
@@ -309,6 +309,20 @@ typedef void (*UniffiCallbackInterfaceMessageListenerMethod3)(uint64_t, RustBuff
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD4
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD4
 typedef void (*UniffiCallbackInterfaceMessageListenerMethod4)(uint64_t, uint32_t, int8_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONVERSATION_LIST_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONVERSATION_LIST_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceConversationListListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_TIMELINE_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_TIMELINE_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceTimelineListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
 
@@ -345,6 +359,24 @@ typedef struct UniffiVTableCallbackInterfaceMessageListener {
     UniffiCallbackInterfaceMessageListenerMethod3 _Nonnull onConversationRead;
     UniffiCallbackInterfaceMessageListenerMethod4 _Nonnull onCatchUp;
 } UniffiVTableCallbackInterfaceMessageListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CONVERSATION_LIST_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CONVERSATION_LIST_LISTENER
+typedef struct UniffiVTableCallbackInterfaceConversationListListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceConversationListListenerMethod0 _Nonnull onDiffs;
+} UniffiVTableCallbackInterfaceConversationListListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_TIMELINE_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_TIMELINE_LISTENER
+typedef struct UniffiVTableCallbackInterfaceTimelineListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceTimelineListenerMethod0 _Nonnull onDiffs;
+} UniffiVTableCallbackInterfaceTimelineListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_CLIENT
@@ -427,9 +459,19 @@ uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_connection_state(uint64_t
 uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_contacts(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_CONVERSATION_LIST
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_CONVERSATION_LIST
+uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_conversation_list(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_MESSAGES
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_MESSAGES
 uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_messages(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_TIMELINE
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_TIMELINE
+uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_timeline(uint64_t ptr, RustBuffer with, uint32_t page, uint64_t listener, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_PRESENCES
@@ -559,7 +601,7 @@ void uniffi_jabberkit_ffi_fn_method_messagelistener_on_message(uint64_t ptr, Rus
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_MESSAGE_STATE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_MESSAGE_STATE
-void uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_state(uint64_t ptr, RustBuffer id, RustBuffer state, RustCallStatus *_Nonnull out_status
+void uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_state(uint64_t ptr, RustBuffer id, RustBuffer conversation, RustBuffer state, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_MESSAGE_CORRECTED
@@ -590,6 +632,66 @@ void uniffi_jabberkit_ffi_fn_free_taskhandle(uint64_t handle, RustCallStatus *_N
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_TASKHANDLE_CANCEL
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_TASKHANDLE_CANCEL
 void uniffi_jabberkit_ffi_fn_method_taskhandle_cancel(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_CONVERSATIONLISTLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_CONVERSATIONLISTLISTENER
+uint64_t uniffi_jabberkit_ffi_fn_clone_conversationlistlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FREE_CONVERSATIONLISTLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FREE_CONVERSATIONLISTLISTENER
+void uniffi_jabberkit_ffi_fn_free_conversationlistlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_INIT_CALLBACK_VTABLE_CONVERSATIONLISTLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_INIT_CALLBACK_VTABLE_CONVERSATIONLISTLISTENER
+void uniffi_jabberkit_ffi_fn_init_callback_vtable_conversationlistlistener(const UniffiVTableCallbackInterfaceConversationListListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CONVERSATIONLISTLISTENER_ON_DIFFS
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CONVERSATIONLISTLISTENER_ON_DIFFS
+void uniffi_jabberkit_ffi_fn_method_conversationlistlistener_on_diffs(uint64_t ptr, RustBuffer diffs, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_TIMELINEHANDLE
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_TIMELINEHANDLE
+uint64_t uniffi_jabberkit_ffi_fn_clone_timelinehandle(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FREE_TIMELINEHANDLE
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FREE_TIMELINEHANDLE
+void uniffi_jabberkit_ffi_fn_free_timelinehandle(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_TIMELINEHANDLE_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_TIMELINEHANDLE_CANCEL
+void uniffi_jabberkit_ffi_fn_method_timelinehandle_cancel(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_TIMELINEHANDLE_PAGINATE_BACK
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_TIMELINEHANDLE_PAGINATE_BACK
+uint64_t uniffi_jabberkit_ffi_fn_method_timelinehandle_paginate_back(uint64_t ptr, uint32_t count
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_TIMELINELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_TIMELINELISTENER
+uint64_t uniffi_jabberkit_ffi_fn_clone_timelinelistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FREE_TIMELINELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FREE_TIMELINELISTENER
+void uniffi_jabberkit_ffi_fn_free_timelinelistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_INIT_CALLBACK_VTABLE_TIMELINELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_INIT_CALLBACK_VTABLE_TIMELINELISTENER
+void uniffi_jabberkit_ffi_fn_init_callback_vtable_timelinelistener(const UniffiVTableCallbackInterfaceTimelineListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_TIMELINELISTENER_ON_DIFFS
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_TIMELINELISTENER_ON_DIFFS
+void uniffi_jabberkit_ffi_fn_method_timelinelistener_on_diffs(uint64_t ptr, RustBuffer diffs, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_PASSWORD
@@ -956,9 +1058,21 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_observe_contacts(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_CONVERSATION_LIST
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_CONVERSATION_LIST
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_observe_conversation_list(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_MESSAGES
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_MESSAGES
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_observe_messages(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_TIMELINE
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_TIMELINE
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_observe_timeline(void
     
 );
 #endif
@@ -1085,6 +1199,30 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_catch_up(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_TASKHANDLE_CANCEL
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_TASKHANDLE_CANCEL
 uint16_t uniffi_jabberkit_ffi_checksum_method_taskhandle_cancel(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CONVERSATIONLISTLISTENER_ON_DIFFS
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CONVERSATIONLISTLISTENER_ON_DIFFS
+uint16_t uniffi_jabberkit_ffi_checksum_method_conversationlistlistener_on_diffs(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_TIMELINEHANDLE_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_TIMELINEHANDLE_CANCEL
+uint16_t uniffi_jabberkit_ffi_checksum_method_timelinehandle_cancel(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_TIMELINEHANDLE_PAGINATE_BACK
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_TIMELINEHANDLE_PAGINATE_BACK
+uint16_t uniffi_jabberkit_ffi_checksum_method_timelinehandle_paginate_back(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_TIMELINELISTENER_ON_DIFFS
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_TIMELINELISTENER_ON_DIFFS
+uint16_t uniffi_jabberkit_ffi_checksum_method_timelinelistener_on_diffs(void
     
 );
 #endif

@@ -676,7 +676,7 @@ internal interface UniffiCallbackInterfaceMessageListenerMethod0 : com.sun.jna.C
     fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceMessageListenerMethod1 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`id`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+    fun callback(`uniffiHandle`: Long,`id`: RustBuffer.ByValue,`conversation`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceMessageListenerMethod2 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
@@ -686,6 +686,12 @@ internal interface UniffiCallbackInterfaceMessageListenerMethod3 : com.sun.jna.C
 }
 internal interface UniffiCallbackInterfaceMessageListenerMethod4 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`fetched`: Int,`complete`: Byte,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceConversationListListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`diffs`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceTimelineListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`diffs`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onState")
 internal open class UniffiVTableCallbackInterfaceConnectionStateListener(
@@ -765,6 +771,44 @@ internal open class UniffiVTableCallbackInterfaceMessageListener(
     }
 
 }
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onDiffs")
+internal open class UniffiVTableCallbackInterfaceConversationListListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onDiffs`: UniffiCallbackInterfaceConversationListListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onDiffs`: UniffiCallbackInterfaceConversationListListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceConversationListListener(`uniffiFree`,`uniffiClone`,`onDiffs`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceConversationListListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onDiffs` = other.`onDiffs`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onDiffs")
+internal open class UniffiVTableCallbackInterfaceTimelineListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onDiffs`: UniffiCallbackInterfaceTimelineListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onDiffs`: UniffiCallbackInterfaceTimelineListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceTimelineListener(`uniffiFree`,`uniffiClone`,`onDiffs`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceTimelineListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onDiffs` = other.`onDiffs`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -817,7 +861,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_observe_contacts(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_observe_conversation_list(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_observe_messages(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_observe_timeline(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_presences(
     ): Int
@@ -861,6 +909,14 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_taskhandle_cancel(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_conversationlistlistener_on_diffs(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_timelinehandle_cancel(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_timelinehandle_paginate_back(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_timelinelistener_on_diffs(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_constructor_client_new(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_constructor_password_new(
@@ -883,7 +939,9 @@ internal object UniffiLib {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "jabberkit_ffi"))
         uniffiCallbackInterfaceConnectionStateListener.register(this)
         uniffiCallbackInterfaceContactListener.register(this)
+        uniffiCallbackInterfaceConversationListListener.register(this)
         uniffiCallbackInterfaceMessageListener.register(this)
+        uniffiCallbackInterfaceTimelineListener.register(this)
         
     }
 
@@ -920,7 +978,11 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_jabberkit_ffi_fn_method_client_observe_contacts(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_jabberkit_ffi_fn_method_client_observe_conversation_list(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_jabberkit_ffi_fn_method_client_observe_messages(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_jabberkit_ffi_fn_method_client_observe_timeline(`ptr`: Long,`with`: RustBuffer.ByValue,`page`: Int,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_jabberkit_ffi_fn_method_client_presences(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -972,7 +1034,7 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_message(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_state(`ptr`: Long,`id`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_state(`ptr`: Long,`id`: RustBuffer.ByValue,`conversation`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_corrected(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -985,6 +1047,30 @@ internal object UniffiLib {
     external fun uniffi_jabberkit_ffi_fn_free_taskhandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_taskhandle_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_clone_conversationlistlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_jabberkit_ffi_fn_free_conversationlistlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_init_callback_vtable_conversationlistlistener(`vtable`: UniffiVTableCallbackInterfaceConversationListListener,
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_conversationlistlistener_on_diffs(`ptr`: Long,`diffs`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_clone_timelinehandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_jabberkit_ffi_fn_free_timelinehandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_timelinehandle_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_timelinehandle_paginate_back(`ptr`: Long,`count`: Int,
+    ): Long
+    external fun uniffi_jabberkit_ffi_fn_clone_timelinelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_jabberkit_ffi_fn_free_timelinelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_init_callback_vtable_timelinelistener(`vtable`: UniffiVTableCallbackInterfaceTimelineListener,
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_timelinelistener_on_diffs(`ptr`: Long,`diffs`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_clone_password(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1656,9 +1742,22 @@ public interface ClientInterface {
     fun `observeContacts`(`listener`: ContactListener): TaskHandle
     
     /**
+     * Calls `listener` with the conversation list (a reset), then with
+     * its changes as messages are stored, sent, corrected and read.
+     */
+    fun `observeConversationList`(`listener`: ConversationListListener): TaskHandle
+    
+    /**
      * Calls `listener` for every stored message and every state change.
      */
     fun `observeMessages`(`listener`: MessageListener): TaskHandle
+    
+    /**
+     * Calls `listener` with the newest `page` messages of the
+     * conversation with `with` (a reset), then with its changes; older
+     * pages load with `paginate_back` on the returned handle.
+     */
+    fun `observeTimeline`(`with`: kotlin.String, `page`: kotlin.UInt, `listener`: TimelineListener): TimelineHandle
     
     /**
      * Every contact known to be available.
@@ -2068,6 +2167,24 @@ open class Client: Disposable, AutoCloseable, ClientInterface
 
     
     /**
+     * Calls `listener` with the conversation list (a reset), then with
+     * its changes as messages are stored, sent, corrected and read.
+     */override fun `observeConversationList`(`listener`: ConversationListListener): TaskHandle {
+            return FfiConverterTypeTaskHandle.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_observe_conversation_list(
+        it,
+        
+        FfiConverterTypeConversationListListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Calls `listener` for every stored message and every state change.
      */override fun `observeMessages`(`listener`: MessageListener): TaskHandle {
             return FfiConverterTypeTaskHandle.lift(
@@ -2077,6 +2194,28 @@ open class Client: Disposable, AutoCloseable, ClientInterface
         it,
         
         FfiConverterTypeMessageListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Calls `listener` with the newest `page` messages of the
+     * conversation with `with` (a reset), then with its changes; older
+     * pages load with `paginate_back` on the returned handle.
+     */
+    @Throws(JabberKitException::class)override fun `observeTimeline`(`with`: kotlin.String, `page`: kotlin.UInt, `listener`: TimelineListener): TimelineHandle {
+            return FfiConverterTypeTimelineHandle.lift(
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_observe_timeline(
+        it,
+        
+        FfiConverterString.lower(`with`),
+        FfiConverterUInt.lower(`page`),
+        FfiConverterTypeTimelineListener.lower(`listener`),_status)
 }
     }
     )
@@ -3149,6 +3288,329 @@ public object FfiConverterTypeContactListener: FfiConverter<ContactListener, Lon
 
 
 /**
+ * Receives the conversation list's changes.
+ */
+public interface ConversationListListener {
+    
+    /**
+     * A batch of changes; the first is a reset with the whole list.
+     */
+    fun `onDiffs`(`diffs`: List<ConversationListDiff>)
+    
+    companion object
+}
+
+/**
+ * Receives the conversation list's changes.
+ */
+open class ConversationListListenerImpl: Disposable, AutoCloseable, ConversationListListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_jabberkit_ffi_fn_free_conversationlistlistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_jabberkit_ffi_fn_clone_conversationlistlistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * A batch of changes; the first is a reset with the whole list.
+     */override fun `onDiffs`(`diffs`: List<ConversationListDiff>)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_conversationlistlistener_on_diffs(
+        it,
+        
+        FfiConverterSequenceTypeConversationListDiff.lower(`diffs`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceConversationListListener {
+    internal object `onDiffs`: UniffiCallbackInterfaceConversationListListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`diffs`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeConversationListListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onDiffs`(
+                    FfiConverterSequenceTypeConversationListDiff.lift(`diffs`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeConversationListListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeConversationListListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceConversationListListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onDiffs`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_jabberkit_ffi_fn_init_callback_vtable_conversationlistlistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConversationListListener: FfiConverter<ConversationListListener, Long> {
+    internal val handleMap = UniffiHandleMap<ConversationListListener>()
+
+    override fun lower(value: ConversationListListener): Long {
+        if (value is ConversationListListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): ConversationListListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ConversationListListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): ConversationListListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ConversationListListener) = 8UL
+
+    override fun write(value: ConversationListListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Receives messages and their progress.
  */
 public interface MessageListener {
@@ -3160,9 +3622,10 @@ public interface MessageListener {
     fun `onMessage`(`message`: Message)
     
     /**
-     * An outgoing message moved on (sent, acked, delivered, read, failed).
+     * An outgoing message of the conversation with `conversation` moved
+     * on (sent, acked, delivered, read, failed).
      */
-    fun `onMessageState`(`id`: kotlin.String, `state`: DeliveryState)
+    fun `onMessageState`(`id`: kotlin.String, `conversation`: kotlin.String, `state`: DeliveryState)
     
     /**
      * A stored message's body was corrected by its sender (same id; update
@@ -3171,8 +3634,8 @@ public interface MessageListener {
     fun `onMessageCorrected`(`message`: Message)
     
     /**
-     * Another device of the account read the conversation with `with`:
-     * its unread count is now 0.
+     * The conversation with `with` was marked read (by `mark_read`, or
+     * on another device of the account): its unread count is now 0.
      */
     fun `onConversationRead`(`with`: kotlin.String)
     
@@ -3308,8 +3771,9 @@ open class MessageListenerImpl: Disposable, AutoCloseable, MessageListener
 
     
     /**
-     * An outgoing message moved on (sent, acked, delivered, read, failed).
-     */override fun `onMessageState`(`id`: kotlin.String, `state`: DeliveryState)
+     * An outgoing message of the conversation with `conversation` moved
+     * on (sent, acked, delivered, read, failed).
+     */override fun `onMessageState`(`id`: kotlin.String, `conversation`: kotlin.String, `state`: DeliveryState)
         = 
     callWithHandle {
     uniffiRustCall() { _status ->
@@ -3317,6 +3781,7 @@ open class MessageListenerImpl: Disposable, AutoCloseable, MessageListener
         it,
         
         FfiConverterString.lower(`id`),
+        FfiConverterString.lower(`conversation`),
         FfiConverterTypeDeliveryState.lower(`state`),_status)
 }
     }
@@ -3342,8 +3807,8 @@ open class MessageListenerImpl: Disposable, AutoCloseable, MessageListener
 
     
     /**
-     * Another device of the account read the conversation with `with`:
-     * its unread count is now 0.
+     * The conversation with `with` was marked read (by `mark_read`, or
+     * on another device of the account): its unread count is now 0.
      */override fun `onConversationRead`(`with`: kotlin.String)
         = 
     callWithHandle {
@@ -3406,11 +3871,12 @@ internal object uniffiCallbackInterfaceMessageListener {
         }
     }
     internal object `onMessageState`: UniffiCallbackInterfaceMessageListenerMethod1 {
-        override fun callback(`uniffiHandle`: Long,`id`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+        override fun callback(`uniffiHandle`: Long,`id`: RustBuffer.ByValue,`conversation`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
             val uniffiObj = FfiConverterTypeMessageListener.handleMap.get(uniffiHandle)
             val makeCall = { ->
                 uniffiObj.`onMessageState`(
                     FfiConverterString.lift(`id`),
+                    FfiConverterString.lift(`conversation`),
                     FfiConverterTypeDeliveryState.lift(`state`),
                 )
             }
@@ -4052,6 +4518,629 @@ public object FfiConverterTypeTaskHandle: FfiConverter<TaskHandle, Long> {
 }
 
 
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A timeline being observed: loads older pages, and stops with `cancel`
+ * (or when released).
+ */
+public interface TimelineHandleInterface {
+    
+    /**
+     * Stops the timeline; the listener gets no call afterwards. Idempotent.
+     */
+    fun `cancel`()
+    
+    /**
+     * Loads up to `count` older messages; their diffs reach the listener
+     * before this returns. Returns whether older messages remain.
+     */
+    suspend fun `paginateBack`(`count`: kotlin.UInt): kotlin.Boolean
+    
+    companion object
+}
+
+/**
+ * A timeline being observed: loads older pages, and stops with `cancel`
+ * (or when released).
+ */
+open class TimelineHandle: Disposable, AutoCloseable, TimelineHandleInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_jabberkit_ffi_fn_free_timelinehandle(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_jabberkit_ffi_fn_clone_timelinehandle(handle, status)
+        }
+    }
+
+    
+    /**
+     * Stops the timeline; the listener gets no call afterwards. Idempotent.
+     */override fun `cancel`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_timelinehandle_cancel(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Loads up to `count` older messages; their diffs reach the listener
+     * before this returns. Returns whether older messages remain.
+     */
+    @Throws(JabberKitException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `paginateBack`(`count`: kotlin.UInt) : kotlin.Boolean {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_jabberkit_ffi_fn_method_timelinehandle_paginate_back(
+                uniffiHandle,
+                
+        FfiConverterUInt.lower(`count`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_jabberkit_ffi_rust_future_poll_i8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_jabberkit_ffi_rust_future_complete_i8(future, continuation) },
+        { future -> UniffiLib.ffi_jabberkit_ffi_rust_future_free_i8(future) },
+        // lift function
+        { FfiConverterBoolean.lift(it) },
+        // Error FFI converter
+        JabberKitException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTimelineHandle: FfiConverter<TimelineHandle, Long> {
+    override fun lower(value: TimelineHandle): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): TimelineHandle {
+        return TimelineHandle(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): TimelineHandle {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: TimelineHandle) = 8UL
+
+    override fun write(value: TimelineHandle, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Receives a timeline's changes.
+ */
+public interface TimelineListener {
+    
+    /**
+     * A batch of changes; the first is a reset with the newest page.
+     */
+    fun `onDiffs`(`diffs`: List<TimelineDiff>)
+    
+    companion object
+}
+
+/**
+ * Receives a timeline's changes.
+ */
+open class TimelineListenerImpl: Disposable, AutoCloseable, TimelineListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_jabberkit_ffi_fn_free_timelinelistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_jabberkit_ffi_fn_clone_timelinelistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * A batch of changes; the first is a reset with the newest page.
+     */override fun `onDiffs`(`diffs`: List<TimelineDiff>)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_timelinelistener_on_diffs(
+        it,
+        
+        FfiConverterSequenceTypeTimelineDiff.lower(`diffs`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceTimelineListener {
+    internal object `onDiffs`: UniffiCallbackInterfaceTimelineListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`diffs`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeTimelineListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onDiffs`(
+                    FfiConverterSequenceTypeTimelineDiff.lift(`diffs`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeTimelineListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeTimelineListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceTimelineListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onDiffs`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_jabberkit_ffi_fn_init_callback_vtable_timelinelistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTimelineListener: FfiConverter<TimelineListener, Long> {
+    internal val handleMap = UniffiHandleMap<TimelineListener>()
+
+    override fun lower(value: TimelineListener): Long {
+        if (value is TimelineListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): TimelineListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return TimelineListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): TimelineListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: TimelineListener) = 8UL
+
+    override fun write(value: TimelineListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
 
 /**
  * Everything a `Client` needs to run one account.
@@ -4648,6 +5737,161 @@ public object FfiConverterTypeConnectionState : FfiConverterRustBuffer<Connectio
 
 
 /**
+ * One change to the conversation list, applied in order (an index refers
+ * to the list after the changes before it).
+ */
+sealed class ConversationListDiff {
+    
+    /**
+     * The whole list: the first change a listener gets.
+     */
+    data class Reset(
+        val `items`: List<org.jabberkit.Conversation>) : ConversationListDiff()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * `item` is now at `index`; the items from there move down one.
+     */
+    data class Insert(
+        val `index`: kotlin.UInt, 
+        val `item`: org.jabberkit.Conversation) : ConversationListDiff()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The item at `index` changed in place.
+     */
+    data class Set(
+        val `index`: kotlin.UInt, 
+        val `item`: org.jabberkit.Conversation) : ConversationListDiff()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The item at `index` is gone; the items after it move up one.
+     */
+    data class Remove(
+        val `index`: kotlin.UInt) : ConversationListDiff()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConversationListDiff : FfiConverterRustBuffer<ConversationListDiff>{
+    override fun read(buf: ByteBuffer): ConversationListDiff {
+        return when(buf.getInt()) {
+            1 -> ConversationListDiff.Reset(
+                FfiConverterSequenceTypeConversation.read(buf),
+                )
+            2 -> ConversationListDiff.Insert(
+                FfiConverterUInt.read(buf),
+                FfiConverterTypeConversation.read(buf),
+                )
+            3 -> ConversationListDiff.Set(
+                FfiConverterUInt.read(buf),
+                FfiConverterTypeConversation.read(buf),
+                )
+            4 -> ConversationListDiff.Remove(
+                FfiConverterUInt.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ConversationListDiff): ULong = when(value) {
+        is ConversationListDiff.Reset -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterSequenceTypeConversation.allocationSize(value.`items`)
+            )
+        }
+        is ConversationListDiff.Insert -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUInt.allocationSize(value.`index`)
+                + FfiConverterTypeConversation.allocationSize(value.`item`)
+            )
+        }
+        is ConversationListDiff.Set -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUInt.allocationSize(value.`index`)
+                + FfiConverterTypeConversation.allocationSize(value.`item`)
+            )
+        }
+        is ConversationListDiff.Remove -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUInt.allocationSize(value.`index`)
+            )
+        }
+    }
+
+    override fun write(value: ConversationListDiff, buf: ByteBuffer) {
+        when(value) {
+            is ConversationListDiff.Reset -> {
+                buf.putInt(1)
+                FfiConverterSequenceTypeConversation.write(value.`items`, buf)
+                Unit
+            }
+            is ConversationListDiff.Insert -> {
+                buf.putInt(2)
+                FfiConverterUInt.write(value.`index`, buf)
+                FfiConverterTypeConversation.write(value.`item`, buf)
+                Unit
+            }
+            is ConversationListDiff.Set -> {
+                buf.putInt(3)
+                FfiConverterUInt.write(value.`index`, buf)
+                FfiConverterTypeConversation.write(value.`item`, buf)
+                Unit
+            }
+            is ConversationListDiff.Remove -> {
+                buf.putInt(4)
+                FfiConverterUInt.write(value.`index`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * Progress of a message.
  */
 
@@ -5101,6 +6345,148 @@ public object FfiConverterTypeSubscription: FfiConverterRustBuffer<Subscription>
 
 
 /**
+ * One change to a timeline, applied in order; see [`ConversationListDiff`].
+ */
+sealed class TimelineDiff {
+    
+    data class Reset(
+        val `items`: List<org.jabberkit.Message>) : TimelineDiff()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class Insert(
+        val `index`: kotlin.UInt, 
+        val `item`: org.jabberkit.Message) : TimelineDiff()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class Set(
+        val `index`: kotlin.UInt, 
+        val `item`: org.jabberkit.Message) : TimelineDiff()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class Remove(
+        val `index`: kotlin.UInt) : TimelineDiff()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTimelineDiff : FfiConverterRustBuffer<TimelineDiff>{
+    override fun read(buf: ByteBuffer): TimelineDiff {
+        return when(buf.getInt()) {
+            1 -> TimelineDiff.Reset(
+                FfiConverterSequenceTypeMessage.read(buf),
+                )
+            2 -> TimelineDiff.Insert(
+                FfiConverterUInt.read(buf),
+                FfiConverterTypeMessage.read(buf),
+                )
+            3 -> TimelineDiff.Set(
+                FfiConverterUInt.read(buf),
+                FfiConverterTypeMessage.read(buf),
+                )
+            4 -> TimelineDiff.Remove(
+                FfiConverterUInt.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: TimelineDiff): ULong = when(value) {
+        is TimelineDiff.Reset -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterSequenceTypeMessage.allocationSize(value.`items`)
+            )
+        }
+        is TimelineDiff.Insert -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUInt.allocationSize(value.`index`)
+                + FfiConverterTypeMessage.allocationSize(value.`item`)
+            )
+        }
+        is TimelineDiff.Set -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUInt.allocationSize(value.`index`)
+                + FfiConverterTypeMessage.allocationSize(value.`item`)
+            )
+        }
+        is TimelineDiff.Remove -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUInt.allocationSize(value.`index`)
+            )
+        }
+    }
+
+    override fun write(value: TimelineDiff, buf: ByteBuffer) {
+        when(value) {
+            is TimelineDiff.Reset -> {
+                buf.putInt(1)
+                FfiConverterSequenceTypeMessage.write(value.`items`, buf)
+                Unit
+            }
+            is TimelineDiff.Insert -> {
+                buf.putInt(2)
+                FfiConverterUInt.write(value.`index`, buf)
+                FfiConverterTypeMessage.write(value.`item`, buf)
+                Unit
+            }
+            is TimelineDiff.Set -> {
+                buf.putInt(3)
+                FfiConverterUInt.write(value.`index`, buf)
+                FfiConverterTypeMessage.write(value.`item`, buf)
+                Unit
+            }
+            is TimelineDiff.Remove -> {
+                buf.putInt(4)
+                FfiConverterUInt.write(value.`index`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * How TLS is set up; never plaintext.
  */
 
@@ -5456,6 +6842,62 @@ public object FfiConverterSequenceTypeSearchHit: FfiConverterRustBuffer<List<Sea
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeSearchHit.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeConversationListDiff: FfiConverterRustBuffer<List<ConversationListDiff>> {
+    override fun read(buf: ByteBuffer): List<ConversationListDiff> {
+        val len = buf.getInt()
+        return List<ConversationListDiff>(len) {
+            FfiConverterTypeConversationListDiff.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ConversationListDiff>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeConversationListDiff.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ConversationListDiff>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeConversationListDiff.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeTimelineDiff: FfiConverterRustBuffer<List<TimelineDiff>> {
+    override fun read(buf: ByteBuffer): List<TimelineDiff> {
+        val len = buf.getInt()
+        return List<TimelineDiff>(len) {
+            FfiConverterTypeTimelineDiff.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<TimelineDiff>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeTimelineDiff.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<TimelineDiff>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeTimelineDiff.write(it, buf)
         }
     }
 }

@@ -5,12 +5,17 @@ import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.DisposableHandle
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.Job
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.channels.awaitClose
+import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.MutableSharedFlow
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.SharedFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asSharedFlow
 import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.flow.buffer
+import kotlinx.coroutines.flow.callbackFlow
 import kotlinx.coroutines.withContext
 import org.jabberkit.Client
 import org.jabberkit.ClientConfig
@@ -20,6 +25,8 @@ import org.jabberkit.Contact
 import org.jabberkit.ContactListener
 import org.jabberkit.ContactPresence
 import org.jabberkit.Conversation
+import org.jabberkit.ConversationListDiff
+import org.jabberkit.ConversationListListener
 import org.jabberkit.DeliveryState
 import org.jabberkit.JabberKitException
 import org.jabberkit.LogLevel
@@ -36,13 +43,16 @@ sealed interface MessageEvent {
     /** A message was stored: a new incoming one (reported once, ever), or an outgoing one [JabberKit.send] just queued. */
     data class New(val message: Message) : MessageEvent
 
-    /** The outgoing message [id] moved on: sent, acked by the server, delivered to the peer, read by the peer, or failed. */
-    data class StateChanged(val id: String, val state: DeliveryState) : MessageEvent
+    /**
+     * The outgoing message [id] of the conversation with [conversation] moved on: sent, acked by
+     * the server, delivered to the peer, read by the peer, or failed.
+     */
+    data class StateChanged(val id: String, val conversation: String, val state: DeliveryState) : MessageEvent
 
-    /** A stored message's body was corrected by its sender: same id, replace it in place ([Message.corrected] is true). */
+    /** A stored message's body was corrected by its sender (also by [JabberKit.correct]): same id, replace it in place ([Message.corrected] is true). */
     data class Corrected(val message: Message) : MessageEvent
 
-    /** Another device of the account read the conversation with [with]: its unread count is now 0. */
+    /** The conversation with [with] was marked read (by [JabberKit.markRead] or on another device): its unread count is now 0. */
     data class ConversationRead(val with: String) : MessageEvent
 
     /**
@@ -219,6 +229,37 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
     /** Every contact known to be available. */
     suspend fun presences(): List<ContactPresence> = withContext(Dispatchers.IO) { client.presences() }
 
+    /**
+     * The conversation list, kept by the core: a flow of the whole list, re-emitted after each
+     * batch of changes (messages stored, sent, corrected, read). Each collection follows its own
+     * list; nothing is re-read from the store here. See [conversationListDiffs] for the changes.
+     */
+    fun conversationList(): Flow<List<Conversation>> = conversationListDiffs().applied(ConversationListDiff::applyTo)
+
+    /**
+     * The conversation list's changes, in batches: the first holds a [ConversationListDiff.Reset]
+     * with the whole list. For adapters that animate insertions and moves.
+     */
+    fun conversationListDiffs(): Flow<List<ConversationListDiff>> = callbackFlow {
+        val handle = client.observeConversationList(object : ConversationListListener {
+            override fun onDiffs(diffs: List<ConversationListDiff>) {
+                trySend(diffs)
+            }
+        })
+        awaitClose { handle.close() }
+    }.buffer(Channel.UNLIMITED)
+
+    /**
+     * The conversation with [with] (a bare JID) as a [Timeline] kept by the core: its newest
+     * [page] messages at first, then every change; older pages with [Timeline.paginateBack].
+     *
+     * @throws JabberKitException.InvalidInput for a malformed JID.
+     */
+    fun timeline(with: String, page: Int = 50): Timeline {
+        require(page > 0) { "page must be positive, got $page" }
+        return Timeline(client, with, page)
+    }
+
     /** Tells [with] our chat state (sent only while online, never stored); returns at once. */
     fun setTyping(with: String, state: TypingState) = client.setTyping(with, state)
 
@@ -255,8 +296,8 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
             events.tryEmit(MessageEvent.New(message))
         }
 
-        override fun onMessageState(id: String, state: DeliveryState) {
-            events.tryEmit(MessageEvent.StateChanged(id, state))
+        override fun onMessageState(id: String, conversation: String, state: DeliveryState) {
+            events.tryEmit(MessageEvent.StateChanged(id, conversation, state))
         }
 
         override fun onCatchUp(fetched: UInt, complete: Boolean) {

@@ -5,22 +5,23 @@ import kotlinx.coroutines.Job
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.flow.catch
 import kotlinx.coroutines.flow.launchIn
 import kotlinx.coroutines.flow.onEach
 import kotlinx.coroutines.launch
 import org.jabberkit.JabberKitException
 import org.jabberkit.Message
 import org.jabberkit.kt.JabberKit
-import org.jabberkit.kt.MessageEvent
 import org.jabberkit.kt.reason
 
 /**
- * One conversation with [peer]: its latest messages, kept up to date, and a way to send.
+ * One conversation with [peer]: its latest messages, kept up to date by the core
+ * ([JabberKit.timeline]), and a way to send.
  *
  * @param peer the other side's bare JID.
  * @param scope the screen's scope; updates and pending sends stop when it ends (a message
  *   whose send returned is stored and goes out anyway).
- * @param limit how many of the latest messages to show.
+ * @param limit how many of the latest messages to show at first (new ones are added).
  */
 class ChatViewModel(
     private val kit: JabberKit,
@@ -38,24 +39,10 @@ class ChatViewModel(
     val error: StateFlow<String?> = failure.asStateFlow()
 
     init {
-        kit.reloads { event ->
-            when (event) {
-                is MessageEvent.New -> event.message.conversation == peer
-                // The event does not say whose message it is; a re-read is cheap.
-                is MessageEvent.StateChanged -> true
-                // Caught-up messages arrive as New events of their own.
-                is MessageEvent.CatchUp -> false
-                is MessageEvent.Corrected -> event.message.conversation == peer
-                is MessageEvent.ConversationRead -> false
-            }
-        }.onEach {
-            try {
-                shown.value = kit.history(peer, before = null, limit = limit)
-                failure.value = null
-            } catch (e: JabberKitException) {
-                failure.value = e.reason
-            }
-        }.launchIn(scope)
+        kit.timeline(peer, limit).messages
+            .onEach { shown.value = it }
+            .catch { e -> failure.value = (e as? JabberKitException)?.reason ?: throw e }
+            .launchIn(scope)
     }
 
     /** Sends [text] (trimmed; ignored when blank). It shows up in [messages] once stored. */

@@ -67,7 +67,8 @@ class ConnectionTest : LiveServerTest() {
 
         // The resumed stream carries messages.
         val events = scope.record(kit.messages)
-        val id = kit.send(server.newAccount("dave"), "after the reset")
-        events.awaitValue("$id acked") { it == MessageEvent.StateChanged(id, DeliveryState.ACKED) }
+        val dave = server.newAccount("dave")
+        val id = kit.send(dave, "after the reset")
+        events.awaitValue("$id acked") { it == MessageEvent.StateChanged(id, dave, DeliveryState.ACKED) }
     }
 }

@@ -43,7 +43,7 @@ class MessagingTest : LiveServerTest() {
         assertFalse(incoming.outgoing)
         assertEquals(DeliveryState.RECEIVED, incoming.state)
 
-        aliceEvents.awaitValue("the receipt") { it == MessageEvent.StateChanged(id, DeliveryState.DELIVERED) }
+        aliceEvents.awaitValue("the receipt") { it == MessageEvent.StateChanged(id, bob.jid, DeliveryState.DELIVERED) }
         val progress = aliceEvents.values.filterIsInstance<MessageEvent.StateChanged>().filter { it.id == id }.map { it.state }
         assertEquals(progress.sorted(), progress, "states in order")
         assertEquals(listOf(DeliveryState.DELIVERED), alice.history(bob.jid).map { it.state })
@@ -52,7 +52,7 @@ class MessagingTest : LiveServerTest() {
         val reply = bob.send(alice.jid, "hi Alice")
         val back = aliceEvents.awaitValue("Bob's reply") { it is MessageEvent.New && !it.message.outgoing }
         assertEquals("hi Alice", (back as MessageEvent.New).message.body)
-        bobEvents.awaitValue("the reply's receipt") { it == MessageEvent.StateChanged(reply, DeliveryState.DELIVERED) }
+        bobEvents.awaitValue("the reply's receipt") { it == MessageEvent.StateChanged(reply, alice.jid, DeliveryState.DELIVERED) }
 
         val conversations = alice.conversations()
         assertEquals(listOf(bob.jid), conversations.map { it.peer })
@@ -65,7 +65,7 @@ class MessagingTest : LiveServerTest() {
         assertTrue(hits.single().snippet.contains("[Alice]"), hits.single().snippet)
 
         // alice read it: bob sees his reply read (chat marker).
-        bobEvents.awaitValue("the reply read") { it == MessageEvent.StateChanged(reply, DeliveryState.READ) }
+        bobEvents.awaitValue("the reply read") { it == MessageEvent.StateChanged(reply, alice.jid, DeliveryState.READ) }
         assertEquals(DeliveryState.READ, bob.history(alice.jid).last().state)
     }
 
@@ -110,7 +110,7 @@ class MessagingTest : LiveServerTest() {
         online(first)
         val ids = listOf("one", "two", "three").map { first.send(bob.jid, it) }
         for (id in ids) {
-            firstEvents.awaitValue("$id delivered") { it == MessageEvent.StateChanged(id, DeliveryState.DELIVERED) }
+            firstEvents.awaitValue("$id delivered") { it == MessageEvent.StateChanged(id, bob.jid, DeliveryState.DELIVERED) }
         }
         bob.send(aliceJid, "four")
         firstEvents.awaitValue("Bob's message") { it is MessageEvent.New && it.message.body == "four" }

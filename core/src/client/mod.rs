@@ -1,0 +1,234 @@
+//! [`Client`]: the app's handle on one account.
+//!
+//! Every method returns quickly: nothing here waits on the network. `send`
+//! writes to the local store and returns; `connect` starts a background
+//! session on the tokio runtime the client was created in. What happens
+//! later arrives as [`Event`]s on [`Client::events`].
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_xmpp::jid::{BareJid, Jid};
+
+use crate::config::ClientConfig;
+use crate::connection::Link;
+use crate::error::Error;
+use crate::events::EventHub;
+use crate::model::{ConnectionState, Event, Show};
+use crate::session::{self, Command, OwnPresence, Session};
+use crate::store::Store;
+
+/// File name of the message store inside [`ClientConfig::store_dir`].
+pub const STORE_FILE: &str = "jabberkit.sqlite3";
+
+/// Longest body `send` accepts, in bytes (servers commonly cap stanzas
+/// around 256 KiB; staying well below keeps one message from killing the
+/// stream).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// One account: its connection, its store, its events.
+///
+/// Create it inside a tokio runtime (its background work runs there). Cheap
+/// to clone; all clones are the same account.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ClientConfig,
+    jid: Jid,
+    own: BareJid,
+    store: Arc<Store>,
+    hub: Arc<EventHub>,
+    network: watch::Sender<bool>,
+    /// Our availability: in memory, so every session (and every fresh
+    /// stream of one) starts with the last one set; online by default.
+    presence: watch::Sender<OwnPresence>,
+    /// Whether the app is in the foreground (XEP-0352); true by default.
+    foreground: watch::Sender<bool>,
+    runtime: Handle,
+    session: Mutex<Option<SessionHandle>>,
+}
+
+struct SessionHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    task: JoinHandle<()>,
+}
+
+impl Client {
+    /// Opens (or creates) the account's store. Does not connect.
+    ///
+    /// Errors: [`Error::InvalidInput`] for a JID without a user part or an
+    /// unusable CA PEM, [`Error::Storage`] if the store cannot be opened.
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        let runtime = Handle::try_current().map_err(|_| Error::Other {
+            reason: "Client::new must be called inside a tokio runtime".into(),
+        })?;
+        let jid: Jid = config
+            .jid
+            .parse()
+            .map_err(|e| Error::invalid(format!("{:?} is not a JID: {e}", config.jid)))?;
+        if jid.node().is_none() {
+            return Err(Error::invalid(format!(
+                "{:?} has no user part (user@domain)",
+                config.jid
+            )));
+        }
+        if config.password.is_empty() {
+            return Err(Error::invalid("the password is empty"));
+        }
+        let store = Store::open(&config.store_dir.join(STORE_FILE))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                own: jid.to_bare(),
+                jid,
+                config,
+                store: Arc::new(store),
+                hub: Arc::new(EventHub::new()),
+                network: watch::Sender::new(true),
+                presence: watch::Sender::new((Show::Online, None)),
+                foreground: watch::Sender::new(true),
+                runtime,
+                session: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The account's bare JID.
+    pub fn jid(&self) -> String {
+        self.inner.own.to_string()
+    }
+
+    /// Starts connecting in the background (no-op if already connected or
+    /// trying). After [`ConnectionState::Failed`], this is how the app
+    /// retries, e.g. with a corrected password in a new `Client`.
+    ///
+    /// Errors only for an unusable configuration (bad server address or CA).
+    pub fn connect(&self) -> Result<(), Error> {
+        let inner = &self.inner;
+        let mut session = inner.lock_session();
+        let previous = match session.take() {
+            Some(s)
+                if !s.task.is_finished()
+                    && !matches!(inner.hub.state(), ConnectionState::Failed { .. }) =>
+            {
+                *session = Some(s);
+                return Ok(());
+            }
+            other => other,
+        };
+        let _guard = inner.runtime.enter();
+        let link = Link::open(&inner.config, &inner.jid, inner.network.subscribe())?;
+        let (commands, rx) = mpsc::unbounded_channel();
+        let run = Session {
+            link,
+            own: inner.own.clone(),
+            store: inner.store.clone(),
+            hub: inner.hub.clone(),
+            commands: rx,
+            own_presence: inner.presence.subscribe(),
+            foreground: inner.foreground.subscribe(),
+            catch_up_first_login: inner.config.catch_up_first_login,
+        };
+        let run = run.start();
+        let task = inner.runtime.spawn(async move {
+            // A failed session may still be closing; never run two at once.
+            if let Some(previous) = previous {
+                let _ = previous.task.await;
+            }
+            run.await
+        });
+        *session = Some(SessionHandle { commands, task });
+        Ok(())
+    }
+
+    /// Closes the connection cleanly and waits until it is closed (at most
+    /// a few seconds). Queued messages stay in the store and go out at the
+    /// next `connect`.
+    pub async fn disconnect(&self) {
+        let handle = self.inner.lock_session().take();
+        if let Some(handle) = handle {
+            let (done, wait) = oneshot::channel();
+            if handle.commands.send(Command::Disconnect(done)).is_ok() {
+                let _ = wait.await;
+            }
+            let _ = handle.task.await;
+        }
+        session::idle(&self.inner.hub);
+    }
+
+    /// The app's view of the network, reported whenever it changes (also
+    /// on a switch between networks, with `true` again). `false` stops
+    /// connection attempts, saving battery while there is nothing to reach;
+    /// any report while JabberKit waits to retry makes it retry at once.
+    pub fn network_available(&self, available: bool) {
+        self.inner.network.send_replace(available);
+    }
+
+    /// Tells JabberKit whether the app is in the foreground. In the
+    /// background the server is asked (XEP-0352, Client State Indication) to
+    /// hold back what can wait, such as presence changes, until the app
+    /// comes back or a message arrives: fewer radio wake-ups, less battery.
+    /// Call it from the app's lifecycle callbacks; it is remembered for
+    /// every later connection. Servers without CSI support just ignore it.
+    pub fn set_foreground(&self, active: bool) {
+        self.inner.foreground.send_replace(active);
+    }
+
+    /// The current connection state.
+    pub fn state(&self) -> ConnectionState {
+        self.inner.hub.state()
+    }
+
+    /// A new, independent queue of events, starting with the current
+    /// connection state. Receive on any task or thread; dropping it
+    /// unsubscribes.
+    pub fn events(&self) -> mpsc::UnboundedReceiver<Event> {
+        self.inner.hub.subscribe()
+    }
+}
+
+impl Inner {
+    fn lock_session(&self) -> MutexGuard<'_, Option<SessionHandle>> {
+        self.session.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn parse_bare(jid: &str) -> Result<BareJid, Error> {
+    let parsed: BareJid = jid
+        .parse()
+        .map_err(|e| Error::invalid(format!("{jid:?} is not a bare JID (user@domain): {e}")))?;
+    Ok(parsed)
+}
+
+/// Rejects bodies that could never be sent: empty, oversized, or holding
+/// characters XML 1.0 cannot carry (which would fail serialisation on every
+/// retry).
+fn check_body(body: &str) -> Result<(), Error> {
+    if body.is_empty() {
+        return Err(Error::invalid("the message body is empty"));
+    }
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Error::invalid(format!(
+            "the message body is {} bytes; the limit is {MAX_BODY_BYTES}",
+            body.len()
+        )));
+    }
+    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+    if let Some(bad) = body.chars().find(|&c| !allowed(c)) {
+        return Err(Error::invalid(format!(
+            "the message body contains U+{:04X}, which XML cannot carry",
+            bad as u32
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
+
+mod contacts;
+mod messages;
