@@ -104,6 +104,18 @@ struct Running {
     contacts: Contacts,
 }
 
+/// Runs a handler's store work so it does not hold up the runtime: on a
+/// multi-threaded runtime the worker hands its other tasks off while
+/// SQLite works (`block_in_place`); elsewhere (unit tests on a
+/// current-thread runtime) it just runs.
+fn off_worker<R>(work: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 /// The state between sessions: none is running (never started, closed, or
 /// ended by a failure the app acknowledged by disconnecting).
 pub(crate) fn idle(hub: &EventHub) {
@@ -231,7 +243,7 @@ impl Running {
                 self.online = true;
                 if !resumed {
                     self.queue.fresh_session();
-                    let fetch = self.contacts.fresh_session();
+                    let fetch = off_worker(|| self.contacts.fresh_session());
                     self.send(Some(fetch)).await;
                 }
                 // A fresh session: the server needs our presence to route
@@ -245,7 +257,7 @@ impl Running {
                 // earlier run (or a killed process) left unacked; after a
                 // resumption, what was queued while suspended (the stream
                 // resent its own unacked stanzas first).
-                let pushes = self.queue.outbox(None);
+                let pushes = off_worker(|| self.queue.outbox(None));
                 self.push(pushes).await;
                 if !resumed {
                     // Carbons (XEP-0280) are per session: ask again so what
@@ -323,13 +335,13 @@ impl Running {
     }
 
     async fn on_reports(&mut self, reports: Vec<Report>) {
-        let lost = self.queue.on_reports(reports);
+        let lost = off_worker(|| self.queue.on_reports(reports));
         if !lost.is_empty() && self.online {
             tracing::info!(
                 count = lost.len(),
                 "resending messages the server may not have"
             );
-            let pushes = self.queue.outbox(Some(&lost.into_iter().collect()));
+            let pushes = off_worker(|| self.queue.outbox(Some(&lost.into_iter().collect())));
             self.push(pushes).await;
         }
     }
@@ -339,19 +351,25 @@ impl Running {
             Stanza::Message(msg) if archive::is_result(&msg) => self.catch_up.on_result(msg),
             Stanza::Message(msg) => self.on_message(msg).await,
             Stanza::Iq(iq) => self.on_iq(iq).await,
-            Stanza::Presence(p) => self.contacts.on_presence(p),
+            Stanza::Presence(p) => off_worker(|| self.contacts.on_presence(p)),
         }
     }
 
     async fn on_message(&mut self, msg: Message) {
+        let receipt = off_worker(|| self.ingest_message(msg));
+        self.push(receipt).await;
+    }
+
+    /// Stores and announces what a message means; returns the receipt to
+    /// push, if it asks for one.
+    fn ingest_message(&mut self, msg: Message) -> Option<Push> {
         match inbound::classify_message(&self.own, msg, chrono::Utc::now()) {
             Inbound::Chat(chat) => {
                 // Confirm only once it is stored (or already was); the
                 // receipt waits in the store until the server has it.
                 if self.ingest.live(&chat) && chat.wants_receipt {
                     if let Some(id) = chat.remote_id.or(chat.origin_id) {
-                        let push = self.queue.receipt(&chat.from, &id);
-                        self.push(push).await;
+                        return self.queue.receipt(&chat.from, &id);
                     }
                 }
             }
@@ -370,6 +388,7 @@ impl Running {
             }),
             Inbound::Ignore => {}
         }
+        None
     }
 
     async fn on_iq(&mut self, iq: Iq) {
@@ -394,7 +413,7 @@ impl Running {
                 None => {}
             },
             Iq::Set { ref payload, .. } if roster::is_roster(payload) => {
-                let reply = self.contacts.on_push(iq);
+                let reply = off_worker(|| self.contacts.on_push(iq));
                 self.send(Some(reply)).await;
             }
             iq => {
@@ -407,13 +426,13 @@ impl Running {
 
     async fn on_result(&mut self, request: Request, payload: Option<Element>) {
         match request {
-            Request::RosterFetch => self.contacts.on_fetched(payload),
+            Request::RosterFetch => off_worker(|| self.contacts.on_fetched(payload)),
             // The server pushes the change itself.
             Request::RosterSet(_) => {}
             Request::Archive(page) => {
                 // The page's messages are stored before the position moves.
                 let items = self.catch_up.take_page();
-                let stored = self.ingest.archived(&items);
+                let stored = off_worker(|| self.ingest.archived(&items));
                 let next = self.catch_up.on_page_end(page, stored, payload);
                 self.send(next).await;
             }
