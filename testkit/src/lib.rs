@@ -2,8 +2,11 @@
 //!
 //! - [`server`]: a throwaway Prosody started on free loopback ports, with a
 //!   private CA and test accounts, stopped when dropped.
+//! - [`fake`]: a scripted fake server, for what a real one will not do
+//!   (broken or hostile answers, what a client sends before logging in).
 //! - [`proxy`]: a fault-injecting TCP proxy (pass, reset, blackhole, refuse,
 //!   delay) placed between a client and that server.
 
+pub mod fake;
 pub mod proxy;
 pub mod server;

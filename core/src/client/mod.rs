@@ -23,9 +23,10 @@ use crate::store::Store;
 /// File name of the message store inside [`ClientConfig::store_dir`].
 pub const STORE_FILE: &str = "jabberkit.sqlite3";
 
-/// Longest body `send` accepts, in bytes (servers commonly cap stanzas
-/// around 256 KiB; staying well below keeps one message from killing the
-/// stream).
+/// Longest body `send` accepts, in bytes as it goes on the wire, XML-escaped
+/// (servers cap stanzas, Prosody at 256 KiB, and close the stream on a
+/// bigger one; a body of `&`s is five times longer escaped, so the raw
+/// length alone would let one message kill every session that sends it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// One account: its connection, its store, its events.
@@ -204,6 +205,19 @@ fn parse_bare(jid: &str) -> Result<BareJid, Error> {
     Ok(parsed)
 }
 
+/// The body's length once XML-escaped, counting quotes as escaped too
+/// (the longest any serialiser makes it).
+fn escaped_len(body: &str) -> usize {
+    body.chars()
+        .map(|c| match c {
+            '&' => 5,
+            '<' | '>' => 4,
+            '"' | '\'' => 6,
+            c => c.len_utf8(),
+        })
+        .sum()
+}
+
 /// Rejects bodies that could never be sent: empty, oversized, or holding
 /// characters XML 1.0 cannot carry (which would fail serialisation on every
 /// retry).
@@ -215,6 +229,12 @@ fn check_body(body: &str) -> Result<(), Error> {
         return Err(Error::invalid(format!(
             "the message body is {} bytes; the limit is {MAX_BODY_BYTES}",
             body.len()
+        )));
+    }
+    let escaped = escaped_len(body);
+    if escaped > MAX_BODY_BYTES {
+        return Err(Error::invalid(format!(
+            "the message body is {escaped} bytes once XML-escaped; the limit is {MAX_BODY_BYTES}"
         )));
     }
     let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);

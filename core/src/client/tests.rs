@@ -12,6 +12,13 @@ fn bodies_xml_cannot_carry_are_refused() {
         );
     }
     assert!(check_body(&"x".repeat(MAX_BODY_BYTES + 1)).is_err());
+    assert!(check_body(&"x".repeat(MAX_BODY_BYTES)).is_ok());
+    // Under the limit raw, five times over it escaped.
+    let ampersands = "&".repeat(MAX_BODY_BYTES / 2);
+    assert!(
+        matches!(check_body(&ampersands), Err(Error::InvalidInput { reason }) if reason.contains("escaped")),
+    );
+    assert!(check_body(&"&".repeat(MAX_BODY_BYTES / 5)).is_ok());
 }
 
 #[tokio::test]

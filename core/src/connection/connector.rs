@@ -90,6 +90,7 @@ impl Connector {
             mode: config.tls,
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls_config(
                 config.extra_ca_pem.as_deref(),
+                config.tls,
             )?)),
             csi: Arc::new(Csi::default()),
         })
@@ -104,9 +105,17 @@ impl Connector {
             .map_err(|e| TlsSetupError(format!("{domain:?} is not a valid TLS name: {e}")))?;
         let tls = self.tls.connect(name, tcp).await.map_err(|e| {
             match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                // A verdict of the TLS layer (certificate, protocol) is fatal;
-                // a plain I/O failure mid-handshake is just a bad link.
-                Some(tls_error) => XmppError::from(TlsSetupError(tls_error.to_string())),
+                // A verdict on the server's certificate or TLS versions is
+                // fatal: retrying meets the same server.
+                Some(tls_error) if is_verdict(tls_error) => {
+                    XmppError::from(TlsSetupError(tls_error.to_string()))
+                }
+                // Anything else is a bad link, retried: a captive portal
+                // answering HTTP, a middlebox cutting the handshake.
+                Some(tls_error) => XmppError::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("TLS handshake: {tls_error}"),
+                )),
                 None => XmppError::Io(e),
             }
         })?;
@@ -122,11 +131,26 @@ impl Connector {
     }
 }
 
-fn header<'a>(jid: &'a Jid) -> StreamHeader<'a> {
+/// Whether a TLS error is the server's certificate or TLS versions being
+/// refused (fatal), rather than a broken or intercepted link.
+fn is_verdict(e: &rustls::Error) -> bool {
+    matches!(
+        e,
+        rustls::Error::InvalidCertificate(_)
+            | rustls::Error::NoCertificatesPresented
+            | rustls::Error::UnsupportedNameType
+            | rustls::Error::InvalidCertRevocationList(_)
+            | rustls::Error::PeerIncompatible(_)
+    )
+}
+
+/// The stream header. `from` names the account, so it goes only inside
+/// TLS (servers advertise SASL2 only when they know who is asking); the
+/// plaintext header before STARTTLS would tell any observer who connects.
+fn header(jid: &Jid, encrypted: bool) -> StreamHeader<'_> {
     StreamHeader {
         to: Some(Cow::Borrowed(jid.domain().as_str())),
-        // Servers advertise SASL2 only when they know who is asking.
-        from: Some(Cow::Owned(jid.to_bare().to_string())),
+        from: encrypted.then(|| Cow::Owned(jid.to_bare().to_string())),
         id: None,
     }
 }
@@ -187,7 +211,7 @@ impl ServerConnector for Connector {
             TlsMode::DirectTls => tcp,
             TlsMode::StartTls => {
                 let stream =
-                    initiate_stream(BufStream::new(tcp), ns, header(jid), timeouts).await?;
+                    initiate_stream(BufStream::new(tcp), ns, header(jid, false), timeouts).await?;
                 let (features, mut stream) = stream.recv_features::<XmppStreamElement>().await?;
                 if !features.can_starttls() {
                     return Err(TlsSetupError(
@@ -229,7 +253,7 @@ impl ServerConnector for Connector {
         let stream = initiate_stream(
             self.csi.wrap(BufStream::new(tls)),
             ns,
-            header(jid),
+            header(jid, true),
             timeouts,
         )
         .await?;
@@ -237,8 +261,10 @@ impl ServerConnector for Connector {
     }
 }
 
-/// System roots plus the app's extra CAs.
-fn tls_config(extra_ca_pem: Option<&str>) -> Result<rustls::ClientConfig, Error> {
+/// System roots plus the app's extra CAs; on direct TLS, ALPN
+/// `xmpp-client` (XEP-0368), so a server sharing port 443 with HTTPS can
+/// route us.
+fn tls_config(extra_ca_pem: Option<&str>, mode: TlsMode) -> Result<rustls::ClientConfig, Error> {
     let mut roots = rustls::RootCertStore::empty();
     #[cfg(any(target_os = "android", target_os = "ios"))]
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -265,13 +291,17 @@ fn tls_config(extra_ca_pem: Option<&str>) -> Result<rustls::ClientConfig, Error>
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Other {
             reason: format!("TLS setup: {e}"),
         })?
         .with_root_certificates(roots)
-        .with_no_client_auth())
+        .with_no_client_auth();
+    if mode == TlsMode::DirectTls {
+        config.alpn_protocols = vec![b"xmpp-client".to_vec()];
+    }
+    Ok(config)
 }
 
 #[cfg(test)]
@@ -281,12 +311,12 @@ mod tests {
     #[test]
     fn rejects_garbage_ca_pem() {
         assert!(matches!(
-            tls_config(Some("not a pem")),
+            tls_config(Some("not a pem"), TlsMode::StartTls),
             Err(Error::InvalidInput { .. })
         ));
         let bad = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
         assert!(matches!(
-            tls_config(Some(bad)),
+            tls_config(Some(bad), TlsMode::StartTls),
             Err(Error::InvalidInput { .. })
         ));
     }

@@ -19,6 +19,7 @@ use tokio_xmpp::connect::ServerConnector;
 use tokio_xmpp::error::AuthError;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::ns;
+use tokio_xmpp::parsers::sasl::DefinedCondition as SaslCondition;
 use tokio_xmpp::stanzastream::Connection;
 use tokio_xmpp::xmlstream::{initiate_stream, FallibleStreamElement, StreamHeader, Timeouts};
 use tokio_xmpp::Error as XmppError;
@@ -189,6 +190,9 @@ impl Establisher {
 /// Failures that retrying cannot fix.
 fn fatal_reason(e: &XmppError) -> Option<FailureReason> {
     match e {
+        // The server could not check the password just now (its database
+        // is down, say): the next attempt may well work.
+        XmppError::Auth(AuthError::Fail(SaslCondition::TemporaryAuthFailure)) => None,
         XmppError::Auth(AuthError::Fail(condition)) => Some(FailureReason::Authentication {
             detail: format!("{condition:?}"),
         }),
