@@ -1,5 +1,6 @@
 // The idiomatic Swift layer over the generated bindings: one account as a
-// `JabberKitSession`, its listeners turned into `AsyncStream`s.
+// `JabberKitSession`, its listeners turned into `AsyncStream`s. The
+// conversation list and timelines the core keeps are in Lists.swift.
 import Foundation
 
 /// What happens to messages, in the order JabberKit reports it.
@@ -7,13 +8,15 @@ public enum MessageEvent: Sendable, Equatable {
     /// A message was stored: a new incoming one (reported once, ever), or an
     /// outgoing one that `send(to:body:)` just queued.
     case new(Message)
-    /// The outgoing message `id` moved on: sent, acked by the server,
-    /// delivered to the peer, read by the peer, or failed.
-    case stateChanged(id: String, state: DeliveryState)
-    /// A stored message's body was corrected by its sender: same id, replace
-    /// it in place (`corrected` is true).
+    /// The outgoing message `id` of the conversation with `conversation`
+    /// (the peer's bare JID) moved on: sent, acked by the server, delivered
+    /// to the peer, read by the peer, or failed.
+    case stateChanged(id: String, conversation: String, state: DeliveryState)
+    /// A stored message's body was corrected by its sender (also by our own
+    /// `correct(_:body:)`): same id, replace it in place (`corrected` is true).
     case corrected(Message)
-    /// Another device of the account read the conversation with `with`: its
+    /// The conversation with `with` was marked read, by `markRead(_:)` (when
+    /// it cleared unread messages) or on another device of the account: its
     /// unread count is now 0.
     case conversationRead(with: String)
     /// Catching up from the server's archive after a fresh login progressed;
@@ -40,12 +43,12 @@ public enum ContactEvent: Sendable, Equatable {
 /// the main thread. `connect`, `networkAvailable` and `state` return at once.
 /// Nothing here waits on the network except `disconnect`.
 ///
-/// Dropping the last reference stops every stream (they finish) and frees
-/// the native client, which ends the connection; `disconnect()` first closes
-/// it cleanly.
+/// Dropping the last reference stops every stream (they finish) and every
+/// `Timeline` (`paginateBack` then throws), and frees the native client,
+/// which ends the connection; `disconnect()` first closes it cleanly.
 public final class JabberKitSession: Sendable {
-    private let client: Client
-    private let registrations = Registrations()
+    let client: Client
+    let registrations = Registrations()
 
     /// The account's bare JID.
     public let jid: String
@@ -114,14 +117,16 @@ public final class JabberKitSession: Sendable {
     }
 
     /// Marks the conversation with `peer` read; returns how many messages
-    /// were unread. If any were, the peer sees them read and our other
-    /// devices mark the conversation read too.
+    /// were unread. If any were, the peer sees them read, our other devices
+    /// mark the conversation read too, and `messages` reports
+    /// `.conversationRead(with: peer)`.
     @discardableResult
     public func markRead(_ peer: String) throws -> Int {
         Int(try client.markRead(with: peer))
     }
 
-    /// Corrects our last message `id` in its conversation to `body`.
+    /// Corrects our last message `id` in its conversation to `body`, and
+    /// returns it as stored; `messages` reports it as `.corrected` too.
     /// - Throws: `JabberKitError.InvalidInput` if it is not our last message
     ///   there, or for a bad body.
     public func correct(_ id: String, body: String) throws -> Message {
@@ -208,7 +213,8 @@ public final class JabberKitSession: Sendable {
 
     /// Every message stored and every delivery state change from now on, in
     /// order (nothing is replayed: read `history` and `conversations` after
-    /// subscribing for what came before). Ends like `states`.
+    /// subscribing for what came before, or let `conversationList()` and
+    /// `timeline(with:page:)` keep the lists for you). Ends like `states`.
     public var messages: AsyncStream<MessageEvent> {
         let (stream, continuation) = AsyncStream.makeStream(
             of: MessageEvent.self, bufferingPolicy: .unbounded)
@@ -229,9 +235,12 @@ public final class JabberKitSession: Sendable {
     }
 
     /// Keeps the listener registered until the stream ends or the session goes away.
-    private func keep<Element>(_ handle: TaskHandle, until continuation: AsyncStream<Element>.Continuation) {
+    func keep<Element>(_ handle: TaskHandle, until continuation: AsyncStream<Element>.Continuation) {
         let registrations = self.registrations
-        let id = registrations.add(handle) { continuation.finish() }
+        let id = registrations.add {
+            handle.cancel()
+            continuation.finish()
+        }
         continuation.onTermination = { _ in
             handle.cancel()
             registrations.remove(id)
@@ -280,8 +289,8 @@ private final class MessageEventListener: MessageListener {
         continuation.yield(.new(message))
     }
 
-    func onMessageState(id: String, state: DeliveryState) {
-        continuation.yield(.stateChanged(id: id, state: state))
+    func onMessageState(id: String, conversation: String, state: DeliveryState) {
+        continuation.yield(.stateChanged(id: id, conversation: conversation, state: state))
     }
 
     func onCatchUp(fetched: UInt32, complete: Bool) {
@@ -321,40 +330,36 @@ private final class ContactEventListener: ContactListener {
     }
 }
 
-/// The open streams' handles, so that `deinit` can stop every one still open.
-private final class Registrations: @unchecked Sendable {
-    private struct Entry {
-        let handle: TaskHandle
-        let finish: @Sendable () -> Void
-    }
-
-    // Guards `next` and `entries`; never held while calling out.
+/// What the open streams and timelines need to stop (cancel the native
+/// handle, finish the streams), so that `deinit` can stop every one still open.
+final class Registrations: @unchecked Sendable {
+    // Guards `next` and `stops`; never held while calling out.
     private let lock = NSLock()
     private var next: UInt64 = 0
-    private var entries: [UInt64: Entry] = [:]
+    private var stops: [UInt64: @Sendable () -> Void] = [:]
 
-    func add(_ handle: TaskHandle, finish: @escaping @Sendable () -> Void) -> UInt64 {
+    func add(stop: @escaping @Sendable () -> Void) -> UInt64 {
         lock.withLock {
             next += 1
-            entries[next] = Entry(handle: handle, finish: finish)
+            stops[next] = stop
             return next
         }
     }
 
     func remove(_ id: UInt64) {
-        // The entry is released after the unlock: freeing a TaskHandle calls into Rust.
-        _ = lock.withLock { entries.removeValue(forKey: id) }
+        // The closure is released after the unlock: freeing the native handle
+        // it holds calls into Rust.
+        _ = lock.withLock { stops.removeValue(forKey: id) }
     }
 
     func stopAll() {
         let all = lock.withLock {
-            let all = Array(entries.values)
-            entries.removeAll()
+            let all = Array(stops.values)
+            stops.removeAll()
             return all
         }
-        for entry in all {
-            entry.handle.cancel()
-            entry.finish()
+        for stop in all {
+            stop()
         }
     }
 }

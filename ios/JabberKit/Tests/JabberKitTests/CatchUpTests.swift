@@ -62,7 +62,8 @@ final class CatchUpTests: LiveServerTestCase, @unchecked Sendable {
             XCTAssertEqual(incoming(live), bodies, "the laptop got them live, once, in order")
             try await bobEvents.waitFor("\(count) messages acked") { events in
                 let acked = Set(events.compactMap { event -> String? in
-                    if case .stateChanged(let id, let state) = event, state == .acked || state == .delivered { return id }
+                    if case .stateChanged(let id, let conversation, let state) = event, conversation == aliceJid,
+                       state == .acked || state == .delivered { return id }
                     return nil
                 })
                 return acked.isSuperset(of: ids)

@@ -52,7 +52,8 @@ final class ConnectionTests: LiveServerTestCase, @unchecked Sendable {
 
         // The resumed stream carries messages.
         let events = record(session.messages)
-        let id = try session.send(to: try server.newAccount("dave"), body: "after the reset")
-        try await events.awaitValue("\(id) acked") { $0 == .stateChanged(id: id, state: .acked) }
+        let dave = try server.newAccount("dave")
+        let id = try session.send(to: dave, body: "after the reset")
+        try await events.awaitValue("\(id) acked") { $0 == .stateChanged(id: id, conversation: dave, state: .acked) }
     }
 }

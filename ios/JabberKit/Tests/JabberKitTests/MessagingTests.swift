@@ -25,10 +25,12 @@ final class MessagingTests: LiveServerTestCase, @unchecked Sendable {
         XCTAssertFalse(incoming.outgoing)
         XCTAssertEqual(incoming.state, .received)
 
-        try await aliceEvents.awaitValue("the receipt") { $0 == .stateChanged(id: id, state: .delivered) }
-        let progress = aliceEvents.values.compactMap { event -> DeliveryState? in
-            if case .stateChanged(id, let state) = event { return state } else { return nil }
+        try await aliceEvents.awaitValue("the receipt") { $0 == .stateChanged(id: id, conversation: bob.jid, state: .delivered) }
+        let changes = aliceEvents.values.compactMap { event -> (conversation: String, state: DeliveryState)? in
+            if case .stateChanged(id, let conversation, let state) = event { return (conversation, state) } else { return nil }
         }
+        XCTAssertEqual(changes.map(\.conversation), Array(repeating: bob.jid, count: changes.count))
+        let progress = changes.map(\.state)
         let order: [DeliveryState] = [.queued, .sent, .acked, .delivered, .read]
         let ranks = progress.map { order.firstIndex(of: $0) ?? -1 }
         XCTAssertEqual(ranks, ranks.sorted(), "states in order: \(progress)")
@@ -38,7 +40,9 @@ final class MessagingTests: LiveServerTestCase, @unchecked Sendable {
         let reply = try bob.send(to: alice.jid, body: "hi Alice")
         let back = try await aliceEvents.awaitValue("Bob's reply") { $0.newMessage.map { !$0.outgoing } ?? false }
         XCTAssertEqual(back.newMessage?.body, "hi Alice")
-        try await bobEvents.awaitValue("the reply's receipt") { $0 == .stateChanged(id: reply, state: .delivered) }
+        try await bobEvents.awaitValue("the reply's receipt") {
+            $0 == .stateChanged(id: reply, conversation: alice.jid, state: .delivered)
+        }
 
         let conversations = try alice.conversations()
         XCTAssertEqual(conversations.map(\.peer), [bob.jid])
@@ -46,18 +50,21 @@ final class MessagingTests: LiveServerTestCase, @unchecked Sendable {
         XCTAssertEqual(conversations.first?.unread, 1)
         XCTAssertEqual(try alice.markRead(bob.jid), 1)
         XCTAssertEqual(try alice.conversations().first?.unread, 0)
+        try await aliceEvents.awaitValue("the conversation read") { $0 == .conversationRead(with: bob.jid) }
+        XCTAssertEqual(try alice.markRead(bob.jid), 0)
         let hits = try alice.search("ALI")
         XCTAssertEqual(hits.map(\.message.body), ["hi Alice"])
         XCTAssertTrue(hits.first?.snippet.contains("[Alice]") ?? false, "\(hits)")
 
         // Alice read it: Bob sees his reply read (chat marker).
-        try await bobEvents.awaitValue("the reply read") { $0 == .stateChanged(id: reply, state: .read) }
+        try await bobEvents.awaitValue("the reply read") { $0 == .stateChanged(id: reply, conversation: alice.jid, state: .read) }
         XCTAssertEqual(try bob.history(with: alice.jid).last?.state, .read)
     }
 
     func testTheLastMessageIsCorrectedAtThePeerAndOlderOnesCannotBe() async throws {
         let alice = try JabberKitSession(config: server.config(try server.newAccount("alice"), store: try newStore()))
         let bob = try JabberKitSession(config: server.config(try server.newAccount("bob"), store: try newStore()))
+        let aliceEvents = record(alice.messages)
         let bobEvents = record(bob.messages)
         try await online(alice)
         try await online(bob)
@@ -71,6 +78,13 @@ final class MessagingTests: LiveServerTestCase, @unchecked Sendable {
         let fixed = try alice.correct(last, body: "see you there")
         XCTAssertEqual(fixed.body, "see you there")
         XCTAssertTrue(fixed.corrected)
+        // Our own correction is reported too.
+        let ours = try await aliceEvents.awaitValue("the correction at Alice") {
+            if case .corrected = $0 { return true } else { return false }
+        }
+        guard case .corrected(let own) = ours else { return XCTFail("\(ours)") }
+        XCTAssertEqual([own.id, own.body], [last, "see you there"])
+        XCTAssertTrue(own.corrected)
 
         let event = try await bobEvents.awaitValue("the correction at Bob") {
             if case .corrected = $0 { return true } else { return false }
@@ -97,7 +111,9 @@ final class MessagingTests: LiveServerTestCase, @unchecked Sendable {
             try await online(first)
             ids = try ["one", "two", "three"].map { try first.send(to: bob.jid, body: $0) }
             for id in ids {
-                try await firstEvents.awaitValue("\(id) delivered") { $0 == .stateChanged(id: id, state: .delivered) }
+                try await firstEvents.awaitValue("\(id) delivered") {
+                    $0 == .stateChanged(id: id, conversation: bob.jid, state: .delivered)
+                }
             }
             _ = try bob.send(to: aliceJid, body: "four")
             try await firstEvents.awaitValue("Bob's message") { $0.newMessage?.body == "four" }
