@@ -62,6 +62,10 @@ pub struct ClientConfig {
     /// Longest retry delay (ms); null for the default.
     #[uniffi(default = None)]
     pub max_retry_ms: Option<u32>,
+    /// Allow PLAIN (the password itself, inside TLS) when the server offers
+    /// no SCRAM at all; off by default. See the core's `allow_plain`.
+    #[uniffi(default = false)]
+    pub allow_plain: bool,
 }
 
 impl From<ClientConfig> for jabberkit::ClientConfig {
@@ -74,6 +78,7 @@ impl From<ClientConfig> for jabberkit::ClientConfig {
             TlsMode::StartTls => jabberkit::TlsMode::StartTls,
         };
         config.extra_ca_pem = c.extra_ca_pem;
+        config.allow_plain = c.allow_plain;
         if let Some(secs) = c.keepalive_secs {
             config.keepalive_idle = Duration::from_secs(secs.into());
             config.keepalive_timeout = Duration::from_secs(secs.into());

@@ -40,6 +40,7 @@ fn config(dir: &std::path::Path) -> ClientConfig {
         keepalive_secs: None,
         min_retry_ms: Some(60_000),
         max_retry_ms: None,
+        allow_plain: false,
     }
 }
 

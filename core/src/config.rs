@@ -51,6 +51,12 @@ pub struct ClientConfig {
     /// archived messages (XEP-0313) to fetch; later logins fetch everything
     /// after what was fetched before. 0 skips the first fetch.
     pub catch_up_first_login: u32,
+    /// Whether this account may log in with PLAIN (the password itself goes
+    /// to the server, inside TLS) when the server offers no SCRAM at all.
+    /// Off by default: SCRAM never shows the password to the server, and a
+    /// server that suddenly offers only PLAIN may be an impostor
+    /// harvesting passwords. Never used when any SCRAM is offered.
+    pub allow_plain: bool,
 }
 
 impl ClientConfig {
@@ -74,6 +80,7 @@ impl ClientConfig {
             max_retry_delay: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(30),
             catch_up_first_login: 200,
+            allow_plain: false,
         }
     }
 }

@@ -213,3 +213,214 @@ async fn a_temporary_auth_failure_is_retried_and_a_refused_password_is_not() {
         "{failed:?}"
     );
 }
+
+/// What a fake server saw of the client's `<auth>`: the mechanism and the
+/// decoded initial message.
+#[derive(Debug)]
+struct AuthSeen {
+    mechanism: String,
+    initial: String,
+}
+
+fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+fn unb64(text: &str) -> String {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The text content of the first `<tag ...>…</tag>` in `xml`.
+fn content<'a>(xml: &'a str, tag: &str) -> &'a str {
+    let start = xml.find(&format!("<{tag}")).expect("element");
+    let open_end = start + xml[start..].find('>').expect("open tag end") + 1;
+    let close = xml[open_end..]
+        .find(&format!("</{tag}>"))
+        .map_or(open_end, |i| open_end + i);
+    &xml[open_end..close]
+}
+
+/// A fake SCRAM exchange: the server-first message for the client's nonce,
+/// and what the server puts in `<success/>`.
+type Scram = (fn(&str) -> String, &'static str);
+
+/// A server over direct TLS offering `mechanisms`; it reports the client's
+/// `<auth>`, then plays `scram` (if given: the server-first message for the
+/// client's nonce, and what to put in `<success/>`) or fails the login.
+async fn offering(
+    mechanisms: &'static [&'static str],
+    scram: Option<Scram>,
+    seen: mpsc::UnboundedSender<AuthSeen>,
+) -> FakeServer {
+    FakeServer::start(move |conn| {
+        let seen = seen.clone();
+        async move {
+            let Ok(mut tls) = conn.accept_tls().await else {
+                return;
+            };
+            read_header(&mut tls).await;
+            tls.write(HEADER).await;
+            let offered: String = mechanisms
+                .iter()
+                .map(|m| format!("<mechanism>{m}</mechanism>"))
+                .collect();
+            tls.write(&format!(
+                "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\
+                 {offered}</mechanisms></stream:features>"
+            ))
+            .await;
+            let Some(text) = tls.read_until("</auth>").await else {
+                let _ = seen.send(AuthSeen {
+                    mechanism: "none".into(),
+                    initial: String::new(),
+                });
+                return;
+            };
+            let at = text.find("mechanism=").expect("mechanism") + 11;
+            let mechanism = text[at..]
+                .split(['\'', '"'])
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            let initial = unb64(content(&text, "auth"));
+            tls.consume();
+            let _ = seen.send(AuthSeen {
+                mechanism,
+                initial: initial.clone(),
+            });
+            let Some((server_first, success)) = scram else {
+                tls.write(
+                    "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>",
+                )
+                .await;
+                return;
+            };
+            let nonce = initial.split(",r=").nth(1).unwrap_or("").to_owned();
+            tls.write(&format!(
+                "<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</challenge>",
+                b64(&server_first(&nonce))
+            ))
+            .await;
+            if tls.read_until("</response>").await.is_none() {
+                return;
+            }
+            tls.consume();
+            tls.write(&format!(
+                "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</success>",
+                b64(success)
+            ))
+            .await;
+            // A client that believed it would now restart the stream.
+            if tls.read_until("<stream:stream").await.is_some() {
+                let _ = seen.send(AuthSeen {
+                    mechanism: "restarted the stream after an unproven success".into(),
+                    initial: String::new(),
+                });
+            }
+        }
+    })
+    .await
+}
+
+/// Connects over direct TLS and returns the first verdict: `Failed` or
+/// `Reconnecting`.
+async fn verdict(fake: &FakeServer, allow_plain: bool) -> (Account, ConnectionState) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(fake, TlsMode::DirectTls, dir.path());
+    cfg.allow_plain = allow_plain;
+    let mut account = Account::new(cfg);
+    account.client.connect().expect("connect");
+    let Event::ConnectionState(state) = account
+        .wait_for("a verdict", |e| {
+            matches!(
+                e,
+                Event::ConnectionState(
+                    ConnectionState::Failed { .. } | ConnectionState::Reconnecting { .. }
+                )
+            )
+        })
+        .await
+    else {
+        unreachable!()
+    };
+    (account, state)
+}
+
+fn refused_because(state: &ConnectionState, why: &str) -> bool {
+    matches!(state, ConnectionState::Failed { reason: FailureReason::Authentication { detail } } if detail.contains(why))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scram_without_plus_is_used_on_tls_1_3_and_plain_is_never_sent_unasked() {
+    init_logs();
+    let (seen, mut auths) = mpsc::unbounded_channel();
+    let fake = offering(&["PLAIN", "SCRAM-SHA-1"], None, seen).await;
+    let (_alice, state) = verdict(&fake, true).await;
+    let auth = auths.recv().await.expect("an auth");
+    assert_eq!(auth.mechanism, "SCRAM-SHA-1", "{auth:?}");
+    // We hold tls-exporter data the server did not offer to use: "y".
+    assert!(auth.initial.starts_with("y,,n=alice,r="), "{auth:?}");
+    assert!(matches!(state, ConnectionState::Failed { .. }), "{state:?}");
+
+    let (seen, mut auths) = mpsc::unbounded_channel();
+    let fake = offering(&["PLAIN", "ANONYMOUS"], None, seen).await;
+    let (_alice, state) = verdict(&fake, false).await;
+    assert!(refused_because(&state, "PLAIN"), "{state:?}");
+    let auth = auths.recv().await.expect("the server's report");
+    assert_eq!(auth.mechanism, "none", "the password went out: {auth:?}");
+
+    // Allowed for the account, and no SCRAM offered: PLAIN.
+    let (seen, mut auths) = mpsc::unbounded_channel();
+    let fake = offering(&["PLAIN", "ANONYMOUS"], None, seen).await;
+    let (_alice, _) = verdict(&fake, true).await;
+    assert_eq!(auths.recv().await.expect("an auth").mechanism, "PLAIN");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_cannot_prove_it_knows_the_password_is_refused() {
+    init_logs();
+    let (seen, mut auths) = mpsc::unbounded_channel();
+    let fake = offering(
+        &["SCRAM-SHA-1"],
+        Some((
+            |nonce| format!("r={nonce}fake,s={},i=4096", b64("salt")),
+            "v=AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        )),
+        seen,
+    )
+    .await;
+    let (_alice, state) = verdict(&fake, false).await;
+    assert!(refused_because(&state, "not the real server"), "{state:?}");
+    assert_eq!(
+        auths.recv().await.expect("an auth").mechanism,
+        "SCRAM-SHA-1"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    if let Ok(after) = auths.try_recv() {
+        panic!("{after:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_asking_for_endless_hashing_is_refused_at_once() {
+    init_logs();
+    let (seen, _auths) = mpsc::unbounded_channel();
+    let fake = offering(
+        &["SCRAM-SHA-256"],
+        Some((
+            |nonce| format!("r={nonce}fake,s={},i=4294967295", b64("salt")),
+            "v=AAAA",
+        )),
+        seen,
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let (_alice, state) = verdict(&fake, false).await;
+    assert!(refused_because(&state, "iterations"), "{state:?}");
+    assert!(started.elapsed() < WAIT, "it hashed before refusing");
+}

@@ -25,6 +25,7 @@ use tokio_xmpp::xmlstream::{initiate_stream, FallibleStreamElement, StreamHeader
 use tokio_xmpp::Error as XmppError;
 
 use super::connector::{Connector, TlsSetupError};
+use super::sasl::LoginRefused;
 use super::LinkEvent;
 use crate::model::FailureReason;
 
@@ -32,6 +33,8 @@ use crate::model::FailureReason;
 pub(super) struct Establisher {
     pub jid: Jid,
     pub password: String,
+    /// PLAIN allowed when the server offers no SCRAM (`ClientConfig::allow_plain`).
+    pub allow_plain: bool,
     pub connector: Connector,
     pub timeouts: Timeouts,
     pub connect_timeout: Duration,
@@ -164,11 +167,18 @@ impl Establisher {
             .node()
             .map(|n| n.as_str().to_owned())
             .unwrap_or_default();
-        let creds = sasl::common::Credentials::default()
-            .with_username(username)
-            .with_password(self.password.clone())
-            .with_channel_binding(binding);
-        let stream = tokio_xmpp::client_login(stream, features.sasl_mechanisms, creds).await?;
+        let can_bind = !matches!(binding, sasl::common::ChannelBinding::None);
+        let types = super::sasl::binding_types(&features.others);
+        let choice = super::sasl::choose(
+            &features.sasl_mechanisms,
+            can_bind,
+            types.as_deref(),
+            self.allow_plain,
+        )
+        .map_err(super::sasl::refuse)?;
+        tracing::debug!(mechanism = choice.name(), "authenticating");
+        let stream =
+            super::sasl::authenticate(stream, choice, &username, &self.password, &binding).await?;
         let stream = stream
             .send_header(StreamHeader {
                 to: Some(Cow::Borrowed(self.jid.domain().as_str())),
@@ -205,6 +215,11 @@ fn fatal_reason(e: &XmppError) -> Option<FailureReason> {
         }),
         XmppError::Connection(inner) => {
             let inner: &(dyn std::error::Error + 'static) = &**inner;
+            if let Some(refused) = inner.downcast_ref::<LoginRefused>() {
+                return Some(FailureReason::Authentication {
+                    detail: refused.0.clone(),
+                });
+            }
             inner
                 .downcast_ref::<TlsSetupError>()
                 .map(|tls| FailureReason::Certificate {

@@ -11,6 +11,7 @@
 mod connector;
 mod csi;
 mod establish;
+mod sasl;
 mod socket;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -113,6 +114,7 @@ impl Link {
         let establisher = Arc::new(Establisher {
             jid: jid.clone(),
             password: config.password.clone(),
+            allow_plain: config.allow_plain,
             connector,
             timeouts: Timeouts {
                 read_timeout: config.keepalive_idle,

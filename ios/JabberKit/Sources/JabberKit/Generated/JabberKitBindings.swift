@@ -3010,6 +3010,11 @@ public struct ClientConfig {
      * Longest retry delay (ms); null for the default.
      */
     public var maxRetryMs: UInt32?
+    /**
+     * Allow PLAIN (the password itself, inside TLS) when the server offers
+     * no SCRAM at all; off by default. See the core's `allow_plain`.
+     */
+    public var allowPlain: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3038,7 +3043,11 @@ public struct ClientConfig {
          */minRetryMs: UInt32? = nil, 
         /**
          * Longest retry delay (ms); null for the default.
-         */maxRetryMs: UInt32? = nil) {
+         */maxRetryMs: UInt32? = nil, 
+        /**
+         * Allow PLAIN (the password itself, inside TLS) when the server offers
+         * no SCRAM at all; off by default. See the core's `allow_plain`.
+         */allowPlain: Bool = false) {
         self.jid = jid
         self.password = password
         self.server = server
@@ -3048,6 +3057,7 @@ public struct ClientConfig {
         self.keepaliveSecs = keepaliveSecs
         self.minRetryMs = minRetryMs
         self.maxRetryMs = maxRetryMs
+        self.allowPlain = allowPlain
     }
 
     
@@ -3074,7 +3084,8 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
                 storeDir: FfiConverterString.read(from: &buf), 
                 keepaliveSecs: FfiConverterOptionUInt32.read(from: &buf), 
                 minRetryMs: FfiConverterOptionUInt32.read(from: &buf), 
-                maxRetryMs: FfiConverterOptionUInt32.read(from: &buf)
+                maxRetryMs: FfiConverterOptionUInt32.read(from: &buf), 
+                allowPlain: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -3088,6 +3099,7 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
         FfiConverterOptionUInt32.write(value.keepaliveSecs, into: &buf)
         FfiConverterOptionUInt32.write(value.minRetryMs, into: &buf)
         FfiConverterOptionUInt32.write(value.maxRetryMs, into: &buf)
+        FfiConverterBool.write(value.allowPlain, into: &buf)
     }
 }
 

@@ -5188,6 +5188,12 @@ data class ClientConfig (
      * Longest retry delay (ms); null for the default.
      */
     var `maxRetryMs`: kotlin.UInt? = null 
+    , 
+    /**
+     * Allow PLAIN (the password itself, inside TLS) when the server offers
+     * no SCRAM at all; off by default. See the core's `allow_plain`.
+     */
+    var `allowPlain`: kotlin.Boolean = false 
     
 ): Disposable{
     
@@ -5207,7 +5213,8 @@ data class ClientConfig (
         this.`storeDir`,
         this.`keepaliveSecs`,
         this.`minRetryMs`,
-        this.`maxRetryMs`
+        this.`maxRetryMs`,
+        this.`allowPlain`
     )
     }
     
@@ -5229,6 +5236,7 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterOptionalUInt.read(buf),
             FfiConverterOptionalUInt.read(buf),
             FfiConverterOptionalUInt.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -5241,7 +5249,8 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterString.allocationSize(value.`storeDir`) +
             FfiConverterOptionalUInt.allocationSize(value.`keepaliveSecs`) +
             FfiConverterOptionalUInt.allocationSize(value.`minRetryMs`) +
-            FfiConverterOptionalUInt.allocationSize(value.`maxRetryMs`)
+            FfiConverterOptionalUInt.allocationSize(value.`maxRetryMs`) +
+            FfiConverterBoolean.allocationSize(value.`allowPlain`)
     )
 
     override fun write(value: ClientConfig, buf: ByteBuffer) {
@@ -5254,6 +5263,7 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterOptionalUInt.write(value.`keepaliveSecs`, buf)
             FfiConverterOptionalUInt.write(value.`minRetryMs`, buf)
             FfiConverterOptionalUInt.write(value.`maxRetryMs`, buf)
+            FfiConverterBoolean.write(value.`allowPlain`, buf)
     }
 }
 

@@ -1,0 +1,322 @@
+//! Our SASL step (RFC 6120 §6), instead of tokio-xmpp's: it picks the
+//! mechanism by our policy, verifies the server, and bounds the work a
+//! server can ask of us.
+//!
+//! - SCRAM only, SHA-256 before SHA-1, `-PLUS` (channel binding,
+//!   tls-exporter on TLS 1.3) whenever both sides can: a SCRAM-only server
+//!   never gets PLAIN. PLAIN only when the app allowed it for the account
+//!   and the server offers no SCRAM at all; never ANONYMOUS.
+//! - The server's SCRAM signature (`v=`) must match, or the login fails:
+//!   a server that cannot prove it knows the password is an impostor.
+//! - The server chooses the PBKDF2 iteration count; above
+//!   [`MAX_ITERATIONS`] we refuse, and the hashing runs on the blocking
+//!   pool so it never stalls the runtime.
+
+use std::collections::BTreeSet;
+use std::io;
+use std::str::FromStr;
+
+use futures::{SinkExt, StreamExt};
+use sasl::client::mechanisms::{Plain, Scram};
+use sasl::client::{Mechanism, MechanismError};
+use sasl::common::scram::{Sha1, Sha256};
+use sasl::common::ChannelBinding;
+use tokio::io::{AsyncBufRead, AsyncWrite};
+use tokio_xmpp::error::AuthError;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::sasl::{Auth, Mechanism as XmppMechanism, Nonza, Response};
+use tokio_xmpp::xmlstream::{InitiatingStream, ReadError, XmppStream, XmppStreamElement};
+use tokio_xmpp::Error as XmppError;
+
+/// Most PBKDF2 iterations a server may ask for (RFC 7677 asks for at
+/// least 4096; servers use 4096 to a few hundred thousand). About a second
+/// of hashing on a slow phone.
+pub(super) const MAX_ITERATIONS: u32 = 1_000_000;
+
+const CHANNEL_BINDING_NS: &str = "urn:xmpp:sasl-cb:0";
+
+/// The mechanisms we may use, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Choice {
+    ScramSha256Plus,
+    ScramSha1Plus,
+    ScramSha256,
+    ScramSha1,
+    Plain,
+}
+
+impl Choice {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Choice::ScramSha256Plus => "SCRAM-SHA-256-PLUS",
+            Choice::ScramSha1Plus => "SCRAM-SHA-1-PLUS",
+            Choice::ScramSha256 => "SCRAM-SHA-256",
+            Choice::ScramSha1 => "SCRAM-SHA-1",
+            Choice::Plain => "PLAIN",
+        }
+    }
+
+    fn plus(self) -> bool {
+        matches!(self, Choice::ScramSha256Plus | Choice::ScramSha1Plus)
+    }
+}
+
+/// Picks the mechanism: the best SCRAM the server offers (with channel
+/// binding when we have tls-exporter data and the server accepts that
+/// type), PLAIN only if `allow_plain` and there is no SCRAM at all.
+pub(super) fn choose(
+    offered: &BTreeSet<String>,
+    can_bind: bool,
+    binding_types: Option<&[String]>,
+    allow_plain: bool,
+) -> Result<Choice, String> {
+    // XEP-0440: a server that lists its types and not ours cannot check it.
+    let binds = can_bind && binding_types.is_none_or(|t| t.iter().any(|t| t == "tls-exporter"));
+    let order = [
+        Choice::ScramSha256Plus,
+        Choice::ScramSha1Plus,
+        Choice::ScramSha256,
+        Choice::ScramSha1,
+    ];
+    if let Some(best) = order
+        .into_iter()
+        .find(|c| offered.contains(c.name()) && (binds || !c.plus()))
+    {
+        return Ok(best);
+    }
+    if offered.contains("PLAIN") && !offered.iter().any(|m| m.starts_with("SCRAM-")) {
+        return if allow_plain {
+            Ok(Choice::Plain)
+        } else {
+            Err(
+                "the server offers only PLAIN, which this account does not allow \
+                 (the password would reach the server as it is)"
+                    .into(),
+            )
+        };
+    }
+    Err(format!(
+        "the server offers no mechanism we accept (offered: {})",
+        offered.iter().cloned().collect::<Vec<_>>().join(", ")
+    ))
+}
+
+/// The channel-binding types the server lists (XEP-0440), if it does.
+pub(super) fn binding_types(features: &[Element]) -> Option<Vec<String>> {
+    let list = features
+        .iter()
+        .find(|f| f.is("sasl-channel-binding", CHANNEL_BINDING_NS))?;
+    Some(
+        list.children()
+            .filter(|c| c.is("channel-binding", CHANNEL_BINDING_NS))
+            .filter_map(|c| c.attr("type").map(str::to_owned))
+            .collect(),
+    )
+}
+
+/// The iteration count of a SCRAM server-first message, if it has one.
+fn iterations(challenge: &[u8]) -> Option<u64> {
+    std::str::from_utf8(challenge)
+        .ok()?
+        .split(',')
+        .find_map(|kv| kv.strip_prefix("i="))
+        .and_then(|i| i.parse().ok())
+}
+
+/// Why we refused to log in: no acceptable mechanism, a server that
+/// could not prove itself, or one asking for too much work. Fatal, like a
+/// wrong password: retrying meets the same server.
+#[derive(Debug)]
+pub(crate) struct LoginRefused(pub(crate) String);
+
+impl std::fmt::Display for LoginRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for LoginRefused {}
+impl tokio_xmpp::connect::ServerConnectorError for LoginRefused {}
+
+pub(super) fn refuse(reason: impl Into<String>) -> XmppError {
+    XmppError::from(LoginRefused(reason.into()))
+}
+
+type Boxed = Box<dyn Mechanism + Send>;
+
+fn mechanism(
+    choice: Choice,
+    username: &str,
+    password: &str,
+    binding: &ChannelBinding,
+) -> Result<Boxed, XmppError> {
+    // With binding data we could use but the server does not offer -PLUS,
+    // say so ("y"): a server that does support it then sees the downgrade.
+    let unused = match binding {
+        ChannelBinding::None => ChannelBinding::None,
+        _ => ChannelBinding::Unsupported,
+    };
+    let binding = if choice.plus() {
+        binding.clone()
+    } else {
+        unused
+    };
+    let scram_error = |e| refuse(format!("cannot start SCRAM: {e:?}"));
+    Ok(match choice {
+        Choice::ScramSha256Plus | Choice::ScramSha256 => {
+            Box::new(Scram::<Sha256>::new(username, password, binding).map_err(scram_error)?)
+        }
+        Choice::ScramSha1Plus | Choice::ScramSha1 => {
+            Box::new(Scram::<Sha1>::new(username, password, binding).map_err(scram_error)?)
+        }
+        Choice::Plain => Box::new(Plain::new(username, password)),
+    })
+}
+
+/// The whole exchange on `stream`: `<auth>`, challenges, and a verified
+/// `<success>`. On success the stream is ready for its reset.
+pub(super) async fn authenticate<S: AsyncBufRead + AsyncWrite + Unpin>(
+    mut stream: XmppStream<S>,
+    choice: Choice,
+    username: &str,
+    password: &str,
+    binding: &ChannelBinding,
+) -> Result<InitiatingStream<S>, XmppError> {
+    let mut mechanism = mechanism(choice, username, password, binding)?;
+    let initial = mechanism.initial();
+    let name = XmppMechanism::from_str(choice.name())
+        .map_err(|e| refuse(format!("{}: {e}", choice.name())))?;
+    stream
+        .send(&XmppStreamElement::Sasl(Nonza::Auth(Auth {
+            mechanism: name,
+            data: initial,
+        })))
+        .await?;
+    // SCRAM's server-final (`v=`) normally comes with <success/>; a server
+    // may send it as a last challenge instead.
+    let mut verified = choice == Choice::Plain;
+    let mut answered = false;
+    loop {
+        let next = stream
+            .next()
+            .await
+            .map(|r| r.and_then(|e| e.into_read_error()));
+        match next {
+            Some(Ok(XmppStreamElement::Sasl(Nonza::Challenge(c)))) if answered => {
+                mechanism.success(&c.data).map_err(impostor)?;
+                verified = true;
+                respond(&mut stream, Vec::new()).await?;
+            }
+            Some(Ok(XmppStreamElement::Sasl(Nonza::Challenge(c)))) => {
+                if let Some(i) = iterations(&c.data) {
+                    if i > u64::from(MAX_ITERATIONS) {
+                        return Err(refuse(format!(
+                            "the server asks for {i} SCRAM iterations; at most {MAX_ITERATIONS} are done"
+                        )));
+                    }
+                }
+                let (back, response) = tokio::task::spawn_blocking(move || {
+                    let response = mechanism.response(&c.data);
+                    (mechanism, response)
+                })
+                .await
+                .map_err(|e| refuse(format!("SCRAM hashing stopped: {e}")))?;
+                mechanism = back;
+                respond(&mut stream, response.map_err(AuthError::Sasl)?).await?;
+                answered = true;
+            }
+            Some(Ok(XmppStreamElement::Sasl(Nonza::Success(s)))) => {
+                if !verified {
+                    mechanism.success(&s.data).map_err(impostor)?;
+                }
+                return Ok(stream.initiate_reset());
+            }
+            Some(Ok(XmppStreamElement::Sasl(Nonza::Failure(f)))) => {
+                return Err(XmppError::Auth(AuthError::Fail(f.defined_condition)))
+            }
+            Some(Ok(other)) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("unexpected element during SASL: {other:?}"),
+                )
+                .into())
+            }
+            Some(Err(ReadError::SoftTimeout)) => {}
+            Some(Err(ReadError::HardError(e))) => return Err(e.into()),
+            Some(Err(ReadError::ParseError(e))) => {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e).into())
+            }
+            Some(Err(ReadError::StreamFooterReceived)) | None => {
+                return Err(XmppError::Disconnected)
+            }
+        }
+    }
+}
+
+async fn respond<S: AsyncBufRead + AsyncWrite + Unpin>(
+    stream: &mut XmppStream<S>,
+    data: Vec<u8>,
+) -> Result<(), XmppError> {
+    stream
+        .send(&XmppStreamElement::Sasl(Nonza::Response(Response { data })))
+        .await?;
+    Ok(())
+}
+
+fn impostor(e: MechanismError) -> XmppError {
+    refuse(format!(
+        "the server could not prove it knows the password ({e:?}): not the real server"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offered(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn scram_is_preferred_and_plain_only_when_allowed_and_alone() {
+        let all = offered(&["PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256"]);
+        assert_eq!(choose(&all, true, None, true), Ok(Choice::ScramSha1Plus));
+        assert_eq!(choose(&all, false, None, true), Ok(Choice::ScramSha256));
+        // The server lists only tls-server-end-point: we cannot bind.
+        let types = ["tls-server-end-point".to_string()];
+        assert_eq!(
+            choose(&all, true, Some(&types), false),
+            Ok(Choice::ScramSha256)
+        );
+        // SCRAM without -PLUS on TLS 1.3: still SCRAM, never PLAIN.
+        let no_plus = offered(&["PLAIN", "SCRAM-SHA-1"]);
+        assert_eq!(choose(&no_plus, true, None, true), Ok(Choice::ScramSha1));
+        let plain = offered(&["PLAIN", "ANONYMOUS"]);
+        assert!(choose(&plain, true, None, false).is_err());
+        assert_eq!(choose(&plain, true, None, true), Ok(Choice::Plain));
+        assert!(choose(&offered(&["ANONYMOUS"]), true, None, true).is_err());
+    }
+
+    #[test]
+    fn the_iteration_count_is_read_from_the_server_first_message() {
+        assert_eq!(iterations(b"r=abc,s=c2FsdA==,i=4096"), Some(4096));
+        assert_eq!(
+            iterations(b"r=abc,s=c2FsdA==,i=4294967295"),
+            Some(4294967295)
+        );
+        assert_eq!(iterations(b"r=abc,s=c2FsdA=="), None);
+    }
+
+    #[test]
+    fn channel_binding_types_come_from_the_features() {
+        let list: Element = "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>\
+            <channel-binding type='tls-server-end-point'/><channel-binding type='tls-exporter'/>\
+            </sasl-channel-binding>"
+            .parse()
+            .expect("xml");
+        assert_eq!(
+            binding_types(&[list]),
+            Some(vec!["tls-server-end-point".into(), "tls-exporter".into()])
+        );
+        assert_eq!(binding_types(&[]), None);
+    }
+}
