@@ -100,6 +100,9 @@ pub enum FailureReason {
     Authentication { detail: String },
     /// The server's certificate is not trusted; no credentials were sent.
     Certificate { detail: String },
+    /// The server offered a weaker login than this account used before
+    /// (possibly an attacker stripping it); no credentials were sent.
+    Downgrade { detail: String },
 }
 
 impl From<jabberkit::FailureReason> for FailureReason {
@@ -107,6 +110,7 @@ impl From<jabberkit::FailureReason> for FailureReason {
         match r {
             jabberkit::FailureReason::Authentication { detail } => Self::Authentication { detail },
             jabberkit::FailureReason::Certificate { detail } => Self::Certificate { detail },
+            jabberkit::FailureReason::Downgrade { detail } => Self::Downgrade { detail },
         }
     }
 }

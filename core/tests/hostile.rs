@@ -424,3 +424,54 @@ async fn a_server_asking_for_endless_hashing_is_refused_at_once() {
     assert!(refused_because(&state, "iterations"), "{state:?}");
     assert!(started.elapsed() < WAIT, "it hashed before refusing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_scram_login_a_server_offering_less_is_refused_as_a_downgrade() {
+    init_logs();
+    let server = jabberkit_testkit::server::TestServer::start().await;
+    let jid = server.register("alice", common::PASSWORD).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (seen, mut auths) = mpsc::unbounded_channel();
+    let fake = offering(&["PLAIN"], None, seen).await;
+
+    // The real server: a SCRAM login is pinned.
+    let mut cfg = common::config(
+        &server,
+        &jid,
+        server.direct_tls_addr(),
+        TlsMode::DirectTls,
+        dir.path(),
+    );
+    cfg.allow_plain = true;
+    let mut alice = Account::new(cfg.clone());
+    alice.client.connect().expect("connect");
+    alice.wait_online().await;
+    alice.client.disconnect().await;
+    drop(alice);
+
+    // The same account, the same store, an impostor offering only PLAIN
+    // (which the app allows for servers that never had SCRAM).
+    cfg.server = Some(fake.addr().to_string());
+    cfg.extra_ca_pem = Some(format!("{}\n{}", server.ca_pem(), fake.ca_pem()));
+    let mut alice = Account::new(cfg);
+    alice.client.connect().expect("connect");
+    let Event::ConnectionState(state) = alice
+        .wait_for("a verdict", |e| {
+            matches!(
+                e,
+                Event::ConnectionState(
+                    ConnectionState::Failed { .. } | ConnectionState::Reconnecting { .. }
+                )
+            )
+        })
+        .await
+    else {
+        unreachable!()
+    };
+    assert!(
+        matches!(&state, ConnectionState::Failed { reason: FailureReason::Downgrade { detail } } if detail.contains("PLAIN")),
+        "{state:?}"
+    );
+    let auth = auths.recv().await.expect("the server's report");
+    assert_eq!(auth.mechanism, "none", "the password went out: {auth:?}");
+}

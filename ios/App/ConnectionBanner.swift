@@ -36,6 +36,8 @@ extension ConnectionState {
             return "Wrong address or password. Sign in again."
         case .failed(.certificate(let detail)):
             return "The server's certificate is not trusted: \(detail)"
+        case .failed(.downgrade):
+            return "The server offered a weaker sign-in than before. Not connecting."
         }
     }
 

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_xmpp::jid::{BareJid, Jid};
 
 use crate::config::ClientConfig;
-use crate::connection::Link;
+use crate::connection::{Link, LoginPins};
 use crate::error::Error;
 use crate::events::EventHub;
 use crate::model::{ConnectionState, Event, Show};
@@ -122,7 +122,12 @@ impl Client {
             other => other,
         };
         let _guard = inner.runtime.enter();
-        let link = Link::open(&inner.config, &inner.jid, inner.network.subscribe())?;
+        let link = Link::open(
+            &inner.config,
+            &inner.jid,
+            inner.network.subscribe(),
+            inner.store.clone(),
+        )?;
         let (commands, rx) = mpsc::unbounded_channel();
         let run = Session {
             link,
@@ -189,6 +194,23 @@ impl Client {
     /// unsubscribes.
     pub fn events(&self) -> mpsc::UnboundedReceiver<Event> {
         self.inner.hub.subscribe()
+    }
+}
+
+/// The login pin lives in the store; the connection only asks for it.
+impl LoginPins for Store {
+    fn pinned(&self) -> Option<String> {
+        self.login_pin().unwrap_or_else(|e| {
+            // Unreadable: refuse nothing, but say so.
+            tracing::error!("cannot read the login pin: {e}");
+            None
+        })
+    }
+
+    fn pin(&self, mechanism: &str) {
+        if let Err(e) = self.pin_login(mechanism) {
+            tracing::error!("cannot record the login pin: {e}");
+        }
     }
 }
 

@@ -25,7 +25,7 @@ use tokio_xmpp::xmlstream::{initiate_stream, FallibleStreamElement, StreamHeader
 use tokio_xmpp::Error as XmppError;
 
 use super::connector::{Connector, TlsSetupError};
-use super::sasl::LoginRefused;
+use super::sasl::{DowngradeRefused, LoginPins, LoginRefused};
 use super::LinkEvent;
 use crate::model::FailureReason;
 
@@ -35,6 +35,8 @@ pub(super) struct Establisher {
     pub password: String,
     /// PLAIN allowed when the server offers no SCRAM (`ClientConfig::allow_plain`).
     pub allow_plain: bool,
+    /// The strongest mechanism this account logged in with before.
+    pub pins: Arc<dyn LoginPins>,
     pub connector: Connector,
     pub timeouts: Timeouts,
     pub connect_timeout: Duration,
@@ -176,9 +178,22 @@ impl Establisher {
             self.allow_plain,
         )
         .map_err(super::sasl::refuse)?;
+        let pinned = self.pins.pinned();
+        if let Some(pinned) = pinned.as_deref() {
+            if super::sasl::is_downgrade(pinned, choice) {
+                return Err(XmppError::from(DowngradeRefused(format!(
+                    "this account logged in with {pinned} before, and the server now offers \
+                     only {}: someone may be stripping the stronger mechanisms",
+                    choice.name()
+                ))));
+            }
+        }
         tracing::debug!(mechanism = choice.name(), "authenticating");
         let stream =
             super::sasl::authenticate(stream, choice, &username, &self.password, &binding).await?;
+        if let Some(stronger) = super::sasl::raised(pinned.as_deref(), choice) {
+            self.pins.pin(&stronger);
+        }
         let stream = stream
             .send_header(StreamHeader {
                 to: Some(Cow::Borrowed(self.jid.domain().as_str())),
@@ -215,6 +230,11 @@ fn fatal_reason(e: &XmppError) -> Option<FailureReason> {
         }),
         XmppError::Connection(inner) => {
             let inner: &(dyn std::error::Error + 'static) = &**inner;
+            if let Some(downgrade) = inner.downcast_ref::<DowngradeRefused>() {
+                return Some(FailureReason::Downgrade {
+                    detail: downgrade.0.clone(),
+                });
+            }
             if let Some(refused) = inner.downcast_ref::<LoginRefused>() {
                 return Some(FailureReason::Authentication {
                     detail: refused.0.clone(),

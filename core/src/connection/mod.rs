@@ -12,6 +12,8 @@ mod connector;
 mod csi;
 mod establish;
 mod sasl;
+
+pub(crate) use sasl::LoginPins;
 mod socket;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -106,6 +108,7 @@ impl Link {
         config: &ClientConfig,
         jid: &Jid,
         network: watch::Receiver<bool>,
+        pins: Arc<dyn LoginPins>,
     ) -> Result<Self, Error> {
         let connector = Connector::new(config, jid)?;
         let csi = connector.csi.clone();
@@ -115,6 +118,7 @@ impl Link {
             jid: jid.clone(),
             password: config.password.clone(),
             allow_plain: config.allow_plain,
+            pins,
             connector,
             timeouts: Timeouts {
                 read_timeout: config.keepalive_idle,

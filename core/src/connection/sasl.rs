@@ -35,6 +35,58 @@ pub(super) const MAX_ITERATIONS: u32 = 1_000_000;
 
 const CHANNEL_BINDING_NS: &str = "urn:xmpp:sasl-cb:0";
 
+/// Where the account's login pin is kept (the store, wired in by the
+/// client: the connection layer does not know the store).
+pub(crate) trait LoginPins: Send + Sync {
+    /// The pinned mechanism's name, if a login succeeded before.
+    fn pinned(&self) -> Option<String>;
+    /// Records a stronger pin; called before the session goes online.
+    fn pin(&self, mechanism: &str);
+}
+
+/// A login refused as weaker than the account's earlier ones.
+#[derive(Debug)]
+pub(crate) struct DowngradeRefused(pub(crate) String);
+
+impl std::fmt::Display for DowngradeRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for DowngradeRefused {}
+impl tokio_xmpp::connect::ServerConnectorError for DowngradeRefused {}
+
+/// What a mechanism proves, by its name: SCRAM at all, a SHA-256 hash,
+/// channel binding.
+fn strength(name: &str) -> (bool, bool, bool) {
+    (
+        name.starts_with("SCRAM-"),
+        name.contains("SHA-256"),
+        name.ends_with("-PLUS"),
+    )
+}
+
+/// Whether logging in with `now` gives up something `pinned` had.
+pub(super) fn is_downgrade(pinned: &str, now: Choice) -> bool {
+    let (p, n) = (strength(pinned), strength(now.name()));
+    (p.0 && !n.0) || (p.1 && !n.1) || (p.2 && !n.2)
+}
+
+/// The pin after a login with `now`, if it rises: each property once
+/// proven stays required.
+pub(super) fn raised(pinned: Option<&str>, now: Choice) -> Option<String> {
+    let (p, n) = (strength(pinned.unwrap_or("")), strength(now.name()));
+    let (scram, sha256, plus) = (p.0 || n.0, p.1 || n.1, p.2 || n.2);
+    let name = match (scram, sha256, plus) {
+        (false, _, _) => "PLAIN",
+        (true, false, false) => "SCRAM-SHA-1",
+        (true, true, false) => "SCRAM-SHA-256",
+        (true, false, true) => "SCRAM-SHA-1-PLUS",
+        (true, true, true) => "SCRAM-SHA-256-PLUS",
+    };
+    (pinned != Some(name)).then(|| name.to_owned())
+}
+
 /// The mechanisms we may use, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Choice {
@@ -294,6 +346,24 @@ mod tests {
         assert!(choose(&plain, true, None, false).is_err());
         assert_eq!(choose(&plain, true, None, true), Ok(Choice::Plain));
         assert!(choose(&offered(&["ANONYMOUS"]), true, None, true).is_err());
+    }
+
+    #[test]
+    fn a_pin_only_rises_and_anything_weaker_is_a_downgrade() {
+        assert_eq!(
+            raised(None, Choice::ScramSha1).as_deref(),
+            Some("SCRAM-SHA-1")
+        );
+        assert_eq!(raised(Some("SCRAM-SHA-1"), Choice::ScramSha1), None);
+        assert_eq!(
+            raised(Some("SCRAM-SHA-256"), Choice::ScramSha1Plus).as_deref(),
+            Some("SCRAM-SHA-256-PLUS")
+        );
+        assert!(is_downgrade("SCRAM-SHA-1-PLUS", Choice::ScramSha256));
+        assert!(is_downgrade("SCRAM-SHA-256", Choice::ScramSha1Plus));
+        assert!(is_downgrade("SCRAM-SHA-1", Choice::Plain));
+        assert!(!is_downgrade("SCRAM-SHA-1", Choice::ScramSha256Plus));
+        assert!(!is_downgrade("PLAIN", Choice::Plain));
     }
 
     #[test]

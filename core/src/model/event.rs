@@ -20,6 +20,14 @@ pub enum FailureReason {
         /// The server's condition, e.g. `not-authorized`.
         detail: String,
     },
+    /// The server offered a weaker login than this account used before
+    /// (no channel binding, a weaker hash, or no SCRAM at all): someone
+    /// may be stripping the stronger mechanisms to learn the password. No
+    /// credentials were sent.
+    Downgrade {
+        /// What was offered, against what was used before.
+        detail: String,
+    },
     /// The server's certificate could not be verified (unknown CA, wrong
     /// name, expired), or the server would not offer TLS at all. No
     /// credentials were sent.
@@ -34,6 +42,7 @@ impl fmt::Display for FailureReason {
         match self {
             Self::Authentication { detail } => write!(f, "authentication failed: {detail}"),
             Self::Certificate { detail } => write!(f, "certificate not trusted: {detail}"),
+            Self::Downgrade { detail } => write!(f, "login downgrade refused: {detail}"),
         }
     }
 }

@@ -25,6 +25,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "008_pending_stanzas",
         include_str!("migrations/008_pending_stanzas.sql"),
     ),
+    (
+        "009_login_pin",
+        include_str!("migrations/009_login_pin.sql"),
+    ),
 ];
 
 /// The schema version this build writes and understands.

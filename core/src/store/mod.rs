@@ -342,6 +342,7 @@ mod rows;
 mod batch;
 mod contacts;
 mod edits;
+mod login;
 mod migrate;
 mod outbox;
 mod pending;

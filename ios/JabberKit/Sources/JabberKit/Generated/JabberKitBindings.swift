@@ -3904,6 +3904,12 @@ public enum FailureReason: Equatable, Hashable {
      */
     case certificate(detail: String
     )
+    /**
+     * The server offered a weaker login than this account used before
+     * (possibly an attacker stripping it); no credentials were sent.
+     */
+    case downgrade(detail: String
+    )
 
 
 
@@ -3931,6 +3937,9 @@ public struct FfiConverterTypeFailureReason: FfiConverterRustBuffer {
         case 2: return .certificate(detail: try FfiConverterString.read(from: &buf)
         )
         
+        case 3: return .downgrade(detail: try FfiConverterString.read(from: &buf)
+        )
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -3946,6 +3955,11 @@ public struct FfiConverterTypeFailureReason: FfiConverterRustBuffer {
         
         case let .certificate(detail):
             writeInt(&buf, Int32(2))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .downgrade(detail):
+            writeInt(&buf, Int32(3))
             FfiConverterString.write(detail, into: &buf)
             
         }

@@ -5993,6 +5993,19 @@ sealed class FailureReason {
         companion object
     }
     
+    /**
+     * The server offered a weaker login than this account used before
+     * (possibly an attacker stripping it); no credentials were sent.
+     */
+    data class Downgrade(
+        val `detail`: kotlin.String) : FailureReason()
+        
+    {
+        
+
+        companion object
+    }
+    
 
     
 
@@ -6015,6 +6028,9 @@ public object FfiConverterTypeFailureReason : FfiConverterRustBuffer<FailureReas
             2 -> FailureReason.Certificate(
                 FfiConverterString.read(buf),
                 )
+            3 -> FailureReason.Downgrade(
+                FfiConverterString.read(buf),
+                )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
     }
@@ -6034,6 +6050,13 @@ public object FfiConverterTypeFailureReason : FfiConverterRustBuffer<FailureReas
                 + FfiConverterString.allocationSize(value.`detail`)
             )
         }
+        is FailureReason.Downgrade -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+        }
     }
 
     override fun write(value: FailureReason, buf: ByteBuffer) {
@@ -6045,6 +6068,11 @@ public object FfiConverterTypeFailureReason : FfiConverterRustBuffer<FailureReas
             }
             is FailureReason.Certificate -> {
                 buf.putInt(2)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is FailureReason.Downgrade -> {
+                buf.putInt(3)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }

@@ -30,6 +30,7 @@ class ConnectionBannerViewModel(kit: JabberKit, scope: CoroutineScope) {
             is ConnectionState.Failed -> when (val reason = state.reason) {
                 is FailureReason.Authentication -> "Wrong address or password. Sign in again."
                 is FailureReason.Certificate -> "The server's certificate is not trusted: ${reason.detail}"
+                is FailureReason.Downgrade -> "The server offered a weaker sign-in than before. Not connecting."
             }
         }
     }

@@ -30,5 +30,9 @@ class ConnectionBannerTextTest {
             "The server's certificate is not trusted: unknown issuer",
             text(ConnectionState.Failed(FailureReason.Certificate("unknown issuer"))),
         )
+        assertEquals(
+            "The server offered a weaker sign-in than before. Not connecting.",
+            text(ConnectionState.Failed(FailureReason.Downgrade("SCRAM-SHA-1-PLUS before, PLAIN now"))),
+        )
     }
 }
