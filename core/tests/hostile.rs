@@ -249,11 +249,21 @@ fn content<'a>(xml: &'a str, tag: &str) -> &'a str {
 /// and what the server puts in `<success/>`.
 type Scram = (fn(&str) -> String, &'static str);
 
-/// A server over direct TLS offering `mechanisms`; it reports the client's
+/// A server over direct TLS offering `mechanisms` (and the channel-binding
+/// types of `binding`, XEP-0440, when given); it reports the client's
 /// `<auth>`, then plays `scram` (if given: the server-first message for the
 /// client's nonce, and what to put in `<success/>`) or fails the login.
 async fn offering(
     mechanisms: &'static [&'static str],
+    scram: Option<Scram>,
+    seen: mpsc::UnboundedSender<AuthSeen>,
+) -> FakeServer {
+    offering_binding(mechanisms, "", scram, seen).await
+}
+
+async fn offering_binding(
+    mechanisms: &'static [&'static str],
+    binding: &'static str,
     scram: Option<Scram>,
     seen: mpsc::UnboundedSender<AuthSeen>,
 ) -> FakeServer {
@@ -271,7 +281,7 @@ async fn offering(
                 .collect();
             tls.write(&format!(
                 "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\
-                 {offered}</mechanisms></stream:features>"
+                 {offered}</mechanisms>{binding}</stream:features>"
             ))
             .await;
             let Some(text) = tls.read_until("</auth>").await else {
@@ -374,6 +384,23 @@ async fn scram_without_plus_is_used_on_tls_1_3_and_plain_is_never_sent_unasked()
     let auth = auths.recv().await.expect("the server's report");
     assert_eq!(auth.mechanism, "none", "the password went out: {auth:?}");
 
+    // -PLUS offered, but only with a binding type we cannot produce on
+    // this connection: SCRAM without binding, flagged "n" (not "y", which
+    // a binding server must reject as a downgrade).
+    let (seen, mut auths) = mpsc::unbounded_channel();
+    let fake = offering_binding(
+        &["SCRAM-SHA-1", "SCRAM-SHA-1-PLUS"],
+        "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>\
+         <channel-binding type='tls-server-end-point'/></sasl-channel-binding>",
+        None,
+        seen,
+    )
+    .await;
+    let (_alice, _) = verdict(&fake, false).await;
+    let auth = auths.recv().await.expect("an auth");
+    assert_eq!(auth.mechanism, "SCRAM-SHA-1", "{auth:?}");
+    assert!(auth.initial.starts_with("n,,n=alice,r="), "{auth:?}");
+
     // Allowed for the account, and no SCRAM offered: PLAIN.
     let (seen, mut auths) = mpsc::unbounded_channel();
     let fake = offering(&["PLAIN", "ANONYMOUS"], None, seen).await;
@@ -474,4 +501,53 @@ async fn after_a_scram_login_a_server_offering_less_is_refused_as_a_downgrade() 
     );
     let auth = auths.recv().await.expect("the server's report");
     assert_eq!(auth.mechanism, "none", "the password went out: {auth:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_bound_to_another_account_is_refused() {
+    init_logs();
+    let fake = FakeServer::start(|conn| async move {
+        let Ok(mut tls) = conn.accept_tls().await else {
+            return;
+        };
+        read_header(&mut tls).await;
+        tls.write(HEADER).await;
+        tls.write(
+            "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\
+             <mechanism>PLAIN</mechanism></mechanisms></stream:features>",
+        )
+        .await;
+        if tls.read_until("</auth>").await.is_none() {
+            return;
+        }
+        tls.consume();
+        tls.write("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+            .await;
+        read_header(&mut tls).await;
+        tls.write(HEADER).await;
+        tls.write(
+            "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>",
+        )
+        .await;
+        let Some(bind) = tls.read_until("</iq>").await else {
+            return;
+        };
+        let at = bind.find("id=").expect("an iq id") + 4;
+        let id = bind[at..]
+            .split(['\'', '"'])
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        tls.consume();
+        tls.write(&format!(
+            "<iq type='result' id='{id}'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>\
+             <jid>mallory@example.test/x</jid></bind></iq>"
+        ))
+        .await;
+        // Keep the stream open: the client must leave on its own.
+        let _ = tls.read_until("</stream:stream>").await;
+    })
+    .await;
+    let (_alice, state) = verdict(&fake, true).await;
+    assert!(refused_because(&state, "mallory@example.test"), "{state:?}");
 }

@@ -170,11 +170,10 @@ impl Establisher {
             .map(|n| n.as_str().to_owned())
             .unwrap_or_default();
         let can_bind = !matches!(binding, sasl::common::ChannelBinding::None);
-        let types = super::sasl::binding_types(&features.others);
         let choice = super::sasl::choose(
             &features.sasl_mechanisms,
             can_bind,
-            types.as_deref(),
+            super::sasl::accepts_exporter(features.sasl_cb.as_ref()),
             self.allow_plain,
         )
         .map_err(super::sasl::refuse)?;
@@ -189,8 +188,15 @@ impl Establisher {
             }
         }
         tracing::debug!(mechanism = choice.name(), "authenticating");
-        let stream =
-            super::sasl::authenticate(stream, choice, &username, &self.password, &binding).await?;
+        let stream = super::sasl::authenticate(
+            stream,
+            choice,
+            &features.sasl_mechanisms,
+            &username,
+            &self.password,
+            &binding,
+        )
+        .await?;
         if let Some(stronger) = super::sasl::raised(pinned.as_deref(), choice) {
             self.pins.pin(&stronger);
         }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
-use tokio_xmpp::jid::Jid;
+use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::ping::Ping;
 use tokio_xmpp::stanzastream::{
@@ -95,6 +95,8 @@ pub(crate) struct Link {
     csi: Arc<Csi>,
     /// Our server's domain, which answers the pings that flush a CSI change.
     domain: String,
+    /// The account: the only bare JID a session may be bound to.
+    account: BareJid,
     establisher: Arc<Establisher>,
     shutdown: Arc<watch::Sender<bool>>,
     /// `Retrying` and `Closed(Some(reason))` from the reconnect loop.
@@ -140,6 +142,7 @@ impl Link {
             stream: StanzaStream::new(reconnector, QUEUE_DEPTH),
             csi,
             domain: jid.domain().to_string(),
+            account: jid.to_bare(),
             establisher: progress,
             shutdown,
             reports,
@@ -154,6 +157,19 @@ impl Link {
             ev = self.stream.next() => match ev {
                 None => LinkEvent::Closed(None),
                 Some(StreamEvent0::Stream(StreamEvent::Reset { bound_jid, .. })) => {
+                    if bound_jid.to_bare() != self.account {
+                        // A server may pick our resource, never our account.
+                        tracing::error!(%bound_jid, "the server bound another account");
+                        self.shutdown.send_replace(true);
+                        return LinkEvent::Closed(Some(FailureReason::Authentication {
+                            detail: format!(
+                                "the server bound this session to {}, not to {}: \
+                                 not the account's server",
+                                bound_jid.to_bare(),
+                                self.account
+                            ),
+                        }));
+                    }
                     tracing::info!(%bound_jid, "new session");
                     self.establisher.unproductive.store(0, Ordering::Relaxed);
                     self.csi.arm();

@@ -23,8 +23,8 @@ use sasl::common::scram::{Sha1, Sha256};
 use sasl::common::ChannelBinding;
 use tokio::io::{AsyncBufRead, AsyncWrite};
 use tokio_xmpp::error::AuthError;
-use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::sasl::{Auth, Mechanism as XmppMechanism, Nonza, Response};
+use tokio_xmpp::parsers::sasl_cb::{SaslChannelBinding, Type as CbType};
 use tokio_xmpp::xmlstream::{InitiatingStream, ReadError, XmppStream, XmppStreamElement};
 use tokio_xmpp::Error as XmppError;
 
@@ -32,8 +32,6 @@ use tokio_xmpp::Error as XmppError;
 /// least 4096; servers use 4096 to a few hundred thousand). About a second
 /// of hashing on a slow phone.
 pub(super) const MAX_ITERATIONS: u32 = 1_000_000;
-
-const CHANNEL_BINDING_NS: &str = "urn:xmpp:sasl-cb:0";
 
 /// Where the account's login pin is kept (the store, wired in by the
 /// client: the connection layer does not know the store).
@@ -119,11 +117,11 @@ impl Choice {
 pub(super) fn choose(
     offered: &BTreeSet<String>,
     can_bind: bool,
-    binding_types: Option<&[String]>,
+    accepts_exporter: Option<bool>,
     allow_plain: bool,
 ) -> Result<Choice, String> {
     // XEP-0440: a server that lists its types and not ours cannot check it.
-    let binds = can_bind && binding_types.is_none_or(|t| t.iter().any(|t| t == "tls-exporter"));
+    let binds = can_bind && accepts_exporter != Some(false);
     let order = [
         Choice::ScramSha256Plus,
         Choice::ScramSha1Plus,
@@ -153,17 +151,11 @@ pub(super) fn choose(
     ))
 }
 
-/// The channel-binding types the server lists (XEP-0440), if it does.
-pub(super) fn binding_types(features: &[Element]) -> Option<Vec<String>> {
-    let list = features
-        .iter()
-        .find(|f| f.is("sasl-channel-binding", CHANNEL_BINDING_NS))?;
-    Some(
-        list.children()
-            .filter(|c| c.is("channel-binding", CHANNEL_BINDING_NS))
-            .filter_map(|c| c.attr("type").map(str::to_owned))
-            .collect(),
-    )
+/// Whether the server accepts tls-exporter binding (XEP-0440): `None`
+/// when it does not list its types (then it may, RFC 9266 being the
+/// default on TLS 1.3).
+pub(super) fn accepts_exporter(listed: Option<&SaslChannelBinding>) -> Option<bool> {
+    listed.map(|l| l.types.iter().any(|t| *t == CbType::TlsExporter))
 }
 
 /// The iteration count of a SCRAM server-first message, if it has one.
@@ -200,11 +192,15 @@ fn mechanism(
     username: &str,
     password: &str,
     binding: &ChannelBinding,
+    server_binds: bool,
 ) -> Result<Boxed, XmppError> {
-    // With binding data we could use but the server does not offer -PLUS,
-    // say so ("y"): a server that does support it then sees the downgrade.
+    // With binding data but no -PLUS offered, say so ("y"): a server that
+    // does support binding then sees that someone stripped it. When it
+    // offers -PLUS with types we cannot produce, "n": "y" would be a lie
+    // it must reject (RFC 5802 §6).
     let unused = match binding {
         ChannelBinding::None => ChannelBinding::None,
+        _ if server_binds => ChannelBinding::None,
         _ => ChannelBinding::Unsupported,
     };
     let binding = if choice.plus() {
@@ -229,11 +225,13 @@ fn mechanism(
 pub(super) async fn authenticate<S: AsyncBufRead + AsyncWrite + Unpin>(
     mut stream: XmppStream<S>,
     choice: Choice,
+    offered: &BTreeSet<String>,
     username: &str,
     password: &str,
     binding: &ChannelBinding,
 ) -> Result<InitiatingStream<S>, XmppError> {
-    let mut mechanism = mechanism(choice, username, password, binding)?;
+    let server_binds = offered.iter().any(|m| m.ends_with("-PLUS"));
+    let mut mechanism = mechanism(choice, username, password, binding, server_binds)?;
     let initial = mechanism.initial();
     let name = XmppMechanism::from_str(choice.name())
         .map_err(|e| refuse(format!("{}: {e}", choice.name())))?;
@@ -334,10 +332,13 @@ mod tests {
         assert_eq!(choose(&all, true, None, true), Ok(Choice::ScramSha1Plus));
         assert_eq!(choose(&all, false, None, true), Ok(Choice::ScramSha256));
         // The server lists only tls-server-end-point: we cannot bind.
-        let types = ["tls-server-end-point".to_string()];
         assert_eq!(
-            choose(&all, true, Some(&types), false),
+            choose(&all, true, Some(false), false),
             Ok(Choice::ScramSha256)
+        );
+        assert_eq!(
+            choose(&all, true, Some(true), false),
+            Ok(Choice::ScramSha1Plus)
         );
         // SCRAM without -PLUS on TLS 1.3: still SCRAM, never PLAIN.
         let no_plus = offered(&["PLAIN", "SCRAM-SHA-1"]);
@@ -378,15 +379,18 @@ mod tests {
 
     #[test]
     fn channel_binding_types_come_from_the_features() {
-        let list: Element = "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>\
+        let list: tokio_xmpp::minidom::Element =
+            "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>\
             <channel-binding type='tls-server-end-point'/><channel-binding type='tls-exporter'/>\
             </sasl-channel-binding>"
-            .parse()
-            .expect("xml");
-        assert_eq!(
-            binding_types(&[list]),
-            Some(vec!["tls-server-end-point".into(), "tls-exporter".into()])
-        );
-        assert_eq!(binding_types(&[]), None);
+                .parse()
+                .expect("xml");
+        let list = SaslChannelBinding::try_from(list).expect("XEP-0440");
+        assert_eq!(accepts_exporter(Some(&list)), Some(true));
+        let endpoint_only = SaslChannelBinding {
+            types: vec![CbType::TlsServerEndPoint],
+        };
+        assert_eq!(accepts_exporter(Some(&endpoint_only)), Some(false));
+        assert_eq!(accepts_exporter(None), None);
     }
 }
