@@ -155,7 +155,7 @@ pub(super) fn choose(
 /// when it does not list its types (then it may, RFC 9266 being the
 /// default on TLS 1.3).
 pub(super) fn accepts_exporter(listed: Option<&SaslChannelBinding>) -> Option<bool> {
-    listed.map(|l| l.types.iter().any(|t| *t == CbType::TlsExporter))
+    listed.map(|l| l.types.contains(&CbType::TlsExporter))
 }
 
 /// The iteration count of a SCRAM server-first message, if it has one.
