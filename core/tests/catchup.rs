@@ -536,6 +536,7 @@ async fn lost_session_restarts_the_catch_up_from_the_last_stored_archive_id() {
     let opts = ServerOptions {
         archive_in_memory: true,
         hibernation_secs: 1,
+        ..ServerOptions::default()
     };
     let b = backlog(opts, BACKLOG).await;
     let fault = Fault {

@@ -32,6 +32,8 @@ pub struct ServerOptions {
     pub hibernation_secs: u32,
     /// Keep the message archive in memory instead of on disk.
     pub archive_in_memory: bool,
+    /// Run without stream management (XEP-0198), as some servers do.
+    pub no_stream_management: bool,
 }
 
 impl Default for ServerOptions {
@@ -39,6 +41,7 @@ impl Default for ServerOptions {
         ServerOptions {
             hibernation_secs: 60,
             archive_in_memory: false,
+            no_stream_management: false,
         }
     }
 }
@@ -90,6 +93,9 @@ impl TestServer {
         ];
         if opts.archive_in_memory {
             args.push("--archive-memory".to_string());
+        }
+        if opts.no_stream_management {
+            args.push("--no-stream-management".to_string());
         }
         let started = run_start(&dir, &args).await;
         tracing::debug!(
@@ -493,6 +499,7 @@ mod tests {
         let opts = ServerOptions {
             hibernation_secs: 5,
             archive_in_memory: true,
+            ..ServerOptions::default()
         };
         let (a, b, c) = tokio::join!(
             TestServer::start_with(opts.clone()),

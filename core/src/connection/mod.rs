@@ -45,8 +45,10 @@ const QUEUE_DEPTH: usize = 1024;
 #[derive(Debug)]
 pub(crate) enum LinkEvent {
     /// Online. `resumed == false` means a fresh session: the server forgot
-    /// everything unacked, and presence must be sent again.
-    Online { resumed: bool },
+    /// everything unacked, and presence must be sent again. `acks` is false
+    /// on a server without stream management: nothing sent on this session
+    /// will ever be acked (or reported lost for a reason).
+    Online { resumed: bool, acks: bool },
     /// The link broke; reconnecting.
     Suspended,
     /// An attempt failed (`attempt` in a row); the next one starts in
@@ -156,7 +158,7 @@ impl Link {
             Some(report) = self.reports.recv() => report,
             ev = self.stream.next() => match ev {
                 None => LinkEvent::Closed(None),
-                Some(StreamEvent0::Stream(StreamEvent::Reset { bound_jid, .. })) => {
+                Some(StreamEvent0::Stream(StreamEvent::Reset { bound_jid, features })) => {
                     if bound_jid.to_bare() != self.account {
                         // A server may pick our resource, never our account.
                         tracing::error!(%bound_jid, "the server bound another account");
@@ -173,7 +175,11 @@ impl Link {
                     tracing::info!(%bound_jid, "new session");
                     self.establisher.unproductive.store(0, Ordering::Relaxed);
                     self.csi.arm();
-                    LinkEvent::Online { resumed: false }
+                    let acks = features.stream_management.is_some();
+                    if !acks {
+                        tracing::warn!("the server offers no stream management: sent stanzas are not acked");
+                    }
+                    LinkEvent::Online { resumed: false, acks }
                 }
                 Some(StreamEvent0::Stream(StreamEvent::Resumed)) => {
                     tracing::info!("session resumed");
@@ -183,7 +189,7 @@ impl Link {
                         // Nothing else may flush the stream after a resumption.
                         self.flush_csi().await;
                     }
-                    LinkEvent::Online { resumed: true }
+                    LinkEvent::Online { resumed: true, acks: true }
                 }
                 Some(StreamEvent0::Stream(StreamEvent::Suspended)) => LinkEvent::Suspended,
                 Some(StreamEvent0::Stanza(stanza)) => LinkEvent::Stanza(Box::new(stanza)),

@@ -126,7 +126,7 @@ pub(crate) fn idle(hub: &EventHub) {
 /// the one publisher of connection state.
 fn published(ev: &LinkEvent) -> Option<ConnectionState> {
     Some(match ev {
-        LinkEvent::Online { resumed } => ConnectionState::Online { resumed: *resumed },
+        LinkEvent::Online { resumed, .. } => ConnectionState::Online { resumed: *resumed },
         LinkEvent::Suspended => ConnectionState::Suspended,
         LinkEvent::Retrying { attempt, retry_in } => ConnectionState::Reconnecting {
             attempt: *attempt,
@@ -239,10 +239,10 @@ impl Running {
             self.hub.set_state(state);
         }
         match ev {
-            LinkEvent::Online { resumed } => {
+            LinkEvent::Online { resumed, acks } => {
                 self.online = true;
                 if !resumed {
-                    self.queue.fresh_session();
+                    self.queue.fresh_session(acks);
                     let fetch = off_worker(|| self.contacts.fresh_session());
                     self.send(Some(fetch)).await;
                 }

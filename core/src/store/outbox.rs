@@ -118,6 +118,17 @@ impl Store {
             .transpose()
     }
 
+    /// Takes a message written on a stream without stream management out
+    /// of the outbox: the server will never ack it, and sending it on every
+    /// later session would repeat it forever. It stays `Sent` until a
+    /// receipt says more. `false` if it was not in the outbox.
+    pub(crate) fn release_unacked(&self, id: &str) -> Result<bool, StoreError> {
+        let removed = self
+            .conn()
+            .execute("DELETE FROM outbox WHERE message_id = ?1", [id])?;
+        Ok(removed > 0)
+    }
+
     /// Records the latest recoverable error of an outbox entry (the message
     /// stays queued). `false` if the message is not in the outbox.
     #[cfg(test)]

@@ -50,7 +50,19 @@ pub(crate) struct SendQueue {
     /// Counts fresh sessions. A fresh session lost everything in flight on
     /// the one before; reports about pushes made on it are stale.
     generation: u64,
+    /// Whether the server acks on this session (stream management). Without
+    /// it every written stanza comes back "lost" at once: it is settled as
+    /// written instead of resent forever.
+    acks: bool,
+    /// Entries written on this session (kept only when it has no acks).
+    written: HashSet<String>,
+    /// How often each entry was pushed again on this session: a stanza the
+    /// server keeps refusing waits for the next session instead of looping.
+    resent: HashMap<String, u32>,
 }
+
+/// Most times one entry is pushed again on one session after being lost.
+const MAX_RESENDS_PER_SESSION: u32 = 3;
 
 impl SendQueue {
     /// A queue whose trackers report to `progress_tx` (the session feeds
@@ -66,14 +78,21 @@ impl SendQueue {
             in_flight: HashMap::new(),
             progress_tx,
             generation: 0,
+            acks: true,
+            written: HashSet::new(),
+            resent: HashMap::new(),
         }
     }
 
     /// The server forgot whatever it had not acked: everything in flight
-    /// goes again, in outbox order, ahead of what was queued since.
-    pub(crate) fn fresh_session(&mut self) {
+    /// goes again, in outbox order, ahead of what was queued since. `acks`:
+    /// whether this session has stream management.
+    pub(crate) fn fresh_session(&mut self, acks: bool) {
         self.generation += 1;
         self.in_flight.clear();
+        self.acks = acks;
+        self.written.clear();
+        self.resent.clear();
     }
 
     /// Follows one pushed stanza until it is acked or lost.
@@ -247,16 +266,28 @@ impl SendQueue {
             }
             let kind = self.in_flight.get(&id).copied().unwrap_or(Kind::Message);
             let outcome = match progress {
-                Progress::Sent if kind == Kind::Message => {
-                    states.push((id, DeliveryState::Sent));
+                Progress::Sent => {
+                    if !self.acks {
+                        self.written.insert(id.clone());
+                    }
+                    if kind == Kind::Message {
+                        states.push((id, DeliveryState::Sent));
+                    }
                     continue;
                 }
-                Progress::Sent => continue,
                 Progress::Done(outcome) => outcome,
             };
             self.in_flight.remove(&id);
             let acked = match (outcome, kind) {
+                // No stream management: written is all we will ever know.
+                (Outcome::Lost, _) if self.written.remove(&id) => self.settle_unacked(&id, kind),
                 (Outcome::Lost, _) => {
+                    let resent = self.resent.entry(id.clone()).or_insert(0);
+                    *resent += 1;
+                    if *resent > MAX_RESENDS_PER_SESSION {
+                        tracing::warn!(%id, "lost again and again: it waits for the next session");
+                        continue;
+                    }
                     lost.push(id);
                     continue;
                 }
@@ -285,6 +316,17 @@ impl SendQueue {
             Err(e) => tracing::error!(count = changes.len(), "cannot record message states: {e}"),
         }
         lost
+    }
+
+    /// An entry written on a session without acks leaves the queue: a
+    /// message stays `Sent` (out of the outbox), a correction, receipt or
+    /// marker counts as done.
+    fn settle_unacked(&self, id: &str, kind: Kind) -> Result<(), crate::store::StoreError> {
+        match kind {
+            Kind::Message => self.store.release_unacked(id).map(drop),
+            Kind::Correction => self.store.correction_acked(id),
+            Kind::Stanza => self.store.pending_acked(id),
+        }
     }
 
     /// Fails our message `id` if the bounce comes from its recipient (or the
@@ -320,157 +362,4 @@ impl SendQueue {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::NewOutgoing;
-    use tokio_xmpp::minidom::Element;
-
-    fn queue() -> (
-        SendQueue,
-        Arc<Store>,
-        tokio::sync::mpsc::UnboundedReceiver<Event>,
-    ) {
-        let f = crate::session::fixture::fixture();
-        let (tx, _rx) = mpsc::unbounded_channel();
-        (
-            SendQueue::new(f.store.clone(), f.hub, tx),
-            f.store,
-            f.events,
-        )
-    }
-
-    fn enqueue(store: &Store, to: &str, body: &str) -> String {
-        let id = uuid::Uuid::new_v4().to_string();
-        store
-            .enqueue_outgoing(NewOutgoing {
-                id: &id,
-                own_jid: "alice@example.test",
-                to,
-                body,
-                timestamp: chrono::Utc::now(),
-            })
-            .expect("enqueue")
-            .id
-    }
-
-    fn xml(push: &Push) -> String {
-        String::from(&Element::from(push.stanza.clone()))
-    }
-
-    #[test]
-    fn pushes_the_outbox_in_order_once_until_the_server_answers() {
-        let (mut q, store, _events) = queue();
-        let a = enqueue(&store, "bob@example.test", "one");
-        let b = enqueue(&store, "bob@example.test", "two");
-        let pushes = q.outbox(None);
-        let ids: Vec<_> = pushes.iter().map(|p| p.id.clone()).collect();
-        assert_eq!(ids, vec![a.clone(), b.clone()]);
-        let stanza = xml(&pushes[0]);
-        assert!(stanza.contains("<body>one</body>"), "{stanza}");
-        assert!(
-            stanza.contains("origin-id") && stanza.contains(&a),
-            "{stanza}"
-        );
-        // In flight: not pushed twice.
-        assert!(q.outbox(None).is_empty());
-        assert!(q.entry(&a).is_none());
-    }
-
-    #[test]
-    fn an_ack_moves_the_message_on_and_a_loss_asks_for_a_resend() {
-        let (mut q, store, mut events) = queue();
-        let a = enqueue(&store, "bob@example.test", "one");
-        let b = enqueue(&store, "bob@example.test", "two");
-        assert_eq!(q.outbox(None).len(), 2);
-        let lost = q.on_reports([
-            (0, a.clone(), Progress::Sent),
-            (0, a.clone(), Progress::Done(Outcome::Acked)),
-            (0, b.clone(), Progress::Done(Outcome::Lost)),
-        ]);
-        assert_eq!(lost, vec![b.clone()]);
-        let states: Vec<_> = std::iter::from_fn(|| events.try_recv().ok())
-            .filter_map(|e| match e {
-                Event::MessageState { id, state, .. } => Some((id, state)),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(
-            states,
-            vec![
-                (a.clone(), DeliveryState::Sent),
-                (a.clone(), DeliveryState::Acked)
-            ]
-        );
-        assert_eq!(store.outbox().expect("outbox").len(), 1);
-        // The lost one goes again; the acked one does not.
-        let again = q.outbox(Some(&HashSet::from([b.clone()])));
-        assert_eq!(again.len(), 1);
-        assert_eq!(again[0].id, b);
-    }
-
-    #[test]
-    fn reports_from_a_forgotten_session_are_ignored() {
-        let (mut q, store, _events) = queue();
-        let a = enqueue(&store, "bob@example.test", "one");
-        assert_eq!(q.outbox(None).len(), 1);
-        q.fresh_session();
-        let lost = q.on_reports([(0, a.clone(), Progress::Done(Outcome::Lost))]);
-        assert!(lost.is_empty());
-        // A fresh session pushes everything again.
-        assert_eq!(q.outbox(None).len(), 1);
-    }
-
-    #[test]
-    fn a_bounce_fails_only_when_it_comes_from_the_recipient() {
-        let (mut q, store, _events) = queue();
-        let a = enqueue(&store, "bob@example.test", "one");
-        q.on_bounce("mallory@example.test".parse().expect("jid"), &a, "no");
-        assert_ne!(
-            store.message(&a).expect("read").expect("row").state,
-            DeliveryState::Failed
-        );
-        q.on_bounce(
-            "example.test".parse().expect("jid"),
-            &a,
-            "service-unavailable",
-        );
-        let m = store.message(&a).expect("read").expect("row");
-        assert_eq!(m.state, DeliveryState::Failed);
-        assert_eq!(m.failure_reason.as_deref(), Some("service-unavailable"));
-    }
-
-    #[test]
-    fn receipts_and_markers_wait_in_the_store_until_acked() {
-        let (mut q, store, _events) = queue();
-        let bob: Jid = "bob@example.test/desk".parse().expect("jid");
-        let receipt = q.receipt(&bob, "m1").expect("a receipt to push");
-        // The sender retried before our receipt was acked: not twice.
-        assert!(q.receipt(&bob, "m1").is_none());
-        store
-            .queue_marker("bob@example.test", "m1")
-            .expect("marker");
-        let pushes = q.outbox(None);
-        assert_eq!(pushes.len(), 1, "the marker; the receipt is in flight");
-        let xml = String::from(&Element::from(pushes[0].stanza.clone()));
-        assert!(
-            xml.contains("displayed") && xml.contains(&pushes[0].id),
-            "{xml}"
-        );
-        // The session is lost: both go again, with the same ids.
-        q.fresh_session();
-        let again: Vec<_> = q.outbox(None).into_iter().map(|p| p.id).collect();
-        assert_eq!(again, vec![receipt.id.clone(), pushes[0].id.clone()]);
-        let lost = q.on_reports([
-            (1, receipt.id.clone(), Progress::Done(Outcome::Acked)),
-            (1, pushes[0].id.clone(), Progress::Done(Outcome::Lost)),
-        ]);
-        assert_eq!(lost, vec![pushes[0].id.clone()]);
-        let waiting: Vec<_> = store
-            .pending_stanzas()
-            .expect("read")
-            .into_iter()
-            .map(|p| p.id)
-            .collect();
-        assert_eq!(waiting, vec![pushes[0].id.clone()]);
-    }
-}
+mod tests;
