@@ -188,6 +188,14 @@ async fn in_the_background_the_server_holds_presence_until_foreground() {
     alice.client.disconnect().await;
     alice.client.connect().expect("connect");
     alice.wait_online().await;
+    // A session started in the background still finishes its setup: it
+    // tells the server it is inactive only after the catch-up (sent at
+    // once, Prosody held the answers it had queued until the foreground).
+    alice
+        .wait_for("the catch-up", |e| {
+            matches!(e, Event::CatchUp { complete: true, .. })
+        })
+        .await;
     wait_server_holds(&server, &format!("{alice_jid}/phone")).await;
     // Drain what the fresh session brought (roster, bob's presence).
     while alice.events.try_recv().is_ok() {}

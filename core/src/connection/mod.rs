@@ -174,7 +174,7 @@ impl Link {
                     }
                     tracing::info!(%bound_jid, "new session");
                     self.establisher.unproductive.store(0, Ordering::Relaxed);
-                    self.csi.arm();
+                    // Armed only once the session has settled (see `settled`).
                     let acks = features.stream_management.is_some();
                     if !acks {
                         tracing::warn!("the server offers no stream management: sent stanzas are not acked");
@@ -194,6 +194,18 @@ impl Link {
                 Some(StreamEvent0::Stream(StreamEvent::Suspended)) => LinkEvent::Suspended,
                 Some(StreamEvent0::Stanza(stanza)) => LinkEvent::Stanza(Box::new(stanza)),
             },
+        }
+    }
+
+    /// A fresh session got the answers to its setup (roster, carbons,
+    /// catch-up): its client state indication may go out now. Sent earlier,
+    /// an `<inactive/>` makes Prosody hold answers it had already queued
+    /// (it pauses writes), so a session started in the background would
+    /// wait for the foreground to finish logging in.
+    pub(crate) async fn settled(&self) {
+        self.csi.arm();
+        if self.csi.is_inactive() && self.csi.usable() {
+            self.flush_csi().await;
         }
     }
 

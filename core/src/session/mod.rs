@@ -273,7 +273,11 @@ impl Running {
                     // lost nothing.
                     self.requests.forget_archive_pages();
                     let first = self.catch_up.start();
+                    let settled = first.is_none();
                     self.send(first).await;
+                    if settled {
+                        self.link.settled().await;
+                    }
                 }
                 Flow::Continue
             }
@@ -405,7 +409,7 @@ impl Running {
             } if self.is_our_server(from.as_ref()) => match self.requests.take(&id) {
                 Some(Request::Archive(page)) => {
                     let next = self.catch_up.on_page_refused(page, error);
-                    self.send(next).await;
+                    self.send_or_settle(next).await;
                 }
                 Some(request) => {
                     tracing::warn!(%id, ?request, "refused: {:?}", error.defined_condition);
@@ -434,8 +438,17 @@ impl Running {
                 let items = self.catch_up.take_page();
                 let stored = off_worker(|| self.ingest.archived(&items));
                 let next = self.catch_up.on_page_end(page, stored, payload);
-                self.send(next).await;
+                self.send_or_settle(next).await;
             }
+        }
+    }
+
+    /// The next archive page, or, when the catch-up is over, the session
+    /// has settled.
+    async fn send_or_settle(&mut self, next: Option<Out>) {
+        match next {
+            Some(next) => self.send(Some(next)).await,
+            None => self.link.settled().await,
         }
     }
 
@@ -468,32 +481,4 @@ impl Running {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::FailureReason;
-
-    #[test]
-    fn a_fatal_verdict_is_published_as_failed_and_ends_the_session() {
-        let reason = FailureReason::Authentication {
-            detail: "not-authorized".into(),
-        };
-        assert_eq!(
-            published(&LinkEvent::Closed(Some(reason.clone()))),
-            Some(ConnectionState::Failed { reason })
-        );
-        assert_eq!(
-            published(&LinkEvent::Closed(None)),
-            Some(ConnectionState::Disconnected)
-        );
-        assert_eq!(
-            published(&LinkEvent::Retrying {
-                attempt: 2,
-                retry_in: std::time::Duration::from_secs(1)
-            }),
-            Some(ConnectionState::Reconnecting {
-                attempt: 2,
-                retry_in: std::time::Duration::from_secs(1)
-            })
-        );
-    }
-}
+mod tests;
