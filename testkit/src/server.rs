@@ -34,6 +34,8 @@ pub struct ServerOptions {
     pub archive_in_memory: bool,
     /// Run without stream management (XEP-0198), as some servers do.
     pub no_stream_management: bool,
+    /// The largest stanza a client may send, if not Prosody's 256 KiB.
+    pub stanza_limit: Option<u32>,
 }
 
 impl Default for ServerOptions {
@@ -42,6 +44,7 @@ impl Default for ServerOptions {
             hibernation_secs: 60,
             archive_in_memory: false,
             no_stream_management: false,
+            stanza_limit: None,
         }
     }
 }
@@ -96,6 +99,10 @@ impl TestServer {
         }
         if opts.no_stream_management {
             args.push("--no-stream-management".to_string());
+        }
+        if let Some(limit) = opts.stanza_limit {
+            args.push("--stanza-limit".to_string());
+            args.push(limit.to_string());
         }
         let started = run_start(&dir, &args).await;
         tracing::debug!(

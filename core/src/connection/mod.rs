@@ -48,7 +48,13 @@ pub(crate) enum LinkEvent {
     /// everything unacked, and presence must be sent again. `acks` is false
     /// on a server without stream management: nothing sent on this session
     /// will ever be acked (or reported lost for a reason).
-    Online { resumed: bool, acks: bool },
+    /// `max_bytes`: the largest stanza the server accepts, if it says
+    /// (XEP-0478); a bigger one would make it close the stream.
+    Online {
+        resumed: bool,
+        acks: bool,
+        max_bytes: Option<u32>,
+    },
     /// The link broke; reconnecting.
     Suspended,
     /// An attempt failed (`attempt` in a row); the next one starts in
@@ -179,7 +185,16 @@ impl Link {
                     if !acks {
                         tracing::warn!("the server offers no stream management: sent stanzas are not acked");
                     }
-                    LinkEvent::Online { resumed: false, acks }
+                    let max_bytes = features
+                        .limits
+                        .as_ref()
+                        .and_then(|l| l.max_bytes)
+                        .map(|b| b.get());
+                    LinkEvent::Online {
+                        resumed: false,
+                        acks,
+                        max_bytes,
+                    }
                 }
                 Some(StreamEvent0::Stream(StreamEvent::Resumed)) => {
                     tracing::info!("session resumed");
@@ -189,7 +204,12 @@ impl Link {
                         // Nothing else may flush the stream after a resumption.
                         self.flush_csi().await;
                     }
-                    LinkEvent::Online { resumed: true, acks: true }
+                    // The limit of the session resumed still holds.
+                    LinkEvent::Online {
+                        resumed: true,
+                        acks: true,
+                        max_bytes: None,
+                    }
                 }
                 Some(StreamEvent0::Stream(StreamEvent::Suspended)) => LinkEvent::Suspended,
                 Some(StreamEvent0::Stanza(stanza)) => LinkEvent::Stanza(Box::new(stanza)),

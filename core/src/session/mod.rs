@@ -239,10 +239,14 @@ impl Running {
             self.hub.set_state(state);
         }
         match ev {
-            LinkEvent::Online { resumed, acks } => {
+            LinkEvent::Online {
+                resumed,
+                acks,
+                max_bytes,
+            } => {
                 self.online = true;
                 if !resumed {
-                    self.queue.fresh_session(acks);
+                    self.queue.fresh_session(acks, max_bytes);
                     let fetch = off_worker(|| self.contacts.fresh_session());
                     self.send(Some(fetch)).await;
                 }

@@ -56,6 +56,8 @@ pub(crate) struct SendQueue {
     acks: bool,
     /// Entries written on this session (kept only when it has no acks).
     written: HashSet<String>,
+    /// The largest stanza the server accepts (XEP-0478), if it said.
+    max_bytes: Option<usize>,
     /// How often each entry was pushed again on this session: a stanza the
     /// server keeps refusing waits for the next session instead of looping.
     resent: HashMap<String, u32>,
@@ -79,6 +81,7 @@ impl SendQueue {
             progress_tx,
             generation: 0,
             acks: true,
+            max_bytes: None,
             written: HashSet::new(),
             resent: HashMap::new(),
         }
@@ -87,10 +90,11 @@ impl SendQueue {
     /// The server forgot whatever it had not acked: everything in flight
     /// goes again, in outbox order, ahead of what was queued since. `acks`:
     /// whether this session has stream management.
-    pub(crate) fn fresh_session(&mut self, acks: bool) {
+    pub(crate) fn fresh_session(&mut self, acks: bool, max_bytes: Option<u32>) {
         self.generation += 1;
         self.in_flight.clear();
         self.acks = acks;
+        self.max_bytes = max_bytes.map(|b| b as usize);
         self.written.clear();
         self.resent.clear();
     }
@@ -244,11 +248,20 @@ impl SendQueue {
         if let Err(e) = self.store.note_attempt(&msg.id) {
             tracing::warn!(id = msg.id, "cannot count a send attempt: {e}");
         }
+        let stanza = outbox::stanza_for(&msg, to);
+        if let Some(limit) = self.max_bytes {
+            let size = String::from(&tokio_xmpp::minidom::Element::from(stanza.clone())).len();
+            if size > limit {
+                // Pushed, it would close the stream, and the next session
+                // would push it first again: a loop that blocks the queue.
+                let reason =
+                    format!("too large for this server: {size} bytes, it accepts at most {limit}");
+                self.fail(&msg.id, &reason);
+                return None;
+            }
+        }
         self.in_flight.insert(msg.id.clone(), Kind::Message);
-        Some(Push {
-            stanza: outbox::stanza_for(&msg, to),
-            id: msg.id,
-        })
+        Some(Push { stanza, id: msg.id })
     }
 
     /// Records tracker reports; returns the entries that may not have

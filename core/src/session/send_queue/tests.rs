@@ -92,7 +92,7 @@ fn reports_from_a_forgotten_session_are_ignored() {
     let (mut q, store, _events) = queue();
     let a = enqueue(&store, "bob@example.test", "one");
     assert_eq!(q.outbox(None).len(), 1);
-    q.fresh_session(true);
+    q.fresh_session(true, None);
     let lost = q.on_reports([(0, a.clone(), Progress::Done(Outcome::Lost))]);
     assert!(lost.is_empty());
     // A fresh session pushes everything again.
@@ -136,7 +136,7 @@ fn receipts_and_markers_wait_in_the_store_until_acked() {
         "{xml}"
     );
     // The session is lost: both go again, with the same ids.
-    q.fresh_session(true);
+    q.fresh_session(true, None);
     let again: Vec<_> = q.outbox(None).into_iter().map(|p| p.id).collect();
     assert_eq!(again, vec![receipt.id.clone(), pushes[0].id.clone()]);
     let lost = q.on_reports([
@@ -156,7 +156,7 @@ fn receipts_and_markers_wait_in_the_store_until_acked() {
 #[test]
 fn without_stream_management_a_written_entry_is_settled_not_resent() {
     let (mut q, store, _events) = queue();
-    q.fresh_session(false);
+    q.fresh_session(false, None);
     let a = enqueue(&store, "bob@example.test", "one");
     let bob: Jid = "bob@example.test/desk".parse().expect("jid");
     let receipt = q.receipt(&bob, "m1").expect("a receipt");
@@ -187,7 +187,7 @@ fn without_stream_management_a_written_entry_is_settled_not_resent() {
 #[test]
 fn an_entry_lost_again_and_again_waits_for_the_next_session() {
     let (mut q, store, _events) = queue();
-    q.fresh_session(true);
+    q.fresh_session(true, None);
     let a = enqueue(&store, "bob@example.test", "one");
     for round in 0..=MAX_RESENDS_PER_SESSION {
         assert_eq!(q.outbox(Some(&HashSet::from([a.clone()]))).len(), 1);
@@ -201,6 +201,24 @@ fn an_entry_lost_again_and_again_waits_for_the_next_session() {
     }
     // Still queued for the next session.
     assert_eq!(store.outbox().expect("outbox").len(), 1);
-    q.fresh_session(true);
+    q.fresh_session(true, None);
     assert_eq!(q.outbox(None).len(), 1);
+}
+
+#[test]
+fn a_message_bigger_than_the_server_accepts_fails_instead_of_closing_the_stream() {
+    let (mut q, store, _events) = queue();
+    q.fresh_session(true, Some(2_000));
+    let big = enqueue(&store, "bob@example.test", &"x".repeat(3_000));
+    let small = enqueue(&store, "bob@example.test", "after it");
+    let pushes: Vec<_> = q.outbox(None).into_iter().map(|p| p.id).collect();
+    assert_eq!(pushes, vec![small]);
+    let m = store.message(&big).expect("read").expect("row");
+    assert_eq!(m.state, DeliveryState::Failed);
+    assert!(
+        m.failure_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("too large")),
+        "{m:?}"
+    );
 }
