@@ -343,6 +343,12 @@ async fn verdict(fake: &FakeServer, allow_plain: bool) -> (Account, ConnectionSt
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = config(fake, TlsMode::DirectTls, dir.path());
     cfg.allow_plain = allow_plain;
+    verdict_of(cfg).await
+}
+
+/// Connects with `cfg` and returns the first verdict: `Failed` or
+/// `Reconnecting`.
+async fn verdict_of(cfg: ClientConfig) -> (Account, ConnectionState) {
     let mut account = Account::new(cfg);
     account.client.connect().expect("connect");
     let Event::ConnectionState(state) = account
@@ -480,21 +486,7 @@ async fn after_a_scram_login_a_server_offering_less_is_refused_as_a_downgrade() 
     // (which the app allows for servers that never had SCRAM).
     cfg.server = Some(fake.addr().to_string());
     cfg.extra_ca_pem = Some(format!("{}\n{}", server.ca_pem(), fake.ca_pem()));
-    let mut alice = Account::new(cfg);
-    alice.client.connect().expect("connect");
-    let Event::ConnectionState(state) = alice
-        .wait_for("a verdict", |e| {
-            matches!(
-                e,
-                Event::ConnectionState(
-                    ConnectionState::Failed { .. } | ConnectionState::Reconnecting { .. }
-                )
-            )
-        })
-        .await
-    else {
-        unreachable!()
-    };
+    let (_alice, state) = verdict_of(cfg).await;
     assert!(
         matches!(&state, ConnectionState::Failed { reason: FailureReason::Downgrade { detail } } if detail.contains("PLAIN")),
         "{state:?}"

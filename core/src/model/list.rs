@@ -35,24 +35,6 @@ impl<T> ListDiff<T> {
         }
         true
     }
-
-    /// The same change with the item converted (for an adapter's types).
-    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> ListDiff<U> {
-        match self {
-            ListDiff::Reset { items } => ListDiff::Reset {
-                items: items.into_iter().map(f).collect(),
-            },
-            ListDiff::Insert { index, item } => ListDiff::Insert {
-                index,
-                item: f(item),
-            },
-            ListDiff::Set { index, item } => ListDiff::Set {
-                index,
-                item: f(item),
-            },
-            ListDiff::Remove { index } => ListDiff::Remove { index },
-        }
-    }
 }
 
 #[cfg(test)]
