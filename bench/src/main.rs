@@ -7,7 +7,7 @@
 //! and each process's memory and CPU can be read cleanly from /proc.
 //!
 //! ```text
-//! jabberkit-bench [--smoke] [--out FILE] [--python PATH] [--require-peer] [--agent PATH]
+//! jabberkit-bench [--smoke] [--only N] [--out FILE] [--python PATH] [--require-peer] [--agent PATH]
 //! ```
 //!
 //! `--smoke` runs a tiny version of every scenario; the default is the full
@@ -49,9 +49,11 @@ struct Args {
     python: Option<PathBuf>,
     require_peer: bool,
     agent: Option<PathBuf>,
+    /// Run only the scenario with this number (e.g. `1`).
+    only: Option<String>,
 }
 
-const USAGE: &str = "usage: jabberkit-bench [--smoke] [--out FILE] [--python PATH] \
+const USAGE: &str = "usage: jabberkit-bench [--smoke] [--only N] [--out FILE] [--python PATH] \
                      [--require-peer] [--agent PATH]";
 
 fn parse_args() -> Result<Args, String> {
@@ -61,6 +63,7 @@ fn parse_args() -> Result<Args, String> {
         python: std::env::var_os("JABBERKIT_BENCH_PYTHON").map(PathBuf::from),
         require_peer: false,
         agent: None,
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -70,6 +73,7 @@ fn parse_args() -> Result<Args, String> {
             "--out" => args.out = Some(it.next().ok_or("--out needs a file")?.into()),
             "--python" => args.python = Some(it.next().ok_or("--python needs a path")?.into()),
             "--agent" => args.agent = Some(it.next().ok_or("--agent needs a path")?.into()),
+            "--only" => args.only = Some(it.next().ok_or("--only needs a scenario number")?),
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -196,7 +200,7 @@ fn main() -> ExitCode {
         }
     };
     let programs = Programs { ours, peer };
-    runtime.block_on(run(programs, settings, peer_version, &out))
+    runtime.block_on(run(programs, settings, peer_version, &out, args.only))
 }
 
 async fn run(
@@ -204,6 +208,7 @@ async fn run(
     settings: Settings,
     peer_version: Option<String>,
     out: &Path,
+    only: Option<String>,
 ) -> ExitCode {
     let started = Instant::now();
     let server = TestServer::start_with(ServerOptions {
@@ -223,20 +228,27 @@ async fn run(
     let mut failures = Vec::new();
     macro_rules! scenario {
         ($name:literal, $f:path) => {{
-            let t = Instant::now();
-            eprintln!("bench: scenario {} …", $name);
-            match $f(&mut bench).await {
-                Ok(r) => rows.extend(r),
-                Err(e) => {
-                    eprintln!("bench: scenario {} FAILED:\n{e}", $name);
-                    failures.push(format!("scenario {}: {}", $name, first_line(&e)));
+            let wanted = only
+                .as_deref()
+                .is_none_or(|n| $name.split(' ').next() == Some(n));
+            if !wanted {
+                eprintln!("bench: scenario {} skipped (--only)", $name);
+            } else {
+                let t = Instant::now();
+                eprintln!("bench: scenario {} …", $name);
+                match $f(&mut bench).await {
+                    Ok(r) => rows.extend(r),
+                    Err(e) => {
+                        eprintln!("bench: scenario {} FAILED:\n{e}", $name);
+                        failures.push(format!("scenario {}: {}", $name, first_line(&e)));
+                    }
                 }
+                eprintln!(
+                    "bench: scenario {} took {:.0} s",
+                    $name,
+                    t.elapsed().as_secs_f64()
+                );
             }
-            eprintln!(
-                "bench: scenario {} took {:.0} s",
-                $name,
-                t.elapsed().as_secs_f64()
-            );
         }};
     }
     scenario!("1 (reconnect round trips)", scenarios::reconnect);

@@ -486,7 +486,19 @@ async fn after_a_scram_login_a_server_offering_less_is_refused_as_a_downgrade() 
     // (which the app allows for servers that never had SCRAM).
     cfg.server = Some(fake.addr().to_string());
     cfg.extra_ca_pem = Some(format!("{}\n{}", server.ca_pem(), fake.ca_pem()));
-    let (_alice, state) = verdict_of(cfg).await;
+    // The store holds a FAST token: the first attempt sends its proof with
+    // the stream header (bound to that TLS session, useless to replay),
+    // finds no SASL2 and retries reading the features first.
+    let mut alice = Account::new(cfg);
+    alice.client.connect().expect("connect");
+    let Event::ConnectionState(state) = alice
+        .wait_for("the verdict", |e| {
+            matches!(e, Event::ConnectionState(ConnectionState::Failed { .. }))
+        })
+        .await
+    else {
+        unreachable!()
+    };
     assert!(
         matches!(&state, ConnectionState::Failed { reason: FailureReason::Downgrade { detail } } if detail.contains("PLAIN")),
         "{state:?}"
@@ -542,4 +554,171 @@ async fn a_session_bound_to_another_account_is_refused() {
     .await;
     let (_alice, state) = verdict(&fake, true).await;
     assert!(refused_because(&state, "mallory@example.test"), "{state:?}");
+}
+
+/// TLS, a PLAIN login and the stream restart: the client now waits for
+/// the post-login features.
+async fn logged_in(conn: Conn) -> Option<Conn> {
+    let mut tls = conn.accept_tls().await.ok()?;
+    read_header(&mut tls).await;
+    tls.write(HEADER).await;
+    tls.write(
+        "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\
+         <mechanism>PLAIN</mechanism></mechanisms></stream:features>",
+    )
+    .await;
+    tls.read_until("</auth>").await?;
+    tls.consume();
+    tls.write("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+        .await;
+    read_header(&mut tls).await;
+    tls.write(HEADER).await;
+    Some(tls)
+}
+
+const BIND_AND_SM: &str = "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>\
+    <sm xmlns='urn:xmpp:sm:3'/></stream:features>";
+
+/// Answers the client's bind request for alice.
+async fn bind(tls: &mut Conn) -> Option<()> {
+    let request = tls.read_until("</iq>").await?;
+    let at = request.find("id=")? + 4;
+    let id = request[at..].split(['\'', '"']).next()?.to_owned();
+    tls.consume();
+    tls.write(&format!(
+        "<iq type='result' id='{id}'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>\
+         <jid>{JID}/x</jid></bind></iq>"
+    ))
+    .await;
+    Some(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_offers_no_binding_is_retried_not_a_crash() {
+    init_logs();
+    let fake = FakeServer::start(|conn| async move {
+        let Some(mut tls) = logged_in(conn).await else {
+            return;
+        };
+        tls.write("<stream:features/>").await;
+        let _ = tls.read_until("</stream:stream>").await;
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(&fake, TlsMode::DirectTls, dir.path());
+    cfg.allow_plain = true;
+    let mut alice = Account::new(cfg);
+    alice.client.connect().expect("connect");
+    // tokio-xmpp 6.0 panicked its worker here: the app saw a plain
+    // disconnect and no retry (vendor/README.md, tokio-xmpp patch 4).
+    wait_retried(&mut alice, 2).await;
+    alice.client.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enabled_in_answer_to_a_resumption_is_retried_not_a_crash() {
+    init_logs();
+    let attempts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = attempts.clone();
+    let fake = FakeServer::start(move |conn| {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            let Some(mut tls) = logged_in(conn).await else {
+                return;
+            };
+            tls.write(BIND_AND_SM).await;
+            if n == 0 {
+                // A first session with resumable stream management...
+                if bind(&mut tls).await.is_none() || tls.read_until("<enable").await.is_none() {
+                    return;
+                }
+                tls.consume();
+                tls.write("<enabled xmlns='urn:xmpp:sm:3' id='s1' resume='true'/>")
+                    .await;
+                // ...that breaks once the client is online.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                return;
+            }
+            // Asked to resume, the server answers as if asked to enable.
+            if tls.read_until("<resume").await.is_some() {
+                tls.consume();
+                tls.write("<enabled xmlns='urn:xmpp:sm:3' id='s2' resume='true'/>")
+                    .await;
+            }
+            let _ = tls.read_until("</stream:stream>").await;
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(&fake, TlsMode::DirectTls, dir.path());
+    cfg.allow_plain = true;
+    let mut alice = Account::new(cfg);
+    alice.client.connect().expect("connect");
+    alice.wait_online().await;
+    wait_retried(&mut alice, 2).await;
+    assert!(
+        attempts.load(std::sync::atomic::Ordering::SeqCst) >= 3,
+        "the client kept trying"
+    );
+    alice.client.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_login_sends_the_fast_token_with_the_stream_header_in_one_flight() {
+    init_logs();
+    let server = jabberkit_testkit::server::TestServer::start().await;
+    let jid = server.register("alice", common::PASSWORD).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = common::config(
+        &server,
+        &jid,
+        server.direct_tls_addr(),
+        TlsMode::DirectTls,
+        dir.path(),
+    );
+    // The password login over SASL2 gets a FAST token.
+    let mut alice = Account::new(cfg.clone());
+    alice.client.connect().expect("connect");
+    alice.wait_online().await;
+    alice.client.disconnect().await;
+    drop(alice);
+
+    // A server that says nothing until the client has spoken: the header
+    // and the token's <authenticate/> must come unprompted.
+    let (seen, mut firsts) = mpsc::unbounded_channel();
+    let fake = FakeServer::start(move |conn| {
+        let seen = seen.clone();
+        async move {
+            let Ok(mut tls) = conn.accept_tls().await else {
+                return;
+            };
+            let first =
+                tokio::time::timeout(Duration::from_secs(3), tls.read_until("</authenticate>"))
+                    .await
+                    .ok()
+                    .flatten();
+            let _ = seen.send(first.unwrap_or_default());
+        }
+    })
+    .await;
+    cfg.server = Some(fake.addr().to_string());
+    cfg.extra_ca_pem = Some(format!("{}\n{}", server.ca_pem(), fake.ca_pem()));
+    let alice = Account::new(cfg);
+    alice.client.connect().expect("connect");
+    let first = tokio::time::timeout(WAIT, firsts.recv())
+        .await
+        .expect("in time")
+        .expect("a report");
+    assert!(first.contains("<stream:stream"), "no header: {first}");
+    assert!(
+        first.contains("mechanism='HT-SHA-256-EXPR'")
+            || first.contains("mechanism=\"HT-SHA-256-EXPR\""),
+        "no FAST authenticate before the features: {first}"
+    );
+    assert!(first.contains("urn:xmpp:fast:0"), "{first}");
+    assert!(
+        !first.contains(&b64(common::PASSWORD)),
+        "the password went out"
+    );
+    alice.client.disconnect().await;
 }

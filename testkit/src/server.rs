@@ -36,6 +36,8 @@ pub struct ServerOptions {
     pub no_stream_management: bool,
     /// The largest stanza a client may send, if not Prosody's 256 KiB.
     pub stanza_limit: Option<u32>,
+    /// Only the classic login: no SASL2, Bind2 or FAST.
+    pub no_sasl2: bool,
 }
 
 impl Default for ServerOptions {
@@ -45,6 +47,7 @@ impl Default for ServerOptions {
             archive_in_memory: false,
             no_stream_management: false,
             stanza_limit: None,
+            no_sasl2: false,
         }
     }
 }
@@ -99,6 +102,9 @@ impl TestServer {
         }
         if opts.no_stream_management {
             args.push("--no-stream-management".to_string());
+        }
+        if opts.no_sasl2 {
+            args.push("--no-sasl2".to_string());
         }
         if let Some(limit) = opts.stanza_limit {
             args.push("--stanza-limit".to_string());

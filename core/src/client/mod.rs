@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_xmpp::jid::{BareJid, Jid};
 
 use crate::config::ClientConfig;
-use crate::connection::{Link, LoginPins};
+use crate::connection::{FastToken, Link, LoginMemory};
 use crate::error::Error;
 use crate::events::EventHub;
 use crate::model::{ConnectionState, Event, Show};
@@ -198,7 +198,7 @@ impl Client {
 }
 
 /// The login pin lives in the store; the connection only asks for it.
-impl LoginPins for Store {
+impl LoginMemory for Store {
     fn pinned(&self) -> Option<String> {
         self.login_pin().unwrap_or_else(|e| {
             // Unreadable: refuse nothing, but say so.
@@ -210,6 +210,41 @@ impl LoginPins for Store {
     fn pin(&self, mechanism: &str) {
         if let Err(e) = self.pin_login(mechanism) {
             tracing::error!("cannot record the login pin: {e}");
+        }
+    }
+
+    fn agent_id(&self) -> String {
+        Store::agent_id(self).unwrap_or_else(|e| {
+            // A fresh id only costs the FAST token and a stable resource.
+            tracing::error!("cannot read the user-agent id: {e}");
+            uuid::Uuid::new_v4().to_string()
+        })
+    }
+
+    fn fast_token(&self) -> Option<FastToken> {
+        match Store::fast_token(self) {
+            Ok(token) => token.map(|(mechanism, secret, expiry)| FastToken {
+                mechanism,
+                secret,
+                expiry,
+            }),
+            Err(e) => {
+                tracing::error!("cannot read the FAST token: {e}");
+                None
+            }
+        }
+    }
+
+    fn keep_fast_token(&self, token: &FastToken) -> bool {
+        let row = (token.mechanism.clone(), token.secret.clone(), token.expiry);
+        self.set_fast_token(Some(&row))
+            .map_err(|e| tracing::error!("cannot keep the FAST token: {e}"))
+            .is_ok()
+    }
+
+    fn forget_fast_token(&self) {
+        if let Err(e) = self.set_fast_token(None) {
+            tracing::error!("cannot forget the FAST token: {e}");
         }
     }
 }

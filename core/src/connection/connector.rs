@@ -1,5 +1,5 @@
-//! Our `ServerConnector`: TCP (SRV or a fixed address), then TLS with a
-//! rustls configuration we build ourselves.
+//! Our connector: TCP (SRV or a fixed address), then TLS with a rustls
+//! configuration we build ourselves.
 //!
 //! tokio-xmpp's own connectors build their rustls config internally, with no
 //! hook for extra trust anchors or pinning, so we do the TLS part here and
@@ -16,11 +16,11 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::{
     self, pki_types::pem::PemObject, pki_types::CertificateDer, pki_types::ServerName,
 };
-use tokio_xmpp::connect::{DnsConfig, ServerConnector, ServerConnectorError};
+use tokio_xmpp::connect::{DnsConfig, ServerConnectorError};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::starttls;
 use tokio_xmpp::xmlstream::{
-    initiate_stream, PendingFeaturesRecv, ReadError, StreamHeader, Timeouts, XmppStreamElement,
+    initiate_stream, ReadError, StreamHeader, Timeouts, XmppStreamElement,
 };
 use tokio_xmpp::Error as XmppError;
 
@@ -147,7 +147,7 @@ fn is_verdict(e: &rustls::Error) -> bool {
 /// The stream header. `from` names the account, so it goes only inside
 /// TLS (servers advertise SASL2 only when they know who is asking); the
 /// plaintext header before STARTTLS would tell any observer who connects.
-fn header(jid: &Jid, encrypted: bool) -> StreamHeader<'_> {
+pub(super) fn header(jid: &Jid, encrypted: bool) -> StreamHeader<'_> {
     StreamHeader {
         to: Some(Cow::Borrowed(jid.domain().as_str())),
         from: encrypted.then(|| Cow::Owned(jid.to_bare().to_string())),
@@ -190,21 +190,19 @@ impl Target {
     }
 }
 
-impl ServerConnector for Connector {
-    type Stream = CsiStream<BufStream<TlsStream<Socket>>>;
+/// The transport a login runs on: TLS, with its client-state wrapper.
+pub(super) type Secured = CsiStream<BufStream<TlsStream<Socket>>>;
 
-    async fn connect(
+impl Connector {
+    /// TCP and TLS (direct, or after STARTTLS): a verified, encrypted
+    /// transport whose XML stream is not started yet, and its channel
+    /// binding data.
+    pub(super) async fn secure(
         &self,
         jid: &Jid,
         ns: &'static str,
         timeouts: Timeouts,
-    ) -> Result<
-        (
-            PendingFeaturesRecv<Self::Stream>,
-            sasl::common::ChannelBinding,
-        ),
-        XmppError,
-    > {
+    ) -> Result<(Secured, sasl::common::ChannelBinding), XmppError> {
         let domain = jid.domain().as_str();
         let tcp = self.target.connect().await?;
         let tcp = match self.mode {
@@ -250,14 +248,7 @@ impl ServerConnector for Connector {
             }
         };
         let (tls, binding) = self.handshake(tcp, domain).await?;
-        let stream = initiate_stream(
-            self.csi.wrap(BufStream::new(tls)),
-            ns,
-            header(jid, true),
-            timeouts,
-        )
-        .await?;
-        Ok((stream, binding))
+        Ok((self.csi.wrap(BufStream::new(tls)), binding))
     }
 }
 

@@ -8,24 +8,23 @@
 //! everything else is retried, sooner when the app says the network is back,
 //! and not at all while the app says there is no network.
 
-use std::borrow::Cow;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncWriteExt, BufStream};
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio_xmpp::connect::ServerConnector;
 use tokio_xmpp::error::AuthError;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::sasl::DefinedCondition as SaslCondition;
-use tokio_xmpp::stanzastream::Connection;
+use tokio_xmpp::stanzastream::{Connection, ResumeInfo};
 use tokio_xmpp::xmlstream::{initiate_stream, FallibleStreamElement, StreamHeader, Timeouts};
 use tokio_xmpp::Error as XmppError;
 
 use super::connector::{Connector, TlsSetupError};
-use super::sasl::{DowngradeRefused, LoginPins, LoginRefused};
+use super::memory::LoginMemory;
+use super::sasl::{DowngradeRefused, LoginRefused};
 use super::LinkEvent;
 use crate::model::FailureReason;
 
@@ -35,8 +34,8 @@ pub(super) struct Establisher {
     pub password: String,
     /// PLAIN allowed when the server offers no SCRAM (`ClientConfig::allow_plain`).
     pub allow_plain: bool,
-    /// The strongest mechanism this account logged in with before.
-    pub pins: Arc<dyn LoginPins>,
+    /// What earlier logins proved and obtained: the pin, the FAST token.
+    pub memory: Arc<dyn LoginMemory>,
     pub connector: Connector,
     pub timeouts: Timeouts,
     pub connect_timeout: Duration,
@@ -58,12 +57,21 @@ pub(super) struct Establisher {
     /// while binding or resuming): back off as after a failure, so that a
     /// negotiation the server keeps refusing cannot spin the radio.
     pub unproductive: AtomicU32,
+    /// Send a FAST `<authenticate/>` with the stream header, before the
+    /// features arrive. Cleared when a server turns out not to offer SASL2
+    /// any more; set again by a FAST login.
+    pub quick_start: AtomicBool,
 }
 
 impl Establisher {
     /// Fills `slot` with an authenticated stream, or with a dead one when the
     /// link is shutting down (tokio-xmpp treats a dropped slot as a crash).
-    pub(super) async fn run(self: Arc<Self>, slot: oneshot::Sender<Connection>) {
+    /// `resume`: the lost session, for an inline resumption (SASL2).
+    pub(super) async fn run(
+        self: Arc<Self>,
+        slot: oneshot::Sender<Connection>,
+        resume: Option<ResumeInfo>,
+    ) {
         let mut network = self.network.clone();
         let mut shutdown = self.shutdown.subscribe();
         let mut failures = 0u32;
@@ -97,7 +105,7 @@ impl Establisher {
                 continue;
             }
             tracing::debug!(jid = %self.jid, "connection attempt");
-            let attempt = tokio::time::timeout(self.connect_timeout, self.login());
+            let attempt = tokio::time::timeout(self.connect_timeout, self.login(resume.as_ref()));
             let result = tokio::select! {
                 r = attempt => r,
                 _ = shutdown.wait_for(|down| *down) => continue,
@@ -153,68 +161,6 @@ impl Establisher {
             }
             _ = shutdown.wait_for(|down| *down) => false,
         }
-    }
-
-    /// TCP, TLS, SASL: an authenticated stream, not yet bound (the
-    /// `StanzaStream` binds or resumes). This is where SASL2/Bind2/FAST will
-    /// replace the classic RFC 6120 exchange.
-    async fn login(&self) -> Result<Connection, XmppError> {
-        let (stream, binding) = self
-            .connector
-            .connect(&self.jid, ns::JABBER_CLIENT, self.timeouts)
-            .await?;
-        let (features, stream) = stream.recv_features::<FallibleStreamElement>().await?;
-        let username = self
-            .jid
-            .node()
-            .map(|n| n.as_str().to_owned())
-            .unwrap_or_default();
-        let can_bind = !matches!(binding, sasl::common::ChannelBinding::None);
-        let choice = super::sasl::choose(
-            &features.sasl_mechanisms,
-            can_bind,
-            super::sasl::accepts_exporter(features.sasl_cb.as_ref()),
-            self.allow_plain,
-        )
-        .map_err(super::sasl::refuse)?;
-        let pinned = self.pins.pinned();
-        if let Some(pinned) = pinned.as_deref() {
-            if super::sasl::is_downgrade(pinned, choice) {
-                return Err(XmppError::from(DowngradeRefused(format!(
-                    "this account logged in with {pinned} before, and the server now offers \
-                     only {}: someone may be stripping the stronger mechanisms",
-                    choice.name()
-                ))));
-            }
-        }
-        tracing::debug!(mechanism = choice.name(), "authenticating");
-        let stream = super::sasl::authenticate(
-            stream,
-            choice,
-            &features.sasl_mechanisms,
-            &username,
-            &self.password,
-            &binding,
-        )
-        .await?;
-        if let Some(stronger) = super::sasl::raised(pinned.as_deref(), choice) {
-            self.pins.pin(&stronger);
-        }
-        let stream = stream
-            .send_header(StreamHeader {
-                to: Some(Cow::Borrowed(self.jid.domain().as_str())),
-                from: None,
-                id: None,
-            })
-            .await?;
-        let (features, stream) = stream.recv_features::<FallibleStreamElement>().await?;
-        let csi = features.others.iter().any(|f| f.is("csi", ns::CSI));
-        self.connector.csi.set_offered(csi);
-        Ok(Connection {
-            stream: stream.box_stream(),
-            features,
-            identity: self.jid.clone(),
-        })
     }
 }
 
@@ -305,6 +251,7 @@ async fn dead_connection(identity: Jid) -> std::io::Result<Connection> {
         stream: stream.box_stream(),
         features,
         identity,
+        negotiated: None,
     })
 }
 

@@ -5,18 +5,24 @@
 //! app's trust anchors) and our own reconnect policy ([`establish`]). What
 //! the rest of the core sees is small: [`Link::next`] yields "online",
 //! "suspended", a stanza, or "closed"; [`Link::send`] queues a stanza and
-//! returns a [`Delivery`] that resolves to acked or lost. Swapping the login
-//! for SASL2 + Bind2 + FAST later happens entirely in here.
+//! returns a [`Delivery`] that resolves to acked or lost. The login
+//! ([`login`]) uses SASL2 + Bind2 + FAST where the server offers them,
+//! handing tokio-xmpp a stream that is already bound or resumed (our
+//! patch to it, vendor/README.md).
 
 mod connector;
 mod csi;
 mod establish;
+mod fast;
+mod login;
+mod memory;
 mod sasl;
-
-pub(crate) use sasl::LoginPins;
+mod sasl2;
 mod socket;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+pub(crate) use memory::{FastToken, LoginMemory};
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -25,7 +31,7 @@ use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::ping::Ping;
 use tokio_xmpp::stanzastream::{
-    Event as StreamEvent0, StanzaStage, StanzaStream, StanzaToken, StreamEvent,
+    Event as StreamEvent0, Reconnector, StanzaStage, StanzaStream, StanzaToken, StreamEvent,
 };
 use tokio_xmpp::xmlstream::Timeouts;
 use tokio_xmpp::Stanza;
@@ -118,7 +124,7 @@ impl Link {
         config: &ClientConfig,
         jid: &Jid,
         network: watch::Receiver<bool>,
-        pins: Arc<dyn LoginPins>,
+        memory: Arc<dyn LoginMemory>,
     ) -> Result<Self, Error> {
         let connector = Connector::new(config, jid)?;
         let csi = connector.csi.clone();
@@ -128,7 +134,7 @@ impl Link {
             jid: jid.clone(),
             password: config.password.clone(),
             allow_plain: config.allow_plain,
-            pins,
+            memory,
             connector,
             timeouts: Timeouts {
                 read_timeout: config.keepalive_idle,
@@ -141,13 +147,14 @@ impl Link {
             shutdown: shutdown.clone(),
             reports: reports_tx,
             unproductive: AtomicU32::new(0),
+            quick_start: AtomicBool::new(true),
         });
         let progress = establisher.clone();
-        let reconnector = Box::new(move |_location: Option<String>, slot: tokio::sync::oneshot::Sender<tokio_xmpp::stanzastream::Connection>| {
-            tokio::spawn(establisher.clone().run(slot));
+        let reconnector: Reconnector = Box::new(move |_location, resume, slot| {
+            tokio::spawn(establisher.clone().run(slot, resume));
         });
         Ok(Self {
-            stream: StanzaStream::new(reconnector, QUEUE_DEPTH),
+            stream: StanzaStream::new_resumable(reconnector, QUEUE_DEPTH),
             csi,
             domain: jid.domain().to_string(),
             account: jid.to_bare(),

@@ -33,15 +33,6 @@ use tokio_xmpp::Error as XmppError;
 /// of hashing on a slow phone.
 pub(super) const MAX_ITERATIONS: u32 = 1_000_000;
 
-/// Where the account's login pin is kept (the store, wired in by the
-/// client: the connection layer does not know the store).
-pub(crate) trait LoginPins: Send + Sync {
-    /// The pinned mechanism's name, if a login succeeded before.
-    fn pinned(&self) -> Option<String>;
-    /// Records a stronger pin; called before the session goes online.
-    fn pin(&self, mechanism: &str);
-}
-
 /// A login refused as weaker than the account's earlier ones.
 #[derive(Debug)]
 pub(crate) struct DowngradeRefused(pub(crate) String);
@@ -106,7 +97,7 @@ impl Choice {
         }
     }
 
-    fn plus(self) -> bool {
+    pub(super) fn plus(self) -> bool {
         matches!(self, Choice::ScramSha256Plus | Choice::ScramSha1Plus)
     }
 }
@@ -185,9 +176,9 @@ pub(super) fn refuse(reason: impl Into<String>) -> XmppError {
     XmppError::from(LoginRefused(reason.into()))
 }
 
-type Boxed = Box<dyn Mechanism + Send>;
+pub(super) type Boxed = Box<dyn Mechanism + Send>;
 
-fn mechanism(
+pub(super) fn mechanism(
     choice: Choice,
     username: &str,
     password: &str,
@@ -257,21 +248,9 @@ pub(super) async fn authenticate<S: AsyncBufRead + AsyncWrite + Unpin>(
                 respond(&mut stream, Vec::new()).await?;
             }
             Some(Ok(XmppStreamElement::Sasl(Nonza::Challenge(c)))) => {
-                if let Some(i) = iterations(&c.data) {
-                    if i > u64::from(MAX_ITERATIONS) {
-                        return Err(refuse(format!(
-                            "the server asks for {i} SCRAM iterations; at most {MAX_ITERATIONS} are done"
-                        )));
-                    }
-                }
-                let (back, response) = tokio::task::spawn_blocking(move || {
-                    let response = mechanism.response(&c.data);
-                    (mechanism, response)
-                })
-                .await
-                .map_err(|e| refuse(format!("SCRAM hashing stopped: {e}")))?;
+                let (back, response) = answer(mechanism, c.data).await?;
                 mechanism = back;
-                respond(&mut stream, response.map_err(AuthError::Sasl)?).await?;
+                respond(&mut stream, response).await?;
                 answered = true;
             }
             Some(Ok(XmppStreamElement::Sasl(Nonza::Success(s)))) => {
@@ -302,6 +281,29 @@ pub(super) async fn authenticate<S: AsyncBufRead + AsyncWrite + Unpin>(
     }
 }
 
+/// The answer to a server challenge. The server chooses the SCRAM
+/// iteration count: above [`MAX_ITERATIONS`] we refuse, and the hashing
+/// runs on the blocking pool, never on a runtime thread.
+pub(super) async fn answer(
+    mut mechanism: Boxed,
+    challenge: Vec<u8>,
+) -> Result<(Boxed, Vec<u8>), XmppError> {
+    if let Some(i) = iterations(&challenge) {
+        if i > u64::from(MAX_ITERATIONS) {
+            return Err(refuse(format!(
+                "the server asks for {i} SCRAM iterations; at most {MAX_ITERATIONS} are done"
+            )));
+        }
+    }
+    let (back, response) = tokio::task::spawn_blocking(move || {
+        let response = mechanism.response(&challenge);
+        (mechanism, response)
+    })
+    .await
+    .map_err(|e| refuse(format!("SCRAM hashing stopped: {e}")))?;
+    Ok((back, response.map_err(AuthError::Sasl)?))
+}
+
 async fn respond<S: AsyncBufRead + AsyncWrite + Unpin>(
     stream: &mut XmppStream<S>,
     data: Vec<u8>,
@@ -312,7 +314,7 @@ async fn respond<S: AsyncBufRead + AsyncWrite + Unpin>(
     Ok(())
 }
 
-fn impostor(e: MechanismError) -> XmppError {
+pub(super) fn impostor(e: MechanismError) -> XmppError {
     refuse(format!(
         "the server could not prove it knows the password ({e:?}): not the real server"
     ))

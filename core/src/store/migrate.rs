@@ -29,6 +29,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "009_login_pin",
         include_str!("migrations/009_login_pin.sql"),
     ),
+    (
+        "010_fast_login",
+        include_str!("migrations/010_fast_login.sql"),
+    ),
 ];
 
 /// The schema version this build writes and understands.

@@ -588,6 +588,13 @@ impl ConnectedState {
                         Poll::Ready(None)
                     }
 
+                    Ok(FallibleStreamElement::Ok(XmppStreamElement::Features(_))) => {
+                        // What the connector negotiated inline (SASL2)
+                        // already covers what these offer.
+                        log::debug!("Ignoring stream features sent after an inline negotiation.");
+                        Poll::Ready(None)
+                    }
+
                     Ok(FallibleStreamElement::Ok(other)) => {
                         log::warn!(
                             "Received unsupported stream element: {other:?}. Emitting stream error.",

@@ -50,7 +50,7 @@ mod worker;
 
 use self::queue::QueueEntry;
 pub use self::queue::{StanzaStage, StanzaState, StanzaToken};
-pub use self::worker::{Connection, XmppStream};
+pub use self::worker::{Connection, Negotiated, Reconnector, ResumeInfo, XmppStream};
 use self::worker::{StanzaStreamWorker, LOCAL_SHUTDOWN_TIMEOUT};
 
 /// Event informing about the change of the [`StanzaStream`]'s status.
@@ -149,6 +149,7 @@ impl StanzaStream {
                                     stream,
                                     features,
                                     identity: jid,
+                                    negotiated: None,
                                 }) else {
                                     // Send succeeded, we're done here.
                                     return;
@@ -214,9 +215,28 @@ impl StanzaStream {
     /// full for example because of a slow server, you can still receive
     /// data).
     pub fn new(
-        connector: Box<dyn FnMut(Option<String>, oneshot::Sender<Connection>) + Send + 'static>,
+        mut connector: Box<
+            dyn FnMut(Option<String>, oneshot::Sender<Connection>) + Send + 'static,
+        >,
         queue_depth: usize,
     ) -> Self {
+        Self::new_resumable(
+            Box::new(move |location, _resume, slot| connector(location, slot)),
+            queue_depth,
+        )
+    }
+
+    /// Create a new stanza stream whose connector may negotiate the session
+    /// itself.
+    ///
+    /// Like [`new`][`Self::new`], but the connector is also given what it
+    /// needs to resume the previous session ([`ResumeInfo`], when the lost
+    /// session is resumable), and it may return a stream on which binding
+    /// and stream management were already negotiated, saying so in
+    /// [`Connection::negotiated`] (e.g. XEP-0388 SASL2 with XEP-0386 Bind2
+    /// and inline XEP-0198, which saves the round trips of binding,
+    /// enabling and resuming).
+    pub fn new_resumable(connector: Reconnector, queue_depth: usize) -> Self {
         // c2f = core to frontend, f2c = frontend to core
         let (f2c_tx, c2f_rx) = StanzaStreamWorker::spawn(connector, queue_depth);
         Self {

@@ -25,7 +25,7 @@ use crate::Stanza;
 
 use super::queue::{QueueEntry, TransmitQueue};
 use super::stream_management::*;
-use super::worker::{parse_error_to_stream_error, XmppStream};
+use super::worker::{parse_error_to_stream_error, Negotiated, XmppStream};
 
 static BIND_REQ_ID: &str = "resource-binding";
 
@@ -56,6 +56,26 @@ pub(super) enum NegotiationState {
 
     /// Receive the bind response.
     ReceiveBindResponse { sm_supported: bool },
+
+    /// Nothing to negotiate: the connector did it (or the stream cannot
+    /// be negotiated). Taken on the first advance.
+    Preset(Option<Preset>),
+}
+
+/// What [`NegotiationState::Preset`] reports.
+pub(super) enum Preset {
+    /// Bound by the connector, with stream management if `sm` is set.
+    Bound {
+        bound_jid: FullJid,
+        sm: Option<sm::Enabled>,
+    },
+    /// Resumed by the connector: the peer handled `h` of our stanzas.
+    Resumed { sm_state: Option<SmState>, h: u32 },
+    /// The stream cannot be negotiated.
+    Broken {
+        sm_state: Option<SmState>,
+        error: io::Error,
+    },
 }
 
 /// The ultimate result of a stream negotiation.
@@ -100,7 +120,30 @@ pub(super) enum NegotiationResult {
 }
 
 impl NegotiationState {
-    pub fn new(features: &StreamFeatures, sm_state: Option<SmState>) -> io::Result<Self> {
+    pub fn new(
+        features: &StreamFeatures,
+        sm_state: Option<SmState>,
+        negotiated: Option<Negotiated>,
+    ) -> Self {
+        match negotiated {
+            Some(Negotiated::Bound { jid, sm }) => {
+                return Self::Preset(Some(Preset::Bound { bound_jid: jid, sm }))
+            }
+            Some(Negotiated::Resumed { h }) => {
+                return Self::Preset(Some(Preset::Resumed { sm_state, h }))
+            }
+            None => (),
+        }
+        match Self::classic(features, sm_state) {
+            Ok(state) => state,
+            Err((sm_state, error)) => Self::Preset(Some(Preset::Broken { sm_state, error })),
+        }
+    }
+
+    fn classic(
+        features: &StreamFeatures,
+        sm_state: Option<SmState>,
+    ) -> Result<Self, (Option<SmState>, io::Error)> {
         if let Some(sm_state) = sm_state {
             if features.stream_management.is_some() {
                 return Ok(Self::SendSmRequest {
@@ -113,9 +156,12 @@ impl NegotiationState {
         }
 
         if !features.can_bind() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "Peer is not offering the bind feature. Cannot proceed with stream negotiation.",
+            return Err((
+                None,
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "Peer is not offering the bind feature. Cannot proceed with stream negotiation.",
+                ),
             ));
         }
 
@@ -149,6 +195,46 @@ impl NegotiationState {
         // that we can proceed.
         // TODO: define a deadline for negotiation.
         match self {
+            Self::Preset(preset) => Poll::Ready(Break(match preset.take() {
+                Some(Preset::Bound { bound_jid, sm }) => NegotiationResult::StreamReset {
+                    sm_state: sm.map(SmState::from),
+                    bound_jid: bound_jid.into(),
+                },
+                Some(Preset::Resumed {
+                    sm_state: Some(mut sm_state),
+                    h,
+                }) => {
+                    let resumed = match sm_state.resume(h) {
+                        Ok(to_retransmit) => {
+                            transmit_queue.requeue_all(to_retransmit);
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    };
+                    match resumed {
+                        Ok(()) => NegotiationResult::StreamResumed { sm_state },
+                        Err(e) => {
+                            log::error!("Resumption failed: {e}");
+                            NegotiationResult::StreamError { error: e.into() }
+                        }
+                    }
+                }
+                Some(Preset::Resumed { sm_state: None, .. }) => NegotiationResult::Disconnect {
+                    sm_state: None,
+                    error: io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "connector resumed a session for which there is no stream management state",
+                    ),
+                },
+                Some(Preset::Broken { sm_state, error }) => {
+                    NegotiationResult::Disconnect { sm_state, error }
+                }
+                None => NegotiationResult::Disconnect {
+                    sm_state: None,
+                    error: io::Error::other("negotiation polled after completion"),
+                },
+            })),
+
             Self::SendBindRequest { sm_supported } => {
                 match ready!(<XmppStream as Sink<&Stanza>>::poll_ready(
                     stream.as_mut(),
@@ -408,10 +494,22 @@ impl NegotiationState {
                             );
                         }
                         // We must emit Reset here because this is a
-                        // fresh stream and we did not resume.
-                        Poll::Ready(Break(NegotiationResult::StreamReset {
-                            sm_state: Some(enabled.into()),
-                            bound_jid: bound_jid.take().expect("State machine error: no bound_jid available in SM negotiation.").into(),
+                        // fresh stream and we did not resume. Without a
+                        // bound JID (we asked to resume, the peer answered
+                        // as if we had asked to enable) the stream is
+                        // unusable: fail it rather than crash the worker.
+                        Poll::Ready(Break(match bound_jid.take() {
+                            Some(bound_jid) => NegotiationResult::StreamReset {
+                                sm_state: Some(enabled.into()),
+                                bound_jid: bound_jid.into(),
+                            },
+                            None => NegotiationResult::Disconnect {
+                                sm_state: None,
+                                error: io::Error::new(
+                                    io::ErrorKind::InvalidData,
+                                    "Peer replied to <sm:resume/> request with <sm:enabled/> response",
+                                ),
+                            },
                         }))
                     }
 
@@ -467,9 +565,18 @@ impl NegotiationState {
 
                             // We must emit Reset here because this is a
                             // fresh stream and we did not resume.
-                            Poll::Ready(Break(NegotiationResult::StreamReset {
-                                bound_jid: bound_jid.take().expect("State machine error: no bound_jid available in SM negotiation.").into(),
-                                sm_state: None,
+                            Poll::Ready(Break(match bound_jid.take() {
+                                Some(bound_jid) => NegotiationResult::StreamReset {
+                                    bound_jid: bound_jid.into(),
+                                    sm_state: None,
+                                },
+                                None => NegotiationResult::Disconnect {
+                                    sm_state: None,
+                                    error: io::Error::new(
+                                        io::ErrorKind::InvalidData,
+                                        "stream management failed before resource binding",
+                                    ),
+                                },
                             }))
                         }
                     },

@@ -19,8 +19,8 @@ use tokio::{
 
 use xmpp_parsers::{
     iq,
-    jid::Jid,
-    ping,
+    jid::{FullJid, Jid},
+    ping, sm,
     stream_error::{DefinedCondition, StreamError},
     stream_features::StreamFeatures,
 };
@@ -50,12 +50,60 @@ pub struct Connection {
 
     /// The identity to which this stream belongs.
     ///
-    /// Note that connectors must not return bound streams. However, the Jid
-    /// may still be a full jid in order to request a specific resource at
-    /// bind time. If `identity` is a bare JID, the peer will assign the
-    /// resource.
+    /// Unless `negotiated` says otherwise, connectors must not return bound
+    /// streams. However, the Jid may still be a full jid in order to request
+    /// a specific resource at bind time. If `identity` is a bare JID, the
+    /// peer will assign the resource.
     pub identity: Jid,
+
+    /// What the connector already negotiated on this stream, e.g. binding
+    /// and stream management inline in a XEP-0388 (SASL2) authentication
+    /// with XEP-0386 (Bind2). `None`: the stream is only authenticated, and
+    /// the `StanzaStream` binds, enables or resumes itself.
+    pub negotiated: Option<Negotiated>,
 }
+
+/// The outcome of a negotiation done by the connector (see
+/// [`Connection::negotiated`]).
+#[derive(Debug)]
+pub enum Negotiated {
+    /// The stream is bound to `jid` (a fresh session; any previous stream
+    /// management state is dropped). `sm` is the peer's answer to an inline
+    /// `<enable/>`, if stream management was enabled.
+    Bound {
+        /// The JID the stream is bound to.
+        jid: FullJid,
+        /// The `<enabled/>` answer, if stream management is on.
+        sm: Option<sm::Enabled>,
+    },
+
+    /// The previous session was resumed inline; `h` is the peer's counter
+    /// from its `<resumed/>`. Only valid if the connector was given
+    /// [`ResumeInfo`] for this attempt.
+    Resumed {
+        /// The number of our stanzas the peer has handled.
+        h: u32,
+    },
+}
+
+/// What a connector needs to resume the previous session inline (e.g. in
+/// a XEP-0388 `<authenticate/>`): the XEP-0198 stream id and how many
+/// stanzas we have handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeInfo {
+    /// The XEP-0198 stream id (`previd`).
+    pub id: String,
+    /// Our inbound counter (`h`).
+    pub h: u32,
+}
+
+/// The connector of a [`StanzaStream`][`super::StanzaStream`]: called with
+/// the peer's preferred location (if any), what is needed to resume the
+/// previous session (if it is resumable) and the slot for the next
+/// connection.
+pub type Reconnector = Box<
+    dyn FnMut(Option<String>, Option<ResumeInfo>, oneshot::Sender<Connection>) + Send + 'static,
+>;
 
 // Allow for up to 10s for local shutdown.
 // TODO: make this configurable maybe?
@@ -91,6 +139,9 @@ pub(super) enum WorkerEvent {
 
         /// Set to None if the stream was cleanly closed by the remote side.
         error: Option<io::Error>,
+
+        /// What a connector needs to resume the lost session, if it can be.
+        resume: Option<ResumeInfo>,
     },
 
     /// The reconnection backend dropped the connection channel.
@@ -125,12 +176,17 @@ enum WorkerStream {
 impl WorkerStream {
     fn disconnect(&mut self, sm_state: Option<SmState>, error: Option<io::Error>) -> WorkerEvent {
         let (tx, rx) = oneshot::channel();
+        let resume = resume_info(sm_state.as_ref());
         *self = Self::Connecting {
             notify: None,
             slot: rx,
             sm_state,
         };
-        WorkerEvent::Disconnected { slot: tx, error }
+        WorkerEvent::Disconnected {
+            slot: tx,
+            error,
+            resume,
+        }
     }
 
     fn poll_duplex(
@@ -153,7 +209,11 @@ impl WorkerStream {
                     sm_state,
                 } => {
                     if let Some((slot, error)) = notify.take() {
-                        return Poll::Ready(Some(WorkerEvent::Disconnected { slot, error }));
+                        return Poll::Ready(Some(WorkerEvent::Disconnected {
+                            slot,
+                            error,
+                            resume: None,
+                        }));
                     }
 
                     match ready!(Pin::new(slot).poll(cx)) {
@@ -161,14 +221,17 @@ impl WorkerStream {
                             stream,
                             features,
                             identity,
+                            negotiated,
                         }) => {
+                            // A stream we cannot negotiate fails like a
+                            // broken one (and is retried by the connector),
+                            // instead of crashing the worker.
                             let substate = ConnectedState::Negotiating {
-                                // We panic here, but that is ok-ish, because
-                                // that will "only" crash the worker and thus
-                                // the stream, and that is kind of exactly
-                                // what we want.
-                                substate: NegotiationState::new(&features, sm_state.take())
-                                    .expect("Non-negotiable stream"),
+                                substate: NegotiationState::new(
+                                    &features,
+                                    sm_state.take(),
+                                    negotiated,
+                                ),
                             };
                             *this = Self::Connected {
                                 substate,
@@ -221,6 +284,7 @@ impl WorkerStream {
                                 "peer closed the XML stream",
                             );
                             let (tx, rx) = oneshot::channel();
+                            let resume = resume_info(sm_state.as_ref());
                             let mut new_state = Self::Connecting {
                                 notify: None,
                                 slot: rx,
@@ -240,6 +304,7 @@ impl WorkerStream {
                             return Poll::Ready(Some(WorkerEvent::Disconnected {
                                 slot: tx,
                                 error: Some(error),
+                                resume,
                             }));
                         }
 
@@ -394,6 +459,12 @@ impl Future for Close<'_> {
     }
 }
 
+fn resume_info(sm_state: Option<&SmState>) -> Option<ResumeInfo> {
+    sm_state
+        .and_then(|s| s.resume_info())
+        .map(|(id, h)| ResumeInfo { id: id.to_owned(), h })
+}
+
 pub(super) fn parse_error_to_stream_error(e: xso::error::Error) -> StreamError {
     use xso::error::Error;
     let condition = match e {
@@ -406,7 +477,7 @@ pub(super) fn parse_error_to_stream_error(e: xso::error::Error) -> StreamError {
 
 /// Worker system for a [`StanzaStream`].
 pub(super) struct StanzaStreamWorker {
-    reconnector: Box<dyn FnMut(Option<String>, oneshot::Sender<Connection>) + Send + 'static>,
+    reconnector: Reconnector,
     frontend_tx: mpsc::Sender<Event>,
     stream: WorkerStream,
     transmit_queue: TransmitQueue<QueueEntry>,
@@ -435,13 +506,11 @@ macro_rules! send_or_break {
 
 impl StanzaStreamWorker {
     pub fn spawn(
-        mut reconnector: Box<
-            dyn FnMut(Option<String>, oneshot::Sender<Connection>) + Send + 'static,
-        >,
+        mut reconnector: Reconnector,
         queue_depth: usize,
     ) -> (mpsc::Sender<QueueEntry>, mpsc::Receiver<Event>) {
         let (conn_tx, conn_rx) = oneshot::channel();
-        reconnector(None, conn_tx);
+        reconnector(None, None, conn_tx);
         // c2f = core to frontend
         let (c2f_tx, c2f_rx) = mpsc::channel(queue_depth);
         // f2c = frontend to core
@@ -498,7 +567,7 @@ impl StanzaStreamWorker {
                             Event::Stream(StreamEvent::Reset { bound_jid, features }) => permit in self.frontend_tx,
                             self.transmit_queue => self.stream,
                         ),
-                        WorkerEvent::Disconnected { slot, error } => {
+                        WorkerEvent::Disconnected { slot, error, resume } => {
                             send_or_break!(
                                 Event::Stream(StreamEvent::Suspended) => permit in self.frontend_tx,
                                 self.transmit_queue => self.stream,
@@ -512,7 +581,7 @@ impl StanzaStreamWorker {
                                 log::debug!("Immediately aborting reconnect because the frontend is gone.");
                                 break;
                             }
-                            (self.reconnector)(None, slot);
+                            (self.reconnector)(None, resume, slot);
                         }
                         WorkerEvent::Resumed => send_or_break!(
                             Event::Stream(StreamEvent::Resumed) => permit in self.frontend_tx,
@@ -546,7 +615,10 @@ impl StanzaStreamWorker {
                             }
                         }
                         WorkerEvent::ReconnectAborted => {
-                            panic!("Backend was unable to handle reconnect request.");
+                            // The connector gave up (dropped the slot): the
+                            // stream ends, like a local close.
+                            log::debug!("The connector dropped the connection slot. Closing the stream.");
+                            break;
                         }
                     }
                 },

@@ -18,7 +18,7 @@ use xmpp_parsers::{
     stream_features::StreamFeatures,
 };
 
-use xso::FromXml;
+use xso::{AsXml, FromXml};
 
 use super::{
     common::{RawXmlStream, ReadXso, ReadXsoError, StreamHeader},
@@ -40,6 +40,22 @@ impl<Io: AsyncBufRead + AsyncWrite + Unpin> InitiatingStream<Io> {
         let Self(mut stream) = self;
 
         header.send(Pin::new(&mut stream)).await?;
+        stream.flush().await?;
+        let header = StreamHeader::recv(Pin::new(&mut stream)).await?;
+        Ok(PendingFeaturesRecv { stream, header })
+    }
+
+    /// Send the stream header and `first` in one flush, then await the
+    /// peer's header (see [`initiate_stream_with`][`super::initiate_stream_with`]).
+    pub async fn send_header_with<U: AsXml>(
+        self,
+        header: StreamHeader<'_>,
+        first: &U,
+    ) -> io::Result<PendingFeaturesRecv<Io>> {
+        let Self(mut stream) = self;
+
+        header.send(Pin::new(&mut stream)).await?;
+        Pin::new(&mut stream).start_send_xso(first)?;
         stream.flush().await?;
         let header = StreamHeader::recv(Pin::new(&mut stream)).await?;
         Ok(PendingFeaturesRecv { stream, header })

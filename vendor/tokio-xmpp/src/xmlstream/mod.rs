@@ -141,6 +141,26 @@ pub async fn initiate_stream<Io: AsyncBufRead + AsyncWrite + Unpin>(
     stream.send_header(stream_header).await
 }
 
+/// Initiate a new stream and send a first element with the header
+///
+/// Like [`initiate_stream`], but `first` is written right after the stream
+/// header, in the same flush, before the peer's header is awaited. This
+/// saves a round trip when the initiator knows in advance what the peer
+/// will offer (e.g. a XEP-0484 FAST `<authenticate/>` to a server known to
+/// support it). The peer's stream features are still to be received with
+/// [`PendingFeaturesRecv::recv_features`]; the answer to `first` follows
+/// them.
+pub async fn initiate_stream_with<Io: AsyncBufRead + AsyncWrite + Unpin, U: AsXml>(
+    io: Io,
+    stream_ns: &'static str,
+    stream_header: StreamHeader<'_>,
+    first: &U,
+    timeouts: Timeouts,
+) -> Result<PendingFeaturesRecv<Io>, io::Error> {
+    let stream = InitiatingStream(RawXmlStream::new(io, stream_ns, timeouts));
+    stream.send_header_with(stream_header, first).await
+}
+
 /// Accept a new XML stream as responder
 ///
 /// Prepares the responer side of an XML stream using the given I/O object
@@ -339,6 +359,23 @@ impl<Io: AsyncBufRead + AsyncWrite + Unpin, T: FromXml + fmt::Debug> XmlStream<I
         Pin::new(&mut stream).reset_state();
         let header = StreamHeader::recv(Pin::new(&mut stream)).await?;
         Ok(AcceptedStream { stream, header })
+    }
+
+    /// Change the type of the elements exchanged on the stream, without
+    /// touching the stream itself.
+    ///
+    /// Useful when a negotiation step exchanges elements that the
+    /// long-term element type does not know (e.g. XEP-0388 SASL2 nonzas
+    /// read as [`minidom::Element`]s, before stanzas are exchanged as
+    /// [`XmppStreamElement`]s).
+    ///
+    /// # Panics
+    ///
+    /// Like [`initiate_reset`][`Self::initiate_reset`]: when an element is
+    /// half-received, or the stream was closed or broken.
+    pub fn retype<U: FromXml>(self) -> XmlStream<Io, U> {
+        self.assert_retypable();
+        XmlStream::wrap(self.inner)
     }
 
     /// Discard all XML state and return the inner I/O object.

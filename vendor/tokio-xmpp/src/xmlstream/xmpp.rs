@@ -11,7 +11,9 @@ use rxml::NcNameStr;
 
 use xso::{error::Error, fromxml::FallibleBuilder, AsXml, FromEventsBuilder, FromXml};
 
-use xmpp_parsers::{component, sasl, sm, starttls, stream_error::ReceivedStreamError};
+use xmpp_parsers::{
+    component, sasl, sm, starttls, stream_error::ReceivedStreamError, stream_features::StreamFeatures,
+};
 
 use crate::Stanza;
 
@@ -44,6 +46,12 @@ pub enum XmppStreamElement {
     /// XEP-0198 nonzas
     #[xml(transparent)]
     SM(sm::Nonza),
+
+    /// Stream features sent without a stream restart: after a XEP-0388
+    /// (SASL2) `<success/>`, the server sends them on the same stream,
+    /// possibly after the first stanzas of a resumed session.
+    #[xml(transparent)]
+    Features(Box<StreamFeatures>),
 }
 
 #[derive(Debug)]
