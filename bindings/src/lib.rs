@@ -250,6 +250,10 @@ impl Client {
                 | jabberkit::Event::RosterChanged
                 | jabberkit::Event::SubscriptionRequest { .. }
                 | jabberkit::Event::Presence { .. } => None,
+                // Group chat reaches the bindings in a later step (issue 9).
+                jabberkit::Event::RoomJoined { .. }
+                | jabberkit::Event::RoomError { .. }
+                | jabberkit::Event::OccupantsChanged { .. } => None,
             }
         })
     }
@@ -302,7 +306,10 @@ impl Client {
                 | jabberkit::Event::MessageState { .. }
                 | jabberkit::Event::MessageCorrected(_)
                 | jabberkit::Event::ConversationRead { .. }
-                | jabberkit::Event::CatchUp { .. } => None,
+                | jabberkit::Event::CatchUp { .. }
+                | jabberkit::Event::RoomJoined { .. }
+                | jabberkit::Event::RoomError { .. }
+                | jabberkit::Event::OccupantsChanged { .. } => None,
             }
         })
     }

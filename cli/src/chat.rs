@@ -14,6 +14,7 @@ use crate::json::state_name;
 const BACKLOG: u32 = 20;
 
 const HELP: &str = "commands: /to JID (open a conversation), /list (conversations), \
+                    /join ROOM NICK [PASSWORD] (enter a group chat and open it), \
                     /fix TEXT (correct your last message here), /quit; \
                     any other line is sent to the open conversation";
 
@@ -100,6 +101,16 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
         }
         if let Some(jid) = line.strip_prefix("/to ") {
             return self.open(jid.trim()).await.map(|_| true);
+        }
+        if let Some(args) = line.strip_prefix("/join ") {
+            let mut words = args.split_whitespace();
+            let (Some(room), Some(nick)) = (words.next(), words.next()) else {
+                return self.say("! /join ROOM NICK [PASSWORD]").await.map(|_| true);
+            };
+            if let Err(e) = self.client.join_room(room, nick, words.next()) {
+                return self.say(&format!("! {e}")).await.map(|_| true);
+            }
+            return self.open(room).await.map(|_| true);
         }
         if let Some(text) = line.strip_prefix("/fix ") {
             let last = self
@@ -227,13 +238,23 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
                 let status = status.map(|s| format!(" ({s})")).unwrap_or_default();
                 self.say(&format!("* {from} is {show}{status}")).await
             }
+            Event::RoomJoined { room, nick } => self.say(&format!("* in {room} as {nick}")).await,
+            Event::RoomError { room, error, text } => {
+                let text = text.map(|t| format!(": {t}")).unwrap_or_default();
+                self.say(&format!("* {room}: {error:?}{text}")).await
+            }
+            Event::OccupantsChanged { .. } => Ok(()),
         }
     }
 
     fn format_message(&self, m: &Message) -> String {
+        // In a room, the nick of who said it (the sender is room/nick).
         let from = match m.direction {
             Direction::Outgoing => "me",
-            Direction::Incoming => m.conversation.as_str(),
+            Direction::Incoming => match m.sender.split_once('/') {
+                Some((room, nick)) if room == m.conversation => nick,
+                _ => m.conversation.as_str(),
+            },
         };
         let elsewhere = match (&self.current, m.direction) {
             (Some(c), Direction::Incoming) if *c != m.conversation => " (/to to reply)",

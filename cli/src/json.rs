@@ -100,6 +100,10 @@ pub enum Command {
     },
     /// `Client::disconnect`, then exit.
     Quit,
+    /// Group chat: `join_room`, `create_room`, `leave_room`, `rooms`,
+    /// `occupants` (see `rooms.rs`).
+    #[serde(untagged)]
+    Room(crate::rooms::RoomCommand),
 }
 
 fn default_limit() -> u32 {
@@ -134,10 +138,14 @@ pub enum Output {
         body: String,
         timestamp: String,
         /// Only on a message one of our other devices sent (a carbon).
+        /// (`Box<str>`: keeps the output small enough to pass by value.)
         #[serde(skip_serializing_if = "Option::is_none")]
-        to: Option<String>,
+        to: Option<Box<str>>,
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         outgoing: bool,
+        /// In a room: the room's bare JID (also `from`) and who said it.
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        in_room: Option<Box<InRoom>>,
     },
     /// The answer to `history`, oldest first.
     History {
@@ -189,6 +197,27 @@ pub enum Output {
     Paginated { with: String, more: bool },
     /// A command could not be parsed or the API refused it.
     Error { message: String },
+    /// We are in `room` as `nick`.
+    RoomJoined { room: String, nick: String },
+    /// `room` refused us or sent us away: `condition` is the XMPP
+    /// condition (`not-authorized`, `conflict`, `forbidden`, …; `kicked`,
+    /// `gone`), `reason` our reading of it (`password-required`, …).
+    RoomError {
+        room: String,
+        condition: String,
+        reason: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
+    /// The answer to `rooms`.
+    Rooms { items: Vec<crate::rooms::RoomItem> },
+    /// The answer to `occupants`.
+    Occupants {
+        room: String,
+        items: Vec<crate::rooms::OccupantItem>,
+    },
+    /// Who is in `room` changed.
+    OccupantsChanged { room: String },
 }
 
 /// One change to a watched list (see `jabberkit::ListDiff`), applied in
@@ -302,6 +331,44 @@ impl SearchResult {
     }
 }
 
+/// Where a room message was said: `room` and `nick` on its line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InRoom {
+    room: String,
+    nick: String,
+}
+
+/// A room message's room and nick: its sender is `room@service/nick`
+/// and its conversation the room (a private message's conversation is
+/// the occupant's full JID itself).
+fn in_room(msg: &Message) -> Option<Box<InRoom>> {
+    match msg.sender.split_once('/') {
+        Some((room, nick)) if room == msg.conversation => Some(Box::new(InRoom {
+            room: room.to_owned(),
+            nick: nick.to_owned(),
+        })),
+        _ => None,
+    }
+}
+
+/// Our reading of a room error, in kebab case.
+fn room_reason(error: &jabberkit::RoomError) -> String {
+    use jabberkit::RoomError as E;
+    match error {
+        E::PasswordRequired => "password-required",
+        E::WrongPassword => "wrong-password",
+        E::Banned => "banned",
+        E::MembersOnly => "members-only",
+        E::NicknameInUse => "nickname-in-use",
+        E::NotFound => "not-found",
+        E::Full => "full",
+        E::Kicked { .. } => "kicked",
+        E::Destroyed { .. } => "destroyed",
+        E::Other { .. } => "other",
+    }
+    .to_owned()
+}
+
 impl Output {
     /// The line to print, without the newline.
     pub fn to_line(&self) -> String {
@@ -330,6 +397,7 @@ impl Output {
                 timestamp: timestamp(&msg.timestamp),
                 to: None,
                 outgoing: false,
+                in_room: in_room(msg),
             }),
             // Our own message, not queued here: another device of ours sent it.
             Event::Message(msg) if msg.state != DeliveryState::Queued => Some(Output::Message {
@@ -337,8 +405,9 @@ impl Output {
                 from: msg.sender.clone(),
                 body: msg.body.clone(),
                 timestamp: timestamp(&msg.timestamp),
-                to: Some(msg.conversation.clone()),
+                to: Some(msg.conversation.as_str().into()),
                 outgoing: true,
+                in_room: None,
             }),
             // Announced by `queued` already.
             Event::Message(_) => None,
@@ -362,6 +431,19 @@ impl Output {
             Event::MessageCorrected(msg) => Some(Output::corrected(msg)),
             Event::ConversationRead { with } => {
                 Some(Output::ConversationRead { with: with.clone() })
+            }
+            Event::RoomJoined { room, nick } => Some(Output::RoomJoined {
+                room: room.clone(),
+                nick: nick.clone(),
+            }),
+            Event::RoomError { room, error, text } => Some(Output::RoomError {
+                room: room.clone(),
+                condition: error.condition().to_owned(),
+                reason: room_reason(error),
+                text: text.clone(),
+            }),
+            Event::OccupantsChanged { room } => {
+                Some(Output::OccupantsChanged { room: room.clone() })
             }
             Event::MessageState {
                 id,

@@ -11,6 +11,7 @@
 mod agent;
 mod chat;
 mod json;
+mod rooms;
 mod watch;
 
 use std::path::PathBuf;

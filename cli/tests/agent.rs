@@ -769,3 +769,63 @@ async fn watched_lists_show_what_the_store_holds_through_the_agent() {
     assert_eq!(alice.quit().await, 0);
     assert_eq!(bob.quit().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_room_through_the_agent() {
+    let server = TestServer::start().await;
+    let stores = tempfile::tempdir().expect("tempdir");
+    let (mut alice, _alice_jid, mut bob, _bob_jid) =
+        alice_and_bob_online(&server, stores.path()).await;
+    let room = "agents@conference.example.test";
+    alice
+        .command(json!({"cmd": "create_room", "room": room, "nick": "alice",
+                        "password": "pw", "persistent": true}))
+        .await;
+    let joined = alice.wait_event("room_joined").await;
+    assert_eq!(joined["room"], room, "{joined}");
+    assert_eq!(joined["nick"], "alice", "{joined}");
+
+    bob.command(json!({"cmd": "join_room", "room": room, "nick": "bob"}))
+        .await;
+    let error = bob.wait_event("room_error").await;
+    assert_eq!(error["condition"], "not-authorized", "{error}");
+    assert_eq!(error["reason"], "password-required", "{error}");
+    bob.command(json!({"cmd": "join_room", "room": room, "nick": "bob", "password": "pw"}))
+        .await;
+    bob.wait_event("room_joined").await;
+
+    let id = alice.send(room, "hello agents").await;
+    alice.wait_message_state(&id, &["delivered"]).await;
+    let msg = bob
+        .wait_for("the room message", |v| {
+            v["event"] == "message" && v["body"] == "hello agents"
+        })
+        .await;
+    assert_eq!(msg["room"], room, "{msg}");
+    assert_eq!(msg["nick"], "alice", "{msg}");
+    assert_eq!(msg["from"], room, "{msg}");
+
+    bob.command(json!({"cmd": "rooms"})).await;
+    let rooms = bob.wait_event("rooms").await;
+    assert_eq!(rooms["items"][0]["room"], room, "{rooms}");
+    assert_eq!(rooms["items"][0]["joined"], true, "{rooms}");
+    alice
+        .command(json!({"cmd": "occupants", "room": room}))
+        .await;
+    let occupants = alice.wait_event("occupants").await;
+    let nicks: Vec<_> = occupants["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|o| o["nick"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(nicks.contains(&"bob".to_owned()), "{occupants}");
+
+    bob.command(json!({"cmd": "leave_room", "room": room}))
+        .await;
+    bob.command(json!({"cmd": "rooms"})).await;
+    let rooms = bob.wait_event("rooms").await;
+    assert_eq!(rooms["items"][0]["autojoin"], false, "{rooms}");
+    assert_eq!(alice.quit().await, 0);
+    assert_eq!(bob.quit().await, 0);
+}

@@ -16,6 +16,7 @@ mod events;
 mod inbound;
 mod lists;
 mod model;
+mod muc;
 mod outbox;
 mod presence;
 mod roster;
@@ -33,5 +34,6 @@ pub use error::Error;
 pub use lists::{ConversationList, ListUpdates, Paginator, Timeline};
 pub use model::{
     ConnectionState, Contact, ContactPresence, Conversation, DeliveryState, Direction, Event,
-    FailureReason, ListDiff, Message, ResourcePresence, SearchHit, Show, Subscription, TypingState,
+    FailureReason, ListDiff, Message, Occupant, ResourcePresence, Room, RoomConfig, RoomError,
+    SearchHit, Show, Subscription, TypingState,
 };

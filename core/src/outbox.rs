@@ -28,7 +28,7 @@
 use tokio::sync::mpsc;
 use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::parsers::displayed_markers::{Displayed, Markable};
-use tokio_xmpp::parsers::message::{Id, Lang, Message};
+use tokio_xmpp::parsers::message::{Id, Lang, Message, MessageType};
 use tokio_xmpp::parsers::message_correct::Replace;
 use tokio_xmpp::parsers::receipts::{Received, Request};
 use tokio_xmpp::parsers::stanza_id::OriginId;
@@ -37,13 +37,18 @@ use crate::connection::{Delivery, Outcome};
 use crate::model;
 use crate::store::{PendingKind, PendingStanza};
 
-/// The stanza for an outbox entry. Identical on every retry.
-pub(crate) fn stanza_for(msg: &model::Message, to: BareJid) -> Message {
-    let mut stanza = Message::chat(Jid::from(to))
+/// The stanza for an outbox entry. Identical on every retry. To a room
+/// (`groupchat`) it asks for no receipt: the room's copy back to everyone
+/// is the proof it got there.
+pub(crate) fn stanza_for(msg: &model::Message, to: Jid, groupchat: bool) -> Message {
+    let mut stanza = Message::chat(to)
         .with_body(Lang::new(), msg.body.clone())
-        .with_payload(OriginId { id: msg.id.clone() })
-        .with_payload(Request)
-        .with_payload(Markable);
+        .with_payload(OriginId { id: msg.id.clone() });
+    if groupchat {
+        stanza.type_ = MessageType::Groupchat;
+    } else {
+        stanza = stanza.with_payload(Request).with_payload(Markable);
+    }
     stanza.id = Some(Id(msg.id.clone()));
     stanza
 }

@@ -1,7 +1,7 @@
 //! Messages and conversations: sending, reading, correcting, and the
 //! lists the core keeps for a UI.
 
-use super::{check_body, parse_bare, Client};
+use super::{check_body, parse_bare, parse_recipient, Client};
 use crate::error::Error;
 use crate::lists::{self, ConversationList, Timeline};
 use crate::model::{Conversation, Event, Message, SearchHit, TypingState};
@@ -9,12 +9,15 @@ use crate::session::Command;
 use crate::store::{CorrectError, NewOutgoing};
 
 impl Client {
-    /// Queues a chat message to `to` (a bare JID) and returns its id at
-    /// once. The message is stored before this returns, so it survives an
-    /// app kill; it is sent as soon as the account is online, and its
-    /// progress arrives as [`Event::MessageState`].
+    /// Queues a chat message to `to` (a bare JID: a contact, or a room
+    /// joined with [`Client::join_room`]; or a room's occupant,
+    /// `room@service/nick`, privately) and returns its id at once. The
+    /// message is stored before this returns, so it survives an app kill;
+    /// it is sent as soon as the account is online, and its progress
+    /// arrives as [`Event::MessageState`] (in a room, `Delivered` once the
+    /// room sent it back to everyone).
     pub fn send(&self, to: &str, body: &str) -> Result<String, Error> {
-        let to = parse_bare(to)?;
+        let to = parse_recipient(&self.inner.store, to)?;
         check_body(body)?;
         let id = uuid::Uuid::new_v4().to_string();
         let own = self.inner.own.to_string();

@@ -52,6 +52,8 @@ struct Inner {
     foreground: watch::Sender<bool>,
     runtime: Handle,
     session: Mutex<Option<SessionHandle>>,
+    /// The rooms we are in now (written by the session's rooms handler).
+    joined_rooms: session::Joined,
 }
 
 struct SessionHandle {
@@ -94,6 +96,7 @@ impl Client {
                 foreground: watch::Sender::new(true),
                 runtime,
                 session: Mutex::new(None),
+                joined_rooms: Default::default(),
             }),
         })
     }
@@ -138,6 +141,7 @@ impl Client {
             own_presence: inner.presence.subscribe(),
             foreground: inner.foreground.subscribe(),
             catch_up_first_login: inner.config.catch_up_first_login,
+            joined_rooms: inner.joined_rooms.clone(),
         };
         let run = run.start();
         let task = inner.runtime.spawn(async move {
@@ -255,6 +259,21 @@ impl Inner {
     }
 }
 
+/// Where a message may go: a bare JID (a contact or a room), or a room's
+/// occupant (`room@service/nick`, a private message) of a room we know.
+fn parse_recipient(store: &Store, jid: &str) -> Result<Jid, Error> {
+    let parsed: Jid = jid
+        .parse()
+        .map_err(|e| Error::invalid(format!("{jid:?} is not a JID: {e}")))?;
+    if parsed.resource().is_some() && !store.is_room(parsed.to_bare().as_str())? {
+        return Err(Error::invalid(format!(
+            "{jid:?} is a full JID; messages go to bare JIDs (user@domain), \
+             or to an occupant of a room this account is in"
+        )));
+    }
+    Ok(parsed)
+}
+
 fn parse_bare(jid: &str) -> Result<BareJid, Error> {
     let parsed: BareJid = jid
         .parse()
@@ -309,3 +328,4 @@ mod tests;
 
 mod contacts;
 mod messages;
+mod rooms;

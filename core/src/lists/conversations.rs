@@ -112,6 +112,9 @@ fn conversation_of(event: &Event) -> Option<&str> {
         | Event::RosterChanged
         | Event::SubscriptionRequest { .. }
         | Event::Presence { .. }
+        | Event::RoomJoined { .. }
+        | Event::RoomError { .. }
+        | Event::OccupantsChanged { .. }
         | Event::CatchUp { .. } => None,
     }
 }

@@ -155,6 +155,27 @@ pub enum Event {
         show: Option<Show>,
         status: Option<String>,
     },
+    /// We are in `room` as `nick` (XEP-0045): after `Client::join_room`,
+    /// `create_room`, or a rejoin after a fresh session.
+    RoomJoined {
+        /// The room's bare JID.
+        room: String,
+        nick: String,
+    },
+    /// `room` refused us, or sent us away; it is not joined again
+    /// automatically (except after a kick, which only ends this visit).
+    RoomError {
+        /// The room's bare JID.
+        room: String,
+        error: crate::model::RoomError,
+        /// The room's own words, if any.
+        text: Option<String>,
+    },
+    /// Who is in `room` changed: re-read `Client::occupants`.
+    OccupantsChanged {
+        /// The room's bare JID.
+        room: String,
+    },
     /// Catching up from the server's archive after a fresh (not resumed)
     /// login progressed by one page. The messages themselves are announced
     /// as [`Event::Message`], once each, only if they were new here.

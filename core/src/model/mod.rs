@@ -7,6 +7,7 @@ mod conversation;
 mod event;
 mod list;
 mod message;
+mod room;
 
 pub(crate) use contact::Change;
 pub use contact::{Contact, ContactPresence, ResourcePresence, Show, Subscription};
@@ -14,3 +15,4 @@ pub use conversation::Conversation;
 pub use event::{ConnectionState, Event, FailureReason, TypingState};
 pub use list::ListDiff;
 pub use message::{DeliveryState, Direction, Message, SearchHit};
+pub use room::{Occupant, Room, RoomConfig, RoomError};

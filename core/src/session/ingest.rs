@@ -36,6 +36,26 @@ impl Ingest {
         self.chat_at(chat, self.live_timestamp(&from, chat.timestamp))
     }
 
+    /// A private message from a room's occupant: its own conversation,
+    /// keyed by the occupant's full JID, never merged into the room or
+    /// into another occupant's thread (so one cannot pass as another).
+    pub(crate) fn private(&self, chat: &Chat) {
+        let from = chat.from.to_string();
+        if let Some(replaced) = &chat.replace {
+            if self.correction(&from, &from, replaced, &chat.body) {
+                return;
+            }
+        }
+        match self
+            .store
+            .insert_incoming(incoming_row(chat, &from, chat.timestamp))
+        {
+            Ok(Some(m)) => self.hub.emit(Event::Message(m)),
+            Ok(None) => tracing::debug!(%from, "duplicate private message dropped"),
+            Err(e) => tracing::error!(%from, "cannot store a private message: {e}"),
+        }
+    }
+
     /// Stores a message another device of ours sent (a carbon or an
     /// archive entry) and announces it if it is new.
     pub(crate) fn own_copy(&self, copy: &OwnCopy) {

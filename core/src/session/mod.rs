@@ -15,6 +15,7 @@
 //! | [`ingest`] | storing once and announcing what arrives: live, carbons, archive pages, receipts, markers |
 //! | [`catch_up`] | paging our archive after a fresh session |
 //! | [`contacts`] | roster, subscriptions, our presence and contacts' presence |
+//! | [`rooms`] | group chat rooms: joining (again on a fresh session), occupants, room messages |
 //! | [`requests`] | our IQ requests waiting for an answer (a leaf the others share) |
 //!
 //! Being the only owner of the link, it needs no locks: the app talks to it
@@ -25,13 +26,16 @@
 //! sees, and [`idle`] is the state between sessions. `online` here is the
 //! one source of truth for "may we push now".
 
+mod blocking;
 mod catch_up;
 mod contacts;
 #[cfg(test)]
 mod fixture;
 mod ingest;
 mod requests;
+mod rooms;
 mod send_queue;
+mod state;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -41,7 +45,7 @@ use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::carbons;
 use tokio_xmpp::parsers::iq::Iq;
-use tokio_xmpp::parsers::message::Message;
+use tokio_xmpp::parsers::message::{Message, MessageType};
 use tokio_xmpp::Stanza;
 
 use crate::archive;
@@ -56,9 +60,14 @@ use catch_up::CatchUp;
 use contacts::Contacts;
 use ingest::Ingest;
 use requests::{Out, Request, Requests};
+use rooms::Rooms;
 use send_queue::{Push, SendQueue};
 
+use blocking::off_worker;
 pub(crate) use contacts::{OwnPresence, RosterCommand};
+pub(crate) use rooms::{Joined, RoomCommand};
+pub(crate) use state::idle;
+use state::published;
 
 pub(crate) enum Command {
     /// An outbox entry was added: send it.
@@ -72,6 +81,8 @@ pub(crate) enum Command {
     Typing(BareJid, TypingState),
     /// Change the contact list or answer a subscription request.
     Roster(RosterCommand),
+    /// Enter or leave a group chat room.
+    Room(RoomCommand),
     /// Close the link cleanly, then answer.
     Disconnect(oneshot::Sender<()>),
 }
@@ -88,6 +99,8 @@ pub(crate) struct Session {
     pub foreground: watch::Receiver<bool>,
     /// See `ClientConfig::catch_up_first_login`.
     pub catch_up_first_login: u32,
+    /// The rooms we are in, as the client shows them.
+    pub joined_rooms: Joined,
 }
 
 /// The session's state: the link, whether it is up, and the handlers.
@@ -102,42 +115,7 @@ struct Running {
     ingest: Ingest,
     catch_up: CatchUp,
     contacts: Contacts,
-}
-
-/// Runs a handler's store work so it does not hold up the runtime: on a
-/// multi-threaded runtime the worker hands its other tasks off while
-/// SQLite works (`block_in_place`); elsewhere (unit tests on a
-/// current-thread runtime) it just runs.
-fn off_worker<R>(work: impl FnOnce() -> R) -> R {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
-        _ => work(),
-    }
-}
-
-/// The state between sessions: none is running (never started, closed, or
-/// ended by a failure the app acknowledged by disconnecting).
-pub(crate) fn idle(hub: &EventHub) {
-    hub.set_state(ConnectionState::Disconnected);
-}
-
-/// What the app sees for a link event; `None` for a stanza. The session is
-/// the one publisher of connection state.
-fn published(ev: &LinkEvent) -> Option<ConnectionState> {
-    Some(match ev {
-        LinkEvent::Online { resumed, .. } => ConnectionState::Online { resumed: *resumed },
-        LinkEvent::Suspended => ConnectionState::Suspended,
-        LinkEvent::Retrying { attempt, retry_in } => ConnectionState::Reconnecting {
-            attempt: *attempt,
-            retry_in: *retry_in,
-        },
-        LinkEvent::Closed(Some(reason)) => ConnectionState::Failed {
-            reason: reason.clone(),
-        },
-        LinkEvent::Closed(None) => ConnectionState::Disconnected,
-        LinkEvent::Stanza(_) => return None,
-    })
+    rooms: Rooms,
 }
 
 /// Whether the session's loop goes on.
@@ -166,6 +144,7 @@ impl Session {
             mut own_presence,
             mut foreground,
             catch_up_first_login,
+            joined_rooms,
         } = self;
         let (progress_tx, mut progress) = mpsc::unbounded_channel();
         let mut s = Running {
@@ -178,6 +157,7 @@ impl Session {
                 hub.clone(),
                 catch_up_first_login,
             ),
+            rooms: Rooms::new(own.clone(), store.clone(), hub.clone(), joined_rooms),
             contacts: Contacts::new(own.clone(), store, hub.clone()),
             link,
             own,
@@ -282,6 +262,9 @@ impl Running {
                     if settled {
                         self.link.settled().await;
                     }
+                    // The server forgot our rooms with the session.
+                    let joins = off_worker(|| self.rooms.fresh_session());
+                    self.send(joins).await;
                 }
                 Flow::Continue
             }
@@ -335,6 +318,10 @@ impl Running {
                 let out = self.contacts.on_command(cmd);
                 self.send(out).await;
             }
+            Some(Command::Room(cmd)) => {
+                let out = off_worker(|| self.rooms.on_command(cmd, self.online));
+                self.send(out).await;
+            }
             Some(Command::Disconnect(done)) => return Flow::Close(Some(done)),
             // The Client was dropped.
             None => return Flow::Close(None),
@@ -357,8 +344,15 @@ impl Running {
     async fn on_stanza(&mut self, stanza: Stanza) {
         match stanza {
             Stanza::Message(msg) if archive::is_result(&msg) => self.catch_up.on_result(msg),
+            Stanza::Message(msg) if msg.type_ == MessageType::Groupchat => {
+                off_worker(|| self.rooms.on_message(msg));
+            }
             Stanza::Message(msg) => self.on_message(msg).await,
             Stanza::Iq(iq) => self.on_iq(iq).await,
+            Stanza::Presence(p) if self.is_room_jid(p.from.as_ref()) => {
+                let out = off_worker(|| self.rooms.on_presence(p));
+                self.send(out).await;
+            }
             Stanza::Presence(p) => off_worker(|| self.contacts.on_presence(p)),
         }
     }
@@ -372,6 +366,11 @@ impl Running {
     /// push, if it asks for one.
     fn ingest_message(&mut self, msg: Message) -> Option<Push> {
         match inbound::classify_message(&self.own, msg, chrono::Utc::now()) {
+            // A private message from a room's occupant: a conversation of
+            // its own, keyed by the occupant's full JID.
+            Inbound::Chat(chat) if self.is_room_jid(Some(&chat.from)) => {
+                self.ingest.private(&chat);
+            }
             Inbound::Chat(chat) => {
                 // Confirm only once it is stored (or already was); the
                 // receipt waits in the store until the server has it.
@@ -400,6 +399,17 @@ impl Running {
     }
 
     async fn on_iq(&mut self, iq: Iq) {
+        if let Some(iq) = self.rooms.on_answer(&mut self.requests, iq) {
+            self.on_our_iq(iq).await;
+        }
+    }
+
+    /// Whether `from` is one of this session's rooms (or an occupant).
+    fn is_room_jid(&self, from: Option<&tokio_xmpp::jid::Jid>) -> bool {
+        from.is_some_and(|f| self.rooms.has(&f.to_bare()))
+    }
+
+    async fn on_our_iq(&mut self, iq: Iq) {
         match iq {
             Iq::Result {
                 id, from, payload, ..
@@ -437,6 +447,8 @@ impl Running {
             Request::RosterFetch => off_worker(|| self.contacts.on_fetched(payload)),
             // The server pushes the change itself.
             Request::RosterSet(_) => {}
+            // Answered by the room, routed in `room_answer`.
+            Request::RoomConfig(_) => {}
             Request::Archive(page) => {
                 // The page's messages are stored before the position moves.
                 let items = self.catch_up.take_page();

@@ -22,6 +22,8 @@ pub(crate) enum Request {
     RosterSet(BareJid),
     /// One page of the catch-up from our archive.
     Archive(Page),
+    /// The set-up of a room we created (answered by the room).
+    RoomConfig(BareJid),
 }
 
 /// Something a handler wants sent.
@@ -59,6 +61,11 @@ pub(crate) struct Requests {
 impl Requests {
     pub(crate) fn insert(&mut self, id: String, request: Request) {
         self.pending.insert(id, request);
+    }
+
+    /// The request `id` would answer, still remembered.
+    pub(crate) fn peek(&self, id: &str) -> Option<&Request> {
+        self.pending.get(id)
     }
 
     /// The request `id` answers, if it is ours; it is forgotten.

@@ -33,6 +33,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "010_fast_login",
         include_str!("migrations/010_fast_login.sql"),
     ),
+    ("011_rooms", include_str!("migrations/011_rooms.sql")),
 ];
 
 /// The schema version this build writes and understands.

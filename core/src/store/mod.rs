@@ -347,10 +347,13 @@ mod migrate;
 mod outbox;
 mod pending;
 mod queries;
+mod rooms;
 
 pub(crate) use pending::{PendingKind, PendingStanza};
 
 pub use batch::PageItem;
+pub use rooms::NewRoomMessage;
+pub(crate) use rooms::RoomEntry;
 
 pub(crate) use edits::{CorrectError, CorrectionTarget};
 #[cfg(test)]

@@ -236,7 +236,7 @@ impl SendQueue {
         {
             return None;
         }
-        let to: BareJid = match msg.conversation.parse() {
+        let to: Jid = match msg.conversation.parse() {
             Ok(to) => to,
             Err(e) => {
                 // Validated by send(); only a corrupted row gets here.
@@ -248,7 +248,15 @@ impl SendQueue {
         if let Err(e) = self.store.note_attempt(&msg.id) {
             tracing::warn!(id = msg.id, "cannot count a send attempt: {e}");
         }
-        let stanza = outbox::stanza_for(&msg, to);
+        let groupchat = to.resource().is_none()
+            && self.store.is_room(to.as_str()).unwrap_or_else(|e| {
+                tracing::warn!(
+                    id = msg.id,
+                    "cannot tell whether the recipient is a room: {e}"
+                );
+                false
+            });
+        let stanza = outbox::stanza_for(&msg, to, groupchat);
         if let Some(limit) = self.max_bytes {
             let size = String::from(&tokio_xmpp::minidom::Element::from(stanza.clone())).len();
             if size > limit {

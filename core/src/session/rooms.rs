@@ -1,0 +1,358 @@
+//! Group chat rooms (XEP-0045): joining (and joining again on every fresh
+//! session, with the password), setting up a room we created, who is in
+//! each room, its messages, and why one sends us away.
+//!
+//! A resumed session keeps its rooms: the server never noticed a gap. A
+//! fresh one does not (the server dropped our occupancy with the session),
+//! so every room we were in is entered again, asking for what was said
+//! after our newest stored message of it; copies are dropped by the room's
+//! stanza-id, or by sender and origin-id.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use tokio_xmpp::jid::BareJid;
+use tokio_xmpp::parsers::iq::Iq;
+use tokio_xmpp::parsers::message::Message;
+use tokio_xmpp::parsers::presence::Presence;
+
+use super::requests::{Out, Request, Requests};
+use crate::events::EventHub;
+use crate::model::{Event, RoomConfig, RoomError};
+use crate::muc::{self, RoomMessage, RoomPresence, Said, Since};
+use crate::store::{NewOutgoingCopy, NewRoomMessage, RoomEntry, Store};
+
+/// How many of a room's messages a first join shows.
+const FIRST_JOIN_HISTORY: u32 = 20;
+
+/// What the app asked for (through the client, which stored it first).
+pub(crate) enum RoomCommand {
+    /// Enter `entry.jid`; `create`: set it up this way if it is new.
+    Join {
+        entry: RoomEntry,
+        create: Option<RoomConfig>,
+    },
+    Leave(BareJid),
+}
+
+/// Rooms we are in, or entering, this session.
+struct Visit {
+    nick: String,
+    password: Option<String>,
+    /// Set a new room up this way (taken when the room says it is new).
+    create: Option<RoomConfig>,
+    joined: bool,
+}
+
+/// The rooms we are in right now, shared with the client (`Client::rooms`).
+pub(crate) type Joined = Arc<Mutex<HashSet<String>>>;
+
+pub(crate) struct Rooms {
+    own: BareJid,
+    store: Arc<Store>,
+    hub: Arc<EventHub>,
+    joined: Joined,
+    visits: HashMap<BareJid, Visit>,
+}
+
+impl Rooms {
+    pub(crate) fn new(own: BareJid, store: Arc<Store>, hub: Arc<EventHub>, joined: Joined) -> Self {
+        Self {
+            own,
+            store,
+            hub,
+            joined,
+            visits: HashMap::new(),
+        }
+    }
+
+    /// Whether `jid` is a room of this session (its stanzas are ours to read).
+    pub(crate) fn has(&self, jid: &BareJid) -> bool {
+        self.visits.contains_key(jid)
+    }
+
+    /// A fresh session: we are in no room; enter every room we were in.
+    pub(crate) fn fresh_session(&mut self) -> Vec<Out> {
+        self.visits.clear();
+        self.set_joined(None, false);
+        let entries = match self.store.autojoin_rooms() {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::error!("cannot read the rooms to join: {e}");
+                return Vec::new();
+            }
+        };
+        entries
+            .into_iter()
+            .filter_map(|entry| self.enter(entry, None))
+            .collect()
+    }
+
+    /// Suspended: nothing is known until the link is back (resumed, we are
+    /// still in; fresh, `fresh_session` enters again).
+    pub(crate) fn on_command(&mut self, cmd: RoomCommand, online: bool) -> Option<Out> {
+        match cmd {
+            RoomCommand::Join { entry, create } => {
+                if !online {
+                    // Stored by the client: the next session enters it. A
+                    // room to create is set up then.
+                    let room: BareJid = entry.jid.parse().ok()?;
+                    self.visits.remove(&room);
+                    return None;
+                }
+                self.enter(entry, create)
+            }
+            RoomCommand::Leave(room) => {
+                let visit = self.visits.remove(&room)?;
+                self.set_joined(Some(&room), false);
+                if online {
+                    muc::leave(&room, &visit.nick).map(Out::send)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    fn enter(&mut self, entry: RoomEntry, create: Option<RoomConfig>) -> Option<Out> {
+        let room: BareJid = entry.jid.parse().ok()?;
+        let since = match self.store.last_activity(&entry.jid) {
+            Ok(Some(t)) => Since::After(t),
+            Ok(None) => Since::Recent(FIRST_JOIN_HISTORY),
+            Err(e) => {
+                tracing::warn!(%room, "cannot read the room's last message: {e}");
+                Since::Recent(FIRST_JOIN_HISTORY)
+            }
+        };
+        let presence = muc::join(&room, &entry.nick, entry.password.as_deref(), since)?;
+        if let Err(e) = self.store.clear_occupants(&entry.jid) {
+            tracing::warn!(%room, "cannot reset the occupant list: {e}");
+        }
+        tracing::debug!(%room, nick = entry.nick, "entering a room");
+        self.visits.insert(
+            room,
+            Visit {
+                nick: entry.nick,
+                password: entry.password,
+                create,
+                joined: false,
+            },
+        );
+        Some(Out::send(presence))
+    }
+
+    /// A presence from one of our rooms.
+    pub(crate) fn on_presence(&mut self, p: Presence) -> Option<Out> {
+        let room = p.from.as_ref()?.to_bare();
+        let visit = self.visits.get_mut(&room)?;
+        match muc::classify_presence(&p, visit.password.is_some())? {
+            RoomPresence::Joined { nick, created } => {
+                visit.nick = nick.clone();
+                if created {
+                    // A new room stays locked until its owner sets it up;
+                    // without a wish, accept the defaults (instant room).
+                    let config = visit.create.take().unwrap_or_default();
+                    return Some(Out::ask(Request::RoomConfig(room.clone()), |id| {
+                        muc::configure(&room, &config, id)
+                    }));
+                }
+                self.now_joined(&room);
+            }
+            RoomPresence::Occupant(o) => {
+                let nick = o.nick.clone();
+                self.occupant(&room, &nick, Some(&o));
+            }
+            RoomPresence::Gone { nick } => self.occupant(&room, &nick, None),
+            RoomPresence::Out { error } => {
+                self.visits.remove(&room);
+                self.set_joined(Some(&room), false);
+                match error {
+                    // Only this visit ended: the next session enters again.
+                    Some(error @ RoomError::Kicked { .. }) => {
+                        self.refused(&room, error, None, false)
+                    }
+                    Some(error) => self.refused(&room, error, None, true),
+                    None => {}
+                }
+            }
+            RoomPresence::Refused { error, text } => {
+                let joined = self.visits.remove(&room).is_some_and(|v| v.joined);
+                self.set_joined(Some(&room), false);
+                // Refused at the door: do not knock again on every session.
+                self.refused(&room, error, text, !joined);
+            }
+        }
+        None
+    }
+
+    /// The answer to the set-up of a room we created comes from the room;
+    /// anything else goes on (`Some`).
+    pub(crate) fn on_answer(&mut self, requests: &mut Requests, iq: Iq) -> Option<Iq> {
+        let (id, from, refused) = match &iq {
+            Iq::Result { id, from, .. } => (id, from, None),
+            Iq::Error {
+                id, from, error, ..
+            } => (id, from, Some(format!("{:?}", error.defined_condition))),
+            _ => return Some(iq),
+        };
+        let Some(Request::RoomConfig(room)) = requests.peek(id) else {
+            return Some(iq);
+        };
+        if from.as_ref().map(|f| f.to_bare()).as_ref() != Some(room) {
+            return Some(iq);
+        }
+        let room = room.clone();
+        requests.take(id);
+        self.on_configured(&room, refused);
+        None
+    }
+
+    fn on_configured(&mut self, room: &BareJid, refused: Option<String>) {
+        match refused {
+            None => self.now_joined(room),
+            Some(condition) => {
+                self.visits.remove(room);
+                self.refused(room, RoomError::Other { condition }, None, true);
+            }
+        }
+    }
+
+    /// A groupchat message; `false` if it is not from one of our rooms.
+    pub(crate) fn on_message(&mut self, msg: Message) -> bool {
+        let Some(room) = msg.from.as_ref().map(|f| f.to_bare()) else {
+            return false;
+        };
+        let Some(visit) = self.visits.get(&room) else {
+            return false;
+        };
+        let nick = visit.nick.clone();
+        match muc::classify_message(&room, msg, Utc::now()) {
+            Some(RoomMessage::Said(said)) if said.from.resource().as_str() == nick => {
+                self.ours(&room, &said)
+            }
+            Some(RoomMessage::Said(said)) => self.theirs(&room, &said),
+            Some(RoomMessage::Subject(subject)) => {
+                if let Err(e) = self.store.set_subject(room.as_str(), subject.as_deref()) {
+                    tracing::warn!(%room, "cannot store the subject: {e}");
+                }
+            }
+            None => {}
+        }
+        true
+    }
+
+    /// Our own message as the room sent it to everyone: the proof it got
+    /// there (delivered), or one our other device sent.
+    fn ours(&self, room: &BareJid, said: &Said) {
+        let id = said.origin_id.as_deref().or(said.remote_id.as_deref());
+        if let Some(id) = id {
+            match self.store.mark_delivered(room.as_str(), id) {
+                Ok(Some(m)) => {
+                    return self.hub.emit(Event::MessageState {
+                        id: m.id,
+                        conversation: m.conversation,
+                        state: m.state,
+                    })
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(%room, "cannot record a reflection: {e}"),
+            }
+        }
+        let copy = NewOutgoingCopy {
+            own_jid: self.own.as_str(),
+            to: room.as_str(),
+            origin_id: said.origin_id.as_deref(),
+            remote_id: said.remote_id.as_deref(),
+            body: &said.body,
+            timestamp: said.timestamp,
+        };
+        match self.store.insert_outgoing_copy(copy) {
+            Ok(Some(m)) => self.hub.emit(Event::Message(m)),
+            Ok(None) => {}
+            Err(e) => tracing::error!(%room, "cannot store our room message: {e}"),
+        }
+    }
+
+    fn theirs(&self, room: &BareJid, said: &Said) {
+        let sender = said.from.to_string();
+        if let Some(replaced) = &said.replace {
+            match self
+                .store
+                .apply_correction(room.as_str(), &sender, replaced, &said.body)
+            {
+                Ok(Some(crate::store::CorrectionTarget::Changed(m))) => {
+                    return self.hub.emit(Event::MessageCorrected(m))
+                }
+                Ok(Some(crate::store::CorrectionTarget::Unchanged)) => return,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(%room, "cannot apply a correction: {e}"),
+            }
+        }
+        let row = NewRoomMessage {
+            room: room.as_str(),
+            sender: &sender,
+            remote_id: said.remote_id.as_deref(),
+            origin_id: said.origin_id.as_deref(),
+            stanza_id: said.stanza_id.as_deref(),
+            body: &said.body,
+            timestamp: said.timestamp,
+        };
+        match self.store.insert_room_message(row) {
+            Ok(Some(m)) => self.hub.emit(Event::Message(m)),
+            Ok(None) => tracing::debug!(%room, "duplicate room message dropped"),
+            Err(e) => tracing::error!(%room, "cannot store a room message: {e}"),
+        }
+    }
+
+    fn now_joined(&mut self, room: &BareJid) {
+        let Some(visit) = self.visits.get_mut(room) else {
+            return;
+        };
+        visit.joined = true;
+        let nick = visit.nick.clone();
+        self.set_joined(Some(room), true);
+        tracing::info!(%room, nick, "in the room");
+        self.hub.emit(Event::RoomJoined {
+            room: room.to_string(),
+            nick,
+        });
+    }
+
+    fn occupant(&self, room: &BareJid, nick: &str, o: Option<&crate::model::Occupant>) {
+        match self.store.set_occupant(room.as_str(), nick, o) {
+            Ok(()) => self.hub.emit(Event::OccupantsChanged {
+                room: room.to_string(),
+            }),
+            Err(e) => tracing::warn!(%room, "cannot store an occupant: {e}"),
+        }
+    }
+
+    fn refused(&self, room: &BareJid, error: RoomError, text: Option<String>, for_good: bool) {
+        tracing::info!(%room, ?error, "the room refused us or sent us away");
+        if for_good {
+            if let Err(e) = self.store.stop_autojoin(room.as_str()) {
+                tracing::warn!(%room, "cannot stop rejoining: {e}");
+            }
+        }
+        self.hub.emit(Event::RoomError {
+            room: room.to_string(),
+            error,
+            text,
+        });
+    }
+
+    /// One room in or out, or (`None`) all out.
+    fn set_joined(&self, room: Option<&BareJid>, joined: bool) {
+        let mut set = self.joined.lock().unwrap_or_else(|p| p.into_inner());
+        match (room, joined) {
+            (Some(room), true) => {
+                set.insert(room.to_string());
+            }
+            (Some(room), false) => {
+                set.remove(room.as_str());
+            }
+            (None, _) => set.clear(),
+        }
+    }
+}

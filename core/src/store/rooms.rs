@@ -1,0 +1,282 @@
+//! Group chat rooms: which rooms we are in (to rejoin them after a fresh
+//! session), who is in them, and the messages of their occupants.
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+use super::{corrupt, load_message, next_seq, touch_conversation, Message, Store, StoreError};
+use crate::model::{Occupant, Room};
+
+/// A room message from another occupant, as the room sent it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRoomMessage<'a> {
+    /// The room's bare JID: the conversation.
+    pub room: &'a str,
+    /// The occupant's full JID, `room@service/nick`.
+    pub sender: &'a str,
+    pub remote_id: Option<&'a str>,
+    pub origin_id: Option<&'a str>,
+    /// XEP-0359 stanza-id stamped by the room (`by` = the room; the caller
+    /// checks).
+    pub stanza_id: Option<&'a str>,
+    pub body: &'a str,
+    pub timestamp: chrono::DateTime<chrono::Utc>,
+}
+
+/// What joining needs to remember.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RoomEntry {
+    pub jid: String,
+    pub nick: String,
+    pub password: Option<String>,
+    pub autojoin: bool,
+}
+
+impl Store {
+    /// Remembers (or updates) a room we join.
+    pub(crate) fn upsert_room(&self, entry: &RoomEntry) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO rooms (jid, nick, password, autojoin) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (jid) DO UPDATE SET nick = excluded.nick, \
+             password = excluded.password, autojoin = excluded.autojoin",
+            params![entry.jid, entry.nick, entry.password, entry.autojoin],
+        )?;
+        Ok(())
+    }
+
+    /// The rooms to join on a fresh session.
+    pub(crate) fn autojoin_rooms(&self) -> Result<Vec<RoomEntry>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT jid, nick, password, autojoin FROM rooms WHERE autojoin ORDER BY jid",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(RoomEntry {
+                jid: row.get(0)?,
+                nick: row.get(1)?,
+                password: row.get(2)?,
+                autojoin: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Stops rejoining `jid` (left, banned, destroyed); its history stays.
+    pub(crate) fn stop_autojoin(&self, jid: &str) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.execute("UPDATE rooms SET autojoin = 0 WHERE jid = ?1", [jid])?;
+        conn.execute("DELETE FROM room_occupants WHERE room = ?1", [jid])?;
+        Ok(())
+    }
+
+    pub(crate) fn set_subject(&self, jid: &str, subject: Option<&str>) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE rooms SET subject = ?2 WHERE jid = ?1",
+            params![jid, subject],
+        )?;
+        Ok(())
+    }
+
+    /// Every room we know, with whether we are in it now (`joined` is the
+    /// session's knowledge, passed in).
+    pub(crate) fn rooms(&self, joined: &dyn Fn(&str) -> bool) -> Result<Vec<Room>, StoreError> {
+        let conn = self.read();
+        let mut stmt =
+            conn.prepare("SELECT jid, nick, autojoin, subject FROM rooms ORDER BY jid")?;
+        let rows = stmt.query_map([], |row| {
+            let jid: String = row.get(0)?;
+            Ok(Room {
+                joined: joined(&jid),
+                jid,
+                nick: row.get(1)?,
+                autojoin: row.get(2)?,
+                subject: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// When the newest stored message of `room` was said: a rejoin asks
+    /// for what came after.
+    pub(crate) fn last_activity(
+        &self,
+        room: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+        let millis: Option<i64> = self.read().query_row(
+            "SELECT max(timestamp) FROM messages WHERE conversation = ?1",
+            [room],
+            |row| row.get(0),
+        )?;
+        Ok(millis.and_then(chrono::DateTime::from_timestamp_millis))
+    }
+
+    /// Whether `jid` is a room we know (its messages go out as groupchat).
+    pub(crate) fn is_room(&self, jid: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .read()
+            .query_row("SELECT 1 FROM rooms WHERE jid = ?1", [jid], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// Sets one occupant (joined or changed), or removes them (`None`).
+    pub(crate) fn set_occupant(
+        &self,
+        room: &str,
+        nick: &str,
+        occupant: Option<&Occupant>,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        match occupant {
+            Some(o) => conn.execute(
+                "INSERT INTO room_occupants (room, nick, role, affiliation, jid) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (room, nick) DO UPDATE SET \
+                 role = excluded.role, affiliation = excluded.affiliation, jid = excluded.jid",
+                params![room, nick, o.role, o.affiliation, o.jid],
+            )?,
+            None => conn.execute(
+                "DELETE FROM room_occupants WHERE room = ?1 AND nick = ?2",
+                params![room, nick],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// Forgets who was in `room` (a join rebuilds the list).
+    pub(crate) fn clear_occupants(&self, room: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM room_occupants WHERE room = ?1", [room])?;
+        Ok(())
+    }
+
+    pub(crate) fn occupants(&self, room: &str) -> Result<Vec<Occupant>, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare(
+            "SELECT nick, role, affiliation, jid FROM room_occupants WHERE room = ?1 ORDER BY nick",
+        )?;
+        let rows = stmt.query_map([room], |row| {
+            Ok(Occupant {
+                nick: row.get(0)?,
+                role: row.get(1)?,
+                affiliation: row.get(2)?,
+                jid: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Stores a message of another occupant once (by the room's stanza-id,
+    /// or by sender and origin-id / stanza `@id`); `Ok(None)` for a copy.
+    pub fn insert_room_message(
+        &self,
+        m: NewRoomMessage<'_>,
+    ) -> Result<Option<Message>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let seq = next_seq(&tx)?;
+        let timestamp = m.timestamp.timestamp_millis();
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO messages (id, seq, conversation, direction, sender, body, timestamp, \
+                 origin_id, stanza_id, remote_id, state, markable) \
+                 VALUES (?1, ?2, ?3, 'in', ?4, ?5, ?6, ?7, ?8, ?9, 'received', 0) \
+                 ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![
+                id,
+                seq,
+                m.room,
+                m.sender,
+                m.body,
+                timestamp,
+                m.origin_id,
+                m.stanza_id,
+                m.remote_id
+            ])?;
+        if inserted == 0 {
+            return Ok(None);
+        }
+        touch_conversation(&tx, m.room, &id, timestamp, seq)?;
+        tx.prepare_cached("UPDATE conversations SET unread = unread + 1 WHERE peer = ?1")?
+            .execute([m.room])?;
+        let message = load_message(&tx, &id)?
+            .ok_or_else(|| corrupt(format!("message {id} missing right after insert")))?;
+        tx.commit()?;
+        Ok(Some(message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOM: &str = "tea@conference.example.org";
+
+    fn msg<'a>(sender: &'a str, stanza_id: &'a str, origin: &'a str) -> NewRoomMessage<'a> {
+        NewRoomMessage {
+            room: ROOM,
+            sender,
+            remote_id: None,
+            origin_id: Some(origin),
+            stanza_id: Some(stanza_id),
+            body: "hello",
+            timestamp: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_room_message_is_stored_once_under_the_room_with_its_occupant_as_sender() {
+        let store = Store::open_in_memory().expect("store");
+        let alice = format!("{ROOM}/alice");
+        let stored = store
+            .insert_room_message(msg(&alice, "s1", "o1"))
+            .expect("insert")
+            .expect("new");
+        assert_eq!(stored.conversation, ROOM);
+        assert_eq!(stored.sender, alice);
+        assert!(store
+            .insert_room_message(msg(&alice, "s1", "o2"))
+            .expect("insert")
+            .is_none());
+        assert!(store
+            .insert_room_message(msg(&alice, "s2", "o1"))
+            .expect("insert")
+            .is_none());
+        // The same origin-id from another occupant is their own message.
+        let bob = format!("{ROOM}/bob");
+        assert!(store
+            .insert_room_message(msg(&bob, "s3", "o1"))
+            .expect("insert")
+            .is_some());
+        assert_eq!(store.history(ROOM, None, 10).expect("history").len(), 2);
+    }
+
+    #[test]
+    fn rooms_are_remembered_with_their_password_and_occupants_kept_per_room() {
+        let store = Store::open_in_memory().expect("store");
+        let entry = RoomEntry {
+            jid: ROOM.into(),
+            nick: "me".into(),
+            password: Some("secret".into()),
+            autojoin: true,
+        };
+        store.upsert_room(&entry).expect("upsert");
+        assert_eq!(store.autojoin_rooms().expect("rooms"), vec![entry.clone()]);
+        assert!(store.is_room(ROOM).expect("is room"));
+        let o = Occupant {
+            nick: "alice".into(),
+            role: "participant".into(),
+            affiliation: "none".into(),
+            jid: None,
+        };
+        store.set_occupant(ROOM, "alice", Some(&o)).expect("set");
+        assert_eq!(store.occupants(ROOM).expect("occupants"), vec![o]);
+        store.set_occupant(ROOM, "alice", None).expect("remove");
+        assert!(store.occupants(ROOM).expect("occupants").is_empty());
+        store.stop_autojoin(ROOM).expect("stop");
+        assert!(store.autojoin_rooms().expect("rooms").is_empty());
+        let rooms = store.rooms(&|_| false).expect("rooms");
+        assert_eq!(rooms.len(), 1);
+        assert!(!rooms[0].autojoin);
+    }
+}
