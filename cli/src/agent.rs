@@ -215,7 +215,11 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
             return None;
         }
         // Handled by the loop (it ends it) and by `watch_or_execute`.
-        Command::Room(cmd) => return crate::rooms::execute(client, cmd),
+        cmd @ (Command::JoinRoom { .. }
+        | Command::CreateRoom { .. }
+        | Command::LeaveRoom { .. }
+        | Command::Rooms
+        | Command::Occupants { .. }) => return crate::rooms::execute(client, cmd),
         Command::Quit
         | Command::WatchConversations
         | Command::WatchTimeline { .. }

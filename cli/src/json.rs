@@ -100,10 +100,32 @@ pub enum Command {
     },
     /// `Client::disconnect`, then exit.
     Quit,
-    /// Group chat: `join_room`, `create_room`, `leave_room`, `rooms`,
-    /// `occupants` (see `rooms.rs`).
-    #[serde(untagged)]
-    Room(crate::rooms::RoomCommand),
+    /// `Client::join_room`: answered by `room_joined` or `room_error`.
+    JoinRoom {
+        room: String,
+        nick: String,
+        #[serde(default)]
+        password: Option<String>,
+    },
+    /// `Client::create_room`: answered by `room_joined` or `room_error`.
+    CreateRoom {
+        room: String,
+        nick: String,
+        #[serde(default)]
+        password: Option<String>,
+        #[serde(default)]
+        members_only: bool,
+        #[serde(default)]
+        persistent: bool,
+        #[serde(default)]
+        name: Option<String>,
+    },
+    /// `Client::leave_room`.
+    LeaveRoom { room: String },
+    /// `Client::rooms`.
+    Rooms,
+    /// `Client::occupants`.
+    Occupants { room: String },
 }
 
 fn default_limit() -> u32 {

@@ -4,41 +4,9 @@
 //! in `json.rs`.
 
 use jabberkit::{Client, Occupant, Room, RoomConfig};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::json::Output;
-
-/// The room commands of stdin (flattened into `json::Command`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "cmd", rename_all = "snake_case")]
-pub enum RoomCommand {
-    /// `Client::join_room`: answered by `room_joined` or `room_error`.
-    JoinRoom {
-        room: String,
-        nick: String,
-        #[serde(default)]
-        password: Option<String>,
-    },
-    /// `Client::create_room`: answered by `room_joined` or `room_error`.
-    CreateRoom {
-        room: String,
-        nick: String,
-        #[serde(default)]
-        password: Option<String>,
-        #[serde(default)]
-        members_only: bool,
-        #[serde(default)]
-        persistent: bool,
-        #[serde(default)]
-        name: Option<String>,
-    },
-    /// `Client::leave_room`.
-    LeaveRoom { room: String },
-    /// `Client::rooms`.
-    Rooms,
-    /// `Client::occupants`.
-    Occupants { room: String },
-}
+use crate::json::{Command, Output};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RoomItem {
@@ -79,18 +47,18 @@ impl OccupantItem {
     }
 }
 
-/// Runs one room command; the answer to print, if it has one (joins
-/// answer later, with the room's verdict).
-pub fn execute(client: &Client, cmd: RoomCommand) -> Option<Output> {
+/// Runs one room command (see `json::Command`); the answer to print, if
+/// it has one (joins answer later, with the room's verdict).
+pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
     let result = match cmd {
-        RoomCommand::JoinRoom {
+        Command::JoinRoom {
             room,
             nick,
             password,
         } => client
             .join_room(&room, &nick, password.as_deref())
             .map(|()| None),
-        RoomCommand::CreateRoom {
+        Command::CreateRoom {
             room,
             nick,
             password,
@@ -109,18 +77,20 @@ pub fn execute(client: &Client, cmd: RoomCommand) -> Option<Output> {
                 },
             )
             .map(|()| None),
-        RoomCommand::LeaveRoom { room } => client.leave_room(&room).map(|()| None),
-        RoomCommand::Rooms => client.rooms().map(|rooms| {
+        Command::LeaveRoom { room } => client.leave_room(&room).map(|()| None),
+        Command::Rooms => client.rooms().map(|rooms| {
             Some(Output::Rooms {
                 items: rooms.iter().map(RoomItem::new).collect(),
             })
         }),
-        RoomCommand::Occupants { room } => client.occupants(&room).map(|list| {
+        Command::Occupants { room } => client.occupants(&room).map(|list| {
             Some(Output::Occupants {
                 room,
                 items: list.iter().map(OccupantItem::new).collect(),
             })
         }),
+        // Not a room command.
+        _ => return None,
     };
     result.unwrap_or_else(|e| Some(Output::error(e.to_string())))
 }

@@ -258,6 +258,59 @@ pub(crate) fn classify_message(
     }))
 }
 
+/// Whether `msg` is a room's own traffic (a groupchat message, or an
+/// answer of its archive) rather than a private message or an error.
+pub(crate) fn is_room_traffic(msg: &Message) -> bool {
+    msg.type_ == MessageType::Groupchat || crate::archive::is_result(msg)
+}
+
+/// The IQ asking `room`'s archive (XEP-0313 on the room JID) for the page
+/// after the room's stanza-id `after`, tagged with `queryid`.
+pub(crate) fn archive_query(room: &BareJid, id: &str, queryid: &str, after: &str) -> Iq {
+    crate::archive::query(id, queryid, &crate::archive::Page::After(after.to_owned()))
+        .with_to(Jid::from(room.clone()))
+}
+
+/// A message of `room`'s archive, if the room itself sent it (anyone can
+/// wrap a forged message in `<result/>`) for our query `queryid`. The
+/// archive id is the room's stanza-id, so what also came live is stored
+/// once.
+pub(crate) fn archived(
+    room: &BareJid,
+    msg: Message,
+    queryid: &str,
+    now: DateTime<Utc>,
+) -> Option<RoomMessage> {
+    if msg.from.as_ref().map(|f| f.as_str()) != Some(room.as_str()) {
+        tracing::warn!(from = ?msg.from, "dropped a room archive result not sent by the room");
+        return None;
+    }
+    let el = msg
+        .payloads
+        .into_iter()
+        .find(|p| p.is("result", tokio_xmpp::parsers::ns::MAM))?;
+    let result = tokio_xmpp::parsers::mam::Result_::try_from(el).ok()?;
+    if result.queryid.as_ref().map(|q| q.0.as_str()) != Some(queryid) {
+        return None;
+    }
+    let stamp = result
+        .forwarded
+        .delay
+        .map(|d| d.stamp.0.with_timezone(&Utc));
+    match classify_message(room, result.forwarded.message, now)? {
+        RoomMessage::Said(mut said) => {
+            // The archive's own id and time: a live copy had the same id,
+            // and a replayed message is as old as the archive says.
+            said.stanza_id = Some(result.id);
+            if let Some(stamp) = stamp {
+                said.timestamp = said.timestamp.min(stamp);
+            }
+            Some(RoomMessage::Said(said))
+        }
+        RoomMessage::Subject(_) => None,
+    }
+}
+
 /// The owner form that sets a new (locked) room up as `config` says, or
 /// accepts the defaults (an instant room) when it says nothing.
 pub(crate) fn configure(room: &BareJid, config: &RoomConfig, id: &str) -> Iq {

@@ -153,3 +153,49 @@ async fn a_room_is_entered_again_on_a_new_session_with_what_was_said_meanwhile()
     p.alice.client.disconnect().await;
     p.bob.client.disconnect().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_offline_while_a_room_talks_catches_up_all_of_it_once_from_the_rooms_archive() {
+    let server = TestServer::start().await;
+    let mut p = pair(&server).await;
+    online(&mut p.alice).await;
+    online(&mut p.bob).await;
+    p.alice
+        .client
+        .create_room(
+            ROOM,
+            "alice",
+            RoomConfig {
+                persistent: true,
+                ..Default::default()
+            },
+        )
+        .expect("create");
+    joined(&mut p.alice, ROOM).await;
+    p.bob.client.join_room(ROOM, "bob", None).expect("join");
+    joined(&mut p.bob, ROOM).await;
+    p.alice.client.send(ROOM, "before").expect("send");
+    wait_message(&mut p.bob, "before", Direction::Incoming).await;
+
+    // More than the room's history replays (20 here): only its archive
+    // has all of them.
+    p.bob.client.disconnect().await;
+    let said: Vec<String> = (0..120).map(|i| format!("while away {i}")).collect();
+    let ids: Vec<String> = said
+        .iter()
+        .map(|body| p.alice.client.send(ROOM, body).expect("send"))
+        .collect();
+    p.alice.wait_states(&ids, DeliveryState::Delivered).await;
+
+    p.bob.client.connect().expect("connect");
+    joined(&mut p.bob, ROOM).await;
+    let got = p.bob.receive_all(&said, WAIT).await;
+    assert!(got.values().all(|n| *n == 1), "{got:?}");
+    let history = p.bob.client.history(ROOM, None, 500).expect("history");
+    let bodies: Vec<_> = history.iter().map(|m| m.body.as_str()).collect();
+    let mut expected = vec!["before"];
+    expected.extend(said.iter().map(String::as_str));
+    assert_eq!(bodies, expected, "each once, in order");
+    p.alice.client.disconnect().await;
+    p.bob.client.disconnect().await;
+}

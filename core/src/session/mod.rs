@@ -45,7 +45,7 @@ use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::carbons;
 use tokio_xmpp::parsers::iq::Iq;
-use tokio_xmpp::parsers::message::{Message, MessageType};
+use tokio_xmpp::parsers::message::Message;
 use tokio_xmpp::Stanza;
 
 use crate::archive;
@@ -343,13 +343,13 @@ impl Running {
 
     async fn on_stanza(&mut self, stanza: Stanza) {
         match stanza {
-            Stanza::Message(msg) if archive::is_result(&msg) => self.catch_up.on_result(msg),
-            Stanza::Message(msg) if msg.type_ == MessageType::Groupchat => {
-                off_worker(|| self.rooms.on_message(msg));
+            Stanza::Message(msg) if self.rooms.owns(&msg) => {
+                off_worker(|| self.rooms.on_message(msg))
             }
+            Stanza::Message(msg) if archive::is_result(&msg) => self.catch_up.on_result(msg),
             Stanza::Message(msg) => self.on_message(msg).await,
             Stanza::Iq(iq) => self.on_iq(iq).await,
-            Stanza::Presence(p) if self.is_room_jid(p.from.as_ref()) => {
+            Stanza::Presence(p) if self.rooms.is_from(p.from.as_ref()) => {
                 let out = off_worker(|| self.rooms.on_presence(p));
                 self.send(out).await;
             }
@@ -368,7 +368,7 @@ impl Running {
         match inbound::classify_message(&self.own, msg, chrono::Utc::now()) {
             // A private message from a room's occupant: a conversation of
             // its own, keyed by the occupant's full JID.
-            Inbound::Chat(chat) if self.is_room_jid(Some(&chat.from)) => {
+            Inbound::Chat(chat) if self.rooms.is_from(Some(&chat.from)) => {
                 self.ingest.private(&chat);
             }
             Inbound::Chat(chat) => {
@@ -399,14 +399,10 @@ impl Running {
     }
 
     async fn on_iq(&mut self, iq: Iq) {
-        if let Some(iq) = self.rooms.on_answer(&mut self.requests, iq) {
-            self.on_our_iq(iq).await;
+        match self.rooms.on_answer(&mut self.requests, iq) {
+            Ok(next) => self.send(next).await,
+            Err(iq) => self.on_our_iq(*iq).await,
         }
-    }
-
-    /// Whether `from` is one of this session's rooms (or an occupant).
-    fn is_room_jid(&self, from: Option<&tokio_xmpp::jid::Jid>) -> bool {
-        from.is_some_and(|f| self.rooms.has(&f.to_bare()))
     }
 
     async fn on_our_iq(&mut self, iq: Iq) {
@@ -447,8 +443,8 @@ impl Running {
             Request::RosterFetch => off_worker(|| self.contacts.on_fetched(payload)),
             // The server pushes the change itself.
             Request::RosterSet(_) => {}
-            // Answered by the room, routed in `room_answer`.
-            Request::RoomConfig(_) => {}
+            // Answered by the room, routed by `Rooms::on_answer`.
+            Request::RoomConfig(_) | Request::RoomArchive(_) => {}
             Request::Archive(page) => {
                 // The page's messages are stored before the position moves.
                 let items = self.catch_up.take_page();

@@ -24,6 +24,8 @@ pub(crate) enum Request {
     Archive(Page),
     /// The set-up of a room we created (answered by the room).
     RoomConfig(BareJid),
+    /// One page of a room's archive (answered by the room).
+    RoomArchive(BareJid),
 }
 
 /// Something a handler wants sent.

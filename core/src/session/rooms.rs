@@ -54,6 +54,8 @@ pub(crate) struct Rooms {
     hub: Arc<EventHub>,
     joined: Joined,
     visits: HashMap<BareJid, Visit>,
+    /// Rooms whose archive we are paging, with the query id of the run.
+    catching_up: HashMap<BareJid, String>,
 }
 
 impl Rooms {
@@ -64,6 +66,7 @@ impl Rooms {
             hub,
             joined,
             visits: HashMap::new(),
+            catching_up: HashMap::new(),
         }
     }
 
@@ -72,9 +75,15 @@ impl Rooms {
         self.visits.contains_key(jid)
     }
 
+    /// Whether `from` is one of this session's rooms (or an occupant).
+    pub(crate) fn is_from(&self, from: Option<&tokio_xmpp::jid::Jid>) -> bool {
+        from.is_some_and(|f| self.has(&f.to_bare()))
+    }
+
     /// A fresh session: we are in no room; enter every room we were in.
     pub(crate) fn fresh_session(&mut self) -> Vec<Out> {
         self.visits.clear();
+        self.catching_up.clear();
         self.set_joined(None, false);
         let entries = match self.store.autojoin_rooms() {
             Ok(entries) => entries,
@@ -158,6 +167,7 @@ impl Rooms {
                     }));
                 }
                 self.now_joined(&room);
+                return self.catch_up(&room);
             }
             RoomPresence::Occupant(o) => {
                 let nick = o.nick.clone();
@@ -186,26 +196,109 @@ impl Rooms {
         None
     }
 
-    /// The answer to the set-up of a room we created comes from the room;
-    /// anything else goes on (`Some`).
-    pub(crate) fn on_answer(&mut self, requests: &mut Requests, iq: Iq) -> Option<Iq> {
-        let (id, from, refused) = match &iq {
-            Iq::Result { id, from, .. } => (id, from, None),
-            Iq::Error {
-                id, from, error, ..
-            } => (id, from, Some(format!("{:?}", error.defined_condition))),
-            _ => return Some(iq),
+    /// Answers to our requests to a room (its set-up, its archive's
+    /// pages) come from the room: handled here (`Ok`, with what to send
+    /// next); anything else goes on (`Err`).
+    pub(crate) fn on_answer(
+        &mut self,
+        requests: &mut Requests,
+        iq: Iq,
+    ) -> Result<Option<Out>, Box<Iq>> {
+        let (id, from) = match &iq {
+            Iq::Result { id, from, .. } | Iq::Error { id, from, .. } => (id, from),
+            _ => return Err(Box::new(iq)),
         };
-        let Some(Request::RoomConfig(room)) = requests.peek(id) else {
-            return Some(iq);
+        let room = match requests.peek(id) {
+            Some(Request::RoomConfig(room) | Request::RoomArchive(room)) => room.clone(),
+            _ => return Err(Box::new(iq)),
         };
-        if from.as_ref().map(|f| f.to_bare()).as_ref() != Some(room) {
-            return Some(iq);
+        if from.as_ref().map(|f| f.to_bare()).as_ref() != Some(&room) {
+            return Err(Box::new(iq));
         }
-        let room = room.clone();
-        requests.take(id);
-        self.on_configured(&room, refused);
-        None
+        let request = requests.take(id);
+        Ok(match (request, iq) {
+            (Some(Request::RoomConfig(_)), Iq::Result { .. }) => {
+                self.on_configured(&room, None);
+                None
+            }
+            (Some(Request::RoomConfig(_)), Iq::Error { error, .. }) => {
+                let condition = format!("{:?}", error.defined_condition);
+                self.on_configured(&room, Some(condition));
+                None
+            }
+            (Some(Request::RoomArchive(_)), Iq::Result { payload, .. }) => {
+                self.on_archive_page(&room, payload)
+            }
+            (_, _) => {
+                // No archive (or no access to it): what history gave is all.
+                self.catching_up.remove(&room);
+                None
+            }
+        })
+    }
+
+    /// After a rejoin, the room's archive after the newest stored message
+    /// of it: legacy history is capped (Prosody: 20 messages), the archive
+    /// is not. A first join has nothing to page after.
+    fn catch_up(&mut self, room: &BareJid) -> Option<Out> {
+        let after = match self.store.last_room_stanza_id(room.as_str()) {
+            Ok(Some(after)) => after,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(%room, "cannot read the room's position: {e}");
+                return None;
+            }
+        };
+        let queryid = uuid::Uuid::new_v4().to_string();
+        self.catching_up.insert(room.clone(), queryid.clone());
+        Some(Out::ask(Request::RoomArchive(room.clone()), |id| {
+            muc::archive_query(room, id, &queryid, &after)
+        }))
+    }
+
+    fn on_archive_page(
+        &mut self,
+        room: &BareJid,
+        payload: Option<tokio_xmpp::minidom::Element>,
+    ) -> Option<Out> {
+        let queryid = self.catching_up.get(room)?.clone();
+        match crate::archive::fin(payload) {
+            Ok(end) if !end.complete => {
+                let after = end.last?;
+                Some(Out::ask(Request::RoomArchive(room.clone()), |id| {
+                    muc::archive_query(room, id, &queryid, &after)
+                }))
+            }
+            Ok(_) => {
+                tracing::debug!(%room, "room caught up");
+                self.catching_up.remove(room);
+                None
+            }
+            Err(e) => {
+                tracing::warn!(%room, "room archive: {e}");
+                self.catching_up.remove(room);
+                None
+            }
+        }
+    }
+
+    /// A message of a room's archive, if it answers our current query.
+    fn on_archived(&mut self, msg: Message) {
+        let Some(room) = msg.from.as_ref().map(|f| f.to_bare()) else {
+            return;
+        };
+        let (Some(queryid), Some(visit)) = (self.catching_up.get(&room), self.visits.get(&room))
+        else {
+            return;
+        };
+        let nick = visit.nick.clone();
+        if let Some(RoomMessage::Said(said)) = muc::archived(&room, msg, queryid, Utc::now()) {
+            if said.from.resource().as_str() == nick {
+                self.ours(&room, &said);
+            } else {
+                self.theirs(&room, &said);
+            }
+        }
     }
 
     fn on_configured(&mut self, room: &BareJid, refused: Option<String>) {
@@ -218,13 +311,23 @@ impl Rooms {
         }
     }
 
-    /// A groupchat message; `false` if it is not from one of our rooms.
-    pub(crate) fn on_message(&mut self, msg: Message) -> bool {
+    /// Whether `msg` is one of our rooms' own traffic (a groupchat
+    /// message, an answer of its archive), not a private message or an
+    /// error.
+    pub(crate) fn owns(&self, msg: &Message) -> bool {
+        muc::is_room_traffic(msg) && self.is_from(msg.from.as_ref())
+    }
+
+    /// A groupchat message, or an answer of a room's archive (see `owns`).
+    pub(crate) fn on_message(&mut self, msg: Message) {
+        if crate::archive::is_result(&msg) {
+            return self.on_archived(msg);
+        }
         let Some(room) = msg.from.as_ref().map(|f| f.to_bare()) else {
-            return false;
+            return;
         };
         let Some(visit) = self.visits.get(&room) else {
-            return false;
+            return;
         };
         let nick = visit.nick.clone();
         match muc::classify_message(&room, msg, Utc::now()) {
@@ -239,7 +342,6 @@ impl Rooms {
             }
             None => {}
         }
-        true
     }
 
     /// Our own message as the room sent it to everyone: the proof it got

@@ -109,6 +109,21 @@ impl Store {
         Ok(millis.and_then(chrono::DateTime::from_timestamp_millis))
     }
 
+    /// The room's stanza-id of the newest message stored from its archive
+    /// or live (others' messages carry one): a rejoin pages the room's
+    /// archive after it.
+    pub(crate) fn last_room_stanza_id(&self, room: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .read()
+            .query_row(
+                "SELECT stanza_id FROM messages WHERE conversation = ?1 AND stanza_id IS NOT NULL \
+                 ORDER BY timestamp DESC, seq DESC LIMIT 1",
+                [room],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
     /// Whether `jid` is a room we know (its messages go out as groupchat).
     pub(crate) fn is_room(&self, jid: &str) -> Result<bool, StoreError> {
         Ok(self
