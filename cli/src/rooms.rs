@@ -1,12 +1,9 @@
-//! The agent's group chat commands and events (`join_room`, `create_room`,
-//! `leave_room`, `rooms`, `occupants`; `room_joined`, `room_error`,
-//! `rooms`, `occupants`, `occupants_changed`), beside the general contract
-//! in `json.rs`.
+//! The items of the agent's group chat answers (`rooms`, `occupants`);
+//! the commands and events themselves are in `json.rs`, their execution
+//! in `agent.rs`.
 
-use jabberkit::{Client, Occupant, Room, RoomConfig};
+use jabberkit::{Occupant, Room};
 use serde::Serialize;
-
-use crate::json::{Command, Output};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RoomItem {
@@ -17,7 +14,7 @@ pub struct RoomItem {
 }
 
 impl RoomItem {
-    fn new(r: &Room) -> Self {
+    pub fn new(r: &Room) -> Self {
         Self {
             room: r.jid.clone(),
             nick: r.nick.clone(),
@@ -37,7 +34,7 @@ pub struct OccupantItem {
 }
 
 impl OccupantItem {
-    fn new(o: &Occupant) -> Self {
+    pub fn new(o: &Occupant) -> Self {
         Self {
             nick: o.nick.clone(),
             role: o.role.clone(),
@@ -45,52 +42,4 @@ impl OccupantItem {
             jid: o.jid.clone(),
         }
     }
-}
-
-/// Runs one room command (see `json::Command`); the answer to print, if
-/// it has one (joins answer later, with the room's verdict).
-pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
-    let result = match cmd {
-        Command::JoinRoom {
-            room,
-            nick,
-            password,
-        } => client
-            .join_room(&room, &nick, password.as_deref())
-            .map(|()| None),
-        Command::CreateRoom {
-            room,
-            nick,
-            password,
-            members_only,
-            persistent,
-            name,
-        } => client
-            .create_room(
-                &room,
-                &nick,
-                RoomConfig {
-                    name,
-                    password,
-                    members_only,
-                    persistent,
-                },
-            )
-            .map(|()| None),
-        Command::LeaveRoom { room } => client.leave_room(&room).map(|()| None),
-        Command::Rooms => client.rooms().map(|rooms| {
-            Some(Output::Rooms {
-                items: rooms.iter().map(RoomItem::new).collect(),
-            })
-        }),
-        Command::Occupants { room } => client.occupants(&room).map(|list| {
-            Some(Output::Occupants {
-                room,
-                items: list.iter().map(OccupantItem::new).collect(),
-            })
-        }),
-        // Not a room command.
-        _ => return None,
-    };
-    result.unwrap_or_else(|e| Some(Output::error(e.to_string())))
 }

@@ -31,6 +31,9 @@ pub(crate) enum Since {
     Recent(u32),
     /// A rejoin: what was said after our newest stored message of the room.
     After(DateTime<Utc>),
+    /// Nothing: the room's archive will be paged instead (it keeps the
+    /// order and the stamps; mixing both reorders messages of one second).
+    Nothing,
 }
 
 /// The presence that enters `room` as `nick`.
@@ -46,6 +49,7 @@ pub(crate) fn join(
         Since::After(t) => {
             History::new().with_since(tokio_xmpp::parsers::date::DateTime(t.fixed_offset()))
         }
+        Since::Nothing => History::new().with_maxstanzas(0),
     };
     let mut x = Muc::new().with_history(history);
     if let Some(password) = password {
@@ -271,6 +275,43 @@ pub(crate) fn archive_query(room: &BareJid, id: &str, queryid: &str, after: &str
         .with_to(Jid::from(room.clone()))
 }
 
+/// The IQ asking `room`'s archive for what it has since `start` (a rejoin
+/// with no stored stanza-id of the room to page after).
+pub(crate) fn archive_query_since(
+    room: &BareJid,
+    id: &str,
+    queryid: &str,
+    start: DateTime<Utc>,
+) -> Iq {
+    let form = Element::builder("x", DATA_FORMS)
+        .attr(
+            tokio_xmpp::minidom::rxml::xml_ncname!("type").into(),
+            "submit",
+        )
+        .append(field("FORM_TYPE", tokio_xmpp::parsers::ns::MAM))
+        .append(field(
+            "start",
+            &start.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        ))
+        .build();
+    let set = Element::builder("set", tokio_xmpp::parsers::ns::RSM)
+        .append(
+            Element::builder("max", tokio_xmpp::parsers::ns::RSM)
+                .append(crate::archive::PAGE_SIZE.to_string())
+                .build(),
+        )
+        .build();
+    let query = Element::builder("query", tokio_xmpp::parsers::ns::MAM)
+        .attr(
+            tokio_xmpp::minidom::rxml::xml_ncname!("queryid").into(),
+            queryid,
+        )
+        .append(form)
+        .append(set)
+        .build();
+    set_to(room, id, query)
+}
+
 /// A message of `room`'s archive, if the room itself sent it (anyone can
 /// wrap a forged message in `<result/>`) for our query `queryid`. The
 /// archive id is the room's stanza-id, so what also came live is stored
@@ -314,12 +355,6 @@ pub(crate) fn archived(
 /// The owner form that sets a new (locked) room up as `config` says, or
 /// accepts the defaults (an instant room) when it says nothing.
 pub(crate) fn configure(room: &BareJid, config: &RoomConfig, id: &str) -> Iq {
-    let field = |var: &str, value: &str| {
-        Element::builder("field", DATA_FORMS)
-            .attr(tokio_xmpp::minidom::rxml::xml_ncname!("var").into(), var)
-            .append(Element::builder("value", DATA_FORMS).append(value).build())
-            .build()
-    };
     let flag = |b: bool| if b { "1" } else { "0" };
     let mut form = Element::builder("x", DATA_FORMS)
         .attr(
@@ -351,12 +386,25 @@ pub(crate) fn configure(room: &BareJid, config: &RoomConfig, id: &str) -> Iq {
     let query = Element::builder("query", MUC_OWNER)
         .append(form.build())
         .build();
+    set_to(room, id, query)
+}
+
+/// An IQ set to `room` carrying `payload`.
+fn set_to(room: &BareJid, id: &str, payload: Element) -> Iq {
     Iq::Set {
         from: None,
         to: Some(Jid::from(room.clone())),
         id: id.to_owned(),
-        payload: query,
+        payload,
     }
+}
+
+/// One `<field var=…><value>…</value></field>` of a submitted data form.
+fn field(var: &str, value: &str) -> Element {
+    Element::builder("field", DATA_FORMS)
+        .attr(tokio_xmpp::minidom::rxml::xml_ncname!("var").into(), var)
+        .append(Element::builder("value", DATA_FORMS).append(value).build())
+        .build()
 }
 
 #[cfg(test)]

@@ -65,9 +65,10 @@ use send_queue::{Push, SendQueue};
 
 use blocking::off_worker;
 pub(crate) use contacts::{OwnPresence, RosterCommand};
-pub(crate) use rooms::{Joined, RoomCommand};
+pub(crate) use requests::Joined;
+pub(crate) use rooms::RoomCommand;
 pub(crate) use state::idle;
-use state::published;
+use state::{published, Flow};
 
 pub(crate) enum Command {
     /// An outbox entry was added: send it.
@@ -118,14 +119,6 @@ struct Running {
     rooms: Rooms,
 }
 
-/// Whether the session's loop goes on.
-enum Flow {
-    Continue,
-    /// Close the link and end; on a disconnect, then report `Disconnected`
-    /// and answer.
-    Close(Option<oneshot::Sender<()>>),
-}
-
 impl Session {
     /// Announces `Connecting` at once (the app sees it before `connect()`
     /// returns) and returns the session's task.
@@ -149,7 +142,8 @@ impl Session {
         let (progress_tx, mut progress) = mpsc::unbounded_channel();
         let mut s = Running {
             requests: Requests::default(),
-            queue: SendQueue::new(store.clone(), hub.clone(), progress_tx),
+            queue: SendQueue::new(store.clone(), hub.clone(), progress_tx)
+                .with_rooms(joined_rooms.clone()),
             ingest: Ingest::new(own.clone(), store.clone(), hub.clone()),
             catch_up: CatchUp::new(
                 own.clone(),
@@ -350,8 +344,13 @@ impl Running {
             Stanza::Message(msg) => self.on_message(msg).await,
             Stanza::Iq(iq) => self.on_iq(iq).await,
             Stanza::Presence(p) if self.rooms.is_from(p.from.as_ref()) => {
-                let out = off_worker(|| self.rooms.on_presence(p));
+                let (out, entered) = off_worker(|| self.rooms.on_presence(p));
                 self.send(out).await;
+                if entered {
+                    // The room's messages waited for us to be in it.
+                    let pushes = off_worker(|| self.queue.outbox(None));
+                    self.push(pushes).await;
+                }
             }
             Stanza::Presence(p) => off_worker(|| self.contacts.on_presence(p)),
         }

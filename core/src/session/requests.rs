@@ -7,7 +7,8 @@
 //! needs another to send for it. A leaf module: handlers import it, it
 //! imports no handler.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::parsers::iq::Iq;
@@ -26,6 +27,19 @@ pub(crate) enum Request {
     RoomConfig(BareJid),
     /// One page of a room's archive (answered by the room).
     RoomArchive(BareJid),
+}
+
+/// The group chat rooms we are in right now, by bare JID: written by the
+/// rooms handler; read by the send queue (a room's messages wait until we
+/// are in it) and by `Client::rooms`.
+pub(crate) type Joined = Arc<Mutex<HashSet<String>>>;
+
+/// Whether `room` is in `joined`.
+pub(crate) fn is_joined(joined: &Joined, room: &str) -> bool {
+    joined
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(room)
 }
 
 /// Something a handler wants sent.

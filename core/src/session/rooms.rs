@@ -8,8 +8,8 @@
 //! after our newest stored message of it; copies are dropped by the room's
 //! stanza-id, or by sender and origin-id.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::Utc;
 use tokio_xmpp::jid::BareJid;
@@ -17,7 +17,7 @@ use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::Message;
 use tokio_xmpp::parsers::presence::Presence;
 
-use super::requests::{Out, Request, Requests};
+use super::requests::{Joined, Out, Request, Requests};
 use crate::events::EventHub;
 use crate::model::{Event, RoomConfig, RoomError};
 use crate::muc::{self, RoomMessage, RoomPresence, Said, Since};
@@ -44,9 +44,6 @@ struct Visit {
     create: Option<RoomConfig>,
     joined: bool,
 }
-
-/// The rooms we are in right now, shared with the client (`Client::rooms`).
-pub(crate) type Joined = Arc<Mutex<HashSet<String>>>;
 
 pub(crate) struct Rooms {
     own: BareJid,
@@ -126,7 +123,22 @@ impl Rooms {
 
     fn enter(&mut self, entry: RoomEntry, create: Option<RoomConfig>) -> Option<Out> {
         let room: BareJid = entry.jid.parse().ok()?;
+        // Been here before: the archive is paged after the join (see
+        // `catch_up`), the history replay is not needed.
+        let been = self
+            .store
+            .room_joined_at(&entry.jid)
+            .ok()
+            .flatten()
+            .is_some()
+            || self
+                .store
+                .last_room_stanza_id(&entry.jid)
+                .ok()
+                .flatten()
+                .is_some();
         let since = match self.store.last_activity(&entry.jid) {
+            _ if been => Since::Nothing,
             Ok(Some(t)) => Since::After(t),
             Ok(None) => Since::Recent(FIRST_JOIN_HISTORY),
             Err(e) => {
@@ -151,9 +163,20 @@ impl Rooms {
         Some(Out::send(presence))
     }
 
-    /// A presence from one of our rooms.
-    pub(crate) fn on_presence(&mut self, p: Presence) -> Option<Out> {
-        let room = p.from.as_ref()?.to_bare();
+    /// A presence from one of our rooms: what to send, and whether we are
+    /// now in the room (its waiting messages may go).
+    pub(crate) fn on_presence(&mut self, p: Presence) -> (Option<Out>, bool) {
+        let Some(room) = p.from.as_ref().map(|f| f.to_bare()) else {
+            return (None, false);
+        };
+        let was = self.visits.get(&room).is_some_and(|v| v.joined);
+        let out = self.presence(&room, p);
+        let now = self.visits.get(&room).is_some_and(|v| v.joined);
+        (out, now && !was)
+    }
+
+    fn presence(&mut self, room: &BareJid, p: Presence) -> Option<Out> {
+        let room = room.clone();
         let visit = self.visits.get_mut(&room)?;
         match muc::classify_presence(&p, visit.password.is_some())? {
             RoomPresence::Joined { nick, created } => {
@@ -166,8 +189,9 @@ impl Rooms {
                         muc::configure(&room, &config, id)
                     }));
                 }
+                let out = self.catch_up(&room);
                 self.now_joined(&room);
-                return self.catch_up(&room);
+                return out;
             }
             RoomPresence::Occupant(o) => {
                 let nick = o.nick.clone();
@@ -241,19 +265,28 @@ impl Rooms {
     /// of it: legacy history is capped (Prosody: 20 messages), the archive
     /// is not. A first join has nothing to page after.
     fn catch_up(&mut self, room: &BareJid) -> Option<Out> {
-        let after = match self.store.last_room_stanza_id(room.as_str()) {
-            Ok(Some(after)) => after,
-            Ok(None) => return None,
-            Err(e) => {
+        let after = self.store.last_room_stanza_id(room.as_str());
+        let since = self.store.room_joined_at(room.as_str());
+        let queryid = uuid::Uuid::new_v4().to_string();
+        let query: Box<dyn FnOnce(&str) -> Iq> = match (after, since) {
+            (Ok(Some(after)), _) => {
+                let (room, queryid) = (room.clone(), queryid.clone());
+                Box::new(move |id| muc::archive_query(&room, id, &queryid, &after))
+            }
+            // In before, but nothing stored carries the room's stanza-id
+            // (we only spoke, or heard nothing): from when we entered.
+            (Ok(None), Ok(Some(start))) => {
+                let (room, queryid) = (room.clone(), queryid.clone());
+                Box::new(move |id| muc::archive_query_since(&room, id, &queryid, start))
+            }
+            (Ok(None), Ok(None)) => return None,
+            (Err(e), _) | (_, Err(e)) => {
                 tracing::warn!(%room, "cannot read the room's position: {e}");
                 return None;
             }
         };
-        let queryid = uuid::Uuid::new_v4().to_string();
-        self.catching_up.insert(room.clone(), queryid.clone());
-        Some(Out::ask(Request::RoomArchive(room.clone()), |id| {
-            muc::archive_query(room, id, &queryid, &after)
-        }))
+        self.catching_up.insert(room.clone(), queryid);
+        Some(Out::ask(Request::RoomArchive(room.clone()), query))
     }
 
     fn on_archive_page(
@@ -413,6 +446,9 @@ impl Rooms {
         };
         visit.joined = true;
         let nick = visit.nick.clone();
+        if let Err(e) = self.store.set_room_joined_at(room.as_str(), Utc::now()) {
+            tracing::warn!(%room, "cannot record the join: {e}");
+        }
         self.set_joined(Some(room), true);
         tracing::info!(%room, nick, "in the room");
         self.hub.emit(Event::RoomJoined {

@@ -1,8 +1,11 @@
-//! What the app sees of the connection: the session is its one publisher
-//! (the link only reports), and this is how a link event reads as a state.
+//! What the app sees of the connection (the session is its one publisher
+//! and the link only reports): how a link event reads as a state, and
+//! whether the session loop goes on.
 
 use crate::connection::LinkEvent;
 use crate::events::EventHub;
+use tokio::sync::oneshot;
+
 use crate::model::ConnectionState;
 
 /// The state between sessions: none is running (never started, closed, or
@@ -27,4 +30,12 @@ pub(super) fn published(ev: &LinkEvent) -> Option<ConnectionState> {
         LinkEvent::Closed(None) => ConnectionState::Disconnected,
         LinkEvent::Stanza(_) => return None,
     })
+}
+
+/// Whether the session's loop goes on.
+pub(super) enum Flow {
+    Continue,
+    /// Close the link and end; on a disconnect, then report `Disconnected`
+    /// and answer.
+    Close(Option<oneshot::Sender<()>>),
 }

@@ -90,6 +90,28 @@ impl Store {
         Ok(changed)
     }
 
+    /// Puts a message a room bounced back in the queue, in its place in
+    /// the outbox (its entry is kept until the room delivers it).
+    pub(crate) fn requeue(&self, id: &str) -> Result<Option<Message>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let changed = tx.execute(
+            "UPDATE messages SET state = 'queued', failure_reason = NULL \
+             WHERE id = ?1 AND direction = 'out' AND state IN ('queued', 'sent', 'acked')",
+            [id],
+        )?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        tx.execute(
+            "INSERT INTO outbox (message_id) VALUES (?1) ON CONFLICT (message_id) DO NOTHING",
+            [id],
+        )?;
+        let message = load_message(&tx, id)?;
+        tx.commit()?;
+        Ok(message)
+    }
+
     /// Outgoing messages not yet acked, oldest entry first: what the sender
     /// (re)sends after start-up or a new session.
     pub fn outbox(&self) -> Result<Vec<Message>, StoreError> {
@@ -165,7 +187,19 @@ fn transition_in(
         "UPDATE messages SET state = ?2, failure_reason = ?3 WHERE id = ?1",
         params![id, to.as_str(), reason],
     )?;
-    if !to.is_pending() {
+    // A room message acked by our server can still be refused by the room
+    // (we were not in it): it leaves the outbox only once the room sent it
+    // back to everyone (delivered).
+    let room_ack = to == DeliveryState::Acked
+        && tx
+            .query_row(
+                "SELECT 1 FROM rooms WHERE jid = ?1",
+                [&current.conversation],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+    if !to.is_pending() && !room_ack {
         tx.execute("DELETE FROM outbox WHERE message_id = ?1", [id])?;
     }
     Ok(Some(Message {

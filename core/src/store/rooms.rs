@@ -1,6 +1,7 @@
 //! Group chat rooms: which rooms we are in (to rejoin them after a fresh
 //! session), who is in them, and the messages of their occupants.
 
+use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::{corrupt, load_message, next_seq, touch_conversation, Message, Store, StoreError};
@@ -122,6 +123,32 @@ impl Store {
                 |row| row.get(0),
             )
             .optional()?)
+    }
+
+    /// When we last entered `room`, if ever.
+    pub(crate) fn room_joined_at(&self, room: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let millis: Option<i64> = self
+            .read()
+            .query_row(
+                "SELECT joined_at FROM rooms WHERE jid = ?1",
+                [room],
+                |row| row.get(0),
+            )
+            .optional()?
+            .flatten();
+        Ok(millis.and_then(DateTime::from_timestamp_millis))
+    }
+
+    pub(crate) fn set_room_joined_at(
+        &self,
+        room: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE rooms SET joined_at = ?2 WHERE jid = ?1",
+            params![room, at.timestamp_millis()],
+        )?;
+        Ok(())
     }
 
     /// Whether `jid` is a room we know (its messages go out as groupchat).

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::parsers::message::Message;
 
+use super::requests::{is_joined, Joined};
 use crate::connection::{Delivery, Outcome};
 use crate::events::EventHub;
 use crate::model::{DeliveryState, Direction, Event, Message as Stored};
@@ -56,6 +57,11 @@ pub(crate) struct SendQueue {
     acks: bool,
     /// Entries written on this session (kept only when it has no acks).
     written: HashSet<String>,
+    /// The rooms we are in (see `message`).
+    rooms: Joined,
+    /// Room messages a room bounced (we were not in it): pushed again once
+    /// we are, even if a late ack of the bounced copy marked them acked.
+    requeued: HashSet<String>,
     /// The largest stanza the server accepts (XEP-0478), if it said.
     max_bytes: Option<usize>,
     /// How often each entry was pushed again on this session: a stanza the
@@ -69,6 +75,12 @@ const MAX_RESENDS_PER_SESSION: u32 = 3;
 impl SendQueue {
     /// A queue whose trackers report to `progress_tx` (the session feeds
     /// those reports back to [`Self::on_reports`]).
+    /// Shares the set of rooms we are in: their messages wait until then.
+    pub(crate) fn with_rooms(mut self, rooms: Joined) -> Self {
+        self.rooms = rooms;
+        self
+    }
+
     pub(crate) fn new(
         store: Arc<Store>,
         hub: Arc<EventHub>,
@@ -83,6 +95,8 @@ impl SendQueue {
             acks: true,
             max_bytes: None,
             written: HashSet::new(),
+            rooms: Joined::default(),
+            requeued: HashSet::new(),
             resent: HashMap::new(),
         }
     }
@@ -231,8 +245,9 @@ impl SendQueue {
     /// The push for stored message `msg`, unless it is in flight or no
     /// longer pending.
     fn message(&mut self, msg: Stored) -> Option<Push> {
+        let bounced = self.requeued.contains(&msg.id) && msg.state == DeliveryState::Acked;
         if self.in_flight.contains_key(&msg.id)
-            || !matches!(msg.state, DeliveryState::Queued | DeliveryState::Sent)
+            || !(bounced || matches!(msg.state, DeliveryState::Queued | DeliveryState::Sent))
         {
             return None;
         }
@@ -245,9 +260,6 @@ impl SendQueue {
                 return None;
             }
         };
-        if let Err(e) = self.store.note_attempt(&msg.id) {
-            tracing::warn!(id = msg.id, "cannot count a send attempt: {e}");
-        }
         let groupchat = to.resource().is_none()
             && self.store.is_room(to.as_str()).unwrap_or_else(|e| {
                 tracing::warn!(
@@ -256,6 +268,16 @@ impl SendQueue {
                 );
                 false
             });
+        if groupchat && !is_joined(&self.rooms, to.as_str()) {
+            // A room bounces what comes before we are in it (a fresh
+            // session pushes the outbox before the rejoin): it waits, and
+            // the session pushes it once we are in.
+            return None;
+        }
+        self.requeued.remove(&msg.id);
+        if let Err(e) = self.store.note_attempt(&msg.id) {
+            tracing::warn!(id = msg.id, "cannot count a send attempt: {e}");
+        }
         let stanza = outbox::stanza_for(&msg, to, groupchat);
         if let Some(limit) = self.max_bytes {
             let size = String::from(&tokio_xmpp::minidom::Element::from(stanza.clone())).len();
@@ -361,6 +383,23 @@ impl SendQueue {
         if msg.direction != Direction::Outgoing || !from_recipient {
             return;
         }
+        if msg.state != DeliveryState::Delivered
+            && is_joined_or_known_room(&self.store, msg.conversation.as_str())
+            && reason.starts_with("NotAcceptable")
+        {
+            // A room refuses what comes while we are not in it (a stream
+            // flushed stale stanzas onto a fresh session before the
+            // rejoin): it goes again, in its place, once we are in.
+            tracing::info!(id, %from, "the room bounced a message sent before we were in it; it waits");
+            self.in_flight.remove(id);
+            self.requeued.insert(id.to_owned());
+            match self.store.requeue(id) {
+                Ok(Some(m)) => self.announce(m),
+                Ok(None) => {}
+                Err(e) => tracing::error!(id, "cannot requeue a bounced message: {e}"),
+            }
+            return;
+        }
         tracing::warn!(id, %from, "message bounced: {reason}");
         self.fail(id, reason);
     }
@@ -384,3 +423,7 @@ impl SendQueue {
 
 #[cfg(test)]
 mod tests;
+
+fn is_joined_or_known_room(store: &Store, jid: &str) -> bool {
+    store.is_room(jid).unwrap_or(false)
+}

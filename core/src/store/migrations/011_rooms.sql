@@ -8,7 +8,10 @@ CREATE TABLE rooms (
     nick     TEXT    NOT NULL,
     password TEXT,
     autojoin INTEGER NOT NULL DEFAULT 1,
-    subject  TEXT
+    subject  TEXT,
+    -- When we last entered it (Unix ms): a rejoin pages the room's
+    -- archive from here when no stored message has the room's stanza-id.
+    joined_at INTEGER
 );
 
 -- Who is in each room now: rebuilt from presence on every join, so only
