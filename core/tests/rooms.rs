@@ -302,3 +302,57 @@ async fn a_room_survives_resets_and_a_lost_session_with_every_message_once() {
     alice.client.disconnect().await;
     bob.client.disconnect().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_message_is_its_senders_own_conversation_and_another_occupant_cannot_correct_it()
+{
+    let server = TestServer::start().await;
+    let mut p = pair(&server).await;
+    online(&mut p.alice).await;
+    online(&mut p.bob).await;
+    both_in_room(&mut p.alice, &mut p.bob).await;
+
+    let alice_in_room = format!("{ROOM}/alice");
+    p.alice
+        .client
+        .send(&format!("{ROOM}/bob"), "just between us")
+        .expect("send a private message");
+    let got = wait_message(&mut p.bob, "just between us", Direction::Incoming).await;
+    assert_eq!(got.conversation, alice_in_room, "keyed by the occupant");
+    assert_eq!(got.sender, alice_in_room);
+    assert!(p
+        .bob
+        .client
+        .history(ROOM, None, 50)
+        .expect("history")
+        .is_empty());
+
+    // Another occupant claims to correct it: stored as carol's own words,
+    // in carol's own conversation; alice's stays as she wrote it.
+    let remote_id = got.origin_id.clone().expect("our messages carry an origin-id");
+    let forged = message(
+        &format!("{ROOM}/carol"),
+        &p.bob.jid,
+        Some("alice says you owe her money"),
+    )
+    .with_payload(tokio_xmpp::parsers::message_correct::Replace {
+        id: tokio_xmpp::parsers::message::Id(remote_id),
+    });
+    inject(&server, forged).await;
+    wait_message(
+        &mut p.bob,
+        "alice says you owe her money",
+        Direction::Incoming,
+    )
+    .await;
+    let private = p
+        .bob
+        .client
+        .history(&alice_in_room, None, 10)
+        .expect("history");
+    assert_eq!(private.len(), 1);
+    assert_eq!(private[0].body, "just between us");
+    assert!(!private[0].corrected);
+    p.alice.client.disconnect().await;
+    p.bob.client.disconnect().await;
+}

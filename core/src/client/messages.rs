@@ -53,7 +53,7 @@ impl Client {
         before: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Message>, Error> {
-        let with = parse_bare(with)?;
+        let with = parse_recipient(&self.inner.store, with)?;
         Ok(self.inner.store.history(with.as_str(), before, limit)?)
     }
 
@@ -75,7 +75,7 @@ impl Client {
     /// devices, which mark the conversation read too. The marker goes out
     /// now if connected, or when the current session next comes online.
     pub fn mark_read(&self, with: &str) -> Result<u32, Error> {
-        let with = parse_bare(with)?;
+        let with = parse_recipient(&self.inner.store, with)?;
         let was = self.inner.store.mark_read(with.as_str())?;
         if was > 0 {
             self.inner.hub.emit(Event::ConversationRead {
@@ -134,7 +134,7 @@ impl Client {
     /// (at least 1), then changes; older pages load with
     /// [`Timeline::paginator`]. Drop it to stop it.
     pub fn timeline(&self, with: &str, page: u32) -> Result<Timeline, Error> {
-        let with = parse_bare(with)?;
+        let with = parse_recipient(&self.inner.store, with)?;
         let inner = &self.inner;
         Ok(lists::timeline(
             &inner.runtime,

@@ -384,6 +384,9 @@ impl Running {
                 self.ingest.live(&chat);
             }
             Inbound::CarbonSent(copy) => self.ingest.own_copy(&copy),
+            // Not in rooms yet: an occupant must not mark what others read.
+            Inbound::Receipt { from, .. } | Inbound::Displayed { from, .. }
+                if self.rooms.has(&from) => {}
             Inbound::Receipt { from, id } => self.ingest.receipt(&from, &id),
             Inbound::Bounce { from, id, reason } => self.queue.on_bounce(from, &id, &reason),
             Inbound::Displayed { from, id } => self.ingest.displayed(&from, &id),
