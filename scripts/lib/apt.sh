@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared Debian/apt helpers for the server scripts (sourced, not run).
 # scripts/ejabberd uses them; they mirror the ones in scripts/prosody so that
 # both install from the same backports entry in the same way.

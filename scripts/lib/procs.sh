@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared process and port helpers for the test server scripts (sourced).
 # The same logic as in scripts/prosody; callers define log() and die().
 
