@@ -277,3 +277,49 @@ async fn messages_sent_while_offline_all_arrive_once() {
     assert_eq!(stored.len(), N);
     assert!(stored.values().all(|n| *n == 1), "a message stored twice");
 }
+
+/// ejabberd enforces `max_stanza_size` without advertising it (no
+/// XEP-0478): a bigger message closes the stream with `policy-violation`.
+/// The client should give that message up, not resend it on every new
+/// session. Ignored: today the core logs in again and again (about 18
+/// fresh sessions a second, the message stays `Sent`); run it with
+/// `--ignored` once the core handles it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "core bug: a stanza over an unadvertised limit is resent in a reconnect loop"]
+async fn a_message_over_an_unadvertised_stanza_limit_fails_instead_of_looping() {
+    init_logs();
+    let server = TestServer::start_with(ServerOptions {
+        kind: ServerKind::Ejabberd,
+        stanza_limit: Some(10_000),
+        ..ServerOptions::default()
+    })
+    .await;
+    let alice_jid = server.register("alice", PASSWORD).await;
+    let bob_jid = server.register("bob", PASSWORD).await;
+    let proxy = FaultProxy::start(server.starttls_addr()).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = config(
+        &server,
+        &alice_jid,
+        proxy.addr(),
+        TlsMode::StartTls,
+        dir.path(),
+    );
+    let mut alice = Account::new(cfg);
+    online(&mut alice).await;
+    let big = alice
+        .client
+        .send(&bob_jid, &"x".repeat(20_000))
+        .expect("send");
+    alice
+        .wait_for("the big one failed", |e| {
+            matches!(e, Event::MessageState { id, state: DeliveryState::Failed, .. } if *id == big)
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        proxy.connections_accepted() <= 3,
+        "{} connections for one oversized message",
+        proxy.connections_accepted()
+    );
+}
