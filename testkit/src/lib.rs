@@ -1,7 +1,7 @@
 //! Test support shared by the integration tests of every JabberKit crate.
 //!
-//! - [`server`]: a throwaway Prosody started on free loopback ports, with a
-//!   private CA and test accounts, stopped when dropped.
+//! - [`server`]: a throwaway Prosody (or ejabberd) started on free loopback
+//!   ports, with a private CA and test accounts, stopped when dropped.
 //! - [`fake`]: a scripted fake server, for what a real one will not do
 //!   (broken or hostile answers, what a client sends before logging in).
 //! - [`proxy`]: a fault-injecting TCP proxy (pass, reset, blackhole, refuse,

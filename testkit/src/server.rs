@@ -1,17 +1,22 @@
-//! A throwaway Prosody 13 per test.
+//! A throwaway Prosody 13 (or ejabberd 24.12) per test.
 //!
 //! Integration tests need a real XMPP server that speaks STARTTLS and direct
 //! TLS, stream management, MAM and SASL2, and that they can stop and bring
-//! back at will. [`TestServer`] drives `scripts/prosody` (the single place
-//! that knows how to configure Prosody) in a fresh temporary directory: a
-//! private CA and a leaf certificate for `example.test`, a config with free
-//! loopback ports, data and logs. Dropping the server stops it and removes
-//! the directory (set `JABBERKIT_KEEP_TEST_SERVER=1` to keep it for a
-//! post-mortem).
+//! back at will. [`TestServer`] drives `scripts/prosody` or
+//! `scripts/ejabberd` (the single places that know how to configure each
+//! server) in a fresh temporary directory: a private CA and a leaf
+//! certificate for `example.test`, a config with free loopback ports, data
+//! and logs. Dropping the server stops it and removes the directory (set
+//! `JABBERKIT_KEEP_TEST_SERVER=1` to keep it for a post-mortem).
 //!
-//! Prosody must be installed first: `scripts/prosody install` (as root). The
-//! server is also told to stop when the test process exits, so a test binary
-//! killed by a timeout does not leave servers behind.
+//! Which server: [`ServerOptions::kind`], by default from
+//! `JABBERKIT_TEST_SERVER` (`prosody`, the default, or `ejabberd`), so a
+//! whole test suite can run against either one unchanged.
+//!
+//! The server must be installed first: `scripts/prosody install` or
+//! `scripts/ejabberd install` (as root). It is also told to stop when the
+//! test process exits, so a test binary killed by a timeout does not leave
+//! servers behind.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -25,19 +30,79 @@ use tokio::process::Command;
 /// test, for reading its config, logs and data.
 pub const KEEP_ENV: &str = "JABBERKIT_KEEP_TEST_SERVER";
 
+/// Which server [`ServerOptions::default`] picks: `prosody` (or unset) or
+/// `ejabberd`.
+pub const SERVER_ENV: &str = "JABBERKIT_TEST_SERVER";
+
+/// Set this variable (to anything) to run ejabberd at log level `debug`
+/// (every stanza in `logs/ejabberd.log`); Prosody always keeps a debug log.
+pub const EJABBERD_DEBUG_ENV: &str = "JABBERKIT_EJABBERD_DEBUG";
+
+/// Which XMPP server a [`TestServer`] runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ServerKind {
+    /// Prosody 13 with prosody-modules (`scripts/prosody`).
+    #[default]
+    Prosody,
+    /// ejabberd 24.12 from Debian backports (`scripts/ejabberd`).
+    Ejabberd,
+}
+
+impl ServerKind {
+    /// The kind named by `JABBERKIT_TEST_SERVER`, Prosody if unset. Panics
+    /// on any other value, so a typo never silently tests the wrong server.
+    pub fn from_env() -> ServerKind {
+        match std::env::var(SERVER_ENV) {
+            Err(std::env::VarError::NotPresent) => ServerKind::Prosody,
+            Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "" | "prosody" => ServerKind::Prosody,
+                "ejabberd" => ServerKind::Ejabberd,
+                other => panic!("{SERVER_ENV}={other:?}: want \"prosody\" or \"ejabberd\""),
+            },
+            Err(e) => panic!("{SERVER_ENV}: {e}"),
+        }
+    }
+
+    /// The script that drives this server, e.g. `scripts/ejabberd`.
+    fn script(self) -> PathBuf {
+        let name = match self {
+            ServerKind::Prosody => "prosody",
+            ServerKind::Ejabberd => "ejabberd",
+        };
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("scripts")
+            .join(name)
+    }
+
+    /// The server's main log (info and up), relative to its directory.
+    fn log_file(self) -> &'static str {
+        match self {
+            ServerKind::Prosody => "prosody.log",
+            ServerKind::Ejabberd => "logs/ejabberd.log",
+        }
+    }
+}
+
 /// How a [`TestServer`] is configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerOptions {
-    /// How long the server keeps a dropped session resumable (XEP-0198).
+    /// How long the server keeps a dropped session resumable (XEP-0198;
+    /// ejabberd's `mod_stream_mgmt` `resume_timeout`).
     pub hibernation_secs: u32,
-    /// Keep the message archive in memory instead of on disk.
+    /// Keep the message archive in memory instead of on disk (Prosody;
+    /// ejabberd's archive is in Mnesia either way).
     pub archive_in_memory: bool,
     /// Run without stream management (XEP-0198), as some servers do.
     pub no_stream_management: bool,
-    /// The largest stanza a client may send, if not Prosody's 256 KiB.
+    /// The largest stanza a client may send, if not 256 KiB. ejabberd
+    /// enforces it (`max_stanza_size`) but does not advertise it (XEP-0478).
     pub stanza_limit: Option<u32>,
-    /// Only the classic login: no SASL2, Bind2 or FAST.
+    /// Only the classic login: no SASL2, Bind2 or FAST. Prosody only:
+    /// ejabberd always offers SASL2 (starting one panics).
     pub no_sasl2: bool,
+    /// The server to run; by default from `JABBERKIT_TEST_SERVER`.
+    pub kind: ServerKind,
 }
 
 impl Default for ServerOptions {
@@ -48,15 +113,17 @@ impl Default for ServerOptions {
             no_stream_management: false,
             stanza_limit: None,
             no_sasl2: false,
+            kind: ServerKind::from_env(),
         }
     }
 }
 
-/// A running (or deliberately stopped) Prosody on 127.0.0.1.
+/// A running (or deliberately stopped) Prosody or ejabberd on 127.0.0.1.
 #[derive(Debug)]
 pub struct TestServer {
     /// `None` only while dropping.
     tempdir: Option<tempfile::TempDir>,
+    kind: ServerKind,
     dir: PathBuf,
     domain: String,
     starttls_port: u16,
@@ -66,7 +133,8 @@ pub struct TestServer {
     pid: Mutex<Option<u32>>,
 }
 
-/// What `scripts/prosody start` prints on stdout.
+/// What `scripts/prosody start` (or `scripts/ejabberd start`) prints on
+/// stdout.
 #[derive(Debug)]
 struct Started {
     domain: String,
@@ -77,18 +145,32 @@ struct Started {
 }
 
 impl TestServer {
-    /// Starts a fresh Prosody with default options.
+    /// Starts a fresh server with default options: Prosody, or the one
+    /// `JABBERKIT_TEST_SERVER` names.
     ///
     /// Panics (with the server log) if it cannot start; it does not install
-    /// Prosody, run `scripts/prosody install` for that.
+    /// the server, run `scripts/prosody install` (or `scripts/ejabberd
+    /// install`) for that.
     pub async fn start() -> TestServer {
         Self::start_with(ServerOptions::default()).await
     }
 
-    /// Starts a fresh Prosody in a new temporary directory.
+    /// Starts a fresh server of `opts.kind` in a new temporary directory.
+    /// Panics on an option that server cannot honour.
     pub async fn start_with(opts: ServerOptions) -> TestServer {
+        let kind = opts.kind;
+        if kind == ServerKind::Ejabberd && opts.no_sasl2 {
+            panic!(
+                "ServerOptions::no_sasl2 needs Prosody: ejabberd always offers SASL2 and Bind2 \
+                 (run this test with {SERVER_ENV}=prosody)"
+            );
+        }
+        let prefix = match kind {
+            ServerKind::Prosody => "jabberkit-prosody-",
+            ServerKind::Ejabberd => "jabberkit-ejabberd-",
+        };
         let tempdir = tempfile::Builder::new()
-            .prefix("jabberkit-prosody-")
+            .prefix(prefix)
             .tempdir()
             .expect("cannot create a temporary directory for the test server");
         let dir = tempdir.path().to_path_buf();
@@ -110,16 +192,22 @@ impl TestServer {
             args.push("--stanza-limit".to_string());
             args.push(limit.to_string());
         }
-        let started = run_start(&dir, &args).await;
+        if kind == ServerKind::Ejabberd && std::env::var_os(EJABBERD_DEBUG_ENV).is_some() {
+            args.push("--loglevel".to_string());
+            args.push("debug".to_string());
+        }
+        let started = run_start(kind, &dir, &args).await;
         tracing::debug!(
             dir = %dir.display(),
             starttls = started.starttls_port,
             direct_tls = started.direct_tls_port,
             pid = started.pid,
+            ?kind,
             "test server started"
         );
         TestServer {
             tempdir: Some(tempdir),
+            kind,
             dir,
             domain: started.domain,
             starttls_port: started.starttls_port,
@@ -127,6 +215,11 @@ impl TestServer {
             ca_pem_path: started.ca,
             pid: Mutex::new(Some(started.pid)),
         }
+    }
+
+    /// Which server this is.
+    pub fn kind(&self) -> ServerKind {
+        self.kind
     }
 
     /// The XMPP domain, `example.test`.
@@ -166,15 +259,17 @@ impl TestServer {
     }
 
     /// Registers `user@example.test` with `password` (or resets the password
-    /// of an existing account) and returns the bare JID. Works whether or not
-    /// the server runs.
+    /// of an existing account) and returns the bare JID. Prosody: works
+    /// whether or not the server runs; ejabberd: only while it runs
+    /// (ejabberdctl talks to the live node).
     pub async fn register(&self, user: &str, password: &str) -> String {
-        let mut cmd = script_command();
+        let mut cmd = script_command(self.kind);
         cmd.arg("register").arg(&self.dir).arg(user).arg(password);
         let out = run(cmd, "register").await;
         if !out.status.success() {
             panic!(
-                "scripts/prosody register {user} failed ({}):\n{}\n{}",
+                "{} register {user} failed ({}):\n{}\n{}",
+                self.kind.script().display(),
                 out.status,
                 String::from_utf8_lossy(&out.stderr),
                 self.log_tail(20)
@@ -186,12 +281,13 @@ impl TestServer {
     /// Stops the server; accounts and archives stay on disk. Connections are
     /// closed and the ports refuse new ones until [`restart`](Self::restart).
     pub async fn stop(&self) {
-        let mut cmd = script_command();
+        let mut cmd = script_command(self.kind);
         cmd.arg("stop").arg(&self.dir);
         let out = run(cmd, "stop").await;
         if !out.status.success() {
             panic!(
-                "scripts/prosody stop failed ({}):\n{}",
+                "{} stop failed ({}):\n{}",
+                self.kind.script().display(),
                 out.status,
                 String::from_utf8_lossy(&out.stderr)
             );
@@ -205,7 +301,7 @@ impl TestServer {
         if self.pid().is_some() {
             self.stop().await;
         }
-        let started = run_start(&self.dir, &[]).await;
+        let started = run_start(self.kind, &self.dir, &[]).await;
         assert_eq!(
             (started.starttls_port, started.direct_tls_port),
             (self.starttls_port, self.direct_tls_port),
@@ -216,18 +312,29 @@ impl TestServer {
 
     /// The last `lines` lines of the server log (info and up).
     pub fn log_tail(&self, lines: usize) -> String {
-        tail(&self.dir.join("prosody.log"), lines)
+        tail(&self.dir.join(self.kind.log_file()), lines)
     }
 
     /// The last `lines` lines of the debug log, which has every stanza.
+    /// ejabberd has a single log: at debug level only with
+    /// `JABBERKIT_EJABBERD_DEBUG` set.
     pub fn debug_log_tail(&self, lines: usize) -> String {
-        tail(&self.dir.join("prosody-debug.log"), lines)
+        match self.kind {
+            ServerKind::Prosody => tail(&self.dir.join("prosody-debug.log"), lines),
+            ServerKind::Ejabberd => self.log_tail(lines),
+        }
     }
 
     /// Runs a `prosodyctl shell` command against the running server, e.g.
     /// `c2s:show()` or `c2s:close("alice@example.test")`, and returns its
-    /// output.
+    /// output. Prosody only (for ejabberd see [`ctl`](Self::ctl)).
     pub async fn shell(&self, command: &str) -> String {
+        assert!(
+            self.kind == ServerKind::Prosody,
+            "TestServer::shell({command:?}) is Prosody's admin shell; this test server is \
+             {:?} (use TestServer::ctl, or run the test with {SERVER_ENV}=prosody)",
+            self.kind
+        );
         let mut cmd = Command::new("prosodyctl");
         cmd.arg("--config")
             .arg(self.dir.join("prosody.cfg.lua"))
@@ -238,6 +345,31 @@ impl TestServer {
         if !out.status.success() {
             panic!(
                 "prosodyctl shell {command:?} failed ({}):\n{stdout}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        stdout
+    }
+
+    /// Runs an `ejabberdctl` command against the running ejabberd, e.g.
+    /// `["kick_session", "alice", "example.test", "phone", "bye"]`, and
+    /// returns its output. ejabberd only (for Prosody see
+    /// [`shell`](Self::shell)).
+    pub async fn ctl(&self, args: &[&str]) -> String {
+        assert!(
+            self.kind == ServerKind::Ejabberd,
+            "TestServer::ctl({args:?}) is ejabberdctl; this test server is {:?} \
+             (use TestServer::shell)",
+            self.kind
+        );
+        let mut cmd = script_command(self.kind);
+        cmd.arg("ctl").arg(&self.dir).args(args);
+        let out = run(cmd, "ejabberdctl").await;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            panic!(
+                "ejabberdctl {args:?} failed ({}):\n{stdout}\n{}",
                 out.status,
                 String::from_utf8_lossy(&out.stderr)
             );
@@ -256,7 +388,7 @@ impl TestServer {
         let Some(pid) = self.pid_guard().take() else {
             return;
         };
-        let stopped = StdCommand::new(script_path())
+        let stopped = StdCommand::new(self.kind.script())
             .arg("stop")
             .arg(&self.dir)
             .stdin(Stdio::null())
@@ -266,7 +398,7 @@ impl TestServer {
             .map(|s| s.success())
             .unwrap_or(false);
         if !stopped {
-            tracing::warn!(pid, "scripts/prosody stop failed; sending SIGKILL");
+            tracing::warn!(pid, kind = ?self.kind, "stop script failed; sending SIGKILL");
             let _ = StdCommand::new("kill")
                 .args(["-KILL", &pid.to_string()])
                 .stderr(Stdio::null())
@@ -289,29 +421,23 @@ impl Drop for TestServer {
     }
 }
 
-/// `scripts/prosody` at the repository root.
-fn script_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("scripts")
-        .join("prosody")
-}
-
-fn script_command() -> Command {
-    let mut cmd = Command::new(script_path());
+fn script_command(kind: ServerKind) -> Command {
+    let mut cmd = Command::new(kind.script());
     cmd.stdin(Stdio::null()).kill_on_drop(true);
     cmd
 }
 
 async fn run(mut cmd: Command, what: &str) -> Output {
+    let program = cmd.as_std().get_program().to_string_lossy().into_owned();
     cmd.output()
         .await
-        .unwrap_or_else(|e| panic!("cannot run {what} ({}): {e}", script_path().display()))
+        .unwrap_or_else(|e| panic!("cannot run {what} ({program}): {e}"))
 }
 
-/// `scripts/prosody start DIR ARGS...`, tied to this process's lifetime.
-async fn run_start(dir: &Path, args: &[String]) -> Started {
-    let mut cmd = script_command();
+/// `scripts/{prosody,ejabberd} start DIR ARGS...`, tied to this process's
+/// lifetime.
+async fn run_start(kind: ServerKind, dir: &Path, args: &[String]) -> Started {
+    let mut cmd = script_command(kind);
     cmd.arg("start")
         .arg(dir)
         .args(args)
@@ -321,19 +447,26 @@ async fn run_start(dir: &Path, args: &[String]) -> Started {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        let hint = if stderr.contains("scripts/prosody install") {
-            "\nProsody 13 is not installed: run `scripts/prosody install` (as root) first."
-        } else {
-            ""
+        let hint = match kind {
+            ServerKind::Prosody if stderr.contains("scripts/prosody install") => {
+                "\nProsody 13 is not installed: run `scripts/prosody install` (as root) first."
+            }
+            ServerKind::Ejabberd if stderr.contains("scripts/ejabberd install") => {
+                "\nejabberd is not installed: run `scripts/ejabberd install` (as root) first."
+            }
+            _ => "",
         };
         panic!(
-            "cannot start the test Prosody in {} ({}):\n{stderr}{hint}",
+            "cannot start the test {kind:?} in {} ({}):\n{stderr}{hint}",
             dir.display(),
             out.status
         );
     }
     parse_started(&stdout).unwrap_or_else(|e| {
-        panic!("unexpected output from scripts/prosody start ({e}):\n{stdout}\n{stderr}")
+        panic!(
+            "unexpected output from {} start ({e}):\n{stdout}\n{stderr}",
+            kind.script().display()
+        )
     })
 }
 
@@ -427,9 +560,37 @@ mod tests {
         }
     }
 
+    /// Options for `kind` and nothing else (not `JABBERKIT_TEST_SERVER`).
+    fn of(kind: ServerKind) -> ServerOptions {
+        ServerOptions {
+            kind,
+            ..ServerOptions::default()
+        }
+    }
+
+    /// No error in the server's log (each server has its own format).
+    fn assert_no_errors(server: &TestServer) {
+        let log = server.log_tail(50);
+        let bad = match server.kind() {
+            ServerKind::Prosody => log.contains("\terror\t"),
+            ServerKind::Ejabberd => log.contains("[error]") || log.contains("[critical]"),
+        };
+        assert!(!bad, "{log}");
+    }
+
     #[tokio::test]
     async fn server_starts_registers_and_offers_starttls() {
-        let server = TestServer::start().await;
+        starts_registers_and_offers_starttls(ServerKind::Prosody).await;
+    }
+
+    #[tokio::test]
+    async fn ejabberd_starts_registers_and_offers_starttls() {
+        starts_registers_and_offers_starttls(ServerKind::Ejabberd).await;
+    }
+
+    async fn starts_registers_and_offers_starttls(kind: ServerKind) {
+        let server = TestServer::start_with(of(kind)).await;
+        assert_eq!(server.kind(), kind);
         assert_eq!(server.domain(), "example.test");
         assert!(connects(server.starttls_addr()).await);
         assert!(connects(server.direct_tls_addr()).await);
@@ -443,16 +604,23 @@ mod tests {
             features.contains("urn:ietf:params:xml:ns:xmpp-tls"),
             "no STARTTLS offered: {features}"
         );
-        assert!(
-            !server.log_tail(50).contains("\terror\t"),
-            "{}",
-            server.log_tail(50)
-        );
+        // Registering again resets the password, it does not fail.
+        server.register("alice", "other").await;
+        assert_no_errors(&server);
     }
 
     #[tokio::test]
     async fn server_restarts_on_the_same_ports_with_its_accounts() {
-        let server = TestServer::start().await;
+        restarts_on_the_same_ports_with_its_accounts(ServerKind::Prosody).await;
+    }
+
+    #[tokio::test]
+    async fn ejabberd_restarts_on_the_same_ports_with_its_accounts() {
+        restarts_on_the_same_ports_with_its_accounts(ServerKind::Ejabberd).await;
+    }
+
+    async fn restarts_on_the_same_ports_with_its_accounts(kind: ServerKind) {
+        let server = TestServer::start_with(of(kind)).await;
         server.register("bob", "secret").await;
         let (starttls, direct) = (server.starttls_addr(), server.direct_tls_addr());
         let first_pid = server.pid().expect("running after start");
@@ -461,7 +629,7 @@ mod tests {
         assert_eq!(server.pid(), None);
         assert!(
             !is_alive(first_pid),
-            "prosody {first_pid} still alive after stop"
+            "server {first_pid} still alive after stop"
         );
         assert!(
             !connects(starttls).await,
@@ -481,10 +649,16 @@ mod tests {
         );
         assert!(connects(starttls).await);
         assert!(connects(direct).await);
-        assert!(server
-            .dir()
-            .join("data/example%2etest/accounts/bob.dat")
-            .exists());
+        match kind {
+            ServerKind::Prosody => assert!(server
+                .dir()
+                .join("data/example%2etest/accounts/bob.dat")
+                .exists()),
+            ServerKind::Ejabberd => {
+                let users = server.ctl(&["registered_users", "example.test"]).await;
+                assert!(users.lines().any(|l| l.trim() == "bob"), "{users}");
+            }
+        }
 
         // restart() on a running server stops it first.
         server.restart().await;
@@ -493,14 +667,23 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_the_server_stops_it_and_removes_its_directory() {
-        let server = TestServer::start().await;
+        drop_stops_and_removes(ServerKind::Prosody).await;
+    }
+
+    #[tokio::test]
+    async fn dropping_an_ejabberd_stops_it_and_removes_its_directory() {
+        drop_stops_and_removes(ServerKind::Ejabberd).await;
+    }
+
+    async fn drop_stops_and_removes(kind: ServerKind) {
+        let server = TestServer::start_with(of(kind)).await;
         let pid = server.pid().expect("running after start");
         let dir = server.dir().to_path_buf();
         let addr = server.starttls_addr();
         assert!(is_alive(pid));
 
         drop(server);
-        assert!(!is_alive(pid), "prosody {pid} still alive after drop");
+        assert!(!is_alive(pid), "server {pid} still alive after drop");
         assert!(!connects(addr).await);
         if std::env::var_os(KEEP_ENV).is_none() {
             assert!(!dir.exists(), "{} left behind", dir.display());
@@ -512,12 +695,12 @@ mod tests {
         let opts = ServerOptions {
             hibernation_secs: 5,
             archive_in_memory: true,
-            ..ServerOptions::default()
+            ..of(ServerKind::Prosody)
         };
         let (a, b, c) = tokio::join!(
             TestServer::start_with(opts.clone()),
-            TestServer::start(),
-            TestServer::start(),
+            TestServer::start_with(of(ServerKind::Prosody)),
+            TestServer::start_with(of(ServerKind::Prosody)),
         );
         let mut ports: Vec<u16> = [&a, &b, &c]
             .iter()
@@ -540,9 +723,53 @@ mod tests {
         assert!(!config.contains(r#"storage = { archive = "memory" }"#));
     }
 
+    /// Two ejabberd nodes and a Prosody at once: distinct ports, their own
+    /// options, and each node answers ejabberdctl on its own.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn parallel_ejabberds_get_distinct_ports_and_options() {
+        let opts = ServerOptions {
+            hibernation_secs: 5,
+            stanza_limit: Some(20_000),
+            ..of(ServerKind::Ejabberd)
+        };
+        let (a, b, c) = tokio::join!(
+            TestServer::start_with(opts),
+            TestServer::start_with(of(ServerKind::Ejabberd)),
+            TestServer::start_with(of(ServerKind::Prosody)),
+        );
+        let mut ports: Vec<u16> = [&a, &b, &c]
+            .iter()
+            .flat_map(|s| [s.starttls_addr().port(), s.direct_tls_addr().port()])
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), 6, "ports shared between servers: {ports:?}");
+
+        let config = std::fs::read_to_string(a.dir().join("ejabberd.yml")).expect("config");
+        assert!(config.contains("resume_timeout: 5\n"), "{config}");
+        assert!(config.contains("max_stanza_size: 20000\n"), "{config}");
+        let config = std::fs::read_to_string(b.dir().join("ejabberd.yml")).expect("config");
+        assert!(config.contains("resume_timeout: 60\n"), "{config}");
+
+        a.register("only_on_a", "secret").await;
+        let list = ["registered_users", "example.test"];
+        assert!(a.ctl(&list).await.contains("only_on_a"));
+        assert!(!b.ctl(&list).await.contains("only_on_a"));
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "no_sasl2 needs Prosody")]
+    async fn ejabberd_refuses_no_sasl2() {
+        TestServer::start_with(ServerOptions {
+            no_sasl2: true,
+            ..of(ServerKind::Ejabberd)
+        })
+        .await;
+    }
+
     #[tokio::test]
     async fn shell_lists_the_modules_the_tests_rely_on() {
-        let server = TestServer::start().await;
+        let server = TestServer::start_with(of(ServerKind::Prosody)).await;
         let modules = server.shell("module:list('example.test')").await;
         for module in [
             "smacks",
@@ -591,33 +818,72 @@ mod tests {
             .expect("valid DNS name")
     }
 
-    #[tokio::test]
-    async fn rustls_trusts_the_test_ca_on_direct_tls() {
-        let server = TestServer::start().await;
+    /// Opens a stream over direct TLS (header with `from`, which ejabberd
+    /// wants before it offers SASL2) and returns everything up to the end
+    /// of the features.
+    async fn direct_tls_features(server: &TestServer) -> String {
         let tcp = TcpStream::connect(server.direct_tls_addr())
             .await
             .expect("connect to direct TLS port");
-        let mut tls = tls_connector(&server)
+        let mut tls = tls_connector(server)
             .connect(server_name(), tcp)
             .await
             .expect("rustls accepts the test certificate");
-        let header = "<?xml version='1.0'?><stream:stream to='example.test' version='1.0' \
-                      xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>";
+        let header = "<?xml version='1.0'?><stream:stream to='example.test' \
+                      from='alice@example.test' version='1.0' xmlns='jabber:client' \
+                      xmlns:stream='http://etherx.jabber.org/streams'>";
         tls.write_all(header.as_bytes())
             .await
             .expect("send stream header");
+        let mut got = String::new();
         let mut buf = vec![0u8; 8192];
-        let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
-            .await
-            .expect("reply within 5 s")
-            .expect("read over TLS");
-        let reply = String::from_utf8_lossy(&buf[..n]);
+        while !got.contains("</stream:features>") {
+            let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
+                .await
+                .expect("reply within 5 s")
+                .expect("read over TLS");
+            assert!(n > 0, "server closed the stream: {got}");
+            got.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        got
+    }
+
+    #[tokio::test]
+    async fn rustls_trusts_the_test_ca_on_direct_tls() {
+        let server = TestServer::start_with(of(ServerKind::Prosody)).await;
+        let reply = direct_tls_features(&server).await;
         assert!(reply.contains("<stream:stream"), "{reply}");
+    }
+
+    /// What the fast-login tests rely on: SASL2 with Bind2, inline stream
+    /// management and FAST, over ejabberd's direct TLS port.
+    #[tokio::test]
+    async fn ejabberd_offers_sasl2_bind2_and_fast_over_direct_tls() {
+        let server = TestServer::start_with(of(ServerKind::Ejabberd)).await;
+        let features = direct_tls_features(&server).await;
+        for ns in [
+            "urn:xmpp:sasl:2",
+            "urn:xmpp:bind:0",
+            "urn:xmpp:sm:3",
+            "urn:xmpp:fast:0",
+            "SCRAM-SHA-256",
+        ] {
+            assert!(features.contains(ns), "{ns} not offered: {features}");
+        }
     }
 
     #[tokio::test]
     async fn rustls_trusts_the_test_ca_after_starttls() {
-        let server = TestServer::start().await;
+        rustls_after_starttls(ServerKind::Prosody).await;
+    }
+
+    #[tokio::test]
+    async fn rustls_trusts_ejabberds_certificate_after_starttls() {
+        rustls_after_starttls(ServerKind::Ejabberd).await;
+    }
+
+    async fn rustls_after_starttls(kind: ServerKind) {
+        let server = TestServer::start_with(of(kind)).await;
         let mut tcp = TcpStream::connect(server.starttls_addr())
             .await
             .expect("connect to STARTTLS port");
@@ -659,5 +925,11 @@ mod tests {
         assert_eq!(started.ca, PathBuf::from("/tmp/x/ca.pem"));
         assert_eq!(started.pid, 42);
         assert!(parse_started("DOMAIN=example.test\n").is_err());
+    }
+
+    #[test]
+    fn server_kind_defaults_to_prosody() {
+        assert_eq!(ServerKind::default(), ServerKind::Prosody);
+        assert!(ServerKind::Ejabberd.script().ends_with("scripts/ejabberd"));
     }
 }

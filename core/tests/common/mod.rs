@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use jabberkit::{Client, ClientConfig, ConnectionState, DeliveryState, Direction, Event, TlsMode};
-use jabberkit_testkit::server::TestServer;
+use jabberkit_testkit::server::{ServerKind, TestServer};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
@@ -142,9 +142,17 @@ pub async fn devices(server: &TestServer) -> Devices {
     }
 }
 
-/// Hands `stanza` to the server's router as if it came from its `from`.
+/// Hands `stanza` to the server's router as if it came from its `from`
+/// (Prosody's admin shell, or ejabberdctl send_stanza).
 pub async fn inject(server: &TestServer, stanza: Message) {
+    let text = |j: &Option<Jid>| j.as_ref().map(Jid::to_string).unwrap_or_default();
+    let (from, to) = (text(&stanza.from), text(&stanza.to));
     let xml = String::from(&Element::from(stanza));
+    if server.kind() == ServerKind::Ejabberd {
+        let out = server.ctl(&["send_stanza", &from, &to, &xml]).await;
+        assert!(!out.contains("rror"), "injection failed: {out}");
+        return;
+    }
     assert!(!xml.contains("]==]"), "{xml}");
     let out = server
         .shell(&format!(
