@@ -329,7 +329,10 @@ async fn a_private_message_is_its_senders_own_conversation_and_another_occupant_
 
     // Another occupant claims to correct it: stored as carol's own words,
     // in carol's own conversation; alice's stays as she wrote it.
-    let remote_id = got.origin_id.clone().expect("our messages carry an origin-id");
+    let remote_id = got
+        .origin_id
+        .clone()
+        .expect("our messages carry an origin-id");
     let forged = message(
         &format!("{ROOM}/carol"),
         &p.bob.jid,
