@@ -42,25 +42,6 @@ fn account(
     Account::new(cfg)
 }
 
-async fn online_then_gone(mut a: Account) {
-    a.client.connect().expect("connect");
-    a.wait_online().await;
-    a.client.disconnect().await;
-}
-
-async fn refused(mut a: Account) -> FailureReason {
-    a.client.connect().expect("connect");
-    match a
-        .wait_for("failed", |e| {
-            matches!(e, Event::ConnectionState(ConnectionState::Failed { .. }))
-        })
-        .await
-    {
-        Event::ConnectionState(ConnectionState::Failed { reason }) => reason,
-        _ => unreachable!(),
-    }
-}
-
 async fn chat_both_ways(tls: TlsMode) {
     let server = ejabberd().await;
     let alice_jid = server.register("alice", PASSWORD).await;

@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use jabberkit::{ConnectionState, Event, FailureReason, TlsMode};
+use jabberkit::{FailureReason, TlsMode};
 use jabberkit_testkit::proxy::FaultProxy;
 use jabberkit_testkit::server::{ServerOptions, TestServer};
 
@@ -23,25 +23,6 @@ fn account(server: &TestServer, jid: &str, password: &str, dir: &std::path::Path
     );
     cfg.password = password.to_owned();
     Account::new(cfg)
-}
-
-async fn online_then_gone(mut a: Account) {
-    a.client.connect().expect("connect");
-    a.wait_online().await;
-    a.client.disconnect().await;
-}
-
-async fn refused(mut a: Account) -> FailureReason {
-    a.client.connect().expect("connect");
-    match a
-        .wait_for("failed", |e| {
-            matches!(e, Event::ConnectionState(ConnectionState::Failed { .. }))
-        })
-        .await
-    {
-        Event::ConnectionState(ConnectionState::Failed { reason }) => reason,
-        _ => unreachable!(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -511,43 +511,16 @@ async fn after_a_scram_login_a_server_offering_less_is_refused_as_a_downgrade() 
 async fn a_session_bound_to_another_account_is_refused() {
     init_logs();
     let fake = FakeServer::start(|conn| async move {
-        let Ok(mut tls) = conn.accept_tls().await else {
+        let Some(mut tls) = logged_in(conn).await else {
             return;
         };
-        read_header(&mut tls).await;
-        tls.write(HEADER).await;
-        tls.write(
-            "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\
-             <mechanism>PLAIN</mechanism></mechanisms></stream:features>",
-        )
-        .await;
-        if tls.read_until("</auth>").await.is_none() {
-            return;
-        }
-        tls.consume();
-        tls.write("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
-            .await;
-        read_header(&mut tls).await;
-        tls.write(HEADER).await;
         tls.write(
             "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>",
         )
         .await;
-        let Some(bind) = tls.read_until("</iq>").await else {
+        if bind(&mut tls, "mallory@example.test/x").await.is_none() {
             return;
-        };
-        let at = bind.find("id=").expect("an iq id") + 4;
-        let id = bind[at..]
-            .split(['\'', '"'])
-            .next()
-            .unwrap_or("")
-            .to_owned();
-        tls.consume();
-        tls.write(&format!(
-            "<iq type='result' id='{id}'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>\
-             <jid>mallory@example.test/x</jid></bind></iq>"
-        ))
-        .await;
+        }
         // Keep the stream open: the client must leave on its own.
         let _ = tls.read_until("</stream:stream>").await;
     })
@@ -579,15 +552,15 @@ async fn logged_in(conn: Conn) -> Option<Conn> {
 const BIND_AND_SM: &str = "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>\
     <sm xmlns='urn:xmpp:sm:3'/></stream:features>";
 
-/// Answers the client's bind request for alice.
-async fn bind(tls: &mut Conn) -> Option<()> {
+/// Answers the client's bind request with `jid`.
+async fn bind(tls: &mut Conn, jid: &str) -> Option<()> {
     let request = tls.read_until("</iq>").await?;
     let at = request.find("id=")? + 4;
     let id = request[at..].split(['\'', '"']).next()?.to_owned();
     tls.consume();
     tls.write(&format!(
         "<iq type='result' id='{id}'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>\
-         <jid>{JID}/x</jid></bind></iq>"
+         <jid>{jid}</jid></bind></iq>"
     ))
     .await;
     Some(())
@@ -629,7 +602,9 @@ async fn enabled_in_answer_to_a_resumption_is_retried_not_a_crash() {
             tls.write(BIND_AND_SM).await;
             if n == 0 {
                 // A first session with resumable stream management...
-                if bind(&mut tls).await.is_none() || tls.read_until("<enable").await.is_none() {
+                if bind(&mut tls, &format!("{JID}/x")).await.is_none()
+                    || tls.read_until("<enable").await.is_none()
+                {
                     return;
                 }
                 tls.consume();

@@ -80,6 +80,41 @@ fn insert_incoming_in(
     tx: &Transaction<'_>,
     m: &NewIncoming<'_>,
 ) -> Result<Option<Message>, StoreError> {
+    insert_received_in(
+        tx,
+        Received {
+            conversation: m.from,
+            sender: m.from,
+            remote_id: m.remote_id,
+            origin_id: m.origin_id,
+            stanza_id: m.stanza_id,
+            body: m.body,
+            timestamp: m.timestamp,
+            markable: m.markable,
+        },
+    )
+}
+
+/// Someone else's message as stored: in a one-to-one chat the conversation
+/// and the sender are the peer; in a room, the room and the occupant.
+pub(super) struct Received<'a> {
+    pub conversation: &'a str,
+    pub sender: &'a str,
+    pub remote_id: Option<&'a str>,
+    pub origin_id: Option<&'a str>,
+    pub stanza_id: Option<&'a str>,
+    pub body: &'a str,
+    pub timestamp: chrono::DateTime<chrono::Utc>,
+    pub markable: bool,
+}
+
+/// The one insert of someone else's message: the unique indexes drop a
+/// copy (`None`), a new one becomes its conversation's last (if newest)
+/// and raises the unread count.
+pub(super) fn insert_received_in(
+    tx: &Transaction<'_>,
+    m: Received<'_>,
+) -> Result<Option<Message>, StoreError> {
     let id = uuid::Uuid::new_v4().to_string();
     let seq = next_seq(tx)?;
     let timestamp = m.timestamp.timestamp_millis();
@@ -88,13 +123,14 @@ fn insert_incoming_in(
         .prepare_cached(
             "INSERT INTO messages (id, seq, conversation, direction, sender, body, timestamp, \
              origin_id, stanza_id, remote_id, state, markable) \
-             VALUES (?1, ?2, ?3, 'in', ?3, ?4, ?5, ?6, ?7, ?8, 'received', ?9) \
+             VALUES (?1, ?2, ?3, 'in', ?4, ?5, ?6, ?7, ?8, ?9, 'received', ?10) \
              ON CONFLICT DO NOTHING",
         )?
         .execute(params![
             id,
             seq,
-            m.from,
+            m.conversation,
+            m.sender,
             m.body,
             timestamp,
             m.origin_id,
@@ -104,7 +140,7 @@ fn insert_incoming_in(
         ])?;
     if inserted == 0 {
         tracing::debug!(
-            from = m.from,
+            sender = m.sender,
             stanza_id = m.stanza_id,
             origin_id = m.origin_id,
             remote_id = m.remote_id,
@@ -112,10 +148,10 @@ fn insert_incoming_in(
         );
         return Ok(None);
     }
-    touch_conversation(tx, m.from, &id, timestamp, seq)?;
+    touch_conversation(tx, m.conversation, &id, timestamp, seq)?;
     // Only a new incoming message counts: a copy returned above.
     tx.prepare_cached("UPDATE conversations SET unread = unread + 1 WHERE peer = ?1")?
-        .execute([m.from])?;
+        .execute([m.conversation])?;
     let message = load_message(tx, &id)?
         .ok_or_else(|| corrupt(format!("message {id} missing right after insert")))?;
     Ok(Some(message))

@@ -34,6 +34,17 @@ pub(crate) type StoredToken = (String, String, i64);
 impl Store {
     /// This installation's user-agent id, created (a random UUID) on first use.
     pub(crate) fn agent_id(&self) -> Result<String, StoreError> {
+        // Read first: every login asks, and the writer may be busy with a
+        // catch-up page.
+        let known: Option<String> = self
+            .read()
+            .query_row("SELECT agent_id FROM login_agent WHERE id = 1", [], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        if let Some(id) = known {
+            return Ok(id);
+        }
         let fresh = uuid::Uuid::new_v4().to_string();
         let conn = self.conn();
         conn.execute(

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
-use super::{corrupt, load_message, next_seq, touch_conversation, Message, Store, StoreError};
+use super::batch::{insert_received_in, Received};
+use super::{Message, Store, StoreError};
 use crate::model::{Occupant, Room};
 
 /// A room message from another occupant, as the room sent it.
@@ -214,37 +215,21 @@ impl Store {
     ) -> Result<Option<Message>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let seq = next_seq(&tx)?;
-        let timestamp = m.timestamp.timestamp_millis();
-        let inserted = tx
-            .prepare_cached(
-                "INSERT INTO messages (id, seq, conversation, direction, sender, body, timestamp, \
-                 origin_id, stanza_id, remote_id, state, markable) \
-                 VALUES (?1, ?2, ?3, 'in', ?4, ?5, ?6, ?7, ?8, ?9, 'received', 0) \
-                 ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![
-                id,
-                seq,
-                m.room,
-                m.sender,
-                m.body,
-                timestamp,
-                m.origin_id,
-                m.stanza_id,
-                m.remote_id
-            ])?;
-        if inserted == 0 {
-            return Ok(None);
-        }
-        touch_conversation(&tx, m.room, &id, timestamp, seq)?;
-        tx.prepare_cached("UPDATE conversations SET unread = unread + 1 WHERE peer = ?1")?
-            .execute([m.room])?;
-        let message = load_message(&tx, &id)?
-            .ok_or_else(|| corrupt(format!("message {id} missing right after insert")))?;
+        let stored = insert_received_in(
+            &tx,
+            Received {
+                conversation: m.room,
+                sender: m.sender,
+                remote_id: m.remote_id,
+                origin_id: m.origin_id,
+                stanza_id: m.stanza_id,
+                body: m.body,
+                timestamp: m.timestamp,
+                markable: false,
+            },
+        )?;
         tx.commit()?;
-        Ok(Some(message))
+        Ok(stored)
     }
 }
 

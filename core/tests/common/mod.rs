@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use jabberkit::{Client, ClientConfig, ConnectionState, DeliveryState, Direction, Event, TlsMode};
+use jabberkit::{
+    Client, ClientConfig, ConnectionState, DeliveryState, Direction, Event, FailureReason, TlsMode,
+};
 use jabberkit_testkit::server::{ServerKind, TestServer};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_xmpp::jid::Jid;
@@ -318,4 +320,26 @@ pub fn stored_bodies(client: &Client, with: &str, direction: Direction) -> HashM
         }
     }
     out
+}
+
+/// Connects, waits until online, and disconnects (a login, for its effect
+/// on the store: a pin, a FAST token).
+pub async fn online_then_gone(mut a: Account) {
+    a.client.connect().expect("connect");
+    a.wait_online().await;
+    a.client.disconnect().await;
+}
+
+/// Connects and waits for the verdict that ends the login for good.
+pub async fn refused(mut a: Account) -> FailureReason {
+    a.client.connect().expect("connect");
+    match a
+        .wait_for("failed", |e| {
+            matches!(e, Event::ConnectionState(ConnectionState::Failed { .. }))
+        })
+        .await
+    {
+        Event::ConnectionState(ConnectionState::Failed { reason }) => reason,
+        _ => unreachable!(),
+    }
 }

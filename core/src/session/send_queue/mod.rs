@@ -384,7 +384,7 @@ impl SendQueue {
             return;
         }
         if msg.state != DeliveryState::Delivered
-            && is_joined_or_known_room(&self.store, msg.conversation.as_str())
+            && self.store.is_room(&msg.conversation).unwrap_or(false)
             && reason.starts_with("NotAcceptable")
         {
             // A room refuses what comes while we are not in it (a stream
@@ -423,7 +423,3 @@ impl SendQueue {
 
 #[cfg(test)]
 mod tests;
-
-fn is_joined_or_known_room(store: &Store, jid: &str) -> bool {
-    store.is_room(jid).unwrap_or(false)
-}

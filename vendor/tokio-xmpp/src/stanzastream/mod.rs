@@ -215,9 +215,7 @@ impl StanzaStream {
     /// full for example because of a slow server, you can still receive
     /// data).
     pub fn new(
-        mut connector: Box<
-            dyn FnMut(Option<String>, oneshot::Sender<Connection>) + Send + 'static,
-        >,
+        mut connector: Box<dyn FnMut(Option<String>, oneshot::Sender<Connection>) + Send + 'static>,
         queue_depth: usize,
     ) -> Self {
         Self::new_resumable(

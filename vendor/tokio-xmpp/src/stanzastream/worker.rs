@@ -462,7 +462,10 @@ impl Future for Close<'_> {
 fn resume_info(sm_state: Option<&SmState>) -> Option<ResumeInfo> {
     sm_state
         .and_then(|s| s.resume_info())
-        .map(|(id, h)| ResumeInfo { id: id.to_owned(), h })
+        .map(|(id, h)| ResumeInfo {
+            id: id.to_owned(),
+            h,
+        })
 }
 
 pub(super) fn parse_error_to_stream_error(e: xso::error::Error) -> StreamError {

@@ -12,7 +12,8 @@ use rxml::NcNameStr;
 use xso::{error::Error, fromxml::FallibleBuilder, AsXml, FromEventsBuilder, FromXml};
 
 use xmpp_parsers::{
-    component, sasl, sm, starttls, stream_error::ReceivedStreamError, stream_features::StreamFeatures,
+    component, sasl, sm, starttls, stream_error::ReceivedStreamError,
+    stream_features::StreamFeatures,
 };
 
 use crate::Stanza;
