@@ -8,7 +8,7 @@
 //! everything else is retried, sooner when the app says the network is back,
 //! and not at all while the app says there is no network.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ use tokio_xmpp::Error as XmppError;
 use super::connector::{Connector, TlsSetupError};
 use super::memory::LoginMemory;
 use super::sasl::{DowngradeRefused, LoginRefused};
+use super::streak::Streak;
 use super::LinkEvent;
 use crate::model::FailureReason;
 
@@ -52,11 +53,11 @@ pub(super) struct Establisher {
     /// one) or `Closed` with a fatal verdict. The link hands it to the
     /// session, which decides what the app sees.
     pub reports: mpsc::UnboundedSender<LinkEvent>,
-    /// Logins handed to the stream since it was last online. Above zero at
-    /// the start of a run, the last login led nowhere (the stream broke
-    /// while binding or resuming): back off as after a failure, so that a
-    /// negotiation the server keeps refusing cannot spin the radio.
-    pub unproductive: AtomicU32,
+    /// How the last logins ended: one that led nowhere (the stream broke
+    /// while binding or resuming), or sessions that keep dying at once,
+    /// make the next one wait as after a failure, so that a server that
+    /// keeps refusing cannot spin the radio.
+    pub streak: Streak,
     /// Send a FAST `<authenticate/>` with the stream header, before the
     /// features arrive. Cleared when a server turns out not to offer SASL2
     /// any more; set again by a FAST login.
@@ -75,9 +76,9 @@ impl Establisher {
         let mut network = self.network.clone();
         let mut shutdown = self.shutdown.subscribe();
         let mut failures = 0u32;
-        let unproductive = self.unproductive.load(Ordering::Relaxed);
+        let unproductive = self.streak.failures();
         if unproductive > 0 {
-            tracing::warn!("the last {unproductive} logins never got online");
+            tracing::warn!("the last {unproductive} logins never got online or died at once");
             if self
                 .back_off(unproductive, &mut network, &mut shutdown)
                 .await
@@ -112,7 +113,7 @@ impl Establisher {
             };
             let error = match result {
                 Ok(Ok(conn)) => {
-                    self.unproductive.fetch_add(1, Ordering::Relaxed);
+                    self.streak.handed();
                     if slot.send(conn).is_err() {
                         tracing::debug!("link closed while connecting");
                     }

@@ -19,10 +19,11 @@ mod memory;
 mod sasl;
 mod sasl2;
 mod socket;
+mod streak;
 
 pub(crate) use memory::{FastToken, LoginMemory};
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -146,7 +147,7 @@ impl Link {
             network,
             shutdown: shutdown.clone(),
             reports: reports_tx,
-            unproductive: AtomicU32::new(0),
+            streak: Default::default(),
             quick_start: AtomicBool::new(true),
         });
         let progress = establisher.clone();
@@ -186,7 +187,7 @@ impl Link {
                         }));
                     }
                     tracing::info!(%bound_jid, "new session");
-                    self.establisher.unproductive.store(0, Ordering::Relaxed);
+                    self.establisher.streak.online();
                     // Armed only once the session has settled (see `settled`).
                     let acks = features.stream_management.is_some();
                     if !acks {
@@ -205,7 +206,7 @@ impl Link {
                 }
                 Some(StreamEvent0::Stream(StreamEvent::Resumed)) => {
                     tracing::info!("session resumed");
-                    self.establisher.unproductive.store(0, Ordering::Relaxed);
+                    self.establisher.streak.online();
                     self.csi.arm();
                     if self.csi.is_inactive() {
                         // Nothing else may flush the stream after a resumption.

@@ -264,6 +264,7 @@ impl Running {
             }
             LinkEvent::Suspended => {
                 self.online = false;
+                self.queue.suspended();
                 Flow::Continue
             }
             LinkEvent::Retrying { .. } => Flow::Continue,

@@ -22,6 +22,7 @@ use crate::events::EventHub;
 use crate::model::{DeliveryState, Direction, Event, Message as Stored};
 use crate::outbox::{self, Progress, Report};
 use crate::store::{PendingStanza, Store};
+use quarantine::Quarantine;
 
 /// A stanza to push, and the queue entry (message, correction or stanza id) it
 /// belongs to: the session sends it, then calls [`SendQueue::track`].
@@ -67,6 +68,8 @@ pub(crate) struct SendQueue {
     /// How often each entry was pushed again on this session: a stanza the
     /// server keeps refusing waits for the next session instead of looping.
     resent: HashMap<String, u32>,
+    /// Messages that kill the sessions they go out on.
+    quarantine: Quarantine,
 }
 
 /// Most times one entry is pushed again on one session after being lost.
@@ -98,6 +101,7 @@ impl SendQueue {
             rooms: Joined::default(),
             requeued: HashSet::new(),
             resent: HashMap::new(),
+            quarantine: Quarantine::default(),
         }
     }
 
@@ -105,6 +109,7 @@ impl SendQueue {
     /// goes again, in outbox order, ahead of what was queued since. `acks`:
     /// whether this session has stream management.
     pub(crate) fn fresh_session(&mut self, acks: bool, max_bytes: Option<u32>) {
+        self.blame();
         self.generation += 1;
         self.in_flight.clear();
         self.acks = acks;
@@ -274,6 +279,10 @@ impl SendQueue {
             // the session pushes it once we are in.
             return None;
         }
+        if let Some(reason) = self.refused(msg.body.len()) {
+            self.fail(&msg.id, &reason);
+            return None;
+        }
         self.requeued.remove(&msg.id);
         if let Err(e) = self.store.note_attempt(&msg.id) {
             tracing::warn!(id = msg.id, "cannot count a send attempt: {e}");
@@ -291,6 +300,7 @@ impl SendQueue {
             }
         }
         self.in_flight.insert(msg.id.clone(), Kind::Message);
+        self.pushed(&msg.id);
         Some(Push { stanza, id: msg.id })
     }
 
@@ -324,6 +334,7 @@ impl SendQueue {
             let acked = match (outcome, kind) {
                 // No stream management: written is all we will ever know.
                 (Outcome::Lost, _) if self.written.remove(&id) => self.settle_unacked(&id, kind),
+                (Outcome::Lost, _) if self.suspect(&id) => continue,
                 (Outcome::Lost, _) => {
                     let resent = self.resent.entry(id.clone()).or_insert(0);
                     *resent += 1;
@@ -335,6 +346,7 @@ impl SendQueue {
                     continue;
                 }
                 (Outcome::Acked, Kind::Message) => {
+                    self.cleared(&id);
                     states.push((id, DeliveryState::Acked));
                     continue;
                 }
@@ -421,5 +433,6 @@ impl SendQueue {
     }
 }
 
+mod quarantine;
 #[cfg(test)]
 mod tests;

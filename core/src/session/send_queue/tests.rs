@@ -222,3 +222,41 @@ fn a_message_bigger_than_the_server_accepts_fails_instead_of_closing_the_stream(
         "{m:?}"
     );
 }
+
+#[test]
+fn a_message_that_kills_two_sessions_in_a_row_fails_and_later_ones_as_large_too() {
+    let (mut q, store, _events) = queue();
+    q.fresh_session(true, None);
+    let small = enqueue(&store, "bob@example.test", "before it");
+    let big = enqueue(&store, "bob@example.test", &"x".repeat(20_000));
+    for round in 0..2 {
+        // Both go out; the server closes the stream at once.
+        let pushed: Vec<_> = q.outbox(None).into_iter().map(|p| p.id).collect();
+        assert_eq!(pushed, vec![small.clone(), big.clone()], "round {round}");
+        q.suspended();
+        q.fresh_session(true, None);
+    }
+    // Blamed twice, the big one failed; the small one goes again.
+    let pushed: Vec<_> = q.outbox(None).into_iter().map(|p| p.id).collect();
+    assert_eq!(pushed, vec![small.clone()]);
+    let m = store.message(&big).expect("read").expect("row");
+    assert_eq!(m.state, DeliveryState::Failed);
+    assert!(
+        m.failure_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("20000 bytes")),
+        "{m:?}"
+    );
+    // A later message as large fails before it can close a stream.
+    let later = enqueue(&store, "bob@example.test", &"y".repeat(25_000));
+    assert!(q.entry(&later).is_none());
+    let m = store.message(&later).expect("read").expect("row");
+    assert_eq!(m.state, DeliveryState::Failed);
+    // One early death is not enough: a message blamed once goes again.
+    let once = enqueue(&store, "bob@example.test", &"z".repeat(10_000));
+    assert!(q.entry(&once).is_some());
+    q.suspended();
+    q.fresh_session(true, None);
+    let pushed: Vec<_> = q.outbox(None).into_iter().map(|p| p.id).collect();
+    assert!(pushed.contains(&once), "{pushed:?}");
+}
