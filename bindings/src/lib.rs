@@ -29,8 +29,8 @@ pub use lists::{
 pub use logging::{init_logging, LogLevel};
 pub use types::{
     ClientConfig, ConnectionState, Contact, ContactPresence, Conversation, DeliveryState,
-    FailureReason, JabberKitError, Message, Password, SearchHit, Show, Subscription, TlsMode,
-    TypingState,
+    FailureReason, JabberKitError, Message, Occupant, Password, Room, RoomConfig, RoomError,
+    SearchHit, Show, Subscription, TlsMode, TypingState,
 };
 
 uniffi::setup_scaffolding!();
@@ -83,6 +83,21 @@ pub trait ContactListener: Send + Sync {
     fn on_presence(&self, from: String, show: Option<Show>, status: Option<String>);
     /// A contact's chat state changed.
     fn on_typing(&self, from: String, state: TypingState);
+}
+
+/// Receives group chat events (XEP-0045). A room's messages arrive on
+/// `MessageListener` like any other (their conversation is the room).
+#[uniffi::export(with_foreign)]
+pub trait RoomListener: Send + Sync {
+    /// We are in `room` as `nick` (after `join_room` or `create_room`, and
+    /// again after each new session).
+    fn on_room_joined(&self, room: String, nick: String);
+    /// `room` refused us or sent us away; `text` is the room's own words,
+    /// if any. It is not entered again automatically, except after a kick
+    /// (which only ends this visit).
+    fn on_room_error(&self, room: String, error: RoomError, text: Option<String>);
+    /// Who is in `room` changed: read `occupants(room)` again.
+    fn on_occupants_changed(&self, room: String);
 }
 
 /// Keeps a listener registered. `cancel()` (or `close()`/`deinit`) stops it.
@@ -142,11 +157,15 @@ impl Client {
     }
 
     /// Stores and queues a message; returns its id at once, even offline.
+    /// `to` is a contact's bare JID, a room joined with `join_room` (the
+    /// message is `Delivered` once the room sent it back to everyone), or
+    /// an occupant, `room@service/nick` (a private message).
     pub fn send_message(&self, to: String, body: String) -> Result<String, JabberKitError> {
         Ok(self.inner.send(&to, &body)?)
     }
 
-    /// Up to `limit` messages with `with`, older than message `before`, oldest first.
+    /// Up to `limit` messages with `with` (a peer, a room, or an occupant
+    /// for private messages), older than message `before`, oldest first.
     pub fn history(
         &self,
         with: String,
@@ -244,14 +263,14 @@ impl Client {
                 jabberkit::Event::ConversationRead { with } => {
                     Some(Box::new(move || listener.on_conversation_read(with)))
                 }
-                // Contact events go to `observe_contacts`.
+                // Contact events go to `observe_contacts`, room events
+                // to `observe_rooms`.
                 jabberkit::Event::ConnectionState(_)
                 | jabberkit::Event::Typing { .. }
                 | jabberkit::Event::RosterChanged
                 | jabberkit::Event::SubscriptionRequest { .. }
-                | jabberkit::Event::Presence { .. } => None,
-                // Group chat reaches the bindings in a later step (issue 9).
-                jabberkit::Event::RoomJoined { .. }
+                | jabberkit::Event::Presence { .. }
+                | jabberkit::Event::RoomJoined { .. }
                 | jabberkit::Event::RoomError { .. }
                 | jabberkit::Event::OccupantsChanged { .. } => None,
             }
@@ -312,6 +331,86 @@ impl Client {
                 | jabberkit::Event::OccupantsChanged { .. } => None,
             }
         })
+    }
+
+    /// Calls `listener` for every room joined, refused or left and every
+    /// change of a room's occupants.
+    pub fn observe_rooms(&self, listener: Arc<dyn RoomListener>) -> Arc<TaskHandle> {
+        self.observe(move |event| -> Option<Call> {
+            let listener = listener.clone();
+            match event {
+                jabberkit::Event::RoomJoined { room, nick } => {
+                    Some(Box::new(move || listener.on_room_joined(room, nick)))
+                }
+                jabberkit::Event::RoomError { room, error, text } => Some(Box::new(move || {
+                    listener.on_room_error(room, error.into(), text)
+                })),
+                jabberkit::Event::OccupantsChanged { room } => {
+                    Some(Box::new(move || listener.on_occupants_changed(room)))
+                }
+                jabberkit::Event::ConnectionState(_)
+                | jabberkit::Event::Message(_)
+                | jabberkit::Event::MessageState { .. }
+                | jabberkit::Event::MessageCorrected(_)
+                | jabberkit::Event::ConversationRead { .. }
+                | jabberkit::Event::CatchUp { .. }
+                | jabberkit::Event::RosterChanged
+                | jabberkit::Event::SubscriptionRequest { .. }
+                | jabberkit::Event::Presence { .. }
+                | jabberkit::Event::Typing { .. } => None,
+            }
+        })
+    }
+
+    /// Enters `room` (`room@conference.example.org`) as `nick`, with its
+    /// `password` if it has one; returns at once (one SQLite write). The
+    /// outcome arrives on `observe_rooms`: joined, or a `RoomError`. The
+    /// room is entered again on every new session until `leave_room` or a
+    /// refusal; offline, it is entered once online. InvalidInput for a
+    /// malformed room JID or nickname.
+    pub fn join_room(
+        &self,
+        room: String,
+        nick: String,
+        password: Option<Arc<Password>>,
+    ) -> Result<(), JabberKitError> {
+        let password = password.as_deref().map(Password::expose);
+        Ok(self.inner.join_room(&room, &nick, password)?)
+    }
+
+    /// Creates `room` and enters it as `nick`, its owner, set up as
+    /// `config` says; like `join_room` otherwise. If the room exists
+    /// already, this joins it (with `config.password`) and changes nothing.
+    pub fn create_room(
+        &self,
+        room: String,
+        nick: String,
+        config: RoomConfig,
+    ) -> Result<(), JabberKitError> {
+        Ok(self.inner.create_room(&room, &nick, config.into())?)
+    }
+
+    /// Leaves `room` and stops entering it on new sessions; its messages
+    /// stay in the store.
+    pub fn leave_room(&self, room: String) -> Result<(), JabberKitError> {
+        Ok(self.inner.leave_room(&room)?)
+    }
+
+    /// The rooms this account knows: those it is in, entering, or left
+    /// (`autojoin` false), with whether it is in each right now.
+    pub fn rooms(&self) -> Result<Vec<Room>, JabberKitError> {
+        Ok(self.inner.rooms()?.into_iter().map(Room::from).collect())
+    }
+
+    /// Who is in `room`, by nickname, as last seen (kept up to date while
+    /// in the room; `on_occupants_changed` says when to read again).
+    pub fn occupants(&self, room: String) -> Result<Vec<Occupant>, JabberKitError> {
+        Ok(self
+            .inner
+            .occupants(&room)?
+            .into_iter()
+            .map(Occupant::from)
+            .collect())
     }
 
     /// Tells `with` our chat state (XEP-0085); sent only while online, never stored.

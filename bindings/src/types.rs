@@ -15,9 +15,10 @@ pub enum TlsMode {
     StartTls,
 }
 
-/// An account's password. An object rather than a string so that nothing
-/// prints it: Kotlin's generated `ClientConfig.toString()`, Swift's
-/// `description` and Rust's `Debug` all show the object, never its value.
+/// An account's (or a room's) password. An object rather than a string so
+/// that nothing prints it: Kotlin's generated `ClientConfig.toString()`,
+/// Swift's `description` and Rust's `Debug` all show the object, never its
+/// value.
 #[derive(uniffi::Object)]
 pub struct Password(String);
 
@@ -33,6 +34,13 @@ impl Password {
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Password(<redacted>)")
+    }
+}
+
+impl Password {
+    /// The value, for the core; never for printing.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
     }
 }
 
@@ -195,10 +203,13 @@ impl From<jabberkit::DeliveryState> for DeliveryState {
 pub struct Message {
     /// Stable id; for outgoing messages the one `send_message` returned.
     pub id: String,
-    /// The peer's bare JID.
+    /// The conversation it belongs to: the peer's bare JID, a room's bare
+    /// JID, or an occupant's full JID (`room@service/nick`) for private
+    /// messages with someone in a room.
     pub conversation: String,
     pub outgoing: bool,
-    /// Bare JID of the author.
+    /// The author: a bare JID (ours for outgoing messages), or in a room
+    /// the occupant, `room@service/nick` (see `room_nick`).
     pub sender: String,
     pub body: String,
     /// Milliseconds since the Unix epoch, UTC.
@@ -207,10 +218,17 @@ pub struct Message {
     pub failure_reason: Option<String>,
     /// The body was corrected after it was first sent.
     pub corrected: bool,
+    /// In a room, the nickname of the occupant who said it: derived from
+    /// `sender` when it is `conversation/nick`. Null in one-to-one and
+    /// private conversations, and for our own messages (their sender is
+    /// our bare JID; our nick is the room's, see `rooms()`).
+    #[uniffi(default = None)]
+    pub room_nick: Option<String>,
 }
 
 impl From<jabberkit::Message> for Message {
     fn from(m: jabberkit::Message) -> Self {
+        let room_nick = room_nick(&m.conversation, &m.sender);
         Self {
             id: m.id,
             conversation: m.conversation,
@@ -221,14 +239,26 @@ impl From<jabberkit::Message> for Message {
             state: m.state.into(),
             failure_reason: m.failure_reason,
             corrected: m.corrected,
+            room_nick,
         }
+    }
+}
+
+/// The nick of a room message's `sender` (`room@service/nick`, where the
+/// conversation is the room); `None` for anything else, such as a private
+/// message (its conversation is the occupant's full JID itself).
+fn room_nick(conversation: &str, sender: &str) -> Option<String> {
+    match sender.split_once('/') {
+        Some((room, nick)) if room == conversation && !nick.is_empty() => Some(nick.to_owned()),
+        _ => None,
     }
 }
 
 /// One entry of the conversation list.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Conversation {
-    /// The peer's bare JID.
+    /// The peer's bare JID, a room's bare JID, or an occupant's full JID
+    /// (private messages in a room); see `Message.conversation`.
     pub peer: String,
     pub last_message: Message,
     /// Incoming messages since the conversation was last marked read.
@@ -441,5 +471,160 @@ impl From<TypingState> for jabberkit::TypingState {
             TypingState::Inactive => Self::Inactive,
             TypingState::Gone => Self::Gone,
         }
+    }
+}
+
+/// A room the account knows (group chat, XEP-0045).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Room {
+    /// The room's bare JID, `room@conference.example.org`: also its
+    /// conversation's name.
+    pub jid: String,
+    /// Our nickname in it.
+    pub nick: String,
+    /// In the room now. False while joining, while offline, and after a
+    /// refusal.
+    pub joined: bool,
+    /// Entered again on every new session (with its password) until the
+    /// app leaves it or the room sends us away.
+    pub autojoin: bool,
+    /// The room's subject, if it has one.
+    pub subject: Option<String>,
+}
+
+impl From<jabberkit::Room> for Room {
+    fn from(r: jabberkit::Room) -> Self {
+        Self {
+            jid: r.jid,
+            nick: r.nick,
+            joined: r.joined,
+            autojoin: r.autojoin,
+            subject: r.subject,
+        }
+    }
+}
+
+/// One person in a room.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Occupant {
+    pub nick: String,
+    /// `moderator`, `participant` or `visitor` (XEP-0045's names).
+    pub role: String,
+    /// `owner`, `admin`, `member`, `outcast` or `none`.
+    pub affiliation: String,
+    /// Their real bare JID, where the room shows it (non-anonymous rooms,
+    /// or to moderators).
+    pub jid: Option<String>,
+}
+
+impl From<jabberkit::Occupant> for Occupant {
+    fn from(o: jabberkit::Occupant) -> Self {
+        Self {
+            nick: o.nick,
+            role: o.role,
+            affiliation: o.affiliation,
+            jid: o.jid,
+        }
+    }
+}
+
+/// How a room we create is set up; every field has a default.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct RoomConfig {
+    /// A human name; the room's local part when null.
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    /// Protects the room with a password (an object, like the account's,
+    /// so that printing the config never shows it).
+    #[uniffi(default = None)]
+    pub password: Option<Arc<Password>>,
+    /// Only members may enter.
+    #[uniffi(default = false)]
+    pub members_only: bool,
+    /// The room stays when its last occupant leaves.
+    #[uniffi(default = false)]
+    pub persistent: bool,
+}
+
+impl From<RoomConfig> for jabberkit::RoomConfig {
+    fn from(c: RoomConfig) -> Self {
+        Self {
+            name: c.name,
+            password: c.password.map(|p| p.expose().to_owned()),
+            members_only: c.members_only,
+            persistent: c.persistent,
+        }
+    }
+}
+
+/// Why a room refused us, or sent us away: match on it to tell the user
+/// what to do (ask for a password, pick another nick…).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum RoomError {
+    /// The room has a password and none was given: ask for it.
+    PasswordRequired,
+    /// The password given is wrong.
+    WrongPassword,
+    /// We are banned from the room.
+    Banned,
+    /// Only members may enter.
+    MembersOnly,
+    /// Someone else has this nickname: join again with another.
+    NicknameInUse,
+    /// No such room (and we may not create it), or its owner is still
+    /// setting it up.
+    NotFound,
+    /// The room is full.
+    Full,
+    /// A moderator kicked us (we may join again).
+    Kicked { reason: Option<String> },
+    /// The room was destroyed.
+    Destroyed { reason: Option<String> },
+    /// Anything else: the server's condition (e.g. `forbidden`).
+    Other { condition: String },
+}
+
+impl From<jabberkit::RoomError> for RoomError {
+    fn from(e: jabberkit::RoomError) -> Self {
+        use jabberkit::RoomError as E;
+        match e {
+            E::PasswordRequired => Self::PasswordRequired,
+            E::WrongPassword => Self::WrongPassword,
+            E::Banned => Self::Banned,
+            E::MembersOnly => Self::MembersOnly,
+            E::NicknameInUse => Self::NicknameInUse,
+            E::NotFound => Self::NotFound,
+            E::Full => Self::Full,
+            E::Kicked { reason } => Self::Kicked { reason },
+            E::Destroyed { reason } => Self::Destroyed { reason },
+            E::Other { condition } => Self::Other { condition },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::room_nick;
+
+    #[test]
+    fn a_room_message_has_its_occupants_nick_and_nothing_else_has_one() {
+        let room = "tea@conference.example.org";
+        assert_eq!(
+            room_nick(room, "tea@conference.example.org/alice"),
+            Some("alice".into())
+        );
+        // A nick may hold a slash: everything after the first one.
+        assert_eq!(
+            room_nick(room, "tea@conference.example.org/a/b"),
+            Some("a/b".into())
+        );
+        // Our own room message: our bare JID.
+        assert_eq!(room_nick(room, "me@example.org"), None);
+        // One-to-one, and a private message (keyed by the occupant).
+        assert_eq!(room_nick("bob@example.org", "bob@example.org"), None);
+        let occupant = "tea@conference.example.org/bob";
+        assert_eq!(room_nick(occupant, occupant), None);
+        // Another room's occupant cannot pass as this room's.
+        assert_eq!(room_nick(room, "other@conference.example.org/bob"), None);
     }
 }

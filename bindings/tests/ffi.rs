@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use jabberkit_ffi::{
     Client, ClientConfig, ConnectionState, ConnectionStateListener, Contact, ContactPresence,
-    DeliveryState, JabberKitError, Message, MessageListener, Password, Show, TlsMode, TypingState,
+    DeliveryState, JabberKitError, Message, MessageListener, Occupant, Password, Room, RoomConfig,
+    Show, TlsMode, TypingState,
 };
 
 struct States(mpsc::Sender<(ConnectionState, String)>);
@@ -159,4 +160,63 @@ fn a_config_never_prints_its_password() {
     let printed = format!("{config:?}");
     assert!(!printed.contains("hunter2"), "{printed}");
     assert!(printed.contains("<redacted>"), "{printed}");
+}
+
+#[test]
+fn room_calls_work_offline_and_a_bad_room_is_a_typed_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let client = Client::new(config(dir.path())).expect("client");
+    let room = "tea@conference.example.test";
+    // Remembered at once, entered once online.
+    client
+        .join_room(room.into(), "me".into(), Some(Password::new("pw".into())))
+        .expect("join");
+    let expected = Room {
+        jid: room.into(),
+        nick: "me".into(),
+        joined: false,
+        autojoin: true,
+        subject: None,
+    };
+    assert_eq!(client.rooms().expect("rooms"), vec![expected.clone()]);
+    assert_eq!(
+        client.occupants(room.into()).expect("occupants"),
+        Vec::<Occupant>::new()
+    );
+    client.leave_room(room.into()).expect("leave");
+    let left = Room {
+        autojoin: false,
+        ..expected
+    };
+    assert_eq!(client.rooms().expect("rooms"), vec![left]);
+
+    for (room, nick) in [
+        ("conference.example.test", "me"),
+        ("x@@", "me"),
+        ("tea@conference.example.test", "  "),
+    ] {
+        assert!(
+            matches!(
+                client.join_room(room.into(), nick.into(), None),
+                Err(JabberKitError::InvalidInput { .. })
+            ),
+            "{room} as {nick:?}"
+        );
+    }
+    let config = RoomConfig {
+        name: Some("Tea".into()),
+        password: Some(Password::new("hunter2-secret".into())),
+        members_only: false,
+        persistent: true,
+    };
+    let printed = format!("{config:?}");
+    assert!(!printed.contains("hunter2"), "{printed}");
+    client
+        .create_room("coffee@conference.example.test".into(), "me".into(), config)
+        .expect("create");
+    assert!(client
+        .rooms()
+        .expect("rooms")
+        .iter()
+        .any(|r| r.jid == "coffee@conference.example.test" && r.autojoin));
 }

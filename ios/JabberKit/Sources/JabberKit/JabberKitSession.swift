@@ -36,6 +36,31 @@ public enum ContactEvent: Sendable, Equatable {
     case typing(from: String, state: TypingState)
 }
 
+/// What happens in group chat rooms (XEP-0045), in the order JabberKit
+/// reports it. A room's messages arrive on `messages` like any other: their
+/// conversation is the room's bare JID, and `Message.roomNick` says who said
+/// it.
+public enum RoomEvent: Sendable, Equatable {
+    /// We are in `room` as `nick` (after `joinRoom` or `createRoom`, and
+    /// again after each new session).
+    case joined(room: String, nick: String)
+    /// `room` refused us (a missing or wrong password, a ban, a nickname in
+    /// use…) or sent us away; `text` is the room's own words, if any. It is
+    /// not entered again by itself, except after `.kicked` (which only ends
+    /// this visit).
+    case error(room: String, error: RoomError, text: String?)
+    /// Who is in `room` changed: read `occupants(in:)` again.
+    case occupantsChanged(room: String)
+
+    /// The room's bare JID.
+    public var room: String {
+        switch self {
+        case .joined(let room, _), .error(let room, _, _), .occupantsChanged(let room):
+            return room
+        }
+    }
+}
+
 /// One account: connection, message store, events.
 ///
 /// Threading: `init` opens the store and `send`, `history` and
@@ -92,6 +117,9 @@ public final class JabberKitSession: Sendable {
     /// Stores a message to `to` (a bare JID), queues it and returns its id.
     /// Once this returns, the message survives an app kill; it goes out as soon
     /// as the account is online, and its progress arrives on `messages`.
+    /// `to` may be a room joined with `joinRoom` (the message is `.delivered`
+    /// once the room sent it back to everyone) or an occupant,
+    /// `room@service/nick` (a private message).
     ///
     /// - Throws: `JabberKitError.InvalidInput` for a malformed JID or an
     ///   unsendable body.
@@ -99,8 +127,9 @@ public final class JabberKitSession: Sendable {
         try client.sendMessage(to: to, body: body)
     }
 
-    /// Up to `limit` messages exchanged with `peer`, older than the message
-    /// `before` (the newest when nil), oldest first.
+    /// Up to `limit` messages exchanged with `peer` (a contact, a room, or an
+    /// occupant for private messages), older than the message `before` (the
+    /// newest when nil), oldest first.
     public func history(with peer: String, before: String? = nil, limit: Int = 50) throws -> [Message] {
         try client.history(with: peer, before: before, limit: UInt32(clamping: limit))
     }
@@ -182,6 +211,44 @@ public final class JabberKitSession: Sendable {
         try client.presences()
     }
 
+    /// Enters `room` (`room@conference.example.org`) as `nick`, with its
+    /// `password` if it has one. Returns once the room is remembered (one
+    /// SQLite write); the outcome arrives on `roomEvents` as `.joined` or
+    /// `.error`. The room is entered again on every new session until
+    /// `leaveRoom` or a refusal; offline, once online.
+    ///
+    /// - Throws: `JabberKitError.InvalidInput` for a malformed room JID or
+    ///   nickname.
+    public func joinRoom(_ room: String, nick: String, password: Password? = nil) throws {
+        try client.joinRoom(room: room, nick: nick, password: password)
+    }
+
+    /// Creates `room` and enters it as `nick`, its owner, set up as `config`
+    /// says; otherwise like `joinRoom`. If the room exists already, this
+    /// joins it (with the config's password) and changes nothing.
+    public func createRoom(_ room: String, nick: String, config: RoomConfig = RoomConfig()) throws {
+        try client.createRoom(room: room, nick: nick, config: config)
+    }
+
+    /// Leaves `room` and stops entering it on new sessions; its messages
+    /// stay in the store.
+    public func leaveRoom(_ room: String) throws {
+        try client.leaveRoom(room: room)
+    }
+
+    /// The rooms this account knows: those it is in, entering, or left
+    /// (`autojoin` false).
+    public func rooms() throws -> [Room] {
+        try client.rooms()
+    }
+
+    /// Who else is in `room`, by nickname, as last seen; `.occupantsChanged`
+    /// on `roomEvents` says when to read it again. Our own nick is
+    /// `Room.nick`.
+    public func occupants(in room: String) throws -> [Occupant] {
+        try client.occupants(room: room)
+    }
+
     /// Tells `peer` our chat state (sent only while online, never stored).
     public func setTyping(with peer: String, state: TypingState) throws {
         try client.setTyping(with: peer, state: state)
@@ -230,6 +297,17 @@ public final class JabberKitSession: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(
             of: ContactEvent.self, bufferingPolicy: .unbounded)
         let handle = client.observeContacts(listener: ContactEventListener(continuation))
+        keep(handle, until: continuation)
+        return stream
+    }
+
+    /// Rooms joined, refused or left and their occupants changing, from now
+    /// on, in order (nothing is replayed: read `rooms` and `occupants(in:)`
+    /// after subscribing). Ends like `states`.
+    public var roomEvents: AsyncStream<RoomEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: RoomEvent.self, bufferingPolicy: .unbounded)
+        let handle = client.observeRooms(listener: RoomEventListener(continuation))
         keep(handle, until: continuation)
         return stream
     }
@@ -327,6 +405,26 @@ private final class ContactEventListener: ContactListener {
 
     func onTyping(from: String, state: TypingState) {
         continuation.yield(.typing(from: from, state: state))
+    }
+}
+
+private final class RoomEventListener: RoomListener {
+    private let continuation: AsyncStream<RoomEvent>.Continuation
+
+    init(_ continuation: AsyncStream<RoomEvent>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onRoomJoined(room: String, nick: String) {
+        continuation.yield(.joined(room: room, nick: nick))
+    }
+
+    func onRoomError(room: String, error: RoomError, text: String?) {
+        continuation.yield(.error(room: room, error: error, text: text))
+    }
+
+    func onOccupantsChanged(room: String) {
+        continuation.yield(.occupantsChanged(room: room))
     }
 }
 

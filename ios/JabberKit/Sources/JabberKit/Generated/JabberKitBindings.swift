@@ -621,6 +621,13 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func correct(id: String, body: String) throws  -> Message
     
     /**
+     * Creates `room` and enters it as `nick`, its owner, set up as
+     * `config` says; like `join_room` otherwise. If the room exists
+     * already, this joins it (with `config.password`) and changes nothing.
+     */
+    func createRoom(room: String, nick: String, config: RoomConfig) throws 
+    
+    /**
      * Refuses (or revokes) `jid`'s permission to see our presence; needs the account online.
      */
     func deny(jid: String) throws 
@@ -631,7 +638,8 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func disconnect() async 
     
     /**
-     * Up to `limit` messages with `with`, older than message `before`, oldest first.
+     * Up to `limit` messages with `with` (a peer, a room, or an occupant
+     * for private messages), older than message `before`, oldest first.
      */
     func history(with: String, before: String?, limit: UInt32) throws  -> [Message]
     
@@ -639,6 +647,22 @@ public protocol ClientProtocol: AnyObject, Sendable {
      * The account's bare JID.
      */
     func jid()  -> String
+    
+    /**
+     * Enters `room` (`room@conference.example.org`) as `nick`, with its
+     * `password` if it has one; returns at once (one SQLite write). The
+     * outcome arrives on `observe_rooms`: joined, or a `RoomError`. The
+     * room is entered again on every new session until `leave_room` or a
+     * refusal; offline, it is entered once online. InvalidInput for a
+     * malformed room JID or nickname.
+     */
+    func joinRoom(room: String, nick: String, password: Password?) throws 
+    
+    /**
+     * Leaves `room` and stops entering it on new sessions; its messages
+     * stay in the store.
+     */
+    func leaveRoom(room: String) throws 
     
     /**
      * Marks the conversation read and tells the peer and our other
@@ -673,11 +697,23 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func observeMessages(listener: MessageListener)  -> TaskHandle
     
     /**
+     * Calls `listener` for every room joined, refused or left and every
+     * change of a room's occupants.
+     */
+    func observeRooms(listener: RoomListener)  -> TaskHandle
+    
+    /**
      * Calls `listener` with the newest `page` messages of the
      * conversation with `with` (a reset), then with its changes; older
      * pages load with `paginate_back` on the returned handle.
      */
     func observeTimeline(with: String, page: UInt32, listener: TimelineListener) throws  -> TimelineHandle
+    
+    /**
+     * Who is in `room`, by nickname, as last seen (kept up to date while
+     * in the room; `on_occupants_changed` says when to read again).
+     */
+    func occupants(room: String) throws  -> [Occupant]
     
     /**
      * Every contact known to be available.
@@ -688,6 +724,12 @@ public protocol ClientProtocol: AnyObject, Sendable {
      * Removes `jid` from the contact list; needs the account online.
      */
     func removeContact(jid: String) throws 
+    
+    /**
+     * The rooms this account knows: those it is in, entering, or left
+     * (`autojoin` false), with whether it is in each right now.
+     */
+    func rooms() throws  -> [Room]
     
     /**
      * The contact list as last stored (also before connecting).
@@ -701,6 +743,9 @@ public protocol ClientProtocol: AnyObject, Sendable {
     
     /**
      * Stores and queues a message; returns its id at once, even offline.
+     * `to` is a contact's bare JID, a room joined with `join_room` (the
+     * message is `Delivered` once the room sent it back to everyone), or
+     * an occupant, `room@service/nick` (a private message).
      */
     func sendMessage(to: String, body: String) throws  -> String
     
@@ -865,6 +910,22 @@ open func correct(id: String, body: String)throws  -> Message  {
 }
     
     /**
+     * Creates `room` and enters it as `nick`, its owner, set up as
+     * `config` says; like `join_room` otherwise. If the room exists
+     * already, this joins it (with `config.password`) and changes nothing.
+     */
+open func createRoom(room: String, nick: String, config: RoomConfig)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_create_room(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),
+        FfiConverterString.lower(nick),
+        FfiConverterTypeRoomConfig_lower(config),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Refuses (or revokes) `jid`'s permission to see our presence; needs the account online.
      */
 open func deny(jid: String)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
@@ -897,7 +958,8 @@ open func disconnect()async   {
 }
     
     /**
-     * Up to `limit` messages with `with`, older than message `before`, oldest first.
+     * Up to `limit` messages with `with` (a peer, a room, or an occupant
+     * for private messages), older than message `before`, oldest first.
      */
 open func history(with: String, before: String?, limit: UInt32)throws  -> [Message]  {
     return try  FfiConverterSequenceTypeMessage.lift(try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
@@ -921,6 +983,38 @@ open func jid() -> String  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Enters `room` (`room@conference.example.org`) as `nick`, with its
+     * `password` if it has one; returns at once (one SQLite write). The
+     * outcome arrives on `observe_rooms`: joined, or a `RoomError`. The
+     * room is entered again on every new session until `leave_room` or a
+     * refusal; offline, it is entered once online. InvalidInput for a
+     * malformed room JID or nickname.
+     */
+open func joinRoom(room: String, nick: String, password: Password?)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_join_room(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),
+        FfiConverterString.lower(nick),
+        FfiConverterOptionTypePassword.lower(password),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Leaves `room` and stops entering it on new sessions; its messages
+     * stay in the store.
+     */
+open func leaveRoom(room: String)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_leave_room(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -1003,6 +1097,20 @@ open func observeMessages(listener: MessageListener) -> TaskHandle  {
 }
     
     /**
+     * Calls `listener` for every room joined, refused or left and every
+     * change of a room's occupants.
+     */
+open func observeRooms(listener: RoomListener) -> TaskHandle  {
+    return try!  FfiConverterTypeTaskHandle_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_observe_rooms(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeRoomListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Calls `listener` with the newest `page` messages of the
      * conversation with `with` (a reset), then with its changes; older
      * pages load with `paginate_back` on the returned handle.
@@ -1015,6 +1123,20 @@ open func observeTimeline(with: String, page: UInt32, listener: TimelineListener
         FfiConverterString.lower(with),
         FfiConverterUInt32.lower(page),
         FfiConverterTypeTimelineListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Who is in `room`, by nickname, as last seen (kept up to date while
+     * in the room; `on_occupants_changed` says when to read again).
+     */
+open func occupants(room: String)throws  -> [Occupant]  {
+    return try  FfiConverterSequenceTypeOccupant.lift(try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_occupants(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),uniffiCallStatus
     )
 })
 }
@@ -1041,6 +1163,19 @@ open func removeContact(jid: String)throws   {try rustCallWithError(FfiConverter
         FfiConverterString.lower(jid),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * The rooms this account knows: those it is in, entering, or left
+     * (`autojoin` false), with whether it is in each right now.
+     */
+open func rooms()throws  -> [Room]  {
+    return try  FfiConverterSequenceTypeRoom.lift(try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_rooms(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -1071,6 +1206,9 @@ open func search(query: String, limit: UInt32)throws  -> [SearchHit]  {
     
     /**
      * Stores and queues a message; returns its id at once, even offline.
+     * `to` is a contact's bare JID, a room joined with `join_room` (the
+     * message is `Delivered` once the room sent it back to everyone), or
+     * an occupant, `room@service/nick` (a private message).
      */
 open func sendMessage(to: String, body: String)throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
@@ -2353,17 +2491,19 @@ public func FfiConverterTypeMessageListener_lower(_ value: MessageListener) -> U
 
 
 /**
- * An account's password. An object rather than a string so that nothing
- * prints it: Kotlin's generated `ClientConfig.toString()`, Swift's
- * `description` and Rust's `Debug` all show the object, never its value.
+ * An account's (or a room's) password. An object rather than a string so
+ * that nothing prints it: Kotlin's generated `ClientConfig.toString()`,
+ * Swift's `description` and Rust's `Debug` all show the object, never its
+ * value.
  */
 public protocol PasswordProtocol: AnyObject, Sendable {
     
 }
 /**
- * An account's password. An object rather than a string so that nothing
- * prints it: Kotlin's generated `ClientConfig.toString()`, Swift's
- * `description` and Rust's `Debug` all show the object, never its value.
+ * An account's (or a room's) password. An object rather than a string so
+ * that nothing prints it: Kotlin's generated `ClientConfig.toString()`,
+ * Swift's `description` and Rust's `Debug` all show the object, never its
+ * value.
  */
 open class Password: PasswordProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -2473,6 +2613,315 @@ public func FfiConverterTypePassword_lift(_ handle: UInt64) throws -> Password {
 #endif
 public func FfiConverterTypePassword_lower(_ value: Password) -> UInt64 {
     return FfiConverterTypePassword.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Receives group chat events (XEP-0045). A room's messages arrive on
+ * `MessageListener` like any other (their conversation is the room).
+ */
+public protocol RoomListener: AnyObject, Sendable {
+    
+    /**
+     * We are in `room` as `nick` (after `join_room` or `create_room`, and
+     * again after each new session).
+     */
+    func onRoomJoined(room: String, nick: String) 
+    
+    /**
+     * `room` refused us or sent us away; `text` is the room's own words,
+     * if any. It is not entered again automatically, except after a kick
+     * (which only ends this visit).
+     */
+    func onRoomError(room: String, error: RoomError, text: String?) 
+    
+    /**
+     * Who is in `room` changed: read `occupants(room)` again.
+     */
+    func onOccupantsChanged(room: String) 
+    
+}
+/**
+ * Receives group chat events (XEP-0045). A room's messages arrive on
+ * `MessageListener` like any other (their conversation is the room).
+ */
+open class RoomListenerImpl: RoomListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_jabberkit_ffi_fn_clone_roomlistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_jabberkit_ffi_fn_free_roomlistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * We are in `room` as `nick` (after `join_room` or `create_room`, and
+     * again after each new session).
+     */
+open func onRoomJoined(room: String, nick: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_joined(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),
+        FfiConverterString.lower(nick),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * `room` refused us or sent us away; `text` is the room's own words,
+     * if any. It is not entered again automatically, except after a kick
+     * (which only ends this visit).
+     */
+open func onRoomError(room: String, error: RoomError, text: String?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_error(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),
+        FfiConverterTypeRoomError_lower(error),
+        FfiConverterOptionString.lower(text),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Who is in `room` changed: read `occupants(room)` again.
+     */
+open func onOccupantsChanged(room: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_roomlistener_on_occupants_changed(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceRoomListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceRoomListener = UniffiVTableCallbackInterfaceRoomListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeRoomListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface RoomListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeRoomListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface RoomListener: handle missing in uniffiClone")
+            }
+        },
+        onRoomJoined: { (
+            uniffiHandle: UInt64,
+            room: RustBuffer,
+            nick: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeRoomListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onRoomJoined(
+                     room: try FfiConverterString.lift(room),
+                     nick: try FfiConverterString.lift(nick)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onRoomError: { (
+            uniffiHandle: UInt64,
+            room: RustBuffer,
+            error: RustBuffer,
+            text: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeRoomListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onRoomError(
+                     room: try FfiConverterString.lift(room),
+                     error: try FfiConverterTypeRoomError_lift(error),
+                     text: try FfiConverterOptionString.lift(text)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onOccupantsChanged: { (
+            uniffiHandle: UInt64,
+            room: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeRoomListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onOccupantsChanged(
+                     room: try FfiConverterString.lift(room)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceRoomListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceRoomListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitRoomListener() {
+    uniffi_jabberkit_ffi_fn_init_callback_vtable_roomlistener(UniffiCallbackInterfaceRoomListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRoomListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<RoomListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = RoomListener
+
+    public static func lift(_ handle: UInt64) throws -> RoomListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return RoomListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: RoomListener) -> UInt64 {
+         if let rustImpl = value as? RoomListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RoomListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: RoomListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoomListener_lift(_ handle: UInt64) throws -> RoomListener {
+    return try FfiConverterTypeRoomListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoomListener_lower(_ value: RoomListener) -> UInt64 {
+    return FfiConverterTypeRoomListener.lower(value)
 }
 
 
@@ -3294,7 +3743,8 @@ public func FfiConverterTypeContactPresence_lower(_ value: ContactPresence) -> R
  */
 public struct Conversation: Equatable, Hashable {
     /**
-     * The peer's bare JID.
+     * The peer's bare JID, a room's bare JID, or an occupant's full JID
+     * (private messages in a room); see `Message.conversation`.
      */
     public var peer: String
     public var lastMessage: Message
@@ -3307,7 +3757,8 @@ public struct Conversation: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * The peer's bare JID.
+         * The peer's bare JID, a room's bare JID, or an occupant's full JID
+         * (private messages in a room); see `Message.conversation`.
          */peer: String, lastMessage: Message, 
         /**
          * Incoming messages since the conversation was last marked read.
@@ -3371,12 +3822,15 @@ public struct Message: Equatable, Hashable {
      */
     public var id: String
     /**
-     * The peer's bare JID.
+     * The conversation it belongs to: the peer's bare JID, a room's bare
+     * JID, or an occupant's full JID (`room@service/nick`) for private
+     * messages with someone in a room.
      */
     public var conversation: String
     public var outgoing: Bool
     /**
-     * Bare JID of the author.
+     * The author: a bare JID (ours for outgoing messages), or in a room
+     * the occupant, `room@service/nick` (see `room_nick`).
      */
     public var sender: String
     public var body: String
@@ -3390,6 +3844,13 @@ public struct Message: Equatable, Hashable {
      * The body was corrected after it was first sent.
      */
     public var corrected: Bool
+    /**
+     * In a room, the nickname of the occupant who said it: derived from
+     * `sender` when it is `conversation/nick`. Null in one-to-one and
+     * private conversations, and for our own messages (their sender is
+     * our bare JID; our nick is the room's, see `rooms()`).
+     */
+    public var roomNick: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3398,17 +3859,26 @@ public struct Message: Equatable, Hashable {
          * Stable id; for outgoing messages the one `send_message` returned.
          */id: String, 
         /**
-         * The peer's bare JID.
+         * The conversation it belongs to: the peer's bare JID, a room's bare
+         * JID, or an occupant's full JID (`room@service/nick`) for private
+         * messages with someone in a room.
          */conversation: String, outgoing: Bool, 
         /**
-         * Bare JID of the author.
+         * The author: a bare JID (ours for outgoing messages), or in a room
+         * the occupant, `room@service/nick` (see `room_nick`).
          */sender: String, body: String, 
         /**
          * Milliseconds since the Unix epoch, UTC.
          */timestampMs: Int64, state: DeliveryState, failureReason: String?, 
         /**
          * The body was corrected after it was first sent.
-         */corrected: Bool) {
+         */corrected: Bool, 
+        /**
+         * In a room, the nickname of the occupant who said it: derived from
+         * `sender` when it is `conversation/nick`. Null in one-to-one and
+         * private conversations, and for our own messages (their sender is
+         * our bare JID; our nick is the room's, see `rooms()`).
+         */roomNick: String? = nil) {
         self.id = id
         self.conversation = conversation
         self.outgoing = outgoing
@@ -3418,6 +3888,7 @@ public struct Message: Equatable, Hashable {
         self.state = state
         self.failureReason = failureReason
         self.corrected = corrected
+        self.roomNick = roomNick
     }
 
     
@@ -3444,7 +3915,8 @@ public struct FfiConverterTypeMessage: FfiConverterRustBuffer {
                 timestampMs: FfiConverterInt64.read(from: &buf), 
                 state: FfiConverterTypeDeliveryState.read(from: &buf), 
                 failureReason: FfiConverterOptionString.read(from: &buf), 
-                corrected: FfiConverterBool.read(from: &buf)
+                corrected: FfiConverterBool.read(from: &buf), 
+                roomNick: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -3458,6 +3930,7 @@ public struct FfiConverterTypeMessage: FfiConverterRustBuffer {
         FfiConverterTypeDeliveryState.write(value.state, into: &buf)
         FfiConverterOptionString.write(value.failureReason, into: &buf)
         FfiConverterBool.write(value.corrected, into: &buf)
+        FfiConverterOptionString.write(value.roomNick, into: &buf)
     }
 }
 
@@ -3474,6 +3947,287 @@ public func FfiConverterTypeMessage_lift(_ buf: RustBuffer) throws -> Message {
 #endif
 public func FfiConverterTypeMessage_lower(_ value: Message) -> RustBuffer {
     return FfiConverterTypeMessage.lower(value)
+}
+
+
+/**
+ * One person in a room.
+ */
+public struct Occupant: Equatable, Hashable {
+    public var nick: String
+    /**
+     * `moderator`, `participant` or `visitor` (XEP-0045's names).
+     */
+    public var role: String
+    /**
+     * `owner`, `admin`, `member`, `outcast` or `none`.
+     */
+    public var affiliation: String
+    /**
+     * Their real bare JID, where the room shows it (non-anonymous rooms,
+     * or to moderators).
+     */
+    public var jid: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(nick: String, 
+        /**
+         * `moderator`, `participant` or `visitor` (XEP-0045's names).
+         */role: String, 
+        /**
+         * `owner`, `admin`, `member`, `outcast` or `none`.
+         */affiliation: String, 
+        /**
+         * Their real bare JID, where the room shows it (non-anonymous rooms,
+         * or to moderators).
+         */jid: String?) {
+        self.nick = nick
+        self.role = role
+        self.affiliation = affiliation
+        self.jid = jid
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Occupant: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOccupant: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Occupant {
+        return
+            try Occupant(
+                nick: FfiConverterString.read(from: &buf), 
+                role: FfiConverterString.read(from: &buf), 
+                affiliation: FfiConverterString.read(from: &buf), 
+                jid: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Occupant, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.nick, into: &buf)
+        FfiConverterString.write(value.role, into: &buf)
+        FfiConverterString.write(value.affiliation, into: &buf)
+        FfiConverterOptionString.write(value.jid, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOccupant_lift(_ buf: RustBuffer) throws -> Occupant {
+    return try FfiConverterTypeOccupant.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOccupant_lower(_ value: Occupant) -> RustBuffer {
+    return FfiConverterTypeOccupant.lower(value)
+}
+
+
+/**
+ * A room the account knows (group chat, XEP-0045).
+ */
+public struct Room: Equatable, Hashable {
+    /**
+     * The room's bare JID, `room@conference.example.org`: also its
+     * conversation's name.
+     */
+    public var jid: String
+    /**
+     * Our nickname in it.
+     */
+    public var nick: String
+    /**
+     * In the room now. False while joining, while offline, and after a
+     * refusal.
+     */
+    public var joined: Bool
+    /**
+     * Entered again on every new session (with its password) until the
+     * app leaves it or the room sends us away.
+     */
+    public var autojoin: Bool
+    /**
+     * The room's subject, if it has one.
+     */
+    public var subject: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The room's bare JID, `room@conference.example.org`: also its
+         * conversation's name.
+         */jid: String, 
+        /**
+         * Our nickname in it.
+         */nick: String, 
+        /**
+         * In the room now. False while joining, while offline, and after a
+         * refusal.
+         */joined: Bool, 
+        /**
+         * Entered again on every new session (with its password) until the
+         * app leaves it or the room sends us away.
+         */autojoin: Bool, 
+        /**
+         * The room's subject, if it has one.
+         */subject: String?) {
+        self.jid = jid
+        self.nick = nick
+        self.joined = joined
+        self.autojoin = autojoin
+        self.subject = subject
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Room: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRoom: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Room {
+        return
+            try Room(
+                jid: FfiConverterString.read(from: &buf), 
+                nick: FfiConverterString.read(from: &buf), 
+                joined: FfiConverterBool.read(from: &buf), 
+                autojoin: FfiConverterBool.read(from: &buf), 
+                subject: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Room, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.jid, into: &buf)
+        FfiConverterString.write(value.nick, into: &buf)
+        FfiConverterBool.write(value.joined, into: &buf)
+        FfiConverterBool.write(value.autojoin, into: &buf)
+        FfiConverterOptionString.write(value.subject, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoom_lift(_ buf: RustBuffer) throws -> Room {
+    return try FfiConverterTypeRoom.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoom_lower(_ value: Room) -> RustBuffer {
+    return FfiConverterTypeRoom.lower(value)
+}
+
+
+/**
+ * How a room we create is set up; every field has a default.
+ */
+public struct RoomConfig {
+    /**
+     * A human name; the room's local part when null.
+     */
+    public var name: String?
+    /**
+     * Protects the room with a password (an object, like the account's,
+     * so that printing the config never shows it).
+     */
+    public var password: Password?
+    /**
+     * Only members may enter.
+     */
+    public var membersOnly: Bool
+    /**
+     * The room stays when its last occupant leaves.
+     */
+    public var persistent: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * A human name; the room's local part when null.
+         */name: String? = nil, 
+        /**
+         * Protects the room with a password (an object, like the account's,
+         * so that printing the config never shows it).
+         */password: Password? = nil, 
+        /**
+         * Only members may enter.
+         */membersOnly: Bool = false, 
+        /**
+         * The room stays when its last occupant leaves.
+         */persistent: Bool = false) {
+        self.name = name
+        self.password = password
+        self.membersOnly = membersOnly
+        self.persistent = persistent
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RoomConfig: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRoomConfig: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RoomConfig {
+        return
+            try RoomConfig(
+                name: FfiConverterOptionString.read(from: &buf), 
+                password: FfiConverterOptionTypePassword.read(from: &buf), 
+                membersOnly: FfiConverterBool.read(from: &buf), 
+                persistent: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RoomConfig, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionTypePassword.write(value.password, into: &buf)
+        FfiConverterBool.write(value.membersOnly, into: &buf)
+        FfiConverterBool.write(value.persistent, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoomConfig_lift(_ buf: RustBuffer) throws -> RoomConfig {
+    return try FfiConverterTypeRoomConfig.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoomConfig_lower(_ value: RoomConfig) -> RustBuffer {
+    return FfiConverterTypeRoomConfig.lower(value)
 }
 
 
@@ -4207,6 +4961,172 @@ public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
 
 
 /**
+ * Why a room refused us, or sent us away: match on it to tell the user
+ * what to do (ask for a password, pick another nick…).
+ */
+
+public enum RoomError: Equatable, Hashable {
+    
+    /**
+     * The room has a password and none was given: ask for it.
+     */
+    case passwordRequired
+    /**
+     * The password given is wrong.
+     */
+    case wrongPassword
+    /**
+     * We are banned from the room.
+     */
+    case banned
+    /**
+     * Only members may enter.
+     */
+    case membersOnly
+    /**
+     * Someone else has this nickname: join again with another.
+     */
+    case nicknameInUse
+    /**
+     * No such room (and we may not create it), or its owner is still
+     * setting it up.
+     */
+    case notFound
+    /**
+     * The room is full.
+     */
+    case full
+    /**
+     * A moderator kicked us (we may join again).
+     */
+    case kicked(reason: String?
+    )
+    /**
+     * The room was destroyed.
+     */
+    case destroyed(reason: String?
+    )
+    /**
+     * Anything else: the server's condition (e.g. `forbidden`).
+     */
+    case other(condition: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RoomError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRoomError: FfiConverterRustBuffer {
+    typealias SwiftType = RoomError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RoomError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .passwordRequired
+        
+        case 2: return .wrongPassword
+        
+        case 3: return .banned
+        
+        case 4: return .membersOnly
+        
+        case 5: return .nicknameInUse
+        
+        case 6: return .notFound
+        
+        case 7: return .full
+        
+        case 8: return .kicked(reason: try FfiConverterOptionString.read(from: &buf)
+        )
+        
+        case 9: return .destroyed(reason: try FfiConverterOptionString.read(from: &buf)
+        )
+        
+        case 10: return .other(condition: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RoomError, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .passwordRequired:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .wrongPassword:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .banned:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .membersOnly:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .nicknameInUse:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .notFound:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .full:
+            writeInt(&buf, Int32(7))
+        
+        
+        case let .kicked(reason):
+            writeInt(&buf, Int32(8))
+            FfiConverterOptionString.write(reason, into: &buf)
+            
+        
+        case let .destroyed(reason):
+            writeInt(&buf, Int32(9))
+            FfiConverterOptionString.write(reason, into: &buf)
+            
+        
+        case let .other(condition):
+            writeInt(&buf, Int32(10))
+            FfiConverterString.write(condition, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoomError_lift(_ buf: RustBuffer) throws -> RoomError {
+    return try FfiConverterTypeRoomError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoomError_lower(_ value: RoomError) -> RustBuffer {
+    return FfiConverterTypeRoomError.lower(value)
+}
+
+
+
+/**
  * Availability.
  */
 
@@ -4714,6 +5634,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypePassword: FfiConverterRustBuffer {
+    typealias SwiftType = Password?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePassword.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePassword.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeShow: FfiConverterRustBuffer {
     typealias SwiftType = Show?
 
@@ -4855,6 +5799,56 @@ fileprivate struct FfiConverterSequenceTypeMessage: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeMessage.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeOccupant: FfiConverterRustBuffer {
+    typealias SwiftType = [Occupant]
+
+    public static func write(_ value: [Occupant], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeOccupant.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Occupant] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Occupant]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeOccupant.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeRoom: FfiConverterRustBuffer {
+    typealias SwiftType = [Room]
+
+    public static func write(_ value: [Room], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRoom.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Room] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Room]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRoom.read(from: &buf))
         }
         return seq
     }
@@ -5014,6 +6008,7 @@ private let initializationResult: InitializationResult = {
     uniffiCallbackInitContactListener()
     uniffiCallbackInitConversationListListener()
     uniffiCallbackInitMessageListener()
+    uniffiCallbackInitRoomListener()
     uniffiCallbackInitTimelineListener()
     return InitializationResult.ok
 }()

@@ -313,6 +313,27 @@ typedef void (*UniffiCallbackInterfaceMessageListenerMethod4)(uint64_t, uint32_t
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceRoomListenerMethod0)(uint64_t, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD1
+typedef void (*UniffiCallbackInterfaceRoomListenerMethod1)(uint64_t, RustBuffer, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD2
+typedef void (*UniffiCallbackInterfaceRoomListenerMethod2)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONVERSATION_LIST_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONVERSATION_LIST_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceConversationListListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -359,6 +380,17 @@ typedef struct UniffiVTableCallbackInterfaceMessageListener {
     UniffiCallbackInterfaceMessageListenerMethod3 _Nonnull onConversationRead;
     UniffiCallbackInterfaceMessageListenerMethod4 _Nonnull onCatchUp;
 } UniffiVTableCallbackInterfaceMessageListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_ROOM_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_ROOM_LISTENER
+typedef struct UniffiVTableCallbackInterfaceRoomListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceRoomListenerMethod0 _Nonnull onRoomJoined;
+    UniffiCallbackInterfaceRoomListenerMethod1 _Nonnull onRoomError;
+    UniffiCallbackInterfaceRoomListenerMethod2 _Nonnull onOccupantsChanged;
+} UniffiVTableCallbackInterfaceRoomListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CONVERSATION_LIST_LISTENER
@@ -419,6 +451,11 @@ RustBuffer uniffi_jabberkit_ffi_fn_method_client_conversations(uint64_t ptr, Rus
 RustBuffer uniffi_jabberkit_ffi_fn_method_client_correct(uint64_t ptr, RustBuffer id, RustBuffer body, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_CREATE_ROOM
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_CREATE_ROOM
+void uniffi_jabberkit_ffi_fn_method_client_create_room(uint64_t ptr, RustBuffer room, RustBuffer nick, RustBuffer config, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DENY
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DENY
 void uniffi_jabberkit_ffi_fn_method_client_deny(uint64_t ptr, RustBuffer jid, RustCallStatus *_Nonnull out_status
@@ -437,6 +474,16 @@ RustBuffer uniffi_jabberkit_ffi_fn_method_client_history(uint64_t ptr, RustBuffe
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_JID
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_JID
 RustBuffer uniffi_jabberkit_ffi_fn_method_client_jid(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_JOIN_ROOM
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_JOIN_ROOM
+void uniffi_jabberkit_ffi_fn_method_client_join_room(uint64_t ptr, RustBuffer room, RustBuffer nick, RustBuffer password, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_LEAVE_ROOM
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_LEAVE_ROOM
+void uniffi_jabberkit_ffi_fn_method_client_leave_room(uint64_t ptr, RustBuffer room, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_MARK_READ
@@ -469,9 +516,19 @@ uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_conversation_list(uint64_
 uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_messages(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_ROOMS
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_ROOMS
+uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_rooms(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_TIMELINE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_TIMELINE
 uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_timeline(uint64_t ptr, RustBuffer with, uint32_t page, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OCCUPANTS
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OCCUPANTS
+RustBuffer uniffi_jabberkit_ffi_fn_method_client_occupants(uint64_t ptr, RustBuffer room, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_PRESENCES
@@ -482,6 +539,11 @@ RustBuffer uniffi_jabberkit_ffi_fn_method_client_presences(uint64_t ptr, RustCal
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_REMOVE_CONTACT
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_REMOVE_CONTACT
 void uniffi_jabberkit_ffi_fn_method_client_remove_contact(uint64_t ptr, RustBuffer jid, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_ROOMS
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_ROOMS
+RustBuffer uniffi_jabberkit_ffi_fn_method_client_rooms(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_ROSTER
@@ -617,6 +679,36 @@ void uniffi_jabberkit_ffi_fn_method_messagelistener_on_conversation_read(uint64_
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_CATCH_UP
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_CATCH_UP
 void uniffi_jabberkit_ffi_fn_method_messagelistener_on_catch_up(uint64_t ptr, uint32_t fetched, int8_t complete, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_ROOMLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_ROOMLISTENER
+uint64_t uniffi_jabberkit_ffi_fn_clone_roomlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FREE_ROOMLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FREE_ROOMLISTENER
+void uniffi_jabberkit_ffi_fn_free_roomlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_INIT_CALLBACK_VTABLE_ROOMLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_INIT_CALLBACK_VTABLE_ROOMLISTENER
+void uniffi_jabberkit_ffi_fn_init_callback_vtable_roomlistener(const UniffiVTableCallbackInterfaceRoomListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_JOINED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_JOINED
+void uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_joined(uint64_t ptr, RustBuffer room, RustBuffer nick, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_ERROR
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_ERROR
+void uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_error(uint64_t ptr, RustBuffer room, RustBuffer error, RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_OCCUPANTS_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_OCCUPANTS_CHANGED
+void uniffi_jabberkit_ffi_fn_method_roomlistener_on_occupants_changed(uint64_t ptr, RustBuffer room, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_TASKHANDLE
@@ -1010,6 +1102,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_correct(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_CREATE_ROOM
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_CREATE_ROOM
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_create_room(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DENY
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DENY
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_deny(void
@@ -1031,6 +1129,18 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_history(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_JID
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_JID
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_jid(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_JOIN_ROOM
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_JOIN_ROOM
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_join_room(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_LEAVE_ROOM
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_LEAVE_ROOM
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_leave_room(void
     
 );
 #endif
@@ -1070,9 +1180,21 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_observe_messages(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_ROOMS
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_ROOMS
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_observe_rooms(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_TIMELINE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_TIMELINE
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_observe_timeline(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OCCUPANTS
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OCCUPANTS
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_occupants(void
     
 );
 #endif
@@ -1085,6 +1207,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_presences(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_REMOVE_CONTACT
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_REMOVE_CONTACT
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_remove_contact(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_ROOMS
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_ROOMS
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_rooms(void
     
 );
 #endif
@@ -1193,6 +1321,24 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_conversation_re
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_CATCH_UP
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_CATCH_UP
 uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_catch_up(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_JOINED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_JOINED
+uint16_t uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_joined(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_ERROR
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_ERROR
+uint16_t uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_error(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_OCCUPANTS_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_OCCUPANTS_CHANGED
+uint16_t uniffi_jabberkit_ffi_checksum_method_roomlistener_on_occupants_changed(void
     
 );
 #endif

@@ -687,6 +687,15 @@ internal interface UniffiCallbackInterfaceMessageListenerMethod3 : com.sun.jna.C
 internal interface UniffiCallbackInterfaceMessageListenerMethod4 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`fetched`: Int,`complete`: Byte,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceRoomListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`nick`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceRoomListenerMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`error`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceRoomListenerMethod2 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceConversationListListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`diffs`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -771,6 +780,31 @@ internal open class UniffiVTableCallbackInterfaceMessageListener(
     }
 
 }
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onRoomJoined", "onRoomError", "onOccupantsChanged")
+internal open class UniffiVTableCallbackInterfaceRoomListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onRoomJoined`: UniffiCallbackInterfaceRoomListenerMethod0? = null,
+    @JvmField internal var `onRoomError`: UniffiCallbackInterfaceRoomListenerMethod1? = null,
+    @JvmField internal var `onOccupantsChanged`: UniffiCallbackInterfaceRoomListenerMethod2? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onRoomJoined`: UniffiCallbackInterfaceRoomListenerMethod0? = null,
+        `onRoomError`: UniffiCallbackInterfaceRoomListenerMethod1? = null,
+        `onOccupantsChanged`: UniffiCallbackInterfaceRoomListenerMethod2? = null,
+    ): UniffiVTableCallbackInterfaceRoomListener(`uniffiFree`,`uniffiClone`,`onRoomJoined`,`onRoomError`,`onOccupantsChanged`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceRoomListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onRoomJoined` = other.`onRoomJoined`
+        `onRoomError` = other.`onRoomError`
+        `onOccupantsChanged` = other.`onOccupantsChanged`
+    }
+
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onDiffs")
 internal open class UniffiVTableCallbackInterfaceConversationListListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -845,6 +879,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_correct(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_create_room(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_deny(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_disconnect(
@@ -852,6 +888,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_jabberkit_ffi_checksum_method_client_history(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_jid(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_join_room(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_leave_room(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_mark_read(
     ): Int
@@ -865,11 +905,17 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_observe_messages(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_observe_rooms(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_observe_timeline(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_occupants(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_presences(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_remove_contact(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_rooms(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_roster(
     ): Int
@@ -907,6 +953,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_messagelistener_on_catch_up(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_joined(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_error(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_roomlistener_on_occupants_changed(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_taskhandle_cancel(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_conversationlistlistener_on_diffs(
@@ -941,6 +993,7 @@ internal object UniffiLib {
         uniffiCallbackInterfaceContactListener.register(this)
         uniffiCallbackInterfaceConversationListListener.register(this)
         uniffiCallbackInterfaceMessageListener.register(this)
+        uniffiCallbackInterfaceRoomListener.register(this)
         uniffiCallbackInterfaceTimelineListener.register(this)
         
     }
@@ -962,6 +1015,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_correct(`ptr`: Long,`id`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_jabberkit_ffi_fn_method_client_create_room(`ptr`: Long,`room`: RustBuffer.ByValue,`nick`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_deny(`ptr`: Long,`jid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_disconnect(`ptr`: Long,
@@ -970,6 +1025,10 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_jid(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_jabberkit_ffi_fn_method_client_join_room(`ptr`: Long,`room`: RustBuffer.ByValue,`nick`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_client_leave_room(`ptr`: Long,`room`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_mark_read(`ptr`: Long,`with`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
     external fun uniffi_jabberkit_ffi_fn_method_client_network_available(`ptr`: Long,`available`: Byte,uniffi_out_err: UniffiRustCallStatus, 
@@ -982,12 +1041,18 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_jabberkit_ffi_fn_method_client_observe_messages(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_jabberkit_ffi_fn_method_client_observe_rooms(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_jabberkit_ffi_fn_method_client_observe_timeline(`ptr`: Long,`with`: RustBuffer.ByValue,`page`: Int,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_jabberkit_ffi_fn_method_client_occupants(`ptr`: Long,`room`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_presences(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_remove_contact(`ptr`: Long,`jid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_client_rooms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_roster(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_search(`ptr`: Long,`query`: RustBuffer.ByValue,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
@@ -1041,6 +1106,18 @@ internal object UniffiLib {
     external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_conversation_read(`ptr`: Long,`with`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_catch_up(`ptr`: Long,`fetched`: Int,`complete`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_clone_roomlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_jabberkit_ffi_fn_free_roomlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_init_callback_vtable_roomlistener(`vtable`: UniffiVTableCallbackInterfaceRoomListener,
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_joined(`ptr`: Long,`room`: RustBuffer.ByValue,`nick`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_error(`ptr`: Long,`room`: RustBuffer.ByValue,`error`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_roomlistener_on_occupants_changed(`ptr`: Long,`room`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_clone_taskhandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1701,6 +1778,13 @@ public interface ClientInterface {
     fun `correct`(`id`: kotlin.String, `body`: kotlin.String): Message
     
     /**
+     * Creates `room` and enters it as `nick`, its owner, set up as
+     * `config` says; like `join_room` otherwise. If the room exists
+     * already, this joins it (with `config.password`) and changes nothing.
+     */
+    fun `createRoom`(`room`: kotlin.String, `nick`: kotlin.String, `config`: RoomConfig)
+    
+    /**
      * Refuses (or revokes) `jid`'s permission to see our presence; needs the account online.
      */
     fun `deny`(`jid`: kotlin.String)
@@ -1711,7 +1795,8 @@ public interface ClientInterface {
     suspend fun `disconnect`()
     
     /**
-     * Up to `limit` messages with `with`, older than message `before`, oldest first.
+     * Up to `limit` messages with `with` (a peer, a room, or an occupant
+     * for private messages), older than message `before`, oldest first.
      */
     fun `history`(`with`: kotlin.String, `before`: kotlin.String?, `limit`: kotlin.UInt): List<Message>
     
@@ -1719,6 +1804,22 @@ public interface ClientInterface {
      * The account's bare JID.
      */
     fun `jid`(): kotlin.String
+    
+    /**
+     * Enters `room` (`room@conference.example.org`) as `nick`, with its
+     * `password` if it has one; returns at once (one SQLite write). The
+     * outcome arrives on `observe_rooms`: joined, or a `RoomError`. The
+     * room is entered again on every new session until `leave_room` or a
+     * refusal; offline, it is entered once online. InvalidInput for a
+     * malformed room JID or nickname.
+     */
+    fun `joinRoom`(`room`: kotlin.String, `nick`: kotlin.String, `password`: Password?)
+    
+    /**
+     * Leaves `room` and stops entering it on new sessions; its messages
+     * stay in the store.
+     */
+    fun `leaveRoom`(`room`: kotlin.String)
     
     /**
      * Marks the conversation read and tells the peer and our other
@@ -1753,11 +1854,23 @@ public interface ClientInterface {
     fun `observeMessages`(`listener`: MessageListener): TaskHandle
     
     /**
+     * Calls `listener` for every room joined, refused or left and every
+     * change of a room's occupants.
+     */
+    fun `observeRooms`(`listener`: RoomListener): TaskHandle
+    
+    /**
      * Calls `listener` with the newest `page` messages of the
      * conversation with `with` (a reset), then with its changes; older
      * pages load with `paginate_back` on the returned handle.
      */
     fun `observeTimeline`(`with`: kotlin.String, `page`: kotlin.UInt, `listener`: TimelineListener): TimelineHandle
+    
+    /**
+     * Who is in `room`, by nickname, as last seen (kept up to date while
+     * in the room; `on_occupants_changed` says when to read again).
+     */
+    fun `occupants`(`room`: kotlin.String): List<Occupant>
     
     /**
      * Every contact known to be available.
@@ -1768,6 +1881,12 @@ public interface ClientInterface {
      * Removes `jid` from the contact list; needs the account online.
      */
     fun `removeContact`(`jid`: kotlin.String)
+    
+    /**
+     * The rooms this account knows: those it is in, entering, or left
+     * (`autojoin` false), with whether it is in each right now.
+     */
+    fun `rooms`(): List<Room>
     
     /**
      * The contact list as last stored (also before connecting).
@@ -1781,6 +1900,9 @@ public interface ClientInterface {
     
     /**
      * Stores and queues a message; returns its id at once, even offline.
+     * `to` is a contact's bare JID, a room joined with `join_room` (the
+     * message is `Delivered` once the room sent it back to everyone), or
+     * an occupant, `room@service/nick` (a private message).
      */
     fun `sendMessage`(`to`: kotlin.String, `body`: kotlin.String): kotlin.String
     
@@ -2021,6 +2143,27 @@ open class Client: Disposable, AutoCloseable, ClientInterface
 
     
     /**
+     * Creates `room` and enters it as `nick`, its owner, set up as
+     * `config` says; like `join_room` otherwise. If the room exists
+     * already, this joins it (with `config.password`) and changes nothing.
+     */
+    @Throws(JabberKitException::class)override fun `createRoom`(`room`: kotlin.String, `nick`: kotlin.String, `config`: RoomConfig)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_create_room(
+        it,
+        
+        FfiConverterString.lower(`room`),
+        FfiConverterString.lower(`nick`),
+        FfiConverterTypeRoomConfig.lower(`config`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Refuses (or revokes) `jid`'s permission to see our presence; needs the account online.
      */
     @Throws(JabberKitException::class)override fun `deny`(`jid`: kotlin.String)
@@ -2062,7 +2205,8 @@ open class Client: Disposable, AutoCloseable, ClientInterface
 
     
     /**
-     * Up to `limit` messages with `with`, older than message `before`, oldest first.
+     * Up to `limit` messages with `with` (a peer, a room, or an occupant
+     * for private messages), older than message `before`, oldest first.
      */
     @Throws(JabberKitException::class)override fun `history`(`with`: kotlin.String, `before`: kotlin.String?, `limit`: kotlin.UInt): List<Message> {
             return FfiConverterSequenceTypeMessage.lift(
@@ -2094,6 +2238,48 @@ open class Client: Disposable, AutoCloseable, ClientInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Enters `room` (`room@conference.example.org`) as `nick`, with its
+     * `password` if it has one; returns at once (one SQLite write). The
+     * outcome arrives on `observe_rooms`: joined, or a `RoomError`. The
+     * room is entered again on every new session until `leave_room` or a
+     * refusal; offline, it is entered once online. InvalidInput for a
+     * malformed room JID or nickname.
+     */
+    @Throws(JabberKitException::class)override fun `joinRoom`(`room`: kotlin.String, `nick`: kotlin.String, `password`: Password?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_join_room(
+        it,
+        
+        FfiConverterString.lower(`room`),
+        FfiConverterString.lower(`nick`),
+        FfiConverterOptionalTypePassword.lower(`password`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Leaves `room` and stops entering it on new sessions; its messages
+     * stay in the store.
+     */
+    @Throws(JabberKitException::class)override fun `leaveRoom`(`room`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_leave_room(
+        it,
+        
+        FfiConverterString.lower(`room`),_status)
+}
+    }
+    
     
 
     
@@ -2202,6 +2388,24 @@ open class Client: Disposable, AutoCloseable, ClientInterface
 
     
     /**
+     * Calls `listener` for every room joined, refused or left and every
+     * change of a room's occupants.
+     */override fun `observeRooms`(`listener`: RoomListener): TaskHandle {
+            return FfiConverterTypeTaskHandle.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_observe_rooms(
+        it,
+        
+        FfiConverterTypeRoomListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Calls `listener` with the newest `page` messages of the
      * conversation with `with` (a reset), then with its changes; older
      * pages load with `paginate_back` on the returned handle.
@@ -2216,6 +2420,25 @@ open class Client: Disposable, AutoCloseable, ClientInterface
         FfiConverterString.lower(`with`),
         FfiConverterUInt.lower(`page`),
         FfiConverterTypeTimelineListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Who is in `room`, by nickname, as last seen (kept up to date while
+     * in the room; `on_occupants_changed` says when to read again).
+     */
+    @Throws(JabberKitException::class)override fun `occupants`(`room`: kotlin.String): List<Occupant> {
+            return FfiConverterSequenceTypeOccupant.lift(
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_occupants(
+        it,
+        
+        FfiConverterString.lower(`room`),_status)
 }
     }
     )
@@ -2258,6 +2481,24 @@ open class Client: Disposable, AutoCloseable, ClientInterface
 
     
     /**
+     * The rooms this account knows: those it is in, entering, or left
+     * (`autojoin` false), with whether it is in each right now.
+     */
+    @Throws(JabberKitException::class)override fun `rooms`(): List<Room> {
+            return FfiConverterSequenceTypeRoom.lift(
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_rooms(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The contact list as last stored (also before connecting).
      */
     @Throws(JabberKitException::class)override fun `roster`(): List<Contact> {
@@ -2295,6 +2536,9 @@ open class Client: Disposable, AutoCloseable, ClientInterface
     
     /**
      * Stores and queues a message; returns its id at once, even offline.
+     * `to` is a contact's bare JID, a room joined with `join_room` (the
+     * message is `Delivered` once the room sent it back to everyone), or
+     * an occupant, `room@service/nick` (a private message).
      */
     @Throws(JabberKitException::class)override fun `sendMessage`(`to`: kotlin.String, `body`: kotlin.String): kotlin.String {
             return FfiConverterString.lift(
@@ -4086,9 +4330,10 @@ public object FfiConverterTypeMessageListener: FfiConverter<MessageListener, Lon
 
 
 /**
- * An account's password. An object rather than a string so that nothing
- * prints it: Kotlin's generated `ClientConfig.toString()`, Swift's
- * `description` and Rust's `Debug` all show the object, never its value.
+ * An account's (or a room's) password. An object rather than a string so
+ * that nothing prints it: Kotlin's generated `ClientConfig.toString()`,
+ * Swift's `description` and Rust's `Debug` all show the object, never its
+ * value.
  */
 public interface PasswordInterface {
     
@@ -4096,9 +4341,10 @@ public interface PasswordInterface {
 }
 
 /**
- * An account's password. An object rather than a string so that nothing
- * prints it: Kotlin's generated `ClientConfig.toString()`, Swift's
- * `description` and Rust's `Debug` all show the object, never its value.
+ * An account's (or a room's) password. An object rather than a string so
+ * that nothing prints it: Kotlin's generated `ClientConfig.toString()`,
+ * Swift's `description` and Rust's `Debug` all show the object, never its
+ * value.
  */
 open class Password: Disposable, AutoCloseable, PasswordInterface
 {
@@ -4247,6 +4493,411 @@ public object FfiConverterTypePassword: FfiConverter<Password, Long> {
     override fun allocationSize(value: Password) = 8UL
 
     override fun write(value: Password, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Receives group chat events (XEP-0045). A room's messages arrive on
+ * `MessageListener` like any other (their conversation is the room).
+ */
+public interface RoomListener {
+    
+    /**
+     * We are in `room` as `nick` (after `join_room` or `create_room`, and
+     * again after each new session).
+     */
+    fun `onRoomJoined`(`room`: kotlin.String, `nick`: kotlin.String)
+    
+    /**
+     * `room` refused us or sent us away; `text` is the room's own words,
+     * if any. It is not entered again automatically, except after a kick
+     * (which only ends this visit).
+     */
+    fun `onRoomError`(`room`: kotlin.String, `error`: RoomError, `text`: kotlin.String?)
+    
+    /**
+     * Who is in `room` changed: read `occupants(room)` again.
+     */
+    fun `onOccupantsChanged`(`room`: kotlin.String)
+    
+    companion object
+}
+
+/**
+ * Receives group chat events (XEP-0045). A room's messages arrive on
+ * `MessageListener` like any other (their conversation is the room).
+ */
+open class RoomListenerImpl: Disposable, AutoCloseable, RoomListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_jabberkit_ffi_fn_free_roomlistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_jabberkit_ffi_fn_clone_roomlistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * We are in `room` as `nick` (after `join_room` or `create_room`, and
+     * again after each new session).
+     */override fun `onRoomJoined`(`room`: kotlin.String, `nick`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_joined(
+        it,
+        
+        FfiConverterString.lower(`room`),
+        FfiConverterString.lower(`nick`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * `room` refused us or sent us away; `text` is the room's own words,
+     * if any. It is not entered again automatically, except after a kick
+     * (which only ends this visit).
+     */override fun `onRoomError`(`room`: kotlin.String, `error`: RoomError, `text`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_error(
+        it,
+        
+        FfiConverterString.lower(`room`),
+        FfiConverterTypeRoomError.lower(`error`),
+        FfiConverterOptionalString.lower(`text`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Who is in `room` changed: read `occupants(room)` again.
+     */override fun `onOccupantsChanged`(`room`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_roomlistener_on_occupants_changed(
+        it,
+        
+        FfiConverterString.lower(`room`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceRoomListener {
+    internal object `onRoomJoined`: UniffiCallbackInterfaceRoomListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`nick`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeRoomListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onRoomJoined`(
+                    FfiConverterString.lift(`room`),
+                    FfiConverterString.lift(`nick`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onRoomError`: UniffiCallbackInterfaceRoomListenerMethod1 {
+        override fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`error`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeRoomListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onRoomError`(
+                    FfiConverterString.lift(`room`),
+                    FfiConverterTypeRoomError.lift(`error`),
+                    FfiConverterOptionalString.lift(`text`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onOccupantsChanged`: UniffiCallbackInterfaceRoomListenerMethod2 {
+        override fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeRoomListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onOccupantsChanged`(
+                    FfiConverterString.lift(`room`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeRoomListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeRoomListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceRoomListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onRoomJoined`,
+        `onRoomError`,
+        `onOccupantsChanged`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_jabberkit_ffi_fn_init_callback_vtable_roomlistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRoomListener: FfiConverter<RoomListener, Long> {
+    internal val handleMap = UniffiHandleMap<RoomListener>()
+
+    override fun lower(value: RoomListener): Long {
+        if (value is RoomListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): RoomListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return RoomListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): RoomListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: RoomListener) = 8UL
+
+    override fun write(value: RoomListener, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -5399,7 +6050,8 @@ public object FfiConverterTypeContactPresence: FfiConverterRustBuffer<ContactPre
  */
 data class Conversation (
     /**
-     * The peer's bare JID.
+     * The peer's bare JID, a room's bare JID, or an occupant's full JID
+     * (private messages in a room); see `Message.conversation`.
      */
     var `peer`: kotlin.String
     , 
@@ -5456,14 +6108,17 @@ data class Message (
     var `id`: kotlin.String
     , 
     /**
-     * The peer's bare JID.
+     * The conversation it belongs to: the peer's bare JID, a room's bare
+     * JID, or an occupant's full JID (`room@service/nick`) for private
+     * messages with someone in a room.
      */
     var `conversation`: kotlin.String
     , 
     var `outgoing`: kotlin.Boolean
     , 
     /**
-     * Bare JID of the author.
+     * The author: a bare JID (ours for outgoing messages), or in a room
+     * the occupant, `room@service/nick` (see `room_nick`).
      */
     var `sender`: kotlin.String
     , 
@@ -5482,6 +6137,14 @@ data class Message (
      * The body was corrected after it was first sent.
      */
     var `corrected`: kotlin.Boolean
+    , 
+    /**
+     * In a room, the nickname of the occupant who said it: derived from
+     * `sender` when it is `conversation/nick`. Null in one-to-one and
+     * private conversations, and for our own messages (their sender is
+     * our bare JID; our nick is the room's, see `rooms()`).
+     */
+    var `roomNick`: kotlin.String? = null 
     
 ){
     
@@ -5507,6 +6170,7 @@ public object FfiConverterTypeMessage: FfiConverterRustBuffer<Message> {
             FfiConverterTypeDeliveryState.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -5519,7 +6183,8 @@ public object FfiConverterTypeMessage: FfiConverterRustBuffer<Message> {
             FfiConverterLong.allocationSize(value.`timestampMs`) +
             FfiConverterTypeDeliveryState.allocationSize(value.`state`) +
             FfiConverterOptionalString.allocationSize(value.`failureReason`) +
-            FfiConverterBoolean.allocationSize(value.`corrected`)
+            FfiConverterBoolean.allocationSize(value.`corrected`) +
+            FfiConverterOptionalString.allocationSize(value.`roomNick`)
     )
 
     override fun write(value: Message, buf: ByteBuffer) {
@@ -5532,6 +6197,217 @@ public object FfiConverterTypeMessage: FfiConverterRustBuffer<Message> {
             FfiConverterTypeDeliveryState.write(value.`state`, buf)
             FfiConverterOptionalString.write(value.`failureReason`, buf)
             FfiConverterBoolean.write(value.`corrected`, buf)
+            FfiConverterOptionalString.write(value.`roomNick`, buf)
+    }
+}
+
+
+
+/**
+ * One person in a room.
+ */
+data class Occupant (
+    var `nick`: kotlin.String
+    , 
+    /**
+     * `moderator`, `participant` or `visitor` (XEP-0045's names).
+     */
+    var `role`: kotlin.String
+    , 
+    /**
+     * `owner`, `admin`, `member`, `outcast` or `none`.
+     */
+    var `affiliation`: kotlin.String
+    , 
+    /**
+     * Their real bare JID, where the room shows it (non-anonymous rooms,
+     * or to moderators).
+     */
+    var `jid`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOccupant: FfiConverterRustBuffer<Occupant> {
+    override fun read(buf: ByteBuffer): Occupant {
+        return Occupant(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Occupant) = (
+            FfiConverterString.allocationSize(value.`nick`) +
+            FfiConverterString.allocationSize(value.`role`) +
+            FfiConverterString.allocationSize(value.`affiliation`) +
+            FfiConverterOptionalString.allocationSize(value.`jid`)
+    )
+
+    override fun write(value: Occupant, buf: ByteBuffer) {
+            FfiConverterString.write(value.`nick`, buf)
+            FfiConverterString.write(value.`role`, buf)
+            FfiConverterString.write(value.`affiliation`, buf)
+            FfiConverterOptionalString.write(value.`jid`, buf)
+    }
+}
+
+
+
+/**
+ * A room the account knows (group chat, XEP-0045).
+ */
+data class Room (
+    /**
+     * The room's bare JID, `room@conference.example.org`: also its
+     * conversation's name.
+     */
+    var `jid`: kotlin.String
+    , 
+    /**
+     * Our nickname in it.
+     */
+    var `nick`: kotlin.String
+    , 
+    /**
+     * In the room now. False while joining, while offline, and after a
+     * refusal.
+     */
+    var `joined`: kotlin.Boolean
+    , 
+    /**
+     * Entered again on every new session (with its password) until the
+     * app leaves it or the room sends us away.
+     */
+    var `autojoin`: kotlin.Boolean
+    , 
+    /**
+     * The room's subject, if it has one.
+     */
+    var `subject`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRoom: FfiConverterRustBuffer<Room> {
+    override fun read(buf: ByteBuffer): Room {
+        return Room(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Room) = (
+            FfiConverterString.allocationSize(value.`jid`) +
+            FfiConverterString.allocationSize(value.`nick`) +
+            FfiConverterBoolean.allocationSize(value.`joined`) +
+            FfiConverterBoolean.allocationSize(value.`autojoin`) +
+            FfiConverterOptionalString.allocationSize(value.`subject`)
+    )
+
+    override fun write(value: Room, buf: ByteBuffer) {
+            FfiConverterString.write(value.`jid`, buf)
+            FfiConverterString.write(value.`nick`, buf)
+            FfiConverterBoolean.write(value.`joined`, buf)
+            FfiConverterBoolean.write(value.`autojoin`, buf)
+            FfiConverterOptionalString.write(value.`subject`, buf)
+    }
+}
+
+
+
+/**
+ * How a room we create is set up; every field has a default.
+ */
+data class RoomConfig (
+    /**
+     * A human name; the room's local part when null.
+     */
+    var `name`: kotlin.String? = null 
+    , 
+    /**
+     * Protects the room with a password (an object, like the account's,
+     * so that printing the config never shows it).
+     */
+    var `password`: Password? = null 
+    , 
+    /**
+     * Only members may enter.
+     */
+    var `membersOnly`: kotlin.Boolean = false 
+    , 
+    /**
+     * The room stays when its last occupant leaves.
+     */
+    var `persistent`: kotlin.Boolean = false 
+    
+): Disposable{
+    
+
+    
+
+    
+    @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
+    override fun destroy() {
+        
+    Disposable.destroy(
+        this.`name`,
+        this.`password`,
+        this.`membersOnly`,
+        this.`persistent`
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRoomConfig: FfiConverterRustBuffer<RoomConfig> {
+    override fun read(buf: ByteBuffer): RoomConfig {
+        return RoomConfig(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypePassword.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RoomConfig) = (
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalTypePassword.allocationSize(value.`password`) +
+            FfiConverterBoolean.allocationSize(value.`membersOnly`) +
+            FfiConverterBoolean.allocationSize(value.`persistent`)
+    )
+
+    override fun write(value: RoomConfig, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalTypePassword.write(value.`password`, buf)
+            FfiConverterBoolean.write(value.`membersOnly`, buf)
+            FfiConverterBoolean.write(value.`persistent`, buf)
     }
 }
 
@@ -6290,6 +7166,246 @@ public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
 
 
 /**
+ * Why a room refused us, or sent us away: match on it to tell the user
+ * what to do (ask for a password, pick another nick…).
+ */
+sealed class RoomError {
+    
+    /**
+     * The room has a password and none was given: ask for it.
+     */
+    object PasswordRequired : RoomError()
+    
+    
+    /**
+     * The password given is wrong.
+     */
+    object WrongPassword : RoomError()
+    
+    
+    /**
+     * We are banned from the room.
+     */
+    object Banned : RoomError()
+    
+    
+    /**
+     * Only members may enter.
+     */
+    object MembersOnly : RoomError()
+    
+    
+    /**
+     * Someone else has this nickname: join again with another.
+     */
+    object NicknameInUse : RoomError()
+    
+    
+    /**
+     * No such room (and we may not create it), or its owner is still
+     * setting it up.
+     */
+    object NotFound : RoomError()
+    
+    
+    /**
+     * The room is full.
+     */
+    object Full : RoomError()
+    
+    
+    /**
+     * A moderator kicked us (we may join again).
+     */
+    data class Kicked(
+        val `reason`: kotlin.String?) : RoomError()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The room was destroyed.
+     */
+    data class Destroyed(
+        val `reason`: kotlin.String?) : RoomError()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Anything else: the server's condition (e.g. `forbidden`).
+     */
+    data class Other(
+        val `condition`: kotlin.String) : RoomError()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRoomError : FfiConverterRustBuffer<RoomError>{
+    override fun read(buf: ByteBuffer): RoomError {
+        return when(buf.getInt()) {
+            1 -> RoomError.PasswordRequired
+            2 -> RoomError.WrongPassword
+            3 -> RoomError.Banned
+            4 -> RoomError.MembersOnly
+            5 -> RoomError.NicknameInUse
+            6 -> RoomError.NotFound
+            7 -> RoomError.Full
+            8 -> RoomError.Kicked(
+                FfiConverterOptionalString.read(buf),
+                )
+            9 -> RoomError.Destroyed(
+                FfiConverterOptionalString.read(buf),
+                )
+            10 -> RoomError.Other(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: RoomError): ULong = when(value) {
+        is RoomError.PasswordRequired -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is RoomError.WrongPassword -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is RoomError.Banned -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is RoomError.MembersOnly -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is RoomError.NicknameInUse -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is RoomError.NotFound -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is RoomError.Full -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is RoomError.Kicked -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterOptionalString.allocationSize(value.`reason`)
+            )
+        }
+        is RoomError.Destroyed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterOptionalString.allocationSize(value.`reason`)
+            )
+        }
+        is RoomError.Other -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`condition`)
+            )
+        }
+    }
+
+    override fun write(value: RoomError, buf: ByteBuffer) {
+        when(value) {
+            is RoomError.PasswordRequired -> {
+                buf.putInt(1)
+                Unit
+            }
+            is RoomError.WrongPassword -> {
+                buf.putInt(2)
+                Unit
+            }
+            is RoomError.Banned -> {
+                buf.putInt(3)
+                Unit
+            }
+            is RoomError.MembersOnly -> {
+                buf.putInt(4)
+                Unit
+            }
+            is RoomError.NicknameInUse -> {
+                buf.putInt(5)
+                Unit
+            }
+            is RoomError.NotFound -> {
+                buf.putInt(6)
+                Unit
+            }
+            is RoomError.Full -> {
+                buf.putInt(7)
+                Unit
+            }
+            is RoomError.Kicked -> {
+                buf.putInt(8)
+                FfiConverterOptionalString.write(value.`reason`, buf)
+                Unit
+            }
+            is RoomError.Destroyed -> {
+                buf.putInt(9)
+                FfiConverterOptionalString.write(value.`reason`, buf)
+                Unit
+            }
+            is RoomError.Other -> {
+                buf.putInt(10)
+                FfiConverterString.write(value.`condition`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * Availability.
  */
 
@@ -6690,6 +7806,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypePassword: FfiConverterRustBuffer<Password?> {
+    override fun read(buf: ByteBuffer): Password? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePassword.read(buf)
+    }
+
+    override fun allocationSize(value: Password?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePassword.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Password?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePassword.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeShow: FfiConverterRustBuffer<Show?> {
     override fun read(buf: ByteBuffer): Show? {
         if (buf.get().toInt() == 0) {
@@ -6852,6 +8000,62 @@ public object FfiConverterSequenceTypeMessage: FfiConverterRustBuffer<List<Messa
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeMessage.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeOccupant: FfiConverterRustBuffer<List<Occupant>> {
+    override fun read(buf: ByteBuffer): List<Occupant> {
+        val len = buf.getInt()
+        return List<Occupant>(len) {
+            FfiConverterTypeOccupant.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Occupant>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeOccupant.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Occupant>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeOccupant.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRoom: FfiConverterRustBuffer<List<Room>> {
+    override fun read(buf: ByteBuffer): List<Room> {
+        val len = buf.getInt()
+        return List<Room>(len) {
+            FfiConverterTypeRoom.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Room>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRoom.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Room>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRoom.write(it, buf)
         }
     }
 }

@@ -34,6 +34,12 @@ import org.jabberkit.Message
 import org.jabberkit.initLogging
 import org.jabberkit.SearchHit
 import org.jabberkit.MessageListener
+import org.jabberkit.Occupant
+import org.jabberkit.Password
+import org.jabberkit.Room
+import org.jabberkit.RoomConfig
+import org.jabberkit.RoomError
+import org.jabberkit.RoomListener
 import org.jabberkit.Show
 import org.jabberkit.TaskHandle
 import org.jabberkit.TypingState
@@ -78,12 +84,35 @@ sealed interface ContactEvent {
 }
 
 /**
+ * What happens in group chat rooms (XEP-0045), in the order JabberKit reports it. A room's
+ * messages arrive on [JabberKit.messages] like any other: their conversation is the room's bare
+ * JID, and [Message.roomNick] says who said it.
+ */
+sealed interface RoomEvent {
+    /** The room's bare JID. */
+    val room: String
+
+    /** We are in [room] as [nick] (after [JabberKit.joinRoom] or [JabberKit.createRoom], and again after each new session). */
+    data class Joined(override val room: String, val nick: String) : RoomEvent
+
+    /**
+     * [room] refused us (a missing or wrong password, a ban, a nickname in use…) or sent us away;
+     * [text] is the room's own words, if any. It is not entered again by itself, except after
+     * [RoomError.Kicked] (which only ends this visit).
+     */
+    data class Error(override val room: String, val error: RoomError, val text: String?) : RoomEvent
+
+    /** Who is in [room] changed: read [JabberKit.occupants] again. */
+    data class OccupantsChanged(override val room: String) : RoomEvent
+}
+
+/**
  * One account, for Kotlin: the generated [Client] with its listeners turned into flows.
  *
  * Creating it opens the account's store (a few milliseconds of disk work: do it off the main
  * thread); it does not connect until [connect]. Nothing here blocks on the network.
  *
- * Close it when the account is no longer needed: [close] stops both listeners and frees the
+ * Close it when the account is no longer needed: [close] stops its listeners and frees the
  * native client (which ends the connection). Closing twice is harmless; any other call after
  * [close] throws [IllegalStateException].
  *
@@ -102,6 +131,7 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
     private val stateChanges = MutableSharedFlow<ConnectionState>(replay = 1, extraBufferCapacity = UNBOUNDED)
     private val events = MutableSharedFlow<MessageEvent>(extraBufferCapacity = UNBOUNDED)
     private val contacts = MutableSharedFlow<ContactEvent>(extraBufferCapacity = UNBOUNDED)
+    private val roomFlow = MutableSharedFlow<RoomEvent>(extraBufferCapacity = UNBOUNDED)
 
     /**
      * The connection state for a UI: the current value at once, then the latest one. Like every
@@ -127,12 +157,19 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
      */
     val contactEvents: SharedFlow<ContactEvent> = contacts.asSharedFlow()
 
+    /**
+     * Rooms joined, refused or left and their occupants changing, in order, from the moment a
+     * collector subscribes (nothing is replayed: read [rooms] and [occupants] after subscribing).
+     */
+    val roomEvents: SharedFlow<RoomEvent> = roomFlow.asSharedFlow()
+
     /** The account's bare JID. */
     val jid: String = client.jid()
 
     private val stateHandle: TaskHandle = client.observeConnectionState(StateForwarder(state, stateChanges))
     private val messageHandle: TaskHandle = client.observeMessages(MessageForwarder(events))
     private val contactHandle: TaskHandle = client.observeContacts(ContactForwarder(contacts))
+    private val roomHandle: TaskHandle = client.observeRooms(RoomForwarder(roomFlow))
 
     // Last: on a scope that is already over, this closes at once, so everything above must exist.
     private val scopeHandle: DisposableHandle? =
@@ -154,12 +191,18 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
      * an app kill once this returns; it goes out as soon as the account is online, and its
      * progress arrives on [messages]. Runs on [Dispatchers.IO] (one SQLite write).
      *
+     * [to] may be a room joined with [joinRoom] (the message is [DeliveryState.DELIVERED] once
+     * the room sent it back to everyone) or an occupant, `room@service/nick` (a private message).
+     *
      * @throws JabberKitException.InvalidInput for a malformed JID or an empty, oversized or unsendable body.
      */
     suspend fun send(to: String, body: String): String =
         withContext(Dispatchers.IO) { client.sendMessage(to, body) }
 
-    /** Up to [limit] messages exchanged with [with], older than the message [before] (the newest when null), oldest first. */
+    /**
+     * Up to [limit] messages exchanged with [with] (a contact, a room, or an occupant for private
+     * messages), older than the message [before] (the newest when null), oldest first.
+     */
     suspend fun history(with: String, before: String? = null, limit: Int = 50): List<Message> {
         require(limit >= 0) { "limit must not be negative, got $limit" }
         return withContext(Dispatchers.IO) { client.history(with, before, limit.toUInt()) }
@@ -230,6 +273,37 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
     suspend fun presences(): List<ContactPresence> = withContext(Dispatchers.IO) { client.presences() }
 
     /**
+     * Enters [room] (`room@conference.example.org`) as [nick], with its [password] if it has one.
+     * Returns once the room is remembered (one SQLite write, on [Dispatchers.IO]); the outcome
+     * arrives on [roomEvents] as [RoomEvent.Joined] or [RoomEvent.Error]. The room is entered
+     * again on every new session until [leaveRoom] or a refusal; offline, once online.
+     *
+     * @throws JabberKitException.InvalidInput for a malformed room JID or nickname.
+     */
+    suspend fun joinRoom(room: String, nick: String, password: Password? = null) =
+        withContext(Dispatchers.IO) { client.joinRoom(room, nick, password) }
+
+    /**
+     * Creates [room] and enters it as [nick], its owner, set up as [config] says; otherwise like
+     * [joinRoom]. If the room exists already, this joins it (with the config's password) and
+     * changes nothing.
+     */
+    suspend fun createRoom(room: String, nick: String, config: RoomConfig = RoomConfig()) =
+        withContext(Dispatchers.IO) { client.createRoom(room, nick, config) }
+
+    /** Leaves [room] and stops entering it on new sessions; its messages stay in the store. */
+    suspend fun leaveRoom(room: String) = withContext(Dispatchers.IO) { client.leaveRoom(room) }
+
+    /** The rooms this account knows: those it is in, entering, or left ([Room.autojoin] false). */
+    suspend fun rooms(): List<Room> = withContext(Dispatchers.IO) { client.rooms() }
+
+    /**
+     * Who else is in [room], by nickname, as last seen; [RoomEvent.OccupantsChanged] says when to
+     * read it again. Our own nick is [Room.nick].
+     */
+    suspend fun occupants(room: String): List<Occupant> = withContext(Dispatchers.IO) { client.occupants(room) }
+
+    /**
      * The conversation list, kept by the core: a flow of the whole list, re-emitted after each
      * batch of changes (messages stored, sent, corrected, read). Each collection follows its own
      * list; nothing is re-read from the store here. See [conversationListDiffs] for the changes.
@@ -273,6 +347,7 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
         stateHandle.close()
         messageHandle.close()
         contactHandle.close()
+        roomHandle.close()
         client.close()
     }
 
@@ -328,6 +403,20 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
 
         override fun onTyping(from: String, state: TypingState) {
             events.tryEmit(ContactEvent.Typing(from, state))
+        }
+    }
+
+    private class RoomForwarder(private val events: MutableSharedFlow<RoomEvent>) : RoomListener {
+        override fun onRoomJoined(room: String, nick: String) {
+            events.tryEmit(RoomEvent.Joined(room, nick))
+        }
+
+        override fun onRoomError(room: String, error: RoomError, text: String?) {
+            events.tryEmit(RoomEvent.Error(room, error, text))
+        }
+
+        override fun onOccupantsChanged(room: String) {
+            events.tryEmit(RoomEvent.OccupantsChanged(room))
         }
     }
 

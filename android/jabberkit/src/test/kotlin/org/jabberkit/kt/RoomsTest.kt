@@ -1,0 +1,182 @@
+package org.jabberkit.kt
+
+import kotlin.test.assertEquals
+import kotlin.test.assertFalse
+import kotlin.test.assertNull
+import kotlin.test.assertTrue
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.flow
+import kotlinx.coroutines.runBlocking
+import org.jabberkit.ConnectionState
+import org.jabberkit.DeliveryState
+import org.jabberkit.JabberKitException
+import org.jabberkit.Occupant
+import org.jabberkit.Password
+import org.jabberkit.RoomConfig
+import org.jabberkit.RoomError
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
+
+/**
+ * Group chat (XEP-0045) through the Kotlin layer, against the test Prosody's MUC component
+ * (`conference.<domain>`): typed refusals, room messages with their nick, occupants.
+ */
+class RoomsTest : LiveServerTest() {
+    private val service get() = "conference.${server.domain}"
+
+    private suspend fun online(kit: JabberKit) {
+        kit.connect()
+        kit.connectionState.await("${kit.jid} online") { it is ConnectionState.Online }
+    }
+
+    private fun RoomEvent.isOutcome(room: String) =
+        this.room == room && (this is RoomEvent.Joined || this is RoomEvent.Error)
+
+    /** Runs [action], then waits for the room's answer to it (joined or refused) and returns it. */
+    private suspend fun outcome(events: Recording<RoomEvent>, room: String, action: suspend () -> Unit): RoomEvent {
+        val before = events.values.size
+        action()
+        return events.await("an answer from $room") { all -> all.drop(before).any { it.isOutcome(room) } }
+            .drop(before)
+            .first { it.isOutcome(room) }
+    }
+
+    /** Alice creates [room] (persistent, no password) as `alice`; Bob joins it as `bob`. */
+    private suspend fun bothIn(
+        room: String,
+        alice: JabberKit,
+        aliceRooms: Recording<RoomEvent>,
+        bob: JabberKit,
+        bobRooms: Recording<RoomEvent>,
+    ) {
+        val created = outcome(aliceRooms, room) { alice.createRoom(room, "alice", RoomConfig(persistent = true)) }
+        assertEquals(RoomEvent.Joined(room, "alice"), created)
+        val joined = outcome(bobRooms, room) { bob.joinRoom(room, "bob") }
+        assertEquals(RoomEvent.Joined(room, "bob"), joined)
+    }
+
+    @Test
+    fun `a password room refuses a missing and a wrong password with typed errors and lets the right one in`() =
+        runBlocking<Unit> {
+            val alice = open(server.config(server.newAccount("alice"), newStoreDir()))
+            val bob = open(server.config(server.newAccount("bob"), newStoreDir()))
+            val aliceRooms = scope.record(alice.roomEvents)
+            val bobRooms = scope.record(bob.roomEvents)
+            online(alice)
+            online(bob)
+            val room = "secret-tea@$service"
+
+            val config = RoomConfig(name = "Secret tea", password = Password("s3same"), persistent = true)
+            assertFalse("s3same" in config.toString(), config.toString())
+            assertEquals(RoomEvent.Joined(room, "alice"), outcome(aliceRooms, room) { alice.createRoom(room, "alice", config) })
+
+            val missing = outcome(bobRooms, room) { bob.joinRoom(room, "bob") }
+            assertEquals(RoomError.PasswordRequired, (missing as RoomEvent.Error).error)
+            val wrong = outcome(bobRooms, room) { bob.joinRoom(room, "bob", Password("wrong")) }
+            assertEquals(RoomError.WrongPassword, (wrong as RoomEvent.Error).error)
+            // Refused at the door: not entered again by itself.
+            assertEquals(listOf(false to false), bob.rooms().filter { it.jid == room }.map { it.joined to it.autojoin })
+
+            val right = outcome(bobRooms, room) { bob.joinRoom(room, "bob", Password("s3same")) }
+            assertEquals(RoomEvent.Joined(room, "bob"), right)
+            val rooms = bob.rooms().single { it.jid == room }
+            assertEquals("bob", rooms.nick)
+            assertTrue(rooms.joined && rooms.autojoin, rooms.toString())
+            assertTrue(alice.rooms().single { it.jid == room }.joined)
+
+            // Bad input is refused at once, before anything is sent.
+            assertThrows<JabberKitException.InvalidInput> { bob.joinRoom(service, "bob") }
+            assertThrows<JabberKitException.InvalidInput> { bob.joinRoom(room, " ") }
+        }
+
+    @Test
+    fun `room messages arrive with the speaker's nick and our own comes back once, delivered`() = runBlocking<Unit> {
+        val alice = open(server.config(server.newAccount("alice"), newStoreDir()))
+        val bob = open(server.config(server.newAccount("bob"), newStoreDir()))
+        val aliceRooms = scope.record(alice.roomEvents)
+        val bobRooms = scope.record(bob.roomEvents)
+        val aliceEvents = scope.record(alice.messages)
+        val bobEvents = scope.record(bob.messages)
+        online(alice)
+        online(bob)
+        val room = "tea@$service"
+        bothIn(room, alice, aliceRooms, bob, bobRooms)
+
+        val hello = alice.send(room, "hello room")
+        val got = (bobEvents.awaitValue("Alice's room message at Bob") {
+            it is MessageEvent.New && it.message.body == "hello room"
+        } as MessageEvent.New).message
+        assertEquals(room, got.conversation)
+        assertEquals("$room/alice", got.sender)
+        assertEquals("alice", got.roomNick)
+        assertFalse(got.outgoing)
+        assertEquals(DeliveryState.RECEIVED, got.state)
+        aliceEvents.awaitValue("hello delivered") { it == MessageEvent.StateChanged(hello, room, DeliveryState.DELIVERED) }
+
+        // Bob's own: queued (reported once), then delivered when the room sends it back.
+        val reply = bob.send(room, "hi alice")
+        bobEvents.awaitValue("the reply delivered") { it == MessageEvent.StateChanged(reply, room, DeliveryState.DELIVERED) }
+        val bobsOwn = bobEvents.values.filterIsInstance<MessageEvent.New>().filter { it.message.body == "hi alice" }
+        assertEquals(listOf(reply), bobsOwn.map { it.message.id }, "reported once: the room's copy is not a new message")
+        assertTrue(bobsOwn.single().message.outgoing)
+        assertNull(bobsOwn.single().message.roomNick, "our own carry our bare JID")
+        val atAlice = (aliceEvents.awaitValue("Bob's reply at Alice") {
+            it is MessageEvent.New && it.message.body == "hi alice"
+        } as MessageEvent.New).message
+        assertEquals("bob", atAlice.roomNick)
+
+        for ((who, kit) in listOf("alice" to alice, "bob" to bob)) {
+            assertEquals(listOf("hello room", "hi alice"), kit.history(room).map { it.body }, "$who: each once")
+        }
+        assertEquals(listOf(DeliveryState.DELIVERED, DeliveryState.RECEIVED), alice.history(room).map { it.state })
+        assertEquals(listOf(DeliveryState.RECEIVED, DeliveryState.DELIVERED), bob.history(room).map { it.state })
+        assertEquals(room, bob.conversations().first().peer)
+
+        // A private message: the occupant's own conversation, no room nick.
+        alice.send("$room/bob", "just between us")
+        val private = (bobEvents.awaitValue("the private message") {
+            it is MessageEvent.New && it.message.body == "just between us"
+        } as MessageEvent.New).message
+        assertEquals("$room/alice", private.conversation)
+        assertNull(private.roomNick)
+        assertEquals(listOf("hello room", "hi alice"), bob.history(room).map { it.body })
+    }
+
+    @Test
+    fun `occupants show roles and affiliations and follow someone leaving`() = runBlocking<Unit> {
+        val alice = open(server.config(server.newAccount("alice"), newStoreDir()))
+        val bob = open(server.config(server.newAccount("bob"), newStoreDir()))
+        val aliceRooms = scope.record(alice.roomEvents)
+        val bobRooms = scope.record(bob.roomEvents)
+        online(alice)
+        online(bob)
+        val room = "people@$service"
+        bothIn(room, alice, aliceRooms, bob, bobRooms)
+
+        // Each sees the other (the list holds everyone but ourselves). Alice, the owner and a
+        // moderator, sees Bob's real JID; Bob does not see hers (Prosody's default: only
+        // moderators see real JIDs).
+        val atAlice = aliceRooms.awaitRead("Bob among Alice's occupants", { alice.occupants(room) }) { list ->
+            list.any { it.nick == "bob" }
+        }
+        assertEquals(listOf(Occupant("bob", "participant", "none", bob.jid)), atAlice)
+        val atBob = bobRooms.awaitRead("Alice among Bob's occupants", { bob.occupants(room) }) { list ->
+            list.any { it.nick == "alice" }
+        }
+        assertEquals(listOf(Occupant("alice", "moderator", "owner", null)), atBob)
+
+        val before = aliceRooms.values.size
+        bob.leaveRoom(room)
+        assertEquals(listOf(false), bob.rooms().filter { it.jid == room }.map { it.autojoin }, "not entered again")
+        // `joined` follows once the session has acted on the leave, which no event announces.
+        flow {
+            while (true) {
+                emit(bob.rooms().single { it.jid == room }.joined)
+                delay(100)
+            }
+        }.await("Bob out of the room") { !it }
+        aliceRooms.await("Bob's leaving announced to Alice") { it.drop(before).contains(RoomEvent.OccupantsChanged(room)) }
+        aliceRooms.awaitRead("Bob gone from Alice's occupants", { alice.occupants(room) }) { it.isEmpty() }
+        assertTrue(alice.rooms().single { it.jid == room }.joined, "Alice stays")
+    }
+}
