@@ -272,7 +272,10 @@ impl Client {
                 | jabberkit::Event::Presence { .. }
                 | jabberkit::Event::RoomJoined { .. }
                 | jabberkit::Event::RoomError { .. }
-                | jabberkit::Event::OccupantsChanged { .. } => None,
+                | jabberkit::Event::OccupantsChanged { .. }
+                | jabberkit::Event::RoomInvite { .. }
+                | jabberkit::Event::RoomSubject { .. }
+                | jabberkit::Event::RoomActionFailed { .. } => None,
             }
         })
     }
@@ -328,7 +331,10 @@ impl Client {
                 | jabberkit::Event::CatchUp { .. }
                 | jabberkit::Event::RoomJoined { .. }
                 | jabberkit::Event::RoomError { .. }
-                | jabberkit::Event::OccupantsChanged { .. } => None,
+                | jabberkit::Event::OccupantsChanged { .. }
+                | jabberkit::Event::RoomInvite { .. }
+                | jabberkit::Event::RoomSubject { .. }
+                | jabberkit::Event::RoomActionFailed { .. } => None,
             }
         })
     }
@@ -357,7 +363,10 @@ impl Client {
                 | jabberkit::Event::RosterChanged
                 | jabberkit::Event::SubscriptionRequest { .. }
                 | jabberkit::Event::Presence { .. }
-                | jabberkit::Event::Typing { .. } => None,
+                | jabberkit::Event::Typing { .. }
+                | jabberkit::Event::RoomInvite { .. }
+                | jabberkit::Event::RoomSubject { .. }
+                | jabberkit::Event::RoomActionFailed { .. } => None,
             }
         })
     }

@@ -219,7 +219,13 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
         | Command::CreateRoom { .. }
         | Command::LeaveRoom { .. }
         | Command::Rooms
-        | Command::Occupants { .. }) => return execute_room(client, cmd),
+        | Command::Occupants { .. }
+        | Command::Invite { .. }
+        | Command::DeclineInvite { .. }
+        | Command::SetSubject { .. }
+        | Command::Kick { .. }
+        | Command::Ban { .. }
+        | Command::DestroyRoom { .. }) => return crate::rooms::execute(client, cmd),
         Command::Quit
         | Command::WatchConversations
         | Command::WatchTimeline { .. }
@@ -227,54 +233,6 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
         | Command::Unwatch { .. } => return None,
     };
     Some(result.unwrap_or_else(|e| Output::error(e.to_string())))
-}
-
-/// Runs one room command (see `json::Command`); the answer to print, if
-/// it has one (joins answer later, with the room's verdict).
-fn execute_room(client: &Client, cmd: Command) -> Option<Output> {
-    let result = match cmd {
-        Command::JoinRoom {
-            room,
-            nick,
-            password,
-        } => client
-            .join_room(&room, &nick, password.as_deref())
-            .map(|()| None),
-        Command::CreateRoom {
-            room,
-            nick,
-            password,
-            members_only,
-            persistent,
-            name,
-        } => client
-            .create_room(
-                &room,
-                &nick,
-                jabberkit::RoomConfig {
-                    name,
-                    password,
-                    members_only,
-                    persistent,
-                },
-            )
-            .map(|()| None),
-        Command::LeaveRoom { room } => client.leave_room(&room).map(|()| None),
-        Command::Rooms => client.rooms().map(|rooms| {
-            Some(Output::Rooms {
-                items: rooms.iter().map(crate::rooms::RoomItem::new).collect(),
-            })
-        }),
-        Command::Occupants { room } => client.occupants(&room).map(|list| {
-            Some(Output::Occupants {
-                room,
-                items: list.iter().map(crate::rooms::OccupantItem::new).collect(),
-            })
-        }),
-        // Not a room command.
-        _ => return None,
-    };
-    result.unwrap_or_else(|e| Some(Output::error(e.to_string())))
 }
 
 async fn write_line<W: AsyncWrite + Unpin>(output: &mut W, out: &Output) -> std::io::Result<()> {

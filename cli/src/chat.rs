@@ -244,6 +244,33 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
                 self.say(&format!("* {room}: {error:?}{text}")).await
             }
             Event::OccupantsChanged { .. } => Ok(()),
+            Event::RoomInvite {
+                room,
+                from,
+                password,
+                reason,
+            } => {
+                let reason = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+                let join = match password {
+                    Some(p) => format!("/join {room} NICK {}", p.expose()),
+                    None => format!("/join {room} NICK"),
+                };
+                self.say(&format!("* {from} invites you to {room}{reason}: {join}"))
+                    .await
+            }
+            Event::RoomSubject { room, subject } => {
+                let subject = subject.unwrap_or_else(|| "(none)".into());
+                self.say(&format!("* {room} subject: {subject}")).await
+            }
+            Event::RoomActionFailed {
+                room,
+                action,
+                condition,
+                ..
+            } => {
+                self.say(&format!("* {room} refused {action}: {condition}"))
+                    .await
+            }
         }
     }
 

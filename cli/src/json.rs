@@ -126,6 +126,42 @@ pub enum Command {
     Rooms,
     /// `Client::occupants`.
     Occupants { room: String },
+    /// `Client::invite`: through the room, which adds its password.
+    Invite {
+        room: String,
+        jid: String,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// `Client::decline_invitation`: `from` as `room_invite` named them.
+    DeclineInvite {
+        room: String,
+        from: String,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// `Client::set_subject` (empty clears it): `room_subject` follows.
+    SetSubject { room: String, subject: String },
+    /// `Client::kick`; a refusal is `room_action_failed`.
+    Kick {
+        room: String,
+        nick: String,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// `Client::ban`; a refusal is `room_action_failed`.
+    Ban {
+        room: String,
+        jid: String,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// `Client::destroy_room`; a refusal is `room_action_failed`.
+    DestroyRoom {
+        room: String,
+        #[serde(default)]
+        reason: Option<String>,
+    },
 }
 
 fn default_limit() -> u32 {
@@ -240,6 +276,30 @@ pub enum Output {
     },
     /// Who is in `room` changed.
     OccupantsChanged { room: String },
+    /// We are invited to `room` (join with `join_room` and `password`).
+    RoomInvite {
+        room: String,
+        from: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        password: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// `room`'s subject (absent: none).
+    RoomSubject {
+        room: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        subject: Option<String>,
+    },
+    /// The room refused `action` (`set_subject`, `kick`, `ban`,
+    /// `destroy_room`) with `condition`.
+    RoomActionFailed {
+        room: String,
+        action: String,
+        condition: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
 }
 
 /// One change to a watched list (see `jabberkit::ListDiff`), applied in
@@ -467,6 +527,32 @@ impl Output {
             Event::OccupantsChanged { room } => {
                 Some(Output::OccupantsChanged { room: room.clone() })
             }
+            Event::RoomInvite {
+                room,
+                from,
+                password,
+                reason,
+            } => Some(Output::RoomInvite {
+                room: room.clone(),
+                from: from.clone(),
+                password: password.as_ref().map(|p| p.expose().to_owned()),
+                reason: reason.clone(),
+            }),
+            Event::RoomSubject { room, subject } => Some(Output::RoomSubject {
+                room: room.clone(),
+                subject: subject.clone(),
+            }),
+            Event::RoomActionFailed {
+                room,
+                action,
+                condition,
+                text,
+            } => Some(Output::RoomActionFailed {
+                room: room.clone(),
+                action: action.clone(),
+                condition: condition.clone(),
+                text: text.clone(),
+            }),
             Event::MessageState {
                 id,
                 conversation,

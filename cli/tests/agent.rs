@@ -774,7 +774,7 @@ async fn watched_lists_show_what_the_store_holds_through_the_agent() {
 async fn a_password_room_through_the_agent() {
     let server = TestServer::start().await;
     let stores = tempfile::tempdir().expect("tempdir");
-    let (mut alice, _alice_jid, mut bob, _bob_jid) =
+    let (mut alice, _alice_jid, mut bob, bob_jid) =
         alice_and_bob_online(&server, stores.path()).await;
     let room = "agents@conference.example.test";
     alice
@@ -821,11 +821,34 @@ async fn a_password_room_through_the_agent() {
         .collect();
     assert!(nicks.contains(&"bob".to_owned()), "{occupants}");
 
+    alice
+        .command(json!({"cmd": "set_subject", "room": room, "subject": "agents only"}))
+        .await;
+    let subject = bob
+        .wait_for("the subject", |v| {
+            v["event"] == "room_subject" && v["subject"] == "agents only"
+        })
+        .await;
+    assert_eq!(subject["room"], room, "{subject}");
+    // A participant may not kick; the room says so.
+    bob.command(json!({"cmd": "kick", "room": room, "nick": "alice"}))
+        .await;
+    let refused = bob.wait_event("room_action_failed").await;
+    assert_eq!(refused["action"], "kick", "{refused}");
+
     bob.command(json!({"cmd": "leave_room", "room": room}))
         .await;
     bob.command(json!({"cmd": "rooms"})).await;
     let rooms = bob.wait_event("rooms").await;
     assert_eq!(rooms["items"][0]["autojoin"], false, "{rooms}");
+    // Invited back, with the room's password.
+    alice
+        .command(json!({"cmd": "invite", "room": room, "jid": bob_jid, "reason": "come back"}))
+        .await;
+    let invite = bob.wait_event("room_invite").await;
+    assert_eq!(invite["room"], room, "{invite}");
+    assert_eq!(invite["password"], "pw", "{invite}");
+    assert_eq!(invite["reason"], "come back", "{invite}");
     assert_eq!(alice.quit().await, 0);
     assert_eq!(bob.quit().await, 0);
 }

@@ -35,5 +35,5 @@ pub use lists::{ConversationList, ListUpdates, Paginator, Timeline};
 pub use model::{
     ConnectionState, Contact, ContactPresence, Conversation, DeliveryState, Direction, Event,
     FailureReason, ListDiff, Message, Occupant, ResourcePresence, Room, RoomConfig, RoomError,
-    SearchHit, Show, Subscription, TypingState,
+    SearchHit, Secret, Show, Subscription, TypingState,
 };

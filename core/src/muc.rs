@@ -151,7 +151,7 @@ fn refusal(condition: &DefinedCondition, sent_password: bool) -> RoomError {
     }
 }
 
-fn condition_name(condition: &DefinedCondition) -> String {
+pub(crate) fn condition_name(condition: &DefinedCondition) -> String {
     // The element name, e.g. `not-allowed`.
     let el: Element = StanzaError::new(
         tokio_xmpp::parsers::stanza_error::ErrorType::Cancel,
@@ -407,5 +407,9 @@ fn field(var: &str, value: &str) -> Element {
         .build()
 }
 
+pub(crate) mod admin;
+mod invitation;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use invitation::{decline, invitation, invite};

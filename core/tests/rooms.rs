@@ -12,30 +12,6 @@ use jabberkit_testkit::server::TestServer;
 
 const ROOM: &str = "tea@conference.example.test";
 
-async fn joined(a: &mut Account, room: &str) -> String {
-    match a
-        .wait_for("joined", |e| {
-            matches!(e, Event::RoomJoined { room: r, .. } | Event::RoomError { room: r, .. } if r == room)
-        })
-        .await
-    {
-        Event::RoomJoined { nick, .. } => nick,
-        other => panic!("not joined: {other:?}"),
-    }
-}
-
-async fn refused(a: &mut Account, room: &str) -> RoomError {
-    match a
-        .wait_for("refused", |e| {
-            matches!(e, Event::RoomJoined { room: r, .. } | Event::RoomError { room: r, .. } if r == room)
-        })
-        .await
-    {
-        Event::RoomError { error, .. } => error,
-        other => panic!("not refused: {other:?}"),
-    }
-}
-
 /// Alice creates the (persistent) room, and Bob enters it.
 async fn both_in_room(alice: &mut Account, bob: &mut Account) {
     let config = RoomConfig {
@@ -46,9 +22,9 @@ async fn both_in_room(alice: &mut Account, bob: &mut Account) {
         .client
         .create_room(ROOM, "alice", config)
         .expect("create");
-    joined(alice, ROOM).await;
+    room_joined(alice, ROOM).await;
     bob.client.join_room(ROOM, "bob", None).expect("join");
-    joined(bob, ROOM).await;
+    room_joined(bob, ROOM).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,20 +46,26 @@ async fn a_password_room_lets_in_only_the_right_password_and_messages_flow_once(
             },
         )
         .expect("create");
-    assert_eq!(joined(&mut p.alice, ROOM).await, "alice");
+    assert_eq!(room_joined(&mut p.alice, ROOM).await, "alice");
 
     p.bob.client.join_room(ROOM, "bob", None).expect("join");
-    assert_eq!(refused(&mut p.bob, ROOM).await, RoomError::PasswordRequired);
+    assert_eq!(
+        room_refused(&mut p.bob, ROOM).await,
+        RoomError::PasswordRequired
+    );
     p.bob
         .client
         .join_room(ROOM, "bob", Some("wrong"))
         .expect("join");
-    assert_eq!(refused(&mut p.bob, ROOM).await, RoomError::WrongPassword);
+    assert_eq!(
+        room_refused(&mut p.bob, ROOM).await,
+        RoomError::WrongPassword
+    );
     p.bob
         .client
         .join_room(ROOM, "bob", Some("secret"))
         .expect("join");
-    assert_eq!(joined(&mut p.bob, ROOM).await, "bob");
+    assert_eq!(room_joined(&mut p.bob, ROOM).await, "bob");
     assert!(p
         .bob
         .client
@@ -141,7 +123,7 @@ async fn a_room_is_entered_again_on_a_new_session_with_what_was_said_meanwhile()
 
     // A new session enters the room again without any call from the app.
     p.bob.client.connect().expect("connect");
-    joined(&mut p.bob, ROOM).await;
+    room_joined(&mut p.bob, ROOM).await;
     let mut wanted = meanwhile.clone();
     wanted.push("last".into());
     let got = p.bob.receive_all(&wanted, WAIT).await;
@@ -177,7 +159,7 @@ async fn a_phone_offline_while_a_room_talks_catches_up_all_of_it_once_from_the_r
     p.alice.wait_states(&ids, DeliveryState::Delivered).await;
 
     p.bob.client.connect().expect("connect");
-    joined(&mut p.bob, ROOM).await;
+    room_joined(&mut p.bob, ROOM).await;
     let got = p.bob.receive_all(&said, WAIT).await;
     assert!(got.values().all(|n| *n == 1), "{got:?}");
     let history = p.bob.client.history(ROOM, None, 500).expect("history");
@@ -252,7 +234,7 @@ async fn a_room_survives_resets_and_a_lost_session_with_every_message_once() {
     })
     .await;
     // Back in the room without any call from the app.
-    joined(&mut bob, ROOM).await;
+    room_joined(&mut bob, ROOM).await;
 
     // Their events went by while we waited for states: read the stores.
     let has_all = |account: &Account, list: &[String]| {

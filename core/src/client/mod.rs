@@ -328,4 +328,5 @@ mod tests;
 
 mod contacts;
 mod messages;
+mod room_actions;
 mod rooms;

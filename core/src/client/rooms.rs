@@ -36,12 +36,7 @@ impl Client {
         password: Option<&str>,
         create: Option<RoomConfig>,
     ) -> Result<(), Error> {
-        let jid = parse_bare(room)?;
-        if jid.node().is_none() {
-            return Err(Error::invalid(format!(
-                "{room:?} is a service, not a room (room@service)"
-            )));
-        }
+        let jid = parse_room(room)?;
         let nick = nick.trim();
         if nick.is_empty() || jid.with_resource_str(nick).is_err() {
             return Err(Error::invalid(format!("{nick:?} cannot be a nickname")));
@@ -62,6 +57,12 @@ impl Client {
     pub fn leave_room(&self, room: &str) -> Result<(), Error> {
         let jid = parse_bare(room)?;
         self.inner.store.stop_autojoin(jid.as_str())?;
+        // Out at once for the UI, though the room hears it a moment later.
+        self.inner
+            .joined_rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(jid.as_str());
         self.command(Command::Room(RoomCommand::Leave(jid)));
         Ok(())
     }
@@ -92,4 +93,15 @@ impl Client {
             let _ = session.commands.send(command);
         }
     }
+}
+
+/// A room's bare JID (`room@service`), refusing a bare service.
+pub(super) fn parse_room(room: &str) -> Result<tokio_xmpp::jid::BareJid, Error> {
+    let jid = parse_bare(room)?;
+    if jid.node().is_none() {
+        return Err(Error::invalid(format!(
+            "{room:?} is a service, not a room (room@service)"
+        )));
+    }
+    Ok(jid)
 }

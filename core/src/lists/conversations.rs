@@ -115,6 +115,9 @@ fn conversation_of(event: &Event) -> Option<&str> {
         | Event::RoomJoined { .. }
         | Event::RoomError { .. }
         | Event::OccupantsChanged { .. }
+        | Event::RoomInvite { .. }
+        | Event::RoomSubject { .. }
+        | Event::RoomActionFailed { .. }
         | Event::CatchUp { .. } => None,
     }
 }

@@ -176,6 +176,38 @@ pub enum Event {
         /// The room's bare JID.
         room: String,
     },
+    /// We are invited to `room` (XEP-0045 mediated or XEP-0249 direct
+    /// invitation). Join with `Client::join_room` (with `password`), or
+    /// tell the inviter no with `Client::decline_invitation`; nothing
+    /// happens by itself. Anyone can send one: show who it is `from`.
+    RoomInvite {
+        /// The room's bare JID.
+        room: String,
+        /// Who invites us.
+        from: String,
+        /// The room's password, when the invitation carries it.
+        password: Option<crate::model::Secret>,
+        reason: Option<String>,
+    },
+    /// `room`'s subject changed (`None`: cleared), or is what the room
+    /// said when we entered.
+    RoomSubject {
+        /// The room's bare JID.
+        room: String,
+        subject: Option<String>,
+    },
+    /// The room refused something we asked of it (`Client::set_subject`,
+    /// `kick`, `ban`, `destroy_room`): `action` names it, `condition` is
+    /// the room's reason (`forbidden`, `not-allowed`, `item-not-found`…).
+    RoomActionFailed {
+        /// The room's bare JID.
+        room: String,
+        /// `set_subject`, `kick`, `ban` or `destroy_room`.
+        action: String,
+        condition: String,
+        /// The room's own words, if any.
+        text: Option<String>,
+    },
     /// Catching up from the server's archive after a fresh (not resumed)
     /// login progressed by one page. The messages themselves are announced
     /// as [`Event::Message`], once each, only if they were new here.

@@ -139,10 +139,12 @@ impl UnknownVariant {
 pub struct Message {
     /// Our stable id (a UUID). For outgoing messages also the origin-id.
     pub id: String,
-    /// The peer's bare JID.
+    /// The conversation: the peer's bare JID, a room's bare JID, or an
+    /// occupant's full JID (`room@service/nick`) for a private message.
     pub conversation: String,
     pub direction: Direction,
-    /// Bare JID of the author: ours for outgoing messages.
+    /// The author: our bare JID for outgoing messages, a peer's bare JID,
+    /// or in a room the occupant's full JID (`room@service/nick`).
     pub sender: String,
     pub body: String,
     /// Millisecond precision.

@@ -8,6 +8,7 @@ mod event;
 mod list;
 mod message;
 mod room;
+mod secret;
 
 pub(crate) use contact::Change;
 pub use contact::{Contact, ContactPresence, ResourcePresence, Show, Subscription};
@@ -16,3 +17,4 @@ pub use event::{ConnectionState, Event, FailureReason, TypingState};
 pub use list::ListDiff;
 pub use message::{DeliveryState, Direction, Message, SearchHit};
 pub use room::{Occupant, Room, RoomConfig, RoomError};
+pub use secret::Secret;

@@ -78,8 +78,8 @@ impl RoomError {
     }
 }
 
-/// How a room we create is set up.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// How a room we create is set up. Its `Debug` hides the password.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct RoomConfig {
     /// A human name; the room's local part when `None`.
     pub name: Option<String>,
@@ -89,4 +89,15 @@ pub struct RoomConfig {
     pub members_only: bool,
     /// The room stays when its last occupant leaves.
     pub persistent: bool,
+}
+
+impl std::fmt::Debug for RoomConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoomConfig")
+            .field("name", &self.name)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("members_only", &self.members_only)
+            .field("persistent", &self.persistent)
+            .finish()
+    }
 }

@@ -32,7 +32,9 @@ mod contacts;
 #[cfg(test)]
 mod fixture;
 mod ingest;
+mod messages;
 mod requests;
+mod room_actions;
 mod rooms;
 mod send_queue;
 mod state;
@@ -51,8 +53,8 @@ use tokio_xmpp::Stanza;
 use crate::archive;
 use crate::connection::{Link, LinkEvent};
 use crate::events::EventHub;
-use crate::inbound::{self, Inbound};
-use crate::model::{ConnectionState, Event, TypingState};
+use crate::inbound;
+use crate::model::{ConnectionState, TypingState};
 use crate::outbox::Report;
 use crate::roster;
 use crate::store::Store;
@@ -60,12 +62,14 @@ use catch_up::CatchUp;
 use contacts::Contacts;
 use ingest::Ingest;
 use requests::{Out, Request, Requests};
+use room_actions::RoomActions;
 use rooms::Rooms;
 use send_queue::{Push, SendQueue};
 
 use blocking::off_worker;
 pub(crate) use contacts::{OwnPresence, RosterCommand};
 pub(crate) use requests::Joined;
+pub(crate) use room_actions::RoomAction;
 pub(crate) use rooms::RoomCommand;
 pub(crate) use state::idle;
 use state::{published, Flow};
@@ -84,6 +88,8 @@ pub(crate) enum Command {
     Roster(RosterCommand),
     /// Enter or leave a group chat room.
     Room(RoomCommand),
+    /// Invite, decline, set a subject, kick, ban, destroy: only online.
+    RoomAction(RoomAction),
     /// Close the link cleanly, then answer.
     Disconnect(oneshot::Sender<()>),
 }
@@ -117,6 +123,7 @@ struct Running {
     catch_up: CatchUp,
     contacts: Contacts,
     rooms: Rooms,
+    room_actions: RoomActions,
 }
 
 impl Session {
@@ -152,6 +159,7 @@ impl Session {
                 catch_up_first_login,
             ),
             rooms: Rooms::new(own.clone(), store.clone(), hub.clone(), joined_rooms),
+            room_actions: RoomActions::new(hub.clone()),
             contacts: Contacts::new(own.clone(), store, hub.clone()),
             link,
             own,
@@ -317,6 +325,13 @@ impl Running {
                 let out = off_worker(|| self.rooms.on_command(cmd, self.online));
                 self.send(out).await;
             }
+            Some(Command::RoomAction(action)) if self.online => {
+                let out = self.room_actions.act(action);
+                self.send(Some(out)).await;
+            }
+            Some(Command::RoomAction(action)) => {
+                tracing::info!(?action, "offline: not sent");
+            }
             Some(Command::Disconnect(done)) => return Flow::Close(Some(done)),
             // The Client was dropped.
             None => return Flow::Close(None),
@@ -362,49 +377,13 @@ impl Running {
         self.push(receipt).await;
     }
 
-    /// Stores and announces what a message means; returns the receipt to
-    /// push, if it asks for one.
-    fn ingest_message(&mut self, msg: Message) -> Option<Push> {
-        match inbound::classify_message(&self.own, msg, chrono::Utc::now()) {
-            // A private message from a room's occupant: a conversation of
-            // its own, keyed by the occupant's full JID.
-            Inbound::Chat(chat) if self.rooms.is_from(Some(&chat.from)) => {
-                self.ingest.private(&chat);
-            }
-            Inbound::Chat(chat) => {
-                // Confirm only once it is stored (or already was); the
-                // receipt waits in the store until the server has it.
-                if self.ingest.live(&chat) && chat.wants_receipt {
-                    if let Some(id) = chat.remote_id.or(chat.origin_id) {
-                        return self.queue.receipt(&chat.from, &id);
-                    }
-                }
-            }
-            // The device it was addressed to sends the receipt.
-            Inbound::CarbonReceived(chat) => {
-                self.ingest.live(&chat);
-            }
-            Inbound::CarbonSent(copy) => self.ingest.own_copy(&copy),
-            // Not in rooms yet: an occupant must not mark what others read.
-            Inbound::Receipt { from, .. } | Inbound::Displayed { from, .. }
-                if self.rooms.has(&from) => {}
-            Inbound::Receipt { from, id } => self.ingest.receipt(&from, &id),
-            Inbound::Bounce { from, id, reason } => self.queue.on_bounce(from, &id, &reason),
-            Inbound::Displayed { from, id } => self.ingest.displayed(&from, &id),
-            Inbound::ReadElsewhere { with } => self.ingest.read_elsewhere(&with),
-            Inbound::Typing { from, state } => self.hub.emit(Event::Typing {
-                from: from.to_string(),
-                state,
-            }),
-            Inbound::Ignore => {}
-        }
-        None
-    }
-
     async fn on_iq(&mut self, iq: Iq) {
-        match self.rooms.on_answer(&mut self.requests, iq) {
-            Ok(next) => self.send(next).await,
-            Err(iq) => self.on_our_iq(*iq).await,
+        let iq = match self.rooms.on_answer(&mut self.requests, iq) {
+            Ok(next) => return self.send(next).await,
+            Err(iq) => *iq,
+        };
+        if let Err(iq) = self.room_actions.on_answer(&mut self.requests, iq) {
+            self.on_our_iq(*iq).await;
         }
     }
 
@@ -447,7 +426,7 @@ impl Running {
             // The server pushes the change itself.
             Request::RosterSet(_) => {}
             // Answered by the room, routed by `Rooms::on_answer`.
-            Request::RoomConfig(_) | Request::RoomArchive(_) => {}
+            Request::RoomConfig(_) | Request::RoomArchive(_) | Request::RoomAction { .. } => {}
             Request::Archive(page) => {
                 // The page's messages are stored before the position moves.
                 let items = self.catch_up.take_page();

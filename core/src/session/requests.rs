@@ -27,6 +27,12 @@ pub(crate) enum Request {
     RoomConfig(BareJid),
     /// One page of a room's archive (answered by the room).
     RoomArchive(BareJid),
+    /// A kick, ban or room destruction we asked of `room` (`action` names
+    /// it for the app).
+    RoomAction {
+        room: BareJid,
+        action: &'static str,
+    },
 }
 
 /// The group chat rooms we are in right now, by bare JID: written by the

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use jabberkit::{
-    Client, ClientConfig, ConnectionState, DeliveryState, Direction, Event, FailureReason, TlsMode,
+    Client, ClientConfig, ConnectionState, DeliveryState, Direction, Event, FailureReason,
+    RoomError, TlsMode,
 };
 use jabberkit_testkit::server::{ServerKind, TestServer};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -341,5 +342,31 @@ pub async fn refused(mut a: Account) -> FailureReason {
     {
         Event::ConnectionState(ConnectionState::Failed { reason }) => reason,
         _ => unreachable!(),
+    }
+}
+
+/// Waits until `a` is in `room` (panics if the room refuses): our nick.
+pub async fn room_joined(a: &mut Account, room: &str) -> String {
+    match a
+        .wait_for("joined", |e| {
+            matches!(e, Event::RoomJoined { room: r, .. } | Event::RoomError { room: r, .. } if r == room)
+        })
+        .await
+    {
+        Event::RoomJoined { nick, .. } => nick,
+        other => panic!("not joined: {other:?}"),
+    }
+}
+
+/// Waits until `room` refuses `a` (panics if it lets us in).
+pub async fn room_refused(a: &mut Account, room: &str) -> RoomError {
+    match a
+        .wait_for("refused", |e| {
+            matches!(e, Event::RoomJoined { room: r, .. } | Event::RoomError { room: r, .. } if r == room)
+        })
+        .await
+    {
+        Event::RoomError { error, .. } => error,
+        other => panic!("not refused: {other:?}"),
     }
 }

@@ -1,0 +1,185 @@
+//! What the app asks of a room beyond being in it: invitations (sent and
+//! declined), the subject, kicks, bans, destroying it. Sent at once (the
+//! client refuses these offline with `Error::NotConnected`) and not
+//! queued: acting on a room later, after the user moved on, would
+//! surprise them more than being told to retry. The room's refusal comes
+//! back as [`Event::RoomActionFailed`]; its success shows as what the
+//! room then tells everyone (a presence, a subject).
+//!
+//! Invitations that arrive are announced here too, as
+//! [`Event::RoomInvite`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio_xmpp::jid::{BareJid, Jid};
+use tokio_xmpp::parsers::iq::Iq;
+use tokio_xmpp::parsers::message::Message;
+
+use super::requests::{Out, Request, Requests};
+use crate::events::EventHub;
+use crate::model::{Event, Secret};
+use crate::muc::{self, admin};
+
+/// One thing the app asks of a room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RoomAction {
+    Invite {
+        room: BareJid,
+        to: BareJid,
+        reason: Option<String>,
+    },
+    Decline {
+        room: BareJid,
+        /// As the invitation named them: a full occupant JID, maybe.
+        to: Jid,
+        reason: Option<String>,
+    },
+    Subject {
+        room: BareJid,
+        subject: String,
+    },
+    Kick {
+        room: BareJid,
+        nick: String,
+        reason: Option<String>,
+    },
+    Ban {
+        room: BareJid,
+        jid: BareJid,
+        reason: Option<String>,
+    },
+    Destroy {
+        room: BareJid,
+        reason: Option<String>,
+    },
+}
+
+pub(crate) struct RoomActions {
+    hub: Arc<EventHub>,
+    /// Our subject changes not answered yet, by message id: a refusal
+    /// comes back as a message error with that id.
+    subjects: HashMap<String, BareJid>,
+}
+
+impl RoomActions {
+    pub(crate) fn new(hub: Arc<EventHub>) -> Self {
+        Self {
+            hub,
+            subjects: HashMap::new(),
+        }
+    }
+
+    /// What to send for `action`.
+    pub(crate) fn act(&mut self, action: RoomAction) -> Out {
+        let ask = |room: BareJid, name: &'static str, iq: &dyn Fn(&str) -> Iq| {
+            Out::ask(Request::RoomAction { room, action: name }, iq)
+        };
+        match action {
+            RoomAction::Invite { room, to, reason } => {
+                Out::send(muc::invite(&room, &to, reason.as_deref()))
+            }
+            RoomAction::Decline { room, to, reason } => {
+                Out::send(muc::decline(&room, &to, reason.as_deref()))
+            }
+            RoomAction::Subject { room, subject } => {
+                let id = uuid::Uuid::new_v4().to_string();
+                let msg = admin::subject(&room, &subject, &id);
+                self.subjects.insert(id, room);
+                Out::send(msg)
+            }
+            RoomAction::Kick { room, nick, reason } => ask(room.clone(), "kick", &|id| {
+                admin::kick(&room, &nick, reason.as_deref(), id)
+            }),
+            RoomAction::Ban { room, jid, reason } => ask(room.clone(), "ban", &|id| {
+                admin::ban(&room, &jid, reason.as_deref(), id)
+            }),
+            RoomAction::Destroy { room, reason } => ask(room.clone(), "destroy_room", &|id| {
+                admin::destroy(&room, reason.as_deref(), id)
+            }),
+        }
+    }
+
+    /// Takes the room's answer to one of our actions; gives back any
+    /// other IQ.
+    pub(crate) fn on_answer(&mut self, requests: &mut Requests, iq: Iq) -> Result<(), Box<Iq>> {
+        let (id, from) = match &iq {
+            Iq::Result { id, from, .. } | Iq::Error { id, from, .. } => (id, from),
+            _ => return Err(Box::new(iq)),
+        };
+        let Some(Request::RoomAction { room, action }) = requests.peek(id).cloned() else {
+            return Err(Box::new(iq));
+        };
+        if from.as_ref().map(Jid::to_bare).as_ref() != Some(&room) {
+            return Err(Box::new(iq));
+        }
+        requests.take(id);
+        if let Iq::Error { error, .. } = iq {
+            self.failed(&room, action, &error);
+        }
+        Ok(())
+    }
+
+    /// Whether the error `msg` answers one of our subject changes (then
+    /// it is announced as failed).
+    pub(crate) fn on_error(&mut self, msg: &Message) -> bool {
+        let Some(id) = msg.id.as_ref() else {
+            return false;
+        };
+        let from = msg.from.as_ref().map(Jid::to_bare);
+        if self.subjects.get(&id.0) != from.as_ref() || from.is_none() {
+            return false;
+        }
+        let Some(room) = self.subjects.remove(&id.0) else {
+            return false;
+        };
+        let error = msg
+            .payloads
+            .iter()
+            .find_map(|p| tokio_xmpp::parsers::stanza_error::StanzaError::try_from(p.clone()).ok());
+        match error {
+            Some(error) => self.failed(&room, "set_subject", &error),
+            None => self.hub.emit(Event::RoomActionFailed {
+                room: room.to_string(),
+                action: "set_subject".into(),
+                condition: "undefined-condition".into(),
+                text: None,
+            }),
+        }
+        true
+    }
+
+    /// Announces the invitation `msg` carries; false if it carries none.
+    pub(crate) fn on_invitation(&self, msg: &Message) -> bool {
+        let Some(invitation) = muc::invitation(msg) else {
+            return false;
+        };
+        tracing::info!(room = %invitation.room, from = %invitation.from, "invited to a room");
+        self.hub.emit(Event::RoomInvite {
+            room: invitation.room.to_string(),
+            from: invitation.from.to_string(),
+            password: invitation.password.map(Secret::new),
+            reason: invitation.reason,
+        });
+        true
+    }
+
+    fn failed(
+        &self,
+        room: &BareJid,
+        action: &str,
+        error: &tokio_xmpp::parsers::stanza_error::StanzaError,
+    ) {
+        let condition = muc::condition_name(&error.defined_condition);
+        tracing::warn!(%room, action, condition, "the room refused");
+        self.hub.emit(Event::RoomActionFailed {
+            room: room.to_string(),
+            action: action.to_owned(),
+            condition,
+            text: error.texts.values().next().cloned(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

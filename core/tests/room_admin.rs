@@ -1,0 +1,140 @@
+//! Acting on rooms against a real Prosody (MUC component
+//! `conference.example.test`): an invitation through the room carries its
+//! password and gets the invitee in; the subject reaches everyone; a
+//! participant may not kick, the owner may, then bans; destroying the
+//! room sends everyone away. Each refusal is typed.
+
+mod common;
+
+use common::*;
+use jabberkit::{Error, Event, RoomConfig, RoomError, Secret};
+use jabberkit_testkit::server::TestServer;
+
+const ROOM: &str = "garden@conference.example.test";
+
+async fn room_event(a: &mut Account, what: &str, f: impl Fn(&Event) -> bool) -> Event {
+    a.wait_for(what, |e| f(e)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_invite_set_the_subject_kick_ban_and_destroy_and_others_may_not() {
+    init_logs();
+    let server = TestServer::start().await;
+    let mut p = pair(&server).await;
+    // Acting on a room needs the account online.
+    assert!(matches!(
+        p.alice.client.set_subject(ROOM, "too early"),
+        Err(Error::NotConnected)
+    ));
+    online(&mut p.alice).await;
+    online(&mut p.bob).await;
+    let bob_jid = p.bob.client.jid();
+    p.alice
+        .client
+        .create_room(
+            ROOM,
+            "alice",
+            RoomConfig {
+                password: Some("s3cret".into()),
+                persistent: true,
+                ..Default::default()
+            },
+        )
+        .expect("create");
+    room_joined(&mut p.alice, ROOM).await;
+
+    // The room relays the invitation with its password.
+    p.alice
+        .client
+        .invite(ROOM, &bob_jid, Some("come in"))
+        .expect("invite");
+    let invite = room_event(&mut p.bob, "invitation", |e| {
+        matches!(e, Event::RoomInvite { .. })
+    })
+    .await;
+    let Event::RoomInvite {
+        room,
+        from,
+        password,
+        reason,
+    } = invite
+    else {
+        unreachable!()
+    };
+    assert_eq!(room, ROOM);
+    // A semi-anonymous room names the inviter by nick, not real JID.
+    assert!(
+        from == format!("{ROOM}/alice") || from.starts_with("alice@example.test"),
+        "{from}"
+    );
+    assert_eq!(reason.as_deref(), Some("come in"));
+    assert_eq!(password.as_ref().map(Secret::expose), Some("s3cret"));
+    // The invitation is no chat message.
+    assert!(p
+        .bob
+        .client
+        .history(ROOM, None, 10)
+        .expect("history")
+        .is_empty());
+    p.bob
+        .client
+        .join_room(&room, "bob", password.as_ref().map(Secret::expose))
+        .expect("join");
+    room_joined(&mut p.bob, ROOM).await;
+
+    p.alice.client.set_subject(ROOM, "roses").expect("subject");
+    room_event(&mut p.bob, "the subject", |e| {
+        matches!(e, Event::RoomSubject { room, subject: Some(s) } if room == ROOM && s == "roses")
+    })
+    .await;
+
+    // A participant may not kick the owner.
+    p.bob.client.kick(ROOM, "alice", None).expect("kick");
+    let refused = room_event(&mut p.bob, "kick refused", |e| {
+        matches!(e, Event::RoomActionFailed { .. })
+    })
+    .await;
+    assert!(
+        matches!(&refused, Event::RoomActionFailed { room, action, condition, .. }
+            if room == ROOM && action == "kick" && (condition == "not-allowed" || condition == "forbidden")),
+        "{refused:?}"
+    );
+
+    // The owner may: Bob is out, and may come back.
+    p.alice
+        .client
+        .kick(ROOM, "bob", Some("weeding"))
+        .expect("kick");
+    assert_eq!(
+        room_refused(&mut p.bob, ROOM).await,
+        RoomError::Kicked {
+            reason: Some("weeding".into())
+        }
+    );
+    p.bob
+        .client
+        .join_room(ROOM, "bob", Some("s3cret"))
+        .expect("join");
+    room_joined(&mut p.bob, ROOM).await;
+
+    // Banned, he is out and cannot come back.
+    p.alice.client.ban(ROOM, &bob_jid, None).expect("ban");
+    assert_eq!(room_refused(&mut p.bob, ROOM).await, RoomError::Banned);
+    p.bob
+        .client
+        .join_room(ROOM, "bob", Some("s3cret"))
+        .expect("join");
+    assert_eq!(room_refused(&mut p.bob, ROOM).await, RoomError::Banned);
+
+    // Only the owner may destroy it; then it sends the owner away too.
+    p.alice
+        .client
+        .destroy_room(ROOM, Some("season over"))
+        .expect("destroy");
+    assert_eq!(
+        room_refused(&mut p.alice, ROOM).await,
+        RoomError::Destroyed {
+            reason: Some("season over".into())
+        }
+    );
+}
