@@ -8,9 +8,11 @@
 //! See `ARCHITECTURE.md` at the repository root for the layers.
 
 mod archive;
+mod bookmarks;
 mod client;
 mod config;
 mod connection;
+mod disco;
 mod error;
 mod events;
 mod inbound;

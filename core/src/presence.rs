@@ -62,7 +62,8 @@ fn status_of(p: &Presence) -> Option<String> {
 /// Our broadcast presence (no `to`: the server sends it to every contact
 /// allowed to see it).
 pub(crate) fn ours(show: Show, status: Option<&str>) -> Presence {
-    let mut p = Presence::available();
+    // Our capabilities ride along: see `disco`.
+    let mut p = Presence::available().with_payload(crate::disco::caps());
     p.show = show_to_xmpp(show);
     if let Some(status) = status {
         p.set_status("", status);

@@ -15,6 +15,9 @@ pub(crate) fn answer_iq(iq: Iq) -> Option<Iq> {
         } => (from, id, payload),
         Iq::Result { .. } | Iq::Error { .. } => return None,
     };
+    if let Some(reply) = crate::disco::answer(from.clone(), &id, &payload) {
+        return Some(reply);
+    }
     let reply = if Ping::try_from(payload).is_ok() {
         Iq::Result {
             from: None,

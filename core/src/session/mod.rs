@@ -27,6 +27,7 @@
 //! one source of truth for "may we push now".
 
 mod blocking;
+mod bookmarks;
 mod catch_up;
 mod contacts;
 #[cfg(test)]
@@ -35,6 +36,7 @@ mod ingest;
 mod messages;
 mod requests;
 mod room_actions;
+mod room_dispatch;
 mod rooms;
 mod send_queue;
 mod state;
@@ -58,6 +60,7 @@ use crate::model::{ConnectionState, TypingState};
 use crate::outbox::Report;
 use crate::roster;
 use crate::store::Store;
+use bookmarks::Bookmarks;
 use catch_up::CatchUp;
 use contacts::Contacts;
 use ingest::Ingest;
@@ -124,6 +127,7 @@ struct Running {
     contacts: Contacts,
     rooms: Rooms,
     room_actions: RoomActions,
+    bookmarks: Bookmarks,
 }
 
 impl Session {
@@ -160,6 +164,7 @@ impl Session {
             ),
             rooms: Rooms::new(own.clone(), store.clone(), hub.clone(), joined_rooms),
             room_actions: RoomActions::new(hub.clone()),
+            bookmarks: Bookmarks::new(own.clone(), store.clone()),
             contacts: Contacts::new(own.clone(), store, hub.clone()),
             link,
             own,
@@ -265,6 +270,10 @@ impl Running {
                         self.link.settled().await;
                     }
                     // The server forgot our rooms with the session.
+                    // Bookmarks first: their answer usually comes before
+                    // the rooms', so a rejoin republishes nothing.
+                    let bookmarks = self.bookmarks.fresh_session();
+                    self.send(bookmarks).await;
                     let joins = off_worker(|| self.rooms.fresh_session());
                     self.send(joins).await;
                 }
@@ -321,10 +330,7 @@ impl Running {
                 let out = self.contacts.on_command(cmd);
                 self.send(out).await;
             }
-            Some(Command::Room(cmd)) => {
-                let out = off_worker(|| self.rooms.on_command(cmd, self.online));
-                self.send(out).await;
-            }
+            Some(Command::Room(cmd)) => self.on_room_command(cmd).await,
             Some(Command::RoomAction(action)) if self.online => {
                 let out = self.room_actions.act(action);
                 self.send(Some(out)).await;
@@ -360,27 +366,23 @@ impl Running {
             Stanza::Message(msg) => self.on_message(msg).await,
             Stanza::Iq(iq) => self.on_iq(iq).await,
             Stanza::Presence(p) if self.rooms.is_from(p.from.as_ref()) => {
-                let (out, entered) = off_worker(|| self.rooms.on_presence(p));
-                self.send(out).await;
-                if entered {
-                    // The room's messages waited for us to be in it.
-                    let pushes = off_worker(|| self.queue.outbox(None));
-                    self.push(pushes).await;
-                }
+                self.on_room_presence(p).await
             }
             Stanza::Presence(p) => off_worker(|| self.contacts.on_presence(p)),
         }
     }
 
     async fn on_message(&mut self, msg: Message) {
+        if let Some(effects) = off_worker(|| self.bookmarks.on_message(&msg)) {
+            return self.on_bookmarks(effects).await;
+        }
         let receipt = off_worker(|| self.ingest_message(msg));
         self.push(receipt).await;
     }
 
     async fn on_iq(&mut self, iq: Iq) {
-        let iq = match self.rooms.on_answer(&mut self.requests, iq) {
-            Ok(next) => return self.send(next).await,
-            Err(iq) => *iq,
+        let Some(iq) = self.on_room_answer(iq).await else {
+            return;
         };
         if let Err(iq) = self.room_actions.on_answer(&mut self.requests, iq) {
             self.on_our_iq(*iq).await;
@@ -427,6 +429,11 @@ impl Running {
             Request::RosterSet(_) => {}
             // Answered by the room, routed by `Rooms::on_answer`.
             Request::RoomConfig(_) | Request::RoomArchive(_) | Request::RoomAction { .. } => {}
+            Request::BookmarkPublish => {}
+            Request::Bookmarks => {
+                let effects = off_worker(|| self.bookmarks.on_fetched(payload));
+                self.on_bookmarks(effects).await;
+            }
             Request::Archive(page) => {
                 // The page's messages are stored before the position moves.
                 let items = self.catch_up.take_page();

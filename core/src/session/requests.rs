@@ -27,6 +27,10 @@ pub(crate) enum Request {
     RoomConfig(BareJid),
     /// One page of a room's archive (answered by the room).
     RoomArchive(BareJid),
+    /// All our bookmarks (XEP-0402).
+    Bookmarks,
+    /// One bookmark published (answered by our own account).
+    BookmarkPublish,
     /// A kick, ban or room destruction we asked of `room` (`action` names
     /// it for the app).
     RoomAction {

@@ -51,15 +51,20 @@ impl Store {
         let mut stmt = conn.prepare(
             "SELECT jid, nick, password, autojoin FROM rooms WHERE autojoin ORDER BY jid",
         )?;
-        let rows = stmt.query_map([], |row| {
-            Ok(RoomEntry {
-                jid: row.get(0)?,
-                nick: row.get(1)?,
-                password: row.get(2)?,
-                autojoin: row.get(3)?,
-            })
-        })?;
+        let rows = stmt.query_map([], entry_of)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// What we remember of room `jid`, if anything.
+    pub(crate) fn room_entry(&self, jid: &str) -> Result<Option<RoomEntry>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT jid, nick, password, autojoin FROM rooms WHERE jid = ?1",
+                [jid],
+                entry_of,
+            )
+            .optional()?)
     }
 
     /// Stops rejoining `jid` (left, banned, destroyed); its history stays.
@@ -231,6 +236,15 @@ impl Store {
         tx.commit()?;
         Ok(stored)
     }
+}
+
+fn entry_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<RoomEntry> {
+    Ok(RoomEntry {
+        jid: row.get(0)?,
+        nick: row.get(1)?,
+        password: row.get(2)?,
+        autojoin: row.get(3)?,
+    })
 }
 
 #[cfg(test)]

@@ -74,6 +74,11 @@ impl Rooms {
         self.visits.contains_key(jid)
     }
 
+    /// Whether we are in `room` right now (its own presence came back).
+    pub(crate) fn is_in(&self, room: &str) -> bool {
+        super::requests::is_joined(&self.joined, room)
+    }
+
     /// Whether `from` is one of this session's rooms (or an occupant).
     pub(crate) fn is_from(&self, from: Option<&tokio_xmpp::jid::Jid>) -> bool {
         from.is_some_and(|f| self.has(&f.to_bare()))
