@@ -54,6 +54,11 @@ pub struct ClientConfig {
     /// archived messages (XEP-0313) to fetch; later logins fetch everything
     /// after what was fetched before. 0 skips the first fetch.
     pub catch_up_first_login: u32,
+    /// How long a joined room may stay silent before we ask it whether we
+    /// are still in (XEP-0410 self-ping; a server restart or a broken link
+    /// between servers can drop us from a room without a word). If it
+    /// forgot us, we enter again and catch up from its archive.
+    pub room_ping_interval: Duration,
     /// Whether this account may log in with PLAIN (the password itself goes
     /// to the server, inside TLS) when the server offers no SCRAM at all.
     /// Off by default: SCRAM never shows the password to the server, and a
@@ -83,6 +88,7 @@ impl ClientConfig {
             max_retry_delay: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(30),
             catch_up_first_login: 200,
+            room_ping_interval: Duration::from_secs(300),
             allow_plain: false,
         }
     }

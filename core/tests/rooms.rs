@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use jabberkit::{DeliveryState, Direction, Event, RoomConfig, RoomError};
+use jabberkit::{DeliveryState, Direction, Event, RoomConfig, RoomError, TlsMode};
 use jabberkit_testkit::server::TestServer;
 
 const ROOM: &str = "tea@conference.example.test";
@@ -177,7 +177,7 @@ async fn a_phone_offline_while_a_room_talks_catches_up_all_of_it_once_from_the_r
 /// while both keep talking.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_survives_resets_and_a_lost_session_with_every_message_once() {
-    use jabberkit::{ConnectionState, TlsMode};
+    use jabberkit::ConnectionState;
     use jabberkit_testkit::proxy::{FaultProxy, Mode};
     use jabberkit_testkit::server::ServerOptions;
     use std::time::Duration;
@@ -340,4 +340,53 @@ async fn a_private_message_is_its_senders_own_conversation_and_another_occupant_
     assert!(!private[0].corrected);
     p.alice.client.disconnect().await;
     p.bob.client.disconnect().await;
+}
+
+/// A room that drops us without a word (here Prosody's shell removes Bob's
+/// occupant, as a restart of the room's server would) is found out by
+/// MUC self-ping (XEP-0410) and entered again; what was said meanwhile
+/// arrives from the room's archive, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_that_silently_forgot_us_is_entered_again_and_nothing_is_missed() {
+    let server = TestServer::start().await;
+    let alice_jid = server.register("alice", PASSWORD).await;
+    let bob_jid = server.register("bob", PASSWORD).await;
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("tmp"));
+    let mut alice = open(&server, &alice_jid, dirs[0].path());
+    let mut cfg = config(
+        &server,
+        &bob_jid,
+        server.starttls_addr(),
+        TlsMode::StartTls,
+        dirs[1].path(),
+    );
+    cfg.room_ping_interval = std::time::Duration::from_secs(1);
+    let mut bob = Account::new(cfg);
+    online(&mut alice).await;
+    online(&mut bob).await;
+    both_in_room(&mut alice, &mut bob).await;
+    alice.client.send(ROOM, "before").expect("send");
+    wait_message(&mut bob, "before", Direction::Incoming).await;
+
+    let out = server
+        .shell(&format!(
+            "> local room = prosody.hosts['conference.{}'].modules.muc.get_room_from_jid('{ROOM}'); \
+             local o = room:get_occupant_by_nick('{ROOM}/bob'); o.role = nil; room:save_occupant(o)",
+            server.domain()
+        ))
+        .await;
+    assert!(!out.contains("rror"), "{out}");
+    alice
+        .client
+        .send(ROOM, "while bob was a ghost")
+        .expect("send");
+
+    // The self-ping finds out, and Bob is back with the message.
+    room_joined(&mut bob, ROOM).await;
+    wait_message(&mut bob, "while bob was a ghost", Direction::Incoming).await;
+    alice.client.send(ROOM, "after").expect("send");
+    wait_message(&mut bob, "after", Direction::Incoming).await;
+    let history = bob.client.history(ROOM, None, 50).expect("history");
+    let bodies: Vec<_> = history.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["before", "while bob was a ghost", "after"]);
 }

@@ -141,6 +141,7 @@ impl Client {
             own_presence: inner.presence.subscribe(),
             foreground: inner.foreground.subscribe(),
             catch_up_first_login: inner.config.catch_up_first_login,
+            room_ping: inner.config.room_ping_interval,
             joined_rooms: inner.joined_rooms.clone(),
         };
         let run = run.start();

@@ -109,6 +109,8 @@ pub(crate) struct Session {
     pub foreground: watch::Receiver<bool>,
     /// See `ClientConfig::catch_up_first_login`.
     pub catch_up_first_login: u32,
+    /// See `ClientConfig::room_ping_interval`.
+    pub room_ping: std::time::Duration,
     /// The rooms we are in, as the client shows them.
     pub joined_rooms: Joined,
 }
@@ -149,6 +151,7 @@ impl Session {
             mut foreground,
             catch_up_first_login,
             joined_rooms,
+            room_ping,
         } = self;
         let (progress_tx, mut progress) = mpsc::unbounded_channel();
         let mut s = Running {
@@ -174,6 +177,9 @@ impl Session {
         // Remembered by the link and sent once a connection is up.
         let active = *foreground.borrow_and_update();
         s.link.set_foreground(active).await;
+        let start = tokio::time::Instant::now() + room_ping;
+        let mut room_pings = tokio::time::interval_at(start, room_ping);
+        room_pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let flow = tokio::select! {
                 Some(report) = progress.recv() => {
@@ -189,6 +195,11 @@ impl Session {
                 }
                 ev = s.link.next() => s.on_link(ev, &mut own_presence).await,
                 cmd = commands.recv() => s.on_command(cmd).await,
+                _ = room_pings.tick(), if s.online => {
+                    let pings = s.rooms.self_ping(room_ping);
+                    s.send(pings).await;
+                    Flow::Continue
+                }
                 Ok(()) = foreground.changed() => {
                     let active = *foreground.borrow_and_update();
                     s.link.set_foreground(active).await;
@@ -428,7 +439,10 @@ impl Running {
             // The server pushes the change itself.
             Request::RosterSet(_) => {}
             // Answered by the room, routed by `Rooms::on_answer`.
-            Request::RoomConfig(_) | Request::RoomArchive(_) | Request::RoomAction { .. } => {}
+            Request::RoomConfig(_)
+            | Request::RoomArchive(_)
+            | Request::RoomPing(_)
+            | Request::RoomAction { .. } => {}
             Request::BookmarkPublish => {}
             Request::Bookmarks => {
                 let effects = off_worker(|| self.bookmarks.on_fetched(payload));

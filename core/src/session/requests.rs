@@ -27,6 +27,8 @@ pub(crate) enum Request {
     RoomConfig(BareJid),
     /// One page of a room's archive (answered by the room).
     RoomArchive(BareJid),
+    /// A self-ping to our own occupant JID (XEP-0410).
+    RoomPing(BareJid),
     /// All our bookmarks (XEP-0402).
     Bookmarks,
     /// One bookmark published (answered by our own account).

@@ -24,6 +24,7 @@ use crate::muc::{self, RoomMessage, RoomPresence, Said, Since};
 use crate::store::{NewOutgoingCopy, NewRoomMessage, RoomEntry, Store};
 
 mod history;
+mod self_ping;
 
 /// How many of a room's messages a first join shows.
 const FIRST_JOIN_HISTORY: u32 = 20;
@@ -45,6 +46,8 @@ struct Visit {
     /// Set a new room up this way (taken when the room says it is new).
     create: Option<RoomConfig>,
     joined: bool,
+    /// When the room last said anything to us (see `self_ping`).
+    heard: std::time::Instant,
 }
 
 pub(crate) struct Rooms {
@@ -165,6 +168,7 @@ impl Rooms {
                 password: entry.password,
                 create,
                 joined: false,
+                heard: std::time::Instant::now(),
             },
         );
         Some(Out::send(presence))
@@ -177,6 +181,7 @@ impl Rooms {
             return (None, false);
         };
         let was = self.visits.get(&room).is_some_and(|v| v.joined);
+        self.heard(&room);
         let out = self.presence(&room, p);
         let now = self.visits.get(&room).is_some_and(|v| v.joined);
         (out, now && !was)
@@ -240,7 +245,9 @@ impl Rooms {
             _ => return Err(Box::new(iq)),
         };
         let room = match requests.peek(id) {
-            Some(Request::RoomConfig(room) | Request::RoomArchive(room)) => room.clone(),
+            Some(
+                Request::RoomConfig(room) | Request::RoomArchive(room) | Request::RoomPing(room),
+            ) => room.clone(),
             _ => return Err(Box::new(iq)),
         };
         if from.as_ref().map(|f| f.to_bare()).as_ref() != Some(&room) {
@@ -260,6 +267,8 @@ impl Rooms {
             (Some(Request::RoomArchive(_)), Iq::Result { payload, .. }) => {
                 self.on_archive_page(&room, payload)
             }
+            (Some(Request::RoomPing(_)), Iq::Result { .. }) => None,
+            (Some(Request::RoomPing(_)), Iq::Error { error, .. }) => self.on_pinged(&room, &error),
             (_, _) => {
                 // No archive (or no access to it): what history gave is all.
                 self.catching_up.remove(&room);
@@ -297,6 +306,7 @@ impl Rooms {
             return;
         };
         let nick = visit.nick.clone();
+        self.heard(&room);
         match muc::classify_message(&room, msg, Utc::now()) {
             Some(RoomMessage::Said(said)) if said.from.resource().as_str() == nick => {
                 self.ours(&room, &said)
