@@ -125,6 +125,19 @@ async fn owners_invite_set_the_subject_kick_ban_and_destroy_and_others_may_not()
         .join_room(ROOM, "bob", Some("s3cret"))
         .expect("join");
     assert_eq!(room_refused(&mut p.bob, ROOM).await, RoomError::Banned);
+    // His bookmark on the server says so: his other devices stop entering.
+    let bookmark = server
+        .shell(
+            "> local ok, items = prosody.hosts['example.test'].modules.pep.get_pep_service('bob')\
+             :get_items('urn:xmpp:bookmarks:1', true); \
+             return tostring(items and items['garden@conference.example.test'])",
+        )
+        .await;
+    assert!(bookmark.contains("conference"), "{bookmark}");
+    assert!(
+        !bookmark.contains("autojoin='true'") && !bookmark.contains("autojoin='1'"),
+        "{bookmark}"
+    );
 
     // Only the owner may destroy it; then it sends the owner away too.
     p.alice

@@ -28,10 +28,23 @@ impl Running {
 
     /// A presence from one of our rooms.
     pub(super) async fn on_room_presence(&mut self, p: Presence) {
-        let room = p.from.as_ref().map(|f| f.to_bare().to_string());
+        let room = p.from.as_ref().map(|f| f.to_bare());
+        let visiting = room.as_ref().is_some_and(|r| self.rooms.has(r));
+        let room = room.map(|r| r.to_string());
         let was_in = room.as_deref().is_some_and(|r| self.rooms.is_in(r));
         let (out, entered) = off_worker(|| self.rooms.on_presence(p));
         self.send(out).await;
+        let sent_away = visiting
+            && room
+                .as_ref()
+                .and_then(|r| r.parse().ok())
+                .is_some_and(|r| !self.rooms.has(&r));
+        if let Some(room) = room.as_deref().filter(|_| sent_away) {
+            // Banned, destroyed, refused: the other devices stop entering
+            // it too (a kick only ends this visit: nothing changes).
+            let publish = off_worker(|| self.bookmarks.changed_here(room, self.online));
+            self.send(publish).await;
+        }
         if entered {
             // The room's messages waited for us to be in it.
             let pushes = off_worker(|| self.queue.outbox(None));
