@@ -98,6 +98,31 @@ pub trait RoomListener: Send + Sync {
     fn on_room_error(&self, room: String, error: RoomError, text: Option<String>);
     /// Who is in `room` changed: read `occupants(room)` again.
     fn on_occupants_changed(&self, room: String);
+    /// `from` invites us to `room` (through the room, or directly);
+    /// `password` is the room's when the invitation carries it: pass it to
+    /// `join_room` as it is. Accept with `join_room`, refuse with
+    /// `decline_invitation(room, from, …)`, or ignore it.
+    fn on_room_invite(
+        &self,
+        room: String,
+        from: String,
+        password: Option<Arc<Password>>,
+        reason: Option<String>,
+    );
+    /// `room`'s subject changed (null: cleared), or is the one the room
+    /// told us as we entered.
+    fn on_room_subject(&self, room: String, subject: Option<String>);
+    /// `room` refused what we asked of it: `action` is `set_subject`,
+    /// `kick`, `ban` or `destroy_room`; `condition` the room's reason
+    /// (`forbidden`, `not-allowed`, `item-not-found`…); `text` its own
+    /// words, if any.
+    fn on_room_action_failed(
+        &self,
+        room: String,
+        action: String,
+        condition: String,
+        text: Option<String>,
+    );
 }
 
 /// Keeps a listener registered. `cancel()` (or `close()`/`deinit`) stops it.
@@ -339,8 +364,9 @@ impl Client {
         })
     }
 
-    /// Calls `listener` for every room joined, refused or left and every
-    /// change of a room's occupants.
+    /// Calls `listener` for every room joined, refused or left, every
+    /// change of a room's occupants or subject, every invitation we get and
+    /// every action a room refused.
     pub fn observe_rooms(&self, listener: Arc<dyn RoomListener>) -> Arc<TaskHandle> {
         self.observe(move |event| -> Option<Call> {
             let listener = listener.clone();
@@ -354,6 +380,28 @@ impl Client {
                 jabberkit::Event::OccupantsChanged { room } => {
                     Some(Box::new(move || listener.on_occupants_changed(room)))
                 }
+                jabberkit::Event::RoomInvite {
+                    room,
+                    from,
+                    password,
+                    reason,
+                } => {
+                    let password = password.map(|p| Arc::new(Password::from(p)));
+                    Some(Box::new(move || {
+                        listener.on_room_invite(room, from, password, reason)
+                    }))
+                }
+                jabberkit::Event::RoomSubject { room, subject } => {
+                    Some(Box::new(move || listener.on_room_subject(room, subject)))
+                }
+                jabberkit::Event::RoomActionFailed {
+                    room,
+                    action,
+                    condition,
+                    text,
+                } => Some(Box::new(move || {
+                    listener.on_room_action_failed(room, action, condition, text)
+                })),
                 jabberkit::Event::ConnectionState(_)
                 | jabberkit::Event::Message(_)
                 | jabberkit::Event::MessageState { .. }
@@ -363,10 +411,7 @@ impl Client {
                 | jabberkit::Event::RosterChanged
                 | jabberkit::Event::SubscriptionRequest { .. }
                 | jabberkit::Event::Presence { .. }
-                | jabberkit::Event::Typing { .. }
-                | jabberkit::Event::RoomInvite { .. }
-                | jabberkit::Event::RoomSubject { .. }
-                | jabberkit::Event::RoomActionFailed { .. } => None,
+                | jabberkit::Event::Typing { .. } => None,
             }
         })
     }
@@ -420,6 +465,68 @@ impl Client {
             .into_iter()
             .map(Occupant::from)
             .collect())
+    }
+
+    /// Invites `jid` (a bare JID) to `room` through the room, which adds
+    /// its password (in a members-only room, an owner's invitation makes
+    /// `jid` a member). Like every call acting on a room: returns at once,
+    /// needs the account online (NotConnected otherwise, nothing queued),
+    /// and a refusal arrives as `on_room_action_failed`.
+    pub fn invite(
+        &self,
+        room: String,
+        jid: String,
+        reason: Option<String>,
+    ) -> Result<(), JabberKitError> {
+        Ok(self.inner.invite(&room, &jid, reason.as_deref())?)
+    }
+
+    /// Tells `from` (as `on_room_invite` named them) through `room` that we
+    /// will not join.
+    pub fn decline_invitation(
+        &self,
+        room: String,
+        from: String,
+        reason: Option<String>,
+    ) -> Result<(), JabberKitError> {
+        Ok(self
+            .inner
+            .decline_invitation(&room, &from, reason.as_deref())?)
+    }
+
+    /// Sets `room`'s subject (empty: clears it); everyone in it, us
+    /// included, gets `on_room_subject`. Moderators only, unless the room
+    /// lets everyone.
+    pub fn set_subject(&self, room: String, subject: String) -> Result<(), JabberKitError> {
+        Ok(self.inner.set_subject(&room, &subject)?)
+    }
+
+    /// Sends the occupant `nick` out of `room` (they may come back; they
+    /// get `RoomError::Kicked`). Moderators only.
+    pub fn kick(
+        &self,
+        room: String,
+        nick: String,
+        reason: Option<String>,
+    ) -> Result<(), JabberKitError> {
+        Ok(self.inner.kick(&room, &nick, reason.as_deref())?)
+    }
+
+    /// Bans the account `jid` (a bare JID) from `room`: sent out now
+    /// (`RoomError::Banned`), refused later. Admins and owners only.
+    pub fn ban(
+        &self,
+        room: String,
+        jid: String,
+        reason: Option<String>,
+    ) -> Result<(), JabberKitError> {
+        Ok(self.inner.ban(&room, &jid, reason.as_deref())?)
+    }
+
+    /// Destroys `room`: everyone in it is sent away with `reason`, we too
+    /// (`RoomError::Destroyed`). Owners only.
+    pub fn destroy_room(&self, room: String, reason: Option<String>) -> Result<(), JabberKitError> {
+        Ok(self.inner.destroy_room(&room, reason.as_deref())?)
     }
 
     /// Tells `with` our chat state (XEP-0085); sent only while online, never stored.

@@ -16,10 +16,13 @@ pub enum TlsMode {
 }
 
 /// An account's (or a room's) password. An object rather than a string so
-/// that nothing prints it: Kotlin's generated `ClientConfig.toString()`,
-/// Swift's `description` and Rust's `Debug` all show the object, never its
-/// value.
-#[derive(uniffi::Object)]
+/// that nothing prints it: Kotlin's generated `toString()`, Swift's
+/// `description` and Rust's `Debug` all show `Password(<redacted>)`, never
+/// its value. Two passwords are equal when their values are, so that a
+/// room invitation's (see `RoomListener::on_room_invite`) can be compared
+/// without being read; it is passed on to `join_room` as it is.
+#[derive(PartialEq, Eq, Hash, uniffi::Object)]
+#[uniffi::export(Debug, Eq, Hash)]
 pub struct Password(String);
 
 #[uniffi::export]
@@ -41,6 +44,12 @@ impl Password {
     /// The value, for the core; never for printing.
     pub(crate) fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl From<jabberkit::Secret> for Password {
+    fn from(s: jabberkit::Secret) -> Self {
+        Self(s.expose().to_owned())
     }
 }
 

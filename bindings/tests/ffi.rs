@@ -220,3 +220,80 @@ fn room_calls_work_offline_and_a_bad_room_is_a_typed_error() {
         .iter()
         .any(|r| r.jid == "coffee@conference.example.test" && r.autojoin));
 }
+
+#[test]
+fn acting_on_a_room_needs_the_account_online_and_bad_input_is_refused_first() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let client = Client::new(config(dir.path())).expect("client");
+    let room = || "tea@conference.example.test".to_owned();
+    let why = || Some("because".to_owned());
+    // Nothing is queued: offline, each call fails at once.
+    let offline = [
+        (
+            "invite",
+            client.invite(room(), "you@example.test".into(), why()),
+        ),
+        (
+            "decline_invitation",
+            client.decline_invitation(room(), format!("{}/you", room()), why()),
+        ),
+        ("set_subject", client.set_subject(room(), "roses".into())),
+        ("clear the subject", client.set_subject(room(), "".into())),
+        ("kick", client.kick(room(), "you".into(), why())),
+        ("ban", client.ban(room(), "you@example.test".into(), None)),
+        ("destroy_room", client.destroy_room(room(), why())),
+    ];
+    for (what, result) in offline {
+        assert!(
+            matches!(result, Err(JabberKitError::NotConnected)),
+            "{what}: {result:?}"
+        );
+    }
+
+    // Input is checked before the connection: a bad room, JID or nick is
+    // InvalidInput even offline.
+    let not_a_room = "conference.example.test".to_owned();
+    let bad = [
+        (
+            "invite to a service",
+            client.invite(not_a_room.clone(), "you@example.test".into(), None),
+        ),
+        (
+            "invite a bad JID",
+            client.invite(room(), "x@@".into(), None),
+        ),
+        (
+            "decline from a bad JID",
+            client.decline_invitation(room(), "x@@".into(), None),
+        ),
+        (
+            "decline in a bad room",
+            client.decline_invitation("x@@".into(), "you@example.test".into(), None),
+        ),
+        (
+            "subject of a service",
+            client.set_subject(not_a_room.clone(), "roses".into()),
+        ),
+        ("kick nobody", client.kick(room(), "".into(), None)),
+        (
+            "kick in a bad room",
+            client.kick("x@@".into(), "you".into(), None),
+        ),
+        ("ban a bad JID", client.ban(room(), "x@@".into(), None)),
+        ("destroy a service", client.destroy_room(not_a_room, None)),
+    ];
+    for (what, result) in bad {
+        assert!(
+            matches!(result, Err(JabberKitError::InvalidInput { .. })),
+            "{what}: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn passwords_compare_by_value_and_never_print_it() {
+    let a = Password::new("hunter2-secret".into());
+    assert_eq!(a, Password::new("hunter2-secret".into()));
+    assert_ne!(a, Password::new("other".into()));
+    assert_eq!(format!("{a:?}"), "Password(<redacted>)");
+}

@@ -51,11 +51,25 @@ public enum RoomEvent: Sendable, Equatable {
     case error(room: String, error: RoomError, text: String?)
     /// Who is in `room` changed: read `occupants(in:)` again.
     case occupantsChanged(room: String)
+    /// `from` invites us to `room` (through the room, or directly): accept
+    /// with `joinRoom` and `password` as it is (the room's, when the
+    /// invitation carries it; it prints as `Password(<redacted>)` and
+    /// compares by value), refuse with `declineInvitation`, or ignore it.
+    case invited(room: String, from: String, password: Password?, reason: String?)
+    /// `room`'s subject changed (nil: cleared), or is the one the room told
+    /// us as we entered.
+    case subjectChanged(room: String, subject: String?)
+    /// `room` refused what we asked of it: `action` is `set_subject`,
+    /// `kick`, `ban` or `destroy_room`; `condition` the room's reason
+    /// (`forbidden`, `not-allowed`, `item-not-found`…); `text` its own
+    /// words, if any.
+    case actionFailed(room: String, action: String, condition: String, text: String?)
 
     /// The room's bare JID.
     public var room: String {
         switch self {
-        case .joined(let room, _), .error(let room, _, _), .occupantsChanged(let room):
+        case .joined(let room, _), .error(let room, _, _), .occupantsChanged(let room),
+            .invited(let room, _, _, _), .subjectChanged(let room, _), .actionFailed(let room, _, _, _):
             return room
         }
     }
@@ -249,6 +263,50 @@ public final class JabberKitSession: Sendable {
         try client.occupants(room: room)
     }
 
+    // Acting on a room: each call needs the account online (nothing is
+    // queued; `JabberKitError.NotConnected` otherwise) and returns at once;
+    // the room's refusal arrives on `roomEvents` as `.actionFailed`, its
+    // success as what the room tells everyone. A malformed room, JID or
+    // nick, or an unsendable text, throws `JabberKitError.InvalidInput`.
+
+    /// Invites `jid` (a bare JID) to `room` through the room, which adds its
+    /// password (in a members-only room, an owner's invitation makes `jid` a
+    /// member). They get `.invited`.
+    public func invite(_ jid: String, to room: String, reason: String? = nil) throws {
+        try client.invite(room: room, jid: jid, reason: reason)
+    }
+
+    /// Tells `inviter` (as `.invited` named them) through `room` that we
+    /// will not join.
+    public func declineInvitation(to room: String, from inviter: String, reason: String? = nil) throws {
+        try client.declineInvitation(room: room, from: inviter, reason: reason)
+    }
+
+    /// Sets `room`'s subject (empty: clears it); everyone in it, us
+    /// included, gets `.subjectChanged`. Moderators only, unless the room
+    /// lets everyone.
+    public func setSubject(of room: String, to subject: String) throws {
+        try client.setSubject(room: room, subject: subject)
+    }
+
+    /// Sends the occupant `nick` out of `room`: they get `.kicked` and may
+    /// come back. Moderators only.
+    public func kick(_ nick: String, from room: String, reason: String? = nil) throws {
+        try client.kick(room: room, nick: nick, reason: reason)
+    }
+
+    /// Bans the account `jid` (a bare JID) from `room`: sent out now
+    /// (`.banned`), refused later. Admins and owners only.
+    public func ban(_ jid: String, from room: String, reason: String? = nil) throws {
+        try client.ban(room: room, jid: jid, reason: reason)
+    }
+
+    /// Destroys `room`: everyone in it is sent away, we too (`.destroyed`
+    /// with `reason`). Owners only.
+    public func destroyRoom(_ room: String, reason: String? = nil) throws {
+        try client.destroyRoom(room: room, reason: reason)
+    }
+
     /// Tells `peer` our chat state (sent only while online, never stored).
     public func setTyping(with peer: String, state: TypingState) throws {
         try client.setTyping(with: peer, state: state)
@@ -301,9 +359,10 @@ public final class JabberKitSession: Sendable {
         return stream
     }
 
-    /// Rooms joined, refused or left and their occupants changing, from now
-    /// on, in order (nothing is replayed: read `rooms` and `occupants(in:)`
-    /// after subscribing). Ends like `states`.
+    /// Rooms joined, refused or left, their occupants and subjects changing,
+    /// invitations, and actions a room refused, from now on, in order
+    /// (nothing is replayed: read `rooms` and `occupants(in:)` after
+    /// subscribing). Ends like `states`.
     public var roomEvents: AsyncStream<RoomEvent> {
         let (stream, continuation) = AsyncStream.makeStream(
             of: RoomEvent.self, bufferingPolicy: .unbounded)
@@ -425,6 +484,18 @@ private final class RoomEventListener: RoomListener {
 
     func onOccupantsChanged(room: String) {
         continuation.yield(.occupantsChanged(room: room))
+    }
+
+    func onRoomInvite(room: String, from: String, password: Password?, reason: String?) {
+        continuation.yield(.invited(room: room, from: from, password: password, reason: reason))
+    }
+
+    func onRoomSubject(room: String, subject: String?) {
+        continuation.yield(.subjectChanged(room: room, subject: subject))
+    }
+
+    func onRoomActionFailed(room: String, action: String, condition: String, text: String?) {
+        continuation.yield(.actionFailed(room: room, action: action, condition: condition, text: text))
     }
 }
 

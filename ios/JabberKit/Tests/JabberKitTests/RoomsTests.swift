@@ -1,6 +1,7 @@
 // Group chat (XEP-0045) through the Swift layer, against the test Prosody's
 // MUC component (`conference.<domain>`): typed refusals, room messages with
-// their nick, occupants. The Swift counterpart of RoomsTest.kt.
+// their nick, occupants, and acting on a room (invitations, the subject,
+// kicks, bans, destroying it). The Swift counterpart of RoomsTest.kt.
 import JabberKit
 import XCTest
 
@@ -16,7 +17,10 @@ final class RoomsTests: LiveServerTestCase, @unchecked Sendable {
         try action()
         let isOutcome = { (event: RoomEvent) -> Bool in
             guard event.room == room else { return false }
-            if case .occupantsChanged = event { return false } else { return true }
+            switch event {
+            case .joined, .error: return true
+            default: return false
+            }
         }
         let values = try await events.waitFor("an answer from \(room)") { $0.dropFirst(before).contains(where: isOutcome) }
         return values.dropFirst(before).first(where: isOutcome)!
@@ -165,5 +169,77 @@ final class RoomsTests: LiveServerTestCase, @unchecked Sendable {
             $0.isEmpty
         }
         XCTAssertEqual(try alice.rooms().first { $0.jid == room }?.joined, true, "Alice stays")
+    }
+
+    func testAnOwnerInvitesWithTheRoomsPasswordSetsTheSubjectKicksBansAndDestroysAndAParticipantMayNotKick()
+        async throws
+    {
+        let alice = try JabberKitSession(config: server.config(try server.newAccount("alice"), store: try newStore()))
+        let bob = try JabberKitSession(config: server.config(try server.newAccount("bob"), store: try newStore()))
+        let aliceRooms = record(alice.roomEvents)
+        let bobRooms = record(bob.roomEvents)
+        let room = "garden@\(service)"
+
+        // Acting on a room needs the account online: nothing is queued.
+        assertThrowsJabberKitError("a subject offline", try alice.setSubject(of: room, to: "too early"), isNotConnected)
+        assertThrowsJabberKitError("an invitation offline", try alice.invite(bob.jid, to: room), isNotConnected)
+        try await online(alice)
+        try await online(bob)
+        let config = RoomConfig(password: Password(value: "s3cret"), persistent: true)
+        let created = try await outcome(aliceRooms, room) { try alice.createRoom(room, nick: "alice", config: config) }
+        XCTAssertEqual(created, .joined(room: room, nick: "alice"))
+
+        // The room relays the invitation with its password, which never prints.
+        try alice.invite(bob.jid, to: room, reason: "come in")
+        let invitation = try await bobRooms.awaitValue("the invitation at Bob") {
+            if case .invited = $0 { return true } else { return false }
+        }
+        guard case .invited(let invitedTo, let from, let password, let reason) = invitation else {
+            return XCTFail("\(invitation)")
+        }
+        XCTAssertEqual(invitedTo, room)
+        // A semi-anonymous room names the inviter by nick, not by real JID.
+        XCTAssertTrue(from == "\(room)/alice" || from.hasPrefix(alice.jid), from)
+        XCTAssertEqual(reason, "come in")
+        XCTAssertEqual(password, Password(value: "s3cret"))
+        let printed = "\(invitation)"
+        XCTAssertFalse(printed.contains("s3cret"), printed)
+        XCTAssertTrue(printed.contains("<redacted>"), printed)
+        XCTAssertEqual(try bob.history(with: room), [], "an invitation is no chat message")
+        let joined = try await outcome(bobRooms, room) { try bob.joinRoom(invitedTo, nick: "bob", password: password) }
+        XCTAssertEqual(joined, .joined(room: room, nick: "bob"))
+
+        // The subject reaches everyone, and is kept with the room.
+        try alice.setSubject(of: room, to: "roses")
+        try await bobRooms.awaitValue("the subject at Bob") { $0 == .subjectChanged(room: room, subject: "roses") }
+        try await aliceRooms.awaitValue("the subject at Alice") { $0 == .subjectChanged(room: room, subject: "roses") }
+        XCTAssertEqual(try bob.rooms().first { $0.jid == room }?.subject, "roses")
+
+        // A participant may not kick the owner.
+        try bob.kick("alice", from: room)
+        let refused = try await bobRooms.awaitValue("Bob's kick refused") {
+            if case .actionFailed = $0 { return true } else { return false }
+        }
+        guard case .actionFailed(room, "kick", let condition, _) = refused else { return XCTFail("\(refused)") }
+        XCTAssertTrue(["not-allowed", "forbidden"].contains(condition), "\(refused)")
+        XCTAssertEqual(try alice.rooms().first { $0.jid == room }?.joined, true, "Alice stays")
+
+        // The owner may: Bob is out, and may come back.
+        let kicked = try await outcome(bobRooms, room) { try alice.kick("bob", from: room, reason: "weeding") }
+        guard case .error(_, .kicked(let why), _) = kicked else { return XCTFail("\(kicked)") }
+        XCTAssertEqual(why, "weeding")
+        let back = try await outcome(bobRooms, room) { try bob.joinRoom(room, nick: "bob", password: password) }
+        XCTAssertEqual(back, .joined(room: room, nick: "bob"))
+
+        // Banned, he is out and cannot come back.
+        let banned = try await outcome(bobRooms, room) { try alice.ban(bob.jid, from: room) }
+        guard case .error(_, .banned, _) = banned else { return XCTFail("\(banned)") }
+        let again = try await outcome(bobRooms, room) { try bob.joinRoom(room, nick: "bob", password: password) }
+        guard case .error(_, .banned, _) = again else { return XCTFail("\(again)") }
+
+        // Destroying the room sends its owner away too.
+        let destroyed = try await outcome(aliceRooms, room) { try alice.destroyRoom(room, reason: "season over") }
+        guard case .error(_, .destroyed(let why), _) = destroyed else { return XCTFail("\(destroyed)") }
+        XCTAssertEqual(why, "season over")
     }
 }

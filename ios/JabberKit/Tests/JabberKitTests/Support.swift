@@ -622,3 +622,7 @@ func assertThrowsJabberKitError<T>(
 func isInvalidInput(_ error: JabberKitError) -> Bool {
     if case .InvalidInput = error { return true } else { return false }
 }
+
+func isNotConnected(_ error: JabberKitError) -> Bool {
+    if case .NotConnected = error { return true } else { return false }
+}

@@ -605,6 +605,12 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func approve(jid: String) throws 
     
     /**
+     * Bans the account `jid` (a bare JID) from `room`: sent out now
+     * (`RoomError::Banned`), refused later. Admins and owners only.
+     */
+    func ban(room: String, jid: String, reason: String?) throws 
+    
+    /**
      * Starts connecting in the background; returns at once.
      */
     func connect() throws 
@@ -628,9 +634,21 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func createRoom(room: String, nick: String, config: RoomConfig) throws 
     
     /**
+     * Tells `from` (as `on_room_invite` named them) through `room` that we
+     * will not join.
+     */
+    func declineInvitation(room: String, from: String, reason: String?) throws 
+    
+    /**
      * Refuses (or revokes) `jid`'s permission to see our presence; needs the account online.
      */
     func deny(jid: String) throws 
+    
+    /**
+     * Destroys `room`: everyone in it is sent away with `reason`, we too
+     * (`RoomError::Destroyed`). Owners only.
+     */
+    func destroyRoom(room: String, reason: String?) throws 
     
     /**
      * Closes the connection cleanly; queued messages stay for the next connect.
@@ -642,6 +660,15 @@ public protocol ClientProtocol: AnyObject, Sendable {
      * for private messages), older than message `before`, oldest first.
      */
     func history(with: String, before: String?, limit: UInt32) throws  -> [Message]
+    
+    /**
+     * Invites `jid` (a bare JID) to `room` through the room, which adds
+     * its password (in a members-only room, an owner's invitation makes
+     * `jid` a member). Like every call acting on a room: returns at once,
+     * needs the account online (NotConnected otherwise, nothing queued),
+     * and a refusal arrives as `on_room_action_failed`.
+     */
+    func invite(room: String, jid: String, reason: String?) throws 
     
     /**
      * The account's bare JID.
@@ -657,6 +684,12 @@ public protocol ClientProtocol: AnyObject, Sendable {
      * malformed room JID or nickname.
      */
     func joinRoom(room: String, nick: String, password: Password?) throws 
+    
+    /**
+     * Sends the occupant `nick` out of `room` (they may come back; they
+     * get `RoomError::Kicked`). Moderators only.
+     */
+    func kick(room: String, nick: String, reason: String?) throws 
     
     /**
      * Leaves `room` and stops entering it on new sessions; its messages
@@ -697,8 +730,9 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func observeMessages(listener: MessageListener)  -> TaskHandle
     
     /**
-     * Calls `listener` for every room joined, refused or left and every
-     * change of a room's occupants.
+     * Calls `listener` for every room joined, refused or left, every
+     * change of a room's occupants or subject, every invitation we get and
+     * every action a room refused.
      */
     func observeRooms(listener: RoomListener)  -> TaskHandle
     
@@ -760,6 +794,13 @@ public protocol ClientProtocol: AnyObject, Sendable {
      * Sets our availability and status text; remembered for the next connection when offline.
      */
     func setPresence(show: Show, status: String?) throws 
+    
+    /**
+     * Sets `room`'s subject (empty: clears it); everyone in it, us
+     * included, gets `on_room_subject`. Moderators only, unless the room
+     * lets everyone.
+     */
+    func setSubject(room: String, subject: String) throws 
     
     /**
      * Tells `with` our chat state (XEP-0085); sent only while online, never stored.
@@ -872,6 +913,21 @@ open func approve(jid: String)throws   {try rustCallWithError(FfiConverterTypeJa
 }
     
     /**
+     * Bans the account `jid` (a bare JID) from `room`: sent out now
+     * (`RoomError::Banned`), refused later. Admins and owners only.
+     */
+open func ban(room: String, jid: String, reason: String?)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_ban(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),
+        FfiConverterString.lower(jid),
+        FfiConverterOptionString.lower(reason),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Starts connecting in the background; returns at once.
      */
 open func connect()throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
@@ -926,6 +982,21 @@ open func createRoom(room: String, nick: String, config: RoomConfig)throws   {tr
 }
     
     /**
+     * Tells `from` (as `on_room_invite` named them) through `room` that we
+     * will not join.
+     */
+open func declineInvitation(room: String, from: String, reason: String?)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_decline_invitation(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),
+        FfiConverterString.lower(from),
+        FfiConverterOptionString.lower(reason),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Refuses (or revokes) `jid`'s permission to see our presence; needs the account online.
      */
 open func deny(jid: String)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
@@ -933,6 +1004,20 @@ open func deny(jid: String)throws   {try rustCallWithError(FfiConverterTypeJabbe
     uniffi_jabberkit_ffi_fn_method_client_deny(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(jid),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Destroys `room`: everyone in it is sent away with `reason`, we too
+     * (`RoomError::Destroyed`). Owners only.
+     */
+open func destroyRoom(room: String, reason: String?)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_destroy_room(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),
+        FfiConverterOptionString.lower(reason),uniffiCallStatus
     )
 }
 }
@@ -974,6 +1059,24 @@ open func history(with: String, before: String?, limit: UInt32)throws  -> [Messa
 }
     
     /**
+     * Invites `jid` (a bare JID) to `room` through the room, which adds
+     * its password (in a members-only room, an owner's invitation makes
+     * `jid` a member). Like every call acting on a room: returns at once,
+     * needs the account online (NotConnected otherwise, nothing queued),
+     * and a refusal arrives as `on_room_action_failed`.
+     */
+open func invite(room: String, jid: String, reason: String?)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_invite(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),
+        FfiConverterString.lower(jid),
+        FfiConverterOptionString.lower(reason),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * The account's bare JID.
      */
 open func jid() -> String  {
@@ -1000,6 +1103,21 @@ open func joinRoom(room: String, nick: String, password: Password?)throws   {try
         FfiConverterString.lower(room),
         FfiConverterString.lower(nick),
         FfiConverterOptionTypePassword.lower(password),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Sends the occupant `nick` out of `room` (they may come back; they
+     * get `RoomError::Kicked`). Moderators only.
+     */
+open func kick(room: String, nick: String, reason: String?)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_kick(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),
+        FfiConverterString.lower(nick),
+        FfiConverterOptionString.lower(reason),uniffiCallStatus
     )
 }
 }
@@ -1097,8 +1215,9 @@ open func observeMessages(listener: MessageListener) -> TaskHandle  {
 }
     
     /**
-     * Calls `listener` for every room joined, refused or left and every
-     * change of a room's occupants.
+     * Calls `listener` for every room joined, refused or left, every
+     * change of a room's occupants or subject, every invitation we get and
+     * every action a room refused.
      */
 open func observeRooms(listener: RoomListener) -> TaskHandle  {
     return try!  FfiConverterTypeTaskHandle_lift(try! rustCall() {
@@ -1244,6 +1363,21 @@ open func setPresence(show: Show, status: String?)throws   {try rustCallWithErro
             self.uniffiCloneHandle(),
         FfiConverterTypeShow_lower(show),
         FfiConverterOptionString.lower(status),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Sets `room`'s subject (empty: clears it); everyone in it, us
+     * included, gets `on_room_subject`. Moderators only, unless the room
+     * lets everyone.
+     */
+open func setSubject(room: String, subject: String)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_set_subject(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),
+        FfiConverterString.lower(subject),uniffiCallStatus
     )
 }
 }
@@ -2492,20 +2626,24 @@ public func FfiConverterTypeMessageListener_lower(_ value: MessageListener) -> U
 
 /**
  * An account's (or a room's) password. An object rather than a string so
- * that nothing prints it: Kotlin's generated `ClientConfig.toString()`,
- * Swift's `description` and Rust's `Debug` all show the object, never its
- * value.
+ * that nothing prints it: Kotlin's generated `toString()`, Swift's
+ * `description` and Rust's `Debug` all show `Password(<redacted>)`, never
+ * its value. Two passwords are equal when their values are, so that a
+ * room invitation's (see `RoomListener::on_room_invite`) can be compared
+ * without being read; it is passed on to `join_room` as it is.
  */
 public protocol PasswordProtocol: AnyObject, Sendable {
     
 }
 /**
  * An account's (or a room's) password. An object rather than a string so
- * that nothing prints it: Kotlin's generated `ClientConfig.toString()`,
- * Swift's `description` and Rust's `Debug` all show the object, never its
- * value.
+ * that nothing prints it: Kotlin's generated `toString()`, Swift's
+ * `description` and Rust's `Debug` all show `Password(<redacted>)`, never
+ * its value. Two passwords are equal when their values are, so that a
+ * room invitation's (see `RoomListener::on_room_invite`) can be compared
+ * without being read; it is passed on to `join_room` as it is.
  */
-open class Password: PasswordProtocol, @unchecked Sendable {
+open class Password: PasswordProtocol, @unchecked Sendable, Equatable, Hashable, CustomDebugStringConvertible {
     fileprivate let handle: UInt64
 
     /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
@@ -2572,6 +2710,41 @@ public convenience init(value: String) {
     
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_password_uniffi_trait_debug(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Eq` implementation - only `eq` is used.
+public static func == (self: Password, other: Password) -> Bool {
+    return try!  FfiConverterBool.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_password_uniffi_trait_eq_eq(
+            self.uniffiCloneHandle(),
+        FfiConverterTypePassword_lower(other),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Hash` implementation
+public func hash(into hasher: inout Hasher) {
+    let val = try!  FfiConverterUInt64.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_password_uniffi_trait_hash(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+    )
+    hasher.combine(val)
+}
 }
 
 
@@ -2643,6 +2816,28 @@ public protocol RoomListener: AnyObject, Sendable {
      * Who is in `room` changed: read `occupants(room)` again.
      */
     func onOccupantsChanged(room: String) 
+    
+    /**
+     * `from` invites us to `room` (through the room, or directly);
+     * `password` is the room's when the invitation carries it: pass it to
+     * `join_room` as it is. Accept with `join_room`, refuse with
+     * `decline_invitation(room, from, …)`, or ignore it.
+     */
+    func onRoomInvite(room: String, from: String, password: Password?, reason: String?) 
+    
+    /**
+     * `room`'s subject changed (null: cleared), or is the one the room
+     * told us as we entered.
+     */
+    func onRoomSubject(room: String, subject: String?) 
+    
+    /**
+     * `room` refused what we asked of it: `action` is `set_subject`,
+     * `kick`, `ban` or `destroy_room`; `condition` the room's reason
+     * (`forbidden`, `not-allowed`, `item-not-found`…); `text` its own
+     * words, if any.
+     */
+    func onRoomActionFailed(room: String, action: String, condition: String, text: String?) 
     
 }
 /**
@@ -2744,6 +2939,56 @@ open func onOccupantsChanged(room: String)  {try! rustCall() {
 }
 }
     
+    /**
+     * `from` invites us to `room` (through the room, or directly);
+     * `password` is the room's when the invitation carries it: pass it to
+     * `join_room` as it is. Accept with `join_room`, refuse with
+     * `decline_invitation(room, from, …)`, or ignore it.
+     */
+open func onRoomInvite(room: String, from: String, password: Password?, reason: String?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_invite(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),
+        FfiConverterString.lower(from),
+        FfiConverterOptionTypePassword.lower(password),
+        FfiConverterOptionString.lower(reason),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * `room`'s subject changed (null: cleared), or is the one the room
+     * told us as we entered.
+     */
+open func onRoomSubject(room: String, subject: String?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_subject(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),
+        FfiConverterOptionString.lower(subject),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * `room` refused what we asked of it: `action` is `set_subject`,
+     * `kick`, `ban` or `destroy_room`; `condition` the room's reason
+     * (`forbidden`, `not-allowed`, `item-not-found`…); `text` its own
+     * words, if any.
+     */
+open func onRoomActionFailed(room: String, action: String, condition: String, text: String?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_action_failed(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),
+        FfiConverterString.lower(action),
+        FfiConverterString.lower(condition),
+        FfiConverterOptionString.lower(text),uniffiCallStatus
+    )
+}
+}
+    
 
     
 }
@@ -2839,6 +3084,92 @@ fileprivate struct UniffiCallbackInterfaceRoomListener {
                 }
                 return uniffiObj.onOccupantsChanged(
                      room: try FfiConverterString.lift(room)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onRoomInvite: { (
+            uniffiHandle: UInt64,
+            room: RustBuffer,
+            from: RustBuffer,
+            password: RustBuffer,
+            reason: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeRoomListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onRoomInvite(
+                     room: try FfiConverterString.lift(room),
+                     from: try FfiConverterString.lift(from),
+                     password: try FfiConverterOptionTypePassword.lift(password),
+                     reason: try FfiConverterOptionString.lift(reason)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onRoomSubject: { (
+            uniffiHandle: UInt64,
+            room: RustBuffer,
+            subject: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeRoomListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onRoomSubject(
+                     room: try FfiConverterString.lift(room),
+                     subject: try FfiConverterOptionString.lift(subject)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onRoomActionFailed: { (
+            uniffiHandle: UInt64,
+            room: RustBuffer,
+            action: RustBuffer,
+            condition: RustBuffer,
+            text: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeRoomListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onRoomActionFailed(
+                     room: try FfiConverterString.lift(room),
+                     action: try FfiConverterString.lift(action),
+                     condition: try FfiConverterString.lift(condition),
+                     text: try FfiConverterOptionString.lift(text)
                 )
             }
 

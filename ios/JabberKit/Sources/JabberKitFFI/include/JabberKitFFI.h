@@ -334,6 +334,27 @@ typedef void (*UniffiCallbackInterfaceRoomListenerMethod2)(uint64_t, RustBuffer,
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD3
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD3
+typedef void (*UniffiCallbackInterfaceRoomListenerMethod3)(uint64_t, RustBuffer, RustBuffer, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD4
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD4
+typedef void (*UniffiCallbackInterfaceRoomListenerMethod4)(uint64_t, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD5
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD5
+typedef void (*UniffiCallbackInterfaceRoomListenerMethod5)(uint64_t, RustBuffer, RustBuffer, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONVERSATION_LIST_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONVERSATION_LIST_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceConversationListListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -390,6 +411,9 @@ typedef struct UniffiVTableCallbackInterfaceRoomListener {
     UniffiCallbackInterfaceRoomListenerMethod0 _Nonnull onRoomJoined;
     UniffiCallbackInterfaceRoomListenerMethod1 _Nonnull onRoomError;
     UniffiCallbackInterfaceRoomListenerMethod2 _Nonnull onOccupantsChanged;
+    UniffiCallbackInterfaceRoomListenerMethod3 _Nonnull onRoomInvite;
+    UniffiCallbackInterfaceRoomListenerMethod4 _Nonnull onRoomSubject;
+    UniffiCallbackInterfaceRoomListenerMethod5 _Nonnull onRoomActionFailed;
 } UniffiVTableCallbackInterfaceRoomListener;
 
 #endif
@@ -436,6 +460,11 @@ void uniffi_jabberkit_ffi_fn_method_client_add_contact(uint64_t ptr, RustBuffer 
 void uniffi_jabberkit_ffi_fn_method_client_approve(uint64_t ptr, RustBuffer jid, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_BAN
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_BAN
+void uniffi_jabberkit_ffi_fn_method_client_ban(uint64_t ptr, RustBuffer room, RustBuffer jid, RustBuffer reason, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_CONNECT
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_CONNECT
 void uniffi_jabberkit_ffi_fn_method_client_connect(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -456,9 +485,19 @@ RustBuffer uniffi_jabberkit_ffi_fn_method_client_correct(uint64_t ptr, RustBuffe
 void uniffi_jabberkit_ffi_fn_method_client_create_room(uint64_t ptr, RustBuffer room, RustBuffer nick, RustBuffer config, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DECLINE_INVITATION
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DECLINE_INVITATION
+void uniffi_jabberkit_ffi_fn_method_client_decline_invitation(uint64_t ptr, RustBuffer room, RustBuffer from, RustBuffer reason, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DENY
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DENY
 void uniffi_jabberkit_ffi_fn_method_client_deny(uint64_t ptr, RustBuffer jid, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DESTROY_ROOM
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DESTROY_ROOM
+void uniffi_jabberkit_ffi_fn_method_client_destroy_room(uint64_t ptr, RustBuffer room, RustBuffer reason, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DISCONNECT
@@ -471,6 +510,11 @@ uint64_t uniffi_jabberkit_ffi_fn_method_client_disconnect(uint64_t ptr
 RustBuffer uniffi_jabberkit_ffi_fn_method_client_history(uint64_t ptr, RustBuffer with, RustBuffer before, uint32_t limit, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_INVITE
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_INVITE
+void uniffi_jabberkit_ffi_fn_method_client_invite(uint64_t ptr, RustBuffer room, RustBuffer jid, RustBuffer reason, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_JID
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_JID
 RustBuffer uniffi_jabberkit_ffi_fn_method_client_jid(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -479,6 +523,11 @@ RustBuffer uniffi_jabberkit_ffi_fn_method_client_jid(uint64_t ptr, RustCallStatu
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_JOIN_ROOM
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_JOIN_ROOM
 void uniffi_jabberkit_ffi_fn_method_client_join_room(uint64_t ptr, RustBuffer room, RustBuffer nick, RustBuffer password, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_KICK
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_KICK
+void uniffi_jabberkit_ffi_fn_method_client_kick(uint64_t ptr, RustBuffer room, RustBuffer nick, RustBuffer reason, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_LEAVE_ROOM
@@ -569,6 +618,11 @@ void uniffi_jabberkit_ffi_fn_method_client_set_foreground(uint64_t ptr, int8_t a
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SET_PRESENCE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SET_PRESENCE
 void uniffi_jabberkit_ffi_fn_method_client_set_presence(uint64_t ptr, RustBuffer show, RustBuffer status, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SET_SUBJECT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SET_SUBJECT
+void uniffi_jabberkit_ffi_fn_method_client_set_subject(uint64_t ptr, RustBuffer room, RustBuffer subject, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SET_TYPING
@@ -711,6 +765,21 @@ void uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_error(uint64_t ptr, Rus
 void uniffi_jabberkit_ffi_fn_method_roomlistener_on_occupants_changed(uint64_t ptr, RustBuffer room, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_INVITE
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_INVITE
+void uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_invite(uint64_t ptr, RustBuffer room, RustBuffer from, RustBuffer password, RustBuffer reason, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_SUBJECT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_SUBJECT
+void uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_subject(uint64_t ptr, RustBuffer room, RustBuffer subject, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_ACTION_FAILED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_ACTION_FAILED
+void uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_action_failed(uint64_t ptr, RustBuffer room, RustBuffer action, RustBuffer condition, RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_TASKHANDLE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_TASKHANDLE
 uint64_t uniffi_jabberkit_ffi_fn_clone_taskhandle(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -799,6 +868,26 @@ void uniffi_jabberkit_ffi_fn_free_password(uint64_t handle, RustCallStatus *_Non
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CONSTRUCTOR_PASSWORD_NEW
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CONSTRUCTOR_PASSWORD_NEW
 uint64_t uniffi_jabberkit_ffi_fn_constructor_password_new(RustBuffer value, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_PASSWORD_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_PASSWORD_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_jabberkit_ffi_fn_method_password_uniffi_trait_debug(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_PASSWORD_UNIFFI_TRAIT_EQ_EQ
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_PASSWORD_UNIFFI_TRAIT_EQ_EQ
+int8_t uniffi_jabberkit_ffi_fn_method_password_uniffi_trait_eq_eq(uint64_t ptr, uint64_t other, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_PASSWORD_UNIFFI_TRAIT_EQ_NE
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_PASSWORD_UNIFFI_TRAIT_EQ_NE
+int8_t uniffi_jabberkit_ffi_fn_method_password_uniffi_trait_eq_ne(uint64_t ptr, uint64_t other, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_PASSWORD_UNIFFI_TRAIT_HASH
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_PASSWORD_UNIFFI_TRAIT_HASH
+uint64_t uniffi_jabberkit_ffi_fn_method_password_uniffi_trait_hash(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FUNC_INIT_LOGGING
@@ -1084,6 +1173,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_approve(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_BAN
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_BAN
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_ban(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_CONNECT
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_CONNECT
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_connect(void
@@ -1108,9 +1203,21 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_create_room(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DECLINE_INVITATION
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DECLINE_INVITATION
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_decline_invitation(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DENY
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DENY
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_deny(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DESTROY_ROOM
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DESTROY_ROOM
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_destroy_room(void
     
 );
 #endif
@@ -1126,6 +1233,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_history(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_INVITE
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_INVITE
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_invite(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_JID
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_JID
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_jid(void
@@ -1135,6 +1248,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_jid(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_JOIN_ROOM
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_JOIN_ROOM
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_join_room(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_KICK
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_KICK
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_kick(void
     
 );
 #endif
@@ -1246,6 +1365,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_set_presence(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SET_SUBJECT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SET_SUBJECT
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_set_subject(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SET_TYPING
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SET_TYPING
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_set_typing(void
@@ -1339,6 +1464,24 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_error(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_OCCUPANTS_CHANGED
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_OCCUPANTS_CHANGED
 uint16_t uniffi_jabberkit_ffi_checksum_method_roomlistener_on_occupants_changed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_INVITE
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_INVITE
+uint16_t uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_invite(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_SUBJECT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_SUBJECT
+uint16_t uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_subject(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_ACTION_FAILED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_ACTION_FAILED
+uint16_t uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_action_failed(void
     
 );
 #endif

@@ -696,6 +696,15 @@ internal interface UniffiCallbackInterfaceRoomListenerMethod1 : com.sun.jna.Call
 internal interface UniffiCallbackInterfaceRoomListenerMethod2 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceRoomListenerMethod3 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`from`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceRoomListenerMethod4 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`subject`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceRoomListenerMethod5 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`action`: RustBuffer.ByValue,`condition`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceConversationListListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`diffs`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -780,13 +789,16 @@ internal open class UniffiVTableCallbackInterfaceMessageListener(
     }
 
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onRoomJoined", "onRoomError", "onOccupantsChanged")
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onRoomJoined", "onRoomError", "onOccupantsChanged", "onRoomInvite", "onRoomSubject", "onRoomActionFailed")
 internal open class UniffiVTableCallbackInterfaceRoomListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
     @JvmField internal var `onRoomJoined`: UniffiCallbackInterfaceRoomListenerMethod0? = null,
     @JvmField internal var `onRoomError`: UniffiCallbackInterfaceRoomListenerMethod1? = null,
     @JvmField internal var `onOccupantsChanged`: UniffiCallbackInterfaceRoomListenerMethod2? = null,
+    @JvmField internal var `onRoomInvite`: UniffiCallbackInterfaceRoomListenerMethod3? = null,
+    @JvmField internal var `onRoomSubject`: UniffiCallbackInterfaceRoomListenerMethod4? = null,
+    @JvmField internal var `onRoomActionFailed`: UniffiCallbackInterfaceRoomListenerMethod5? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -794,7 +806,10 @@ internal open class UniffiVTableCallbackInterfaceRoomListener(
         `onRoomJoined`: UniffiCallbackInterfaceRoomListenerMethod0? = null,
         `onRoomError`: UniffiCallbackInterfaceRoomListenerMethod1? = null,
         `onOccupantsChanged`: UniffiCallbackInterfaceRoomListenerMethod2? = null,
-    ): UniffiVTableCallbackInterfaceRoomListener(`uniffiFree`,`uniffiClone`,`onRoomJoined`,`onRoomError`,`onOccupantsChanged`,), Structure.ByValue
+        `onRoomInvite`: UniffiCallbackInterfaceRoomListenerMethod3? = null,
+        `onRoomSubject`: UniffiCallbackInterfaceRoomListenerMethod4? = null,
+        `onRoomActionFailed`: UniffiCallbackInterfaceRoomListenerMethod5? = null,
+    ): UniffiVTableCallbackInterfaceRoomListener(`uniffiFree`,`uniffiClone`,`onRoomJoined`,`onRoomError`,`onOccupantsChanged`,`onRoomInvite`,`onRoomSubject`,`onRoomActionFailed`,), Structure.ByValue
 
    internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceRoomListener) {
         `uniffiFree` = other.`uniffiFree`
@@ -802,6 +817,9 @@ internal open class UniffiVTableCallbackInterfaceRoomListener(
         `onRoomJoined` = other.`onRoomJoined`
         `onRoomError` = other.`onRoomError`
         `onOccupantsChanged` = other.`onOccupantsChanged`
+        `onRoomInvite` = other.`onRoomInvite`
+        `onRoomSubject` = other.`onRoomSubject`
+        `onRoomActionFailed` = other.`onRoomActionFailed`
     }
 
 }
@@ -873,6 +891,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_approve(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_ban(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_connect(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_conversations(
@@ -881,15 +901,23 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_create_room(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_decline_invitation(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_deny(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_destroy_room(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_disconnect(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_history(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_invite(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_jid(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_join_room(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_kick(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_leave_room(
     ): Int
@@ -927,6 +955,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_set_presence(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_set_subject(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_set_typing(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_state(
@@ -958,6 +988,12 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_error(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_roomlistener_on_occupants_changed(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_invite(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_subject(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_action_failed(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_taskhandle_cancel(
     ): Int
@@ -1009,6 +1045,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_approve(`ptr`: Long,`jid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_client_ban(`ptr`: Long,`room`: RustBuffer.ByValue,`jid`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_connect(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_conversations(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1017,15 +1055,23 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_create_room(`ptr`: Long,`room`: RustBuffer.ByValue,`nick`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_client_decline_invitation(`ptr`: Long,`room`: RustBuffer.ByValue,`from`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_deny(`ptr`: Long,`jid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_client_destroy_room(`ptr`: Long,`room`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_disconnect(`ptr`: Long,
     ): Long
     external fun uniffi_jabberkit_ffi_fn_method_client_history(`ptr`: Long,`with`: RustBuffer.ByValue,`before`: RustBuffer.ByValue,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_jabberkit_ffi_fn_method_client_invite(`ptr`: Long,`room`: RustBuffer.ByValue,`jid`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_jid(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_join_room(`ptr`: Long,`room`: RustBuffer.ByValue,`nick`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_client_kick(`ptr`: Long,`room`: RustBuffer.ByValue,`nick`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_leave_room(`ptr`: Long,`room`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1062,6 +1108,8 @@ internal object UniffiLib {
     external fun uniffi_jabberkit_ffi_fn_method_client_set_foreground(`ptr`: Long,`active`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_set_presence(`ptr`: Long,`show`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_client_set_subject(`ptr`: Long,`room`: RustBuffer.ByValue,`subject`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_set_typing(`ptr`: Long,`with`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1119,6 +1167,12 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_roomlistener_on_occupants_changed(`ptr`: Long,`room`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_invite(`ptr`: Long,`room`: RustBuffer.ByValue,`from`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_subject(`ptr`: Long,`room`: RustBuffer.ByValue,`subject`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_action_failed(`ptr`: Long,`room`: RustBuffer.ByValue,`action`: RustBuffer.ByValue,`condition`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_jabberkit_ffi_fn_clone_taskhandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_jabberkit_ffi_fn_free_taskhandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1154,6 +1208,14 @@ internal object UniffiLib {
     external fun uniffi_jabberkit_ffi_fn_free_password(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_constructor_password_new(`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_jabberkit_ffi_fn_method_password_uniffi_trait_debug(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_jabberkit_ffi_fn_method_password_uniffi_trait_eq_eq(`ptr`: Long,`other`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_jabberkit_ffi_fn_method_password_uniffi_trait_eq_ne(`ptr`: Long,`other`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_jabberkit_ffi_fn_method_password_uniffi_trait_hash(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_jabberkit_ffi_fn_func_init_logging(`level`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1762,6 +1824,12 @@ public interface ClientInterface {
     fun `approve`(`jid`: kotlin.String)
     
     /**
+     * Bans the account `jid` (a bare JID) from `room`: sent out now
+     * (`RoomError::Banned`), refused later. Admins and owners only.
+     */
+    fun `ban`(`room`: kotlin.String, `jid`: kotlin.String, `reason`: kotlin.String?)
+    
+    /**
      * Starts connecting in the background; returns at once.
      */
     fun `connect`()
@@ -1785,9 +1853,21 @@ public interface ClientInterface {
     fun `createRoom`(`room`: kotlin.String, `nick`: kotlin.String, `config`: RoomConfig)
     
     /**
+     * Tells `from` (as `on_room_invite` named them) through `room` that we
+     * will not join.
+     */
+    fun `declineInvitation`(`room`: kotlin.String, `from`: kotlin.String, `reason`: kotlin.String?)
+    
+    /**
      * Refuses (or revokes) `jid`'s permission to see our presence; needs the account online.
      */
     fun `deny`(`jid`: kotlin.String)
+    
+    /**
+     * Destroys `room`: everyone in it is sent away with `reason`, we too
+     * (`RoomError::Destroyed`). Owners only.
+     */
+    fun `destroyRoom`(`room`: kotlin.String, `reason`: kotlin.String?)
     
     /**
      * Closes the connection cleanly; queued messages stay for the next connect.
@@ -1799,6 +1879,15 @@ public interface ClientInterface {
      * for private messages), older than message `before`, oldest first.
      */
     fun `history`(`with`: kotlin.String, `before`: kotlin.String?, `limit`: kotlin.UInt): List<Message>
+    
+    /**
+     * Invites `jid` (a bare JID) to `room` through the room, which adds
+     * its password (in a members-only room, an owner's invitation makes
+     * `jid` a member). Like every call acting on a room: returns at once,
+     * needs the account online (NotConnected otherwise, nothing queued),
+     * and a refusal arrives as `on_room_action_failed`.
+     */
+    fun `invite`(`room`: kotlin.String, `jid`: kotlin.String, `reason`: kotlin.String?)
     
     /**
      * The account's bare JID.
@@ -1814,6 +1903,12 @@ public interface ClientInterface {
      * malformed room JID or nickname.
      */
     fun `joinRoom`(`room`: kotlin.String, `nick`: kotlin.String, `password`: Password?)
+    
+    /**
+     * Sends the occupant `nick` out of `room` (they may come back; they
+     * get `RoomError::Kicked`). Moderators only.
+     */
+    fun `kick`(`room`: kotlin.String, `nick`: kotlin.String, `reason`: kotlin.String?)
     
     /**
      * Leaves `room` and stops entering it on new sessions; its messages
@@ -1854,8 +1949,9 @@ public interface ClientInterface {
     fun `observeMessages`(`listener`: MessageListener): TaskHandle
     
     /**
-     * Calls `listener` for every room joined, refused or left and every
-     * change of a room's occupants.
+     * Calls `listener` for every room joined, refused or left, every
+     * change of a room's occupants or subject, every invitation we get and
+     * every action a room refused.
      */
     fun `observeRooms`(`listener`: RoomListener): TaskHandle
     
@@ -1917,6 +2013,13 @@ public interface ClientInterface {
      * Sets our availability and status text; remembered for the next connection when offline.
      */
     fun `setPresence`(`show`: Show, `status`: kotlin.String?)
+    
+    /**
+     * Sets `room`'s subject (empty: clears it); everyone in it, us
+     * included, gets `on_room_subject`. Moderators only, unless the room
+     * lets everyone.
+     */
+    fun `setSubject`(`room`: kotlin.String, `subject`: kotlin.String)
     
     /**
      * Tells `with` our chat state (XEP-0085); sent only while online, never stored.
@@ -2090,6 +2193,26 @@ open class Client: Disposable, AutoCloseable, ClientInterface
 
     
     /**
+     * Bans the account `jid` (a bare JID) from `room`: sent out now
+     * (`RoomError::Banned`), refused later. Admins and owners only.
+     */
+    @Throws(JabberKitException::class)override fun `ban`(`room`: kotlin.String, `jid`: kotlin.String, `reason`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_ban(
+        it,
+        
+        FfiConverterString.lower(`room`),
+        FfiConverterString.lower(`jid`),
+        FfiConverterOptionalString.lower(`reason`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Starts connecting in the background; returns at once.
      */
     @Throws(JabberKitException::class)override fun `connect`()
@@ -2164,6 +2287,26 @@ open class Client: Disposable, AutoCloseable, ClientInterface
 
     
     /**
+     * Tells `from` (as `on_room_invite` named them) through `room` that we
+     * will not join.
+     */
+    @Throws(JabberKitException::class)override fun `declineInvitation`(`room`: kotlin.String, `from`: kotlin.String, `reason`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_decline_invitation(
+        it,
+        
+        FfiConverterString.lower(`room`),
+        FfiConverterString.lower(`from`),
+        FfiConverterOptionalString.lower(`reason`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Refuses (or revokes) `jid`'s permission to see our presence; needs the account online.
      */
     @Throws(JabberKitException::class)override fun `deny`(`jid`: kotlin.String)
@@ -2174,6 +2317,25 @@ open class Client: Disposable, AutoCloseable, ClientInterface
         it,
         
         FfiConverterString.lower(`jid`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Destroys `room`: everyone in it is sent away with `reason`, we too
+     * (`RoomError::Destroyed`). Owners only.
+     */
+    @Throws(JabberKitException::class)override fun `destroyRoom`(`room`: kotlin.String, `reason`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_destroy_room(
+        it,
+        
+        FfiConverterString.lower(`room`),
+        FfiConverterOptionalString.lower(`reason`),_status)
 }
     }
     
@@ -2226,6 +2388,29 @@ open class Client: Disposable, AutoCloseable, ClientInterface
 
     
     /**
+     * Invites `jid` (a bare JID) to `room` through the room, which adds
+     * its password (in a members-only room, an owner's invitation makes
+     * `jid` a member). Like every call acting on a room: returns at once,
+     * needs the account online (NotConnected otherwise, nothing queued),
+     * and a refusal arrives as `on_room_action_failed`.
+     */
+    @Throws(JabberKitException::class)override fun `invite`(`room`: kotlin.String, `jid`: kotlin.String, `reason`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_invite(
+        it,
+        
+        FfiConverterString.lower(`room`),
+        FfiConverterString.lower(`jid`),
+        FfiConverterOptionalString.lower(`reason`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * The account's bare JID.
      */override fun `jid`(): kotlin.String {
             return FfiConverterString.lift(
@@ -2259,6 +2444,26 @@ open class Client: Disposable, AutoCloseable, ClientInterface
         FfiConverterString.lower(`room`),
         FfiConverterString.lower(`nick`),
         FfiConverterOptionalTypePassword.lower(`password`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Sends the occupant `nick` out of `room` (they may come back; they
+     * get `RoomError::Kicked`). Moderators only.
+     */
+    @Throws(JabberKitException::class)override fun `kick`(`room`: kotlin.String, `nick`: kotlin.String, `reason`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_kick(
+        it,
+        
+        FfiConverterString.lower(`room`),
+        FfiConverterString.lower(`nick`),
+        FfiConverterOptionalString.lower(`reason`),_status)
 }
     }
     
@@ -2388,8 +2593,9 @@ open class Client: Disposable, AutoCloseable, ClientInterface
 
     
     /**
-     * Calls `listener` for every room joined, refused or left and every
-     * change of a room's occupants.
+     * Calls `listener` for every room joined, refused or left, every
+     * change of a room's occupants or subject, every invitation we get and
+     * every action a room refused.
      */override fun `observeRooms`(`listener`: RoomListener): TaskHandle {
             return FfiConverterTypeTaskHandle.lift(
     callWithHandle {
@@ -2586,6 +2792,26 @@ open class Client: Disposable, AutoCloseable, ClientInterface
         
         FfiConverterTypeShow.lower(`show`),
         FfiConverterOptionalString.lower(`status`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Sets `room`'s subject (empty: clears it); everyone in it, us
+     * included, gets `on_room_subject`. Moderators only, unless the room
+     * lets everyone.
+     */
+    @Throws(JabberKitException::class)override fun `setSubject`(`room`: kotlin.String, `subject`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_set_subject(
+        it,
+        
+        FfiConverterString.lower(`room`),
+        FfiConverterString.lower(`subject`),_status)
 }
     }
     
@@ -4331,9 +4557,11 @@ public object FfiConverterTypeMessageListener: FfiConverter<MessageListener, Lon
 
 /**
  * An account's (or a room's) password. An object rather than a string so
- * that nothing prints it: Kotlin's generated `ClientConfig.toString()`,
- * Swift's `description` and Rust's `Debug` all show the object, never its
- * value.
+ * that nothing prints it: Kotlin's generated `toString()`, Swift's
+ * `description` and Rust's `Debug` all show `Password(<redacted>)`, never
+ * its value. Two passwords are equal when their values are, so that a
+ * room invitation's (see `RoomListener::on_room_invite`) can be compared
+ * without being read; it is passed on to `join_room` as it is.
  */
 public interface PasswordInterface {
     
@@ -4342,9 +4570,11 @@ public interface PasswordInterface {
 
 /**
  * An account's (or a room's) password. An object rather than a string so
- * that nothing prints it: Kotlin's generated `ClientConfig.toString()`,
- * Swift's `description` and Rust's `Debug` all show the object, never its
- * value.
+ * that nothing prints it: Kotlin's generated `toString()`, Swift's
+ * `description` and Rust's `Debug` all show `Password(<redacted>)`, never
+ * its value. Two passwords are equal when their values are, so that a
+ * room invitation's (see `RoomListener::on_room_invite`) can be compared
+ * without being read; it is passed on to `join_room` as it is.
  */
 open class Password: Disposable, AutoCloseable, PasswordInterface
 {
@@ -4463,6 +4693,44 @@ open class Password: Disposable, AutoCloseable, PasswordInterface
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_password_uniffi_trait_debug(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    // The local Rust `Eq` implementation - only `eq` is used.
+    override fun equals(other: Any?): Boolean {
+        if (other !is Password) return false
+        return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_password_uniffi_trait_eq_eq(
+        it,
+        
+        FfiConverterTypePassword.lower(`other`),_status)
+}
+    }
+    )
+    }
+    // The local Rust `Hash` implementation
+    override fun hashCode(): Int {
+        return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_password_uniffi_trait_hash(
+        it,
+        _status)
+}
+    }
+    ).toInt()
+    }
 
     
     
@@ -4616,6 +4884,28 @@ public interface RoomListener {
      * Who is in `room` changed: read `occupants(room)` again.
      */
     fun `onOccupantsChanged`(`room`: kotlin.String)
+    
+    /**
+     * `from` invites us to `room` (through the room, or directly);
+     * `password` is the room's when the invitation carries it: pass it to
+     * `join_room` as it is. Accept with `join_room`, refuse with
+     * `decline_invitation(room, from, …)`, or ignore it.
+     */
+    fun `onRoomInvite`(`room`: kotlin.String, `from`: kotlin.String, `password`: Password?, `reason`: kotlin.String?)
+    
+    /**
+     * `room`'s subject changed (null: cleared), or is the one the room
+     * told us as we entered.
+     */
+    fun `onRoomSubject`(`room`: kotlin.String, `subject`: kotlin.String?)
+    
+    /**
+     * `room` refused what we asked of it: `action` is `set_subject`,
+     * `kick`, `ban` or `destroy_room`; `condition` the room's reason
+     * (`forbidden`, `not-allowed`, `item-not-found`…); `text` its own
+     * words, if any.
+     */
+    fun `onRoomActionFailed`(`room`: kotlin.String, `action`: kotlin.String, `condition`: kotlin.String, `text`: kotlin.String?)
     
     companion object
 }
@@ -4780,6 +5070,68 @@ open class RoomListenerImpl: Disposable, AutoCloseable, RoomListener
     
 
     
+    /**
+     * `from` invites us to `room` (through the room, or directly);
+     * `password` is the room's when the invitation carries it: pass it to
+     * `join_room` as it is. Accept with `join_room`, refuse with
+     * `decline_invitation(room, from, …)`, or ignore it.
+     */override fun `onRoomInvite`(`room`: kotlin.String, `from`: kotlin.String, `password`: Password?, `reason`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_invite(
+        it,
+        
+        FfiConverterString.lower(`room`),
+        FfiConverterString.lower(`from`),
+        FfiConverterOptionalTypePassword.lower(`password`),
+        FfiConverterOptionalString.lower(`reason`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * `room`'s subject changed (null: cleared), or is the one the room
+     * told us as we entered.
+     */override fun `onRoomSubject`(`room`: kotlin.String, `subject`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_subject(
+        it,
+        
+        FfiConverterString.lower(`room`),
+        FfiConverterOptionalString.lower(`subject`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * `room` refused what we asked of it: `action` is `set_subject`,
+     * `kick`, `ban` or `destroy_room`; `condition` the room's reason
+     * (`forbidden`, `not-allowed`, `item-not-found`…); `text` its own
+     * words, if any.
+     */override fun `onRoomActionFailed`(`room`: kotlin.String, `action`: kotlin.String, `condition`: kotlin.String, `text`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_action_failed(
+        it,
+        
+        FfiConverterString.lower(`room`),
+        FfiConverterString.lower(`action`),
+        FfiConverterString.lower(`condition`),
+        FfiConverterOptionalString.lower(`text`),_status)
+}
+    }
+    
+    
+
+    
 
     
 
@@ -4836,6 +5188,49 @@ internal object uniffiCallbackInterfaceRoomListener {
             uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
         }
     }
+    internal object `onRoomInvite`: UniffiCallbackInterfaceRoomListenerMethod3 {
+        override fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`from`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeRoomListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onRoomInvite`(
+                    FfiConverterString.lift(`room`),
+                    FfiConverterString.lift(`from`),
+                    FfiConverterOptionalTypePassword.lift(`password`),
+                    FfiConverterOptionalString.lift(`reason`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onRoomSubject`: UniffiCallbackInterfaceRoomListenerMethod4 {
+        override fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`subject`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeRoomListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onRoomSubject`(
+                    FfiConverterString.lift(`room`),
+                    FfiConverterOptionalString.lift(`subject`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onRoomActionFailed`: UniffiCallbackInterfaceRoomListenerMethod5 {
+        override fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`action`: RustBuffer.ByValue,`condition`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeRoomListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onRoomActionFailed`(
+                    FfiConverterString.lift(`room`),
+                    FfiConverterString.lift(`action`),
+                    FfiConverterString.lift(`condition`),
+                    FfiConverterOptionalString.lift(`text`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
 
     internal object uniffiFree: UniffiCallbackInterfaceFree {
         override fun callback(handle: Long) {
@@ -4855,6 +5250,9 @@ internal object uniffiCallbackInterfaceRoomListener {
         `onRoomJoined`,
         `onRoomError`,
         `onOccupantsChanged`,
+        `onRoomInvite`,
+        `onRoomSubject`,
+        `onRoomActionFailed`,
     )
 
     // Registers the foreign callback with the Rust side.

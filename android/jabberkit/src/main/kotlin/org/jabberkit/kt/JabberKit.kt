@@ -104,6 +104,26 @@ sealed interface RoomEvent {
 
     /** Who is in [room] changed: read [JabberKit.occupants] again. */
     data class OccupantsChanged(override val room: String) : RoomEvent
+
+    /**
+     * [from] invites us to [room] (through the room, or directly): accept with
+     * [JabberKit.joinRoom] and [password] as it is (the room's, when the invitation carries it;
+     * it prints as `Password(<redacted>)` and compares by value), refuse with
+     * [JabberKit.declineInvitation], or ignore it.
+     */
+    data class Invited(override val room: String, val from: String, val password: Password?, val reason: String?) :
+        RoomEvent
+
+    /** [room]'s subject changed (null: cleared), or is the one the room told us as we entered. */
+    data class SubjectChanged(override val room: String, val subject: String?) : RoomEvent
+
+    /**
+     * [room] refused what we asked of it: [action] is `set_subject`, `kick`, `ban` or
+     * `destroy_room`; [condition] the room's reason (`forbidden`, `not-allowed`,
+     * `item-not-found`…); [text] its own words, if any.
+     */
+    data class ActionFailed(override val room: String, val action: String, val condition: String, val text: String?) :
+        RoomEvent
 }
 
 /**
@@ -158,8 +178,9 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
     val contactEvents: SharedFlow<ContactEvent> = contacts.asSharedFlow()
 
     /**
-     * Rooms joined, refused or left and their occupants changing, in order, from the moment a
-     * collector subscribes (nothing is replayed: read [rooms] and [occupants] after subscribing).
+     * Rooms joined, refused or left, their occupants and subjects changing, invitations, and
+     * actions a room refused, in order, from the moment a collector subscribes (nothing is
+     * replayed: read [rooms] and [occupants] after subscribing).
      */
     val roomEvents: SharedFlow<RoomEvent> = roomFlow.asSharedFlow()
 
@@ -303,6 +324,44 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
      */
     suspend fun occupants(room: String): List<Occupant> = withContext(Dispatchers.IO) { client.occupants(room) }
 
+    // Acting on a room: each call needs the account online (nothing is queued) and returns at
+    // once; the room's refusal arrives on [roomEvents] as [RoomEvent.ActionFailed], its success as
+    // what the room tells everyone.
+
+    /**
+     * Invites [jid] (a bare JID) to [room] through the room, which adds its password (in a
+     * members-only room, an owner's invitation makes [jid] a member). They get [RoomEvent.Invited].
+     *
+     * @throws JabberKitException.NotConnected when offline.
+     * @throws JabberKitException.InvalidInput for a malformed room or JID, or an unsendable reason.
+     */
+    suspend fun invite(room: String, jid: String, reason: String? = null) =
+        withContext(Dispatchers.IO) { client.invite(room, jid, reason) }
+
+    /** Tells [from] (as [RoomEvent.Invited] named them) through [room] that we will not join. Needs the account online. */
+    suspend fun declineInvitation(room: String, from: String, reason: String? = null) =
+        withContext(Dispatchers.IO) { client.declineInvitation(room, from, reason) }
+
+    /**
+     * Sets [room]'s subject (empty: clears it); everyone in it, us included, gets
+     * [RoomEvent.SubjectChanged]. Moderators only, unless the room lets everyone. Needs the
+     * account online.
+     */
+    suspend fun setSubject(room: String, subject: String) =
+        withContext(Dispatchers.IO) { client.setSubject(room, subject) }
+
+    /** Sends the occupant [nick] out of [room]: they get [RoomError.Kicked] and may come back. Moderators only; needs the account online. */
+    suspend fun kick(room: String, nick: String, reason: String? = null) =
+        withContext(Dispatchers.IO) { client.kick(room, nick, reason) }
+
+    /** Bans the account [jid] (a bare JID) from [room]: sent out now ([RoomError.Banned]), refused later. Admins and owners only; needs the account online. */
+    suspend fun ban(room: String, jid: String, reason: String? = null) =
+        withContext(Dispatchers.IO) { client.ban(room, jid, reason) }
+
+    /** Destroys [room]: everyone in it is sent away, we too ([RoomError.Destroyed] with [reason]). Owners only; needs the account online. */
+    suspend fun destroyRoom(room: String, reason: String? = null) =
+        withContext(Dispatchers.IO) { client.destroyRoom(room, reason) }
+
     /**
      * The conversation list, kept by the core: a flow of the whole list, re-emitted after each
      * batch of changes (messages stored, sent, corrected, read). Each collection follows its own
@@ -417,6 +476,18 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
 
         override fun onOccupantsChanged(room: String) {
             events.tryEmit(RoomEvent.OccupantsChanged(room))
+        }
+
+        override fun onRoomInvite(room: String, from: String, password: Password?, reason: String?) {
+            events.tryEmit(RoomEvent.Invited(room, from, password, reason))
+        }
+
+        override fun onRoomSubject(room: String, subject: String?) {
+            events.tryEmit(RoomEvent.SubjectChanged(room, subject))
+        }
+
+        override fun onRoomActionFailed(room: String, action: String, condition: String, text: String?) {
+            events.tryEmit(RoomEvent.ActionFailed(room, action, condition, text))
         }
     }
 

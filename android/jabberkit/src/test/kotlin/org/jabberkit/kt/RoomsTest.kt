@@ -19,7 +19,8 @@ import org.junit.jupiter.api.assertThrows
 
 /**
  * Group chat (XEP-0045) through the Kotlin layer, against the test Prosody's MUC component
- * (`conference.<domain>`): typed refusals, room messages with their nick, occupants.
+ * (`conference.<domain>`): typed refusals, room messages with their nick, occupants, and acting on
+ * a room (invitations, the subject, kicks, bans, destroying it).
  */
 class RoomsTest : LiveServerTest() {
     private val service get() = "conference.${server.domain}"
@@ -179,4 +180,64 @@ class RoomsTest : LiveServerTest() {
         aliceRooms.awaitRead("Bob gone from Alice's occupants", { alice.occupants(room) }) { it.isEmpty() }
         assertTrue(alice.rooms().single { it.jid == room }.joined, "Alice stays")
     }
+
+    @Test
+    fun `an owner invites with the room's password, sets the subject, kicks, bans and destroys, and a participant may not kick`() =
+        runBlocking<Unit> {
+            val alice = open(server.config(server.newAccount("alice"), newStoreDir()))
+            val bob = open(server.config(server.newAccount("bob"), newStoreDir()))
+            val aliceRooms = scope.record(alice.roomEvents)
+            val bobRooms = scope.record(bob.roomEvents)
+            val room = "garden@$service"
+
+            // Acting on a room needs the account online: nothing is queued.
+            assertThrows<JabberKitException.NotConnected> { alice.setSubject(room, "too early") }
+            assertThrows<JabberKitException.NotConnected> { alice.invite(room, bob.jid) }
+            online(alice)
+            online(bob)
+            val config = RoomConfig(password = Password("s3cret"), persistent = true)
+            assertEquals(RoomEvent.Joined(room, "alice"), outcome(aliceRooms, room) { alice.createRoom(room, "alice", config) })
+
+            // The room relays the invitation with its password, which never prints.
+            alice.invite(room, bob.jid, "come in")
+            val invited = bobRooms.awaitValue("the invitation at Bob") { it is RoomEvent.Invited } as RoomEvent.Invited
+            assertEquals(room, invited.room)
+            // A semi-anonymous room names the inviter by nick, not by real JID.
+            assertTrue(invited.from == "$room/alice" || invited.from.startsWith(alice.jid), invited.from)
+            assertEquals("come in", invited.reason)
+            assertEquals(Password("s3cret"), invited.password)
+            assertFalse("s3cret" in invited.toString(), invited.toString())
+            assertTrue("<redacted>" in invited.toString(), invited.toString())
+            assertEquals(emptyList(), bob.history(room), "an invitation is no chat message")
+            val joined = outcome(bobRooms, room) { bob.joinRoom(invited.room, "bob", invited.password) }
+            assertEquals(RoomEvent.Joined(room, "bob"), joined)
+
+            // The subject reaches everyone, and is kept with the room.
+            alice.setSubject(room, "roses")
+            bobRooms.awaitValue("the subject at Bob") { it == RoomEvent.SubjectChanged(room, "roses") }
+            aliceRooms.awaitValue("the subject at Alice") { it == RoomEvent.SubjectChanged(room, "roses") }
+            assertEquals("roses", bob.rooms().single { it.jid == room }.subject)
+
+            // A participant may not kick the owner.
+            bob.kick(room, "alice")
+            val refused = bobRooms.awaitValue("Bob's kick refused") { it is RoomEvent.ActionFailed } as RoomEvent.ActionFailed
+            assertEquals(room to "kick", refused.room to refused.action)
+            assertTrue(refused.condition in setOf("not-allowed", "forbidden"), refused.toString())
+            assertTrue(alice.rooms().single { it.jid == room }.joined, "Alice stays")
+
+            // The owner may: Bob is out, and may come back.
+            val kicked = outcome(bobRooms, room) { alice.kick(room, "bob", "weeding") }
+            assertEquals(RoomError.Kicked("weeding"), (kicked as RoomEvent.Error).error)
+            assertEquals(RoomEvent.Joined(room, "bob"), outcome(bobRooms, room) { bob.joinRoom(room, "bob", invited.password) })
+
+            // Banned, he is out and cannot come back.
+            val banned = outcome(bobRooms, room) { alice.ban(room, bob.jid) }
+            assertEquals(RoomError.Banned, (banned as RoomEvent.Error).error)
+            val again = outcome(bobRooms, room) { bob.joinRoom(room, "bob", invited.password) }
+            assertEquals(RoomError.Banned, (again as RoomEvent.Error).error)
+
+            // Destroying the room sends its owner away too.
+            val destroyed = outcome(aliceRooms, room) { alice.destroyRoom(room, "season over") }
+            assertEquals(RoomError.Destroyed("season over"), (destroyed as RoomEvent.Error).error)
+        }
 }
