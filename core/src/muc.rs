@@ -114,7 +114,10 @@ pub(crate) fn classify_presence(p: &Presence, sent_password: bool) -> Option<Roo
         .find_map(|e| MucUser::try_from(e.clone()).ok())?;
     let own = user.status.contains(&Status::SelfPresence);
     if p.type_ == PresenceType::Unavailable {
-        if own {
+        // A destroyed room is gone for everyone; ejabberd leaves out the
+        // self-presence status (110) on our own copy.
+        let destroyed = matches!(sent_away(&user, p), Some(RoomError::Destroyed { .. }));
+        if own || destroyed {
             return Some(RoomPresence::Out {
                 error: sent_away(&user, p),
             });

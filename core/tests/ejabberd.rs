@@ -311,3 +311,69 @@ async fn a_message_over_an_unadvertised_stanza_limit_fails_instead_of_looping() 
         proxy.connections_accepted()
     );
 }
+
+/// Group chat on ejabberd's mod_muc: a password room refuses a missing
+/// password with a typed error and lets the right one in; messages flow
+/// once; after a new session the room is entered again and what was said
+/// meanwhile comes from the room's archive, each message once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_room_on_ejabberd_is_rejoined_with_what_was_said_meanwhile() {
+    const ROOM: &str = "patio@conference.example.test";
+    let server = ejabberd().await;
+    let alice_jid = server.register("alice", PASSWORD).await;
+    let bob_jid = server.register("bob", PASSWORD).await;
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("tmp"));
+    let mut alice = account(
+        &server,
+        &alice_jid,
+        PASSWORD,
+        TlsMode::DirectTls,
+        dirs[0].path(),
+    );
+    let mut bob = account(
+        &server,
+        &bob_jid,
+        PASSWORD,
+        TlsMode::DirectTls,
+        dirs[1].path(),
+    );
+    online(&mut alice).await;
+    online(&mut bob).await;
+    alice
+        .client
+        .create_room(
+            ROOM,
+            "alice",
+            jabberkit::RoomConfig {
+                password: Some("pw".into()),
+                persistent: true,
+                ..Default::default()
+            },
+        )
+        .expect("create");
+    room_joined(&mut alice, ROOM).await;
+    bob.client.join_room(ROOM, "bob", None).expect("join");
+    assert_eq!(
+        room_refused(&mut bob, ROOM).await,
+        jabberkit::RoomError::PasswordRequired
+    );
+    bob.client.join_room(ROOM, "bob", Some("pw")).expect("join");
+    room_joined(&mut bob, ROOM).await;
+    alice.client.send(ROOM, "one").expect("send");
+    wait_message(&mut bob, "one", Direction::Incoming).await;
+
+    bob.client.disconnect().await;
+    let later: Vec<String> = (0..5).map(|i| format!("later {i}")).collect();
+    for body in &later {
+        let id = alice.client.send(ROOM, body).expect("send");
+        alice.wait_states(&[id], DeliveryState::Delivered).await;
+    }
+    bob.client.connect().expect("connect");
+    room_joined(&mut bob, ROOM).await;
+    bob.receive_all(&later, WAIT).await;
+    let history = bob.client.history(ROOM, None, 50).expect("history");
+    let bodies: Vec<_> = history.iter().map(|m| m.body.as_str()).collect();
+    let mut expected = vec!["one"];
+    expected.extend(later.iter().map(String::as_str));
+    assert_eq!(bodies, expected);
+}

@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use jabberkit::{DeliveryState, Direction, Event, RoomConfig, RoomError, TlsMode};
-use jabberkit_testkit::server::TestServer;
+use jabberkit_testkit::server::{ServerKind, TestServer};
 
 const ROOM: &str = "tea@conference.example.test";
 
@@ -349,6 +349,10 @@ async fn a_private_message_is_its_senders_own_conversation_and_another_occupant_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_that_silently_forgot_us_is_entered_again_and_nothing_is_missed() {
     let server = TestServer::start().await;
+    if server.kind() == ServerKind::Ejabberd {
+        eprintln!("skipped: dropping an occupant silently needs Prosody's shell");
+        return;
+    }
     let alice_jid = server.register("alice", PASSWORD).await;
     let bob_jid = server.register("bob", PASSWORD).await;
     let dirs = [(); 2].map(|_| tempfile::tempdir().expect("tmp"));

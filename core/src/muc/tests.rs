@@ -152,3 +152,21 @@ fn a_join_carries_the_password_and_asks_for_history() {
         Some("20")
     );
 }
+
+#[test]
+fn a_destroyed_room_sends_us_away_even_without_the_self_presence_status() {
+    // As ejabberd sends it: no status 110.
+    let p = presence(
+        "<presence xmlns='jabber:client' from='tea@conference.example.test/me' type='unavailable'>\
+         <x xmlns='http://jabber.org/protocol/muc#user'><destroy><reason>bye</reason></destroy>\
+         <item role='none' affiliation='none'/></x></presence>",
+    );
+    assert_eq!(
+        classify_presence(&p, false),
+        Some(RoomPresence::Out {
+            error: Some(RoomError::Destroyed {
+                reason: Some("bye".into())
+            })
+        })
+    );
+}
