@@ -196,13 +196,15 @@ pub enum Event {
         room: String,
         subject: Option<String>,
     },
-    /// The room refused something we asked of it (`Client::set_subject`,
-    /// `kick`, `ban`, `destroy_room`): `action` names it, `condition` is
-    /// the room's reason (`forbidden`, `not-allowed`, `item-not-found`…).
+    /// The room refused something we asked of it (`Client::invite`,
+    /// `decline_invitation`, `set_subject`, `kick`, `ban`,
+    /// `destroy_room`): `action` names it, `condition` is the room's
+    /// reason (`forbidden`, `not-allowed`, `item-not-found`…).
     RoomActionFailed {
         /// The room's bare JID.
         room: String,
-        /// `set_subject`, `kick`, `ban` or `destroy_room`.
+        /// `invite`, `decline_invitation`, `set_subject`, `kick`, `ban` or
+        /// `destroy_room`.
         action: String,
         condition: String,
         /// The room's own words, if any.

@@ -13,10 +13,9 @@ const MUC_ADMIN: &str = "http://jabber.org/protocol/muc#admin";
 const MUC_OWNER: &str = "http://jabber.org/protocol/muc#owner";
 
 /// The groupchat message that sets `room`'s subject (empty: clears it).
-pub(crate) fn subject(room: &BareJid, subject: &str, id: &str) -> Message {
+pub(crate) fn subject(room: &BareJid, subject: &str) -> Message {
     let mut msg = Message::new(Some(Jid::from(room.clone())));
     msg.type_ = MessageType::Groupchat;
-    msg.id = Some(tokio_xmpp::parsers::message::Id(id.to_owned()));
     msg.subjects.insert(Lang::from(""), subject.to_owned());
     msg
 }

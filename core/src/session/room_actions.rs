@@ -57,16 +57,17 @@ pub(crate) enum RoomAction {
 
 pub(crate) struct RoomActions {
     hub: Arc<EventHub>,
-    /// Our subject changes not answered yet, by message id: a refusal
-    /// comes back as a message error with that id.
-    subjects: HashMap<String, BareJid>,
+    /// Our messages to rooms (subject changes, invitations, declines) by
+    /// id, with the action's name: a refusal comes back as a message
+    /// error with that id. Forgotten with the session.
+    sent: HashMap<String, (BareJid, &'static str)>,
 }
 
 impl RoomActions {
     pub(crate) fn new(hub: Arc<EventHub>) -> Self {
         Self {
             hub,
-            subjects: HashMap::new(),
+            sent: HashMap::new(),
         }
     }
 
@@ -77,16 +78,16 @@ impl RoomActions {
         };
         match action {
             RoomAction::Invite { room, to, reason } => {
-                Out::send(muc::invite(&room, &to, reason.as_deref()))
+                let msg = muc::invite(&room, &to, reason.as_deref());
+                self.track(msg, room, "invite")
             }
             RoomAction::Decline { room, to, reason } => {
-                Out::send(muc::decline(&room, &to, reason.as_deref()))
+                let msg = muc::decline(&room, &to, reason.as_deref());
+                self.track(msg, room, "decline_invitation")
             }
             RoomAction::Subject { room, subject } => {
-                let id = uuid::Uuid::new_v4().to_string();
-                let msg = admin::subject(&room, &subject, &id);
-                self.subjects.insert(id, room);
-                Out::send(msg)
+                let msg = admin::subject(&room, &subject);
+                self.track(msg, room, "set_subject")
             }
             RoomAction::Kick { room, nick, reason } => ask(room.clone(), "kick", &|id| {
                 admin::kick(&room, &nick, reason.as_deref(), id)
@@ -98,6 +99,15 @@ impl RoomActions {
                 admin::destroy(&room, reason.as_deref(), id)
             }),
         }
+    }
+
+    /// Sends `msg` to `room` with a fresh id, remembered until the room
+    /// refuses it (or the session ends).
+    fn track(&mut self, mut msg: Message, room: BareJid, action: &'static str) -> Out {
+        let id = uuid::Uuid::new_v4().to_string();
+        msg.id = Some(tokio_xmpp::parsers::message::Id(id.clone()));
+        self.sent.insert(id, (room, action));
+        Out::send(msg)
     }
 
     /// Takes the room's answer to one of our actions; gives back any
@@ -120,17 +130,17 @@ impl RoomActions {
         Ok(())
     }
 
-    /// Whether the error `msg` answers one of our subject changes (then
-    /// it is announced as failed).
+    /// Whether the error `msg` answers one of our messages to a room
+    /// (then the refusal is announced).
     pub(crate) fn on_error(&mut self, msg: &Message) -> bool {
         let Some(id) = msg.id.as_ref() else {
             return false;
         };
         let from = msg.from.as_ref().map(Jid::to_bare);
-        if self.subjects.get(&id.0) != from.as_ref() || from.is_none() {
+        if self.sent.get(&id.0).map(|(room, _)| room) != from.as_ref() || from.is_none() {
             return false;
         }
-        let Some(room) = self.subjects.remove(&id.0) else {
+        let Some((room, action)) = self.sent.remove(&id.0) else {
             return false;
         };
         let error = msg
@@ -138,10 +148,10 @@ impl RoomActions {
             .iter()
             .find_map(|p| tokio_xmpp::parsers::stanza_error::StanzaError::try_from(p.clone()).ok());
         match error {
-            Some(error) => self.failed(&room, "set_subject", &error),
+            Some(error) => self.failed(&room, action, &error),
             None => self.hub.emit(Event::RoomActionFailed {
                 room: room.to_string(),
-                action: "set_subject".into(),
+                action: action.into(),
                 condition: "undefined-condition".into(),
                 text: None,
             }),

@@ -149,3 +149,30 @@ fn a_refused_subject_change_is_announced() {
     // Only once.
     assert!(!actions.on_error(&bounce));
 }
+
+#[test]
+fn a_refused_invitation_is_announced_and_a_stranger_cannot_fake_it() {
+    let mut f = fixture();
+    let mut actions = RoomActions::new(f.hub.clone());
+    let Out::Send(tokio_xmpp::Stanza::Message(sent)) = actions.act(RoomAction::Invite {
+        room: room(),
+        to: "bob@example.test".parse().expect("jid"),
+        reason: None,
+    }) else {
+        panic!("an invitation is a message");
+    };
+    let id = sent.id.clone().expect("id").0;
+    let bounce = |from: &str| {
+        message(&format!(
+            "<message xmlns='jabber:client' type='error' id='{id}' from='{from}'>\
+             <error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"
+        ))
+    };
+    assert!(!actions.on_error(&bounce("mallory@example.test")));
+    assert!(actions.on_error(&bounce(ROOM)));
+    assert!(matches!(
+        next(&mut f),
+        Event::RoomActionFailed { action, condition, .. }
+            if action == "invite" && condition == "forbidden"
+    ));
+}
