@@ -156,6 +156,11 @@ fn archived(
     if !matches!(inner.type_, MessageType::Chat | MessageType::Normal) {
         return Archived::Skip;
     }
+    // An invitation (its body is the server's prose) is no chat message;
+    // one that came while offline is announced from offline storage.
+    if crate::muc::invitation(&inner).is_some() {
+        return Archived::Skip;
+    }
     let Some(body) = inbound::body_of(&inner) else {
         return Archived::Skip;
     };
@@ -282,6 +287,15 @@ mod tests {
                 timestamp: "2025-12-31T23:00:00Z".parse().expect("ts"),
             })
         );
+    }
+
+    #[test]
+    fn an_archived_invitation_is_no_chat_message() {
+        let inner = "<message xmlns='jabber:client' from='tea@conference.example.test' \
+            to='me@example.test'><body>bob invited you to the room</body>\
+            <x xmlns='http://jabber.org/protocol/muc#user'><invite from='bob@example.test'/></x></message>";
+        let r = result(&own(), wrapped(None, "q", inner), |_| true, now()).expect("accepted");
+        assert_eq!(r.message, Archived::Skip);
     }
 
     #[test]

@@ -25,6 +25,11 @@ pub(super) fn classify_carbon(own: &BareJid, mut msg: Message, now: DateTime<Utc
         return Inbound::Ignore;
     };
     let mut inner = forwarded.message;
+    // An invitation (its body is the server's prose) is no chat message:
+    // the device it reached announces it.
+    if crate::muc::invitation(&inner).is_some() {
+        return Inbound::Ignore;
+    }
     if !matches!(inner.type_, MessageType::Chat | MessageType::Normal) {
         return Inbound::Ignore;
     }
@@ -99,6 +104,21 @@ mod tests {
             "<message xmlns='jabber:client' from='{outer}' to='me@example.test/phone' type='chat'>\
              <{kind} xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>{inner}</forwarded></{kind}></message>"
         ))
+    }
+
+    #[test]
+    fn a_carbon_of_an_invitation_is_no_chat_message() {
+        let m = carbon(
+            "me@example.test",
+            "received",
+            "<message xmlns='jabber:client' from='bob@example.test/pc' to='me@example.test/laptop'>\
+             <body>join us</body>\
+             <x xmlns='jabber:x:conference' jid='tea@conference.example.test'/></message>",
+        );
+        assert!(matches!(
+            classify_message(&own(), m, now()),
+            Inbound::Ignore
+        ));
     }
 
     #[test]
