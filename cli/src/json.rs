@@ -362,6 +362,8 @@ pub struct HistoryItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConversationItem {
     pub with: String,
+    /// `chat`, `room` or `room_private`.
+    pub kind: &'static str,
     pub last_body: String,
     pub last_timestamp: String,
     pub unread: u32,
@@ -649,6 +651,7 @@ impl ConversationItem {
     pub fn new(summary: &jabberkit::Conversation) -> Self {
         ConversationItem {
             with: summary.with.clone(),
+            kind: summary.kind.as_str(),
             last_body: summary.last_message.body.clone(),
             last_timestamp: timestamp(&summary.last_message.timestamp),
             unread: summary.unread,
@@ -1091,6 +1094,7 @@ mod tests {
         );
         let summary = jabberkit::Conversation {
             with: "bob@example.test".into(),
+            kind: jabberkit::ConversationKind::Chat,
             last_message: message(Direction::Incoming, DeliveryState::Received),
             unread: 2,
         };
@@ -1099,7 +1103,7 @@ mod tests {
         };
         assert_eq!(
             to_json(&out),
-            json!({"event":"conversations","items":[{"with":"bob@example.test","last_body":"hi \"there\"\n✓","last_timestamp":"2026-11-26T10:00:00.123Z","unread":2}]})
+            json!({"event":"conversations","items":[{"with":"bob@example.test","kind":"chat","last_body":"hi \"there\"\n✓","last_timestamp":"2026-11-26T10:00:00.123Z","unread":2}]})
         );
     }
 

@@ -35,7 +35,7 @@ pub use config::{ClientConfig, TlsMode};
 pub use error::Error;
 pub use lists::{ConversationList, ListUpdates, Paginator, Timeline};
 pub use model::{
-    ConnectionState, Contact, ContactPresence, Conversation, DeliveryState, Direction, Event,
-    FailureReason, ListDiff, Message, Occupant, ResourcePresence, Room, RoomConfig, RoomError,
-    SearchHit, Secret, Show, Subscription, TypingState,
+    ConnectionState, Contact, ContactPresence, Conversation, ConversationKind, DeliveryState,
+    Direction, Event, FailureReason, ListDiff, Message, Occupant, ResourcePresence, Room,
+    RoomConfig, RoomError, SearchHit, Secret, Show, Subscription, TypingState,
 };

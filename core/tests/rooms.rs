@@ -7,7 +7,9 @@
 mod common;
 
 use common::*;
-use jabberkit::{DeliveryState, Direction, Event, RoomConfig, RoomError, TlsMode};
+use jabberkit::{
+    ConversationKind, DeliveryState, Direction, Event, RoomConfig, RoomError, TlsMode,
+};
 use jabberkit_testkit::server::{ServerKind, TestServer};
 
 const ROOM: &str = "tea@conference.example.test";
@@ -308,6 +310,25 @@ async fn a_private_message_is_its_senders_own_conversation_and_another_occupant_
         .history(ROOM, None, 50)
         .expect("history")
         .is_empty());
+    // The list tells a room's private conversation from a one-to-one chat.
+    p.bob.client.send(ROOM, "and one for all").expect("send");
+    wait_message(&mut p.alice, "and one for all", Direction::Incoming).await;
+    let kinds: Vec<_> = p
+        .bob
+        .client
+        .conversations()
+        .expect("conversations")
+        .into_iter()
+        .map(|c| (c.with, c.kind))
+        .collect();
+    assert!(
+        kinds.contains(&(alice_in_room.clone(), ConversationKind::RoomPrivate)),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(ROOM.to_owned(), ConversationKind::Room)),
+        "{kinds:?}"
+    );
 
     // Another occupant claims to correct it: stored as carol's own words,
     // in carol's own conversation; alice's stays as she wrote it.

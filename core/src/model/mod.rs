@@ -12,7 +12,7 @@ mod secret;
 
 pub(crate) use contact::Change;
 pub use contact::{Contact, ContactPresence, ResourcePresence, Show, Subscription};
-pub use conversation::Conversation;
+pub use conversation::{Conversation, ConversationKind};
 pub use event::{ConnectionState, Event, FailureReason, TypingState};
 pub use list::ListDiff;
 pub use message::{DeliveryState, Direction, Message, SearchHit};

@@ -9,7 +9,7 @@ use super::{
     column_error, corrupt, load_message, read_count, read_message, read_messages, Store,
     StoreError, MESSAGE_COLUMNS,
 };
-use crate::model::{Conversation, Message, SearchHit};
+use crate::model::{Conversation, ConversationKind, Message, SearchHit};
 
 /// Where a conversation stands in the list: its last message's timestamp
 /// (ms) and store sequence number; the list is ordered by it, descending.
@@ -73,7 +73,11 @@ impl Store {
     ) -> Result<Vec<(Conversation, ActivityKey)>, StoreError> {
         let conn = self.read();
         let mut stmt = conn.prepare_cached(select_message!(
-            extra: ", c.unread, c.last_timestamp, c.last_seq",
+            // The kind: a room, an occupant of one (only their keys hold a
+            // resource), or a one-to-one chat.
+            extra: ", c.unread, c.last_timestamp, c.last_seq, \
+                    CASE WHEN EXISTS (SELECT 1 FROM rooms AS r WHERE r.jid = c.peer) THEN 1 \
+                    WHEN instr(c.peer, '/') > 0 THEN 2 ELSE 0 END",
             "JOIN conversations AS c ON c.last_message_id = m.id \
              WHERE ?1 IS NULL OR c.peer = ?1 \
              ORDER BY c.last_timestamp DESC, c.last_seq DESC"
@@ -87,9 +91,18 @@ impl Store {
                 row.get(MESSAGE_COLUMNS + 1).map_err(column_error)?,
                 row.get(MESSAGE_COLUMNS + 2).map_err(column_error)?,
             );
+            let kind = match row
+                .get::<_, i64>(MESSAGE_COLUMNS + 3)
+                .map_err(column_error)?
+            {
+                1 => ConversationKind::Room,
+                2 => ConversationKind::RoomPrivate,
+                _ => ConversationKind::Chat,
+            };
             summaries.push((
                 Conversation {
                     with: last_message.conversation.clone(),
+                    kind,
                     last_message,
                     unread,
                 },

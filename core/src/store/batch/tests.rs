@@ -193,6 +193,7 @@ fn visible(store: &Store) -> Visible {
                  with,
                  last_message,
                  unread,
+                 ..
              }| { (with, without_id(last_message), unread) },
         )
         .collect();

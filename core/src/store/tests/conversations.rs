@@ -3,6 +3,8 @@
 
 use rusqlite::params;
 
+use crate::model::ConversationKind;
+
 use super::*;
 
 #[test]
@@ -204,4 +206,37 @@ fn malformed_unread_count_is_reported_as_corrupt() {
         store.conversations(),
         Err(StoreError::Corrupt { .. })
     ));
+}
+
+#[test]
+fn each_conversation_says_whether_it_is_a_chat_a_room_or_an_occupant() {
+    let store = store();
+    let room = "tea@conference.example.org";
+    store
+        .upsert_room(&crate::store::RoomEntry {
+            jid: room.into(),
+            nick: "me".into(),
+            password: None,
+            autojoin: true,
+        })
+        .unwrap();
+    let occupant = format!("{room}/carol");
+    for (i, to) in [ALICE, room, occupant.as_str()].into_iter().enumerate() {
+        let id = format!("m{i}");
+        store.enqueue_outgoing(outgoing(&id, to, i as i64)).unwrap();
+    }
+    let mut kinds: Vec<_> = store
+        .conversations()
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.with, c.kind))
+        .collect();
+    kinds.sort();
+    let mut expected = vec![
+        (ALICE.to_owned(), ConversationKind::Chat),
+        (room.to_owned(), ConversationKind::Room),
+        (occupant, ConversationKind::RoomPrivate),
+    ];
+    expected.sort();
+    assert_eq!(kinds, expected);
 }
