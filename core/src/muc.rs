@@ -69,7 +69,12 @@ pub(crate) enum RoomPresence {
     /// Our own presence came back: we are in, as `nick` (the room may have
     /// changed it). `created`: the room did not exist and is ours now,
     /// locked until configured.
-    Joined { nick: String, created: bool },
+    /// Our own presence: we are in, as `me` (our role and affiliation).
+    Joined {
+        nick: String,
+        created: bool,
+        me: Occupant,
+    },
     /// Another occupant arrived or changed.
     Occupant(Occupant),
     /// Another occupant left.
@@ -124,19 +129,26 @@ pub(crate) fn classify_presence(p: &Presence, sent_password: bool) -> Option<Roo
         }
         return Some(RoomPresence::Gone { nick });
     }
+    let item = user.items.first();
+    let occupant = |nick: String| Occupant {
+        nick,
+        role: item.map_or("none".into(), |i| format!("{:?}", i.role).to_lowercase()),
+        affiliation: item.map_or("none".into(), |i| {
+            format!("{:?}", i.affiliation).to_lowercase()
+        }),
+        jid: item
+            .and_then(|i| i.jid.as_ref())
+            .map(|j| j.to_bare().to_string()),
+    };
     if own {
         return Some(RoomPresence::Joined {
+            me: occupant(nick.clone()),
             nick,
             created: user.status.contains(&Status::RoomHasBeenCreated),
         });
     }
-    let item = user.items.first()?;
-    Some(RoomPresence::Occupant(Occupant {
-        nick,
-        role: format!("{:?}", item.role).to_lowercase(),
-        affiliation: format!("{:?}", item.affiliation).to_lowercase(),
-        jid: item.jid.as_ref().map(|j| j.to_bare().to_string()),
-    }))
+    item?;
+    Some(RoomPresence::Occupant(occupant(nick)))
 }
 
 fn refusal(condition: &DefinedCondition, sent_password: bool) -> RoomError {

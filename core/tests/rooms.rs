@@ -100,6 +100,13 @@ async fn a_password_room_lets_in_only_the_right_password_and_messages_flow_once(
     }
     let occupants = p.alice.client.occupants(ROOM).expect("occupants");
     assert!(occupants.iter().any(|o| o.nick == "bob"), "{occupants:?}");
+    // Ourselves too, as the room sees us: the creator owns it.
+    assert!(
+        occupants
+            .iter()
+            .any(|o| o.nick == "alice" && o.affiliation == "owner" && o.role == "moderator"),
+        "{occupants:?}"
+    );
     p.alice.client.disconnect().await;
     p.bob.client.disconnect().await;
 }

@@ -79,7 +79,8 @@ impl Client {
         Ok(self.inner.store.rooms(&|jid| joined.contains(jid))?)
     }
 
-    /// Who is in `room`, by nickname, as last seen (kept up to date while
+    /// Who is in `room` (ourselves included, with our role and
+    /// affiliation), by nickname, as last seen (kept up to date while
     /// in the room; [`Event::OccupantsChanged`](crate::Event::OccupantsChanged)
     /// says when to read again).
     pub fn occupants(&self, room: &str) -> Result<Vec<Occupant>, Error> {

@@ -22,7 +22,13 @@ fn our_own_presence_means_joined_and_201_means_created() {
         classify_presence(&p, false),
         Some(RoomPresence::Joined {
             nick: "me".into(),
-            created: true
+            created: true,
+            me: Occupant {
+                nick: "me".into(),
+                role: "moderator".into(),
+                affiliation: "owner".into(),
+                jid: None,
+            }
         })
     );
 }

@@ -191,12 +191,14 @@ impl Rooms {
         let room = room.clone();
         let visit = self.visits.get_mut(&room)?;
         match muc::classify_presence(&p, visit.password.is_some())? {
-            RoomPresence::Joined { nick, created } => {
+            RoomPresence::Joined { nick, created, me } => {
                 visit.nick = nick.clone();
-                if created {
+                let config = created.then(|| visit.create.take().unwrap_or_default());
+                // We are in the list too (with our role and affiliation).
+                self.occupant(&room, &nick, Some(&me));
+                if let Some(config) = config {
                     // A new room stays locked until its owner sets it up;
                     // without a wish, accept the defaults (instant room).
-                    let config = visit.create.take().unwrap_or_default();
                     return Some(Out::ask(Request::RoomConfig(room.clone()), |id| {
                         muc::configure(&room, &config, id)
                     }));

@@ -256,9 +256,9 @@ public final class JabberKitSession: Sendable {
         try client.rooms()
     }
 
-    /// Who else is in `room`, by nickname, as last seen; `.occupantsChanged`
-    /// on `roomEvents` says when to read it again. Our own nick is
-    /// `Room.nick`.
+    /// Who is in `room` (ourselves included, as `Room.nick`), by nickname,
+    /// as last seen; `.occupantsChanged` on `roomEvents` says when to read
+    /// it again.
     public func occupants(in room: String) throws -> [Occupant] {
         try client.occupants(room: room)
     }

@@ -319,8 +319,8 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
     suspend fun rooms(): List<Room> = withContext(Dispatchers.IO) { client.rooms() }
 
     /**
-     * Who else is in [room], by nickname, as last seen; [RoomEvent.OccupantsChanged] says when to
-     * read it again. Our own nick is [Room.nick].
+     * Who is in [room] (ourselves included, as [Room.nick]), by nickname, as last seen;
+     * [RoomEvent.OccupantsChanged] says when to read it again.
      */
     suspend fun occupants(room: String): List<Occupant> = withContext(Dispatchers.IO) { client.occupants(room) }
 

@@ -154,17 +154,19 @@ class RoomsTest : LiveServerTest() {
         val room = "people@$service"
         bothIn(room, alice, aliceRooms, bob, bobRooms)
 
-        // Each sees the other (the list holds everyone but ourselves). Alice, the owner and a
-        // moderator, sees Bob's real JID; Bob does not see hers (Prosody's default: only
-        // moderators see real JIDs).
+        // Each sees the other, and itself with its own role. Alice, the owner and a moderator,
+        // sees Bob's real JID; Bob does not see hers (Prosody's default: only moderators see
+        // real JIDs).
         val atAlice = aliceRooms.awaitRead("Bob among Alice's occupants", { alice.occupants(room) }) { list ->
             list.any { it.nick == "bob" }
         }
-        assertEquals(listOf(Occupant("bob", "participant", "none", bob.jid)), atAlice)
+        assertEquals(listOf(Occupant("bob", "participant", "none", bob.jid)), atAlice.filter { it.nick != "alice" })
+        assertEquals(listOf("moderator" to "owner"), atAlice.filter { it.nick == "alice" }.map { it.role to it.affiliation })
         val atBob = bobRooms.awaitRead("Alice among Bob's occupants", { bob.occupants(room) }) { list ->
             list.any { it.nick == "alice" }
         }
-        assertEquals(listOf(Occupant("alice", "moderator", "owner", null)), atBob)
+        assertEquals(listOf(Occupant("alice", "moderator", "owner", null)), atBob.filter { it.nick != "bob" })
+        assertEquals(listOf("participant" to "none"), atBob.filter { it.nick == "bob" }.map { it.role to it.affiliation })
 
         val before = aliceRooms.values.size
         bob.leaveRoom(room)
@@ -177,7 +179,7 @@ class RoomsTest : LiveServerTest() {
             }
         }.await("Bob out of the room") { !it }
         aliceRooms.await("Bob's leaving announced to Alice") { it.drop(before).contains(RoomEvent.OccupantsChanged(room)) }
-        aliceRooms.awaitRead("Bob gone from Alice's occupants", { alice.occupants(room) }) { it.isEmpty() }
+        aliceRooms.awaitRead("Bob gone from Alice's occupants", { alice.occupants(room) }) { list -> list.none { it.nick == "bob" } }
         assertTrue(alice.rooms().single { it.jid == room }.joined, "Alice stays")
     }
 
