@@ -112,8 +112,9 @@ pub trait RoomListener: Send + Sync {
     /// `room`'s subject changed (null: cleared), or is the one the room
     /// told us as we entered.
     fn on_room_subject(&self, room: String, subject: Option<String>);
-    /// `room` refused what we asked of it: `action` is `set_subject`,
-    /// `kick`, `ban` or `destroy_room`; `condition` the room's reason
+    /// `room` refused what we asked of it: `action` is `invite`,
+    /// `decline_invitation`, `set_subject`, `kick`, `ban` or
+    /// `destroy_room`; `condition` the room's reason
     /// (`forbidden`, `not-allowed`, `item-not-found`…); `text` its own
     /// words, if any.
     fn on_room_action_failed(
@@ -123,6 +124,11 @@ pub trait RoomListener: Send + Sync {
         condition: String,
         text: Option<String>,
     );
+    /// We left `room`: here (`leave_room`), or because another device of
+    /// the account left it (its bookmark says so).
+    fn on_room_left(&self, room: String);
+    /// `from` declined our invitation to `room`.
+    fn on_room_invite_declined(&self, room: String, from: String, reason: Option<String>);
 }
 
 /// Keeps a listener registered. `cancel()` (or `close()`/`deinit`) stops it.
@@ -300,7 +306,9 @@ impl Client {
                 | jabberkit::Event::OccupantsChanged { .. }
                 | jabberkit::Event::RoomInvite { .. }
                 | jabberkit::Event::RoomSubject { .. }
-                | jabberkit::Event::RoomActionFailed { .. } => None,
+                | jabberkit::Event::RoomActionFailed { .. }
+                | jabberkit::Event::RoomLeft { .. }
+                | jabberkit::Event::RoomInviteDeclined { .. } => None,
             }
         })
     }
@@ -359,7 +367,9 @@ impl Client {
                 | jabberkit::Event::OccupantsChanged { .. }
                 | jabberkit::Event::RoomInvite { .. }
                 | jabberkit::Event::RoomSubject { .. }
-                | jabberkit::Event::RoomActionFailed { .. } => None,
+                | jabberkit::Event::RoomActionFailed { .. }
+                | jabberkit::Event::RoomLeft { .. }
+                | jabberkit::Event::RoomInviteDeclined { .. } => None,
             }
         })
     }
@@ -402,6 +412,14 @@ impl Client {
                 } => Some(Box::new(move || {
                     listener.on_room_action_failed(room, action, condition, text)
                 })),
+                jabberkit::Event::RoomLeft { room } => {
+                    Some(Box::new(move || listener.on_room_left(room)))
+                }
+                jabberkit::Event::RoomInviteDeclined { room, from, reason } => {
+                    Some(Box::new(move || {
+                        listener.on_room_invite_declined(room, from, reason)
+                    }))
+                }
                 jabberkit::Event::ConnectionState(_)
                 | jabberkit::Event::Message(_)
                 | jabberkit::Event::MessageState { .. }

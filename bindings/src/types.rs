@@ -83,6 +83,10 @@ pub struct ClientConfig {
     /// no SCRAM at all; off by default. See the core's `allow_plain`.
     #[uniffi(default = false)]
     pub allow_plain: bool,
+    /// How long a joined room may stay silent (seconds) before JabberKit
+    /// checks it still has us (XEP-0410 self-ping); null for 5 minutes.
+    #[uniffi(default = None)]
+    pub room_ping_secs: Option<u32>,
 }
 
 impl From<ClientConfig> for jabberkit::ClientConfig {
@@ -96,6 +100,9 @@ impl From<ClientConfig> for jabberkit::ClientConfig {
         };
         config.extra_ca_pem = c.extra_ca_pem;
         config.allow_plain = c.allow_plain;
+        if let Some(secs) = c.room_ping_secs {
+            config.room_ping_interval = Duration::from_secs(secs.max(1).into());
+        }
         if let Some(secs) = c.keepalive_secs {
             config.keepalive_idle = Duration::from_secs(secs.into());
             config.keepalive_timeout = Duration::from_secs(secs.into());
@@ -272,6 +279,26 @@ pub struct Conversation {
     pub last_message: Message,
     /// Incoming messages since the conversation was last marked read.
     pub unread: u32,
+    /// A one-to-one chat, a room, or an occupant's private messages.
+    pub kind: ConversationKind,
+}
+
+/// What a conversation is with (see `Conversation.peer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ConversationKind {
+    Chat,
+    Room,
+    RoomPrivate,
+}
+
+impl From<jabberkit::ConversationKind> for ConversationKind {
+    fn from(k: jabberkit::ConversationKind) -> Self {
+        match k {
+            jabberkit::ConversationKind::Chat => Self::Chat,
+            jabberkit::ConversationKind::Room => Self::Room,
+            jabberkit::ConversationKind::RoomPrivate => Self::RoomPrivate,
+        }
+    }
 }
 
 /// A search result: the message and a snippet with `[`matches`]`.
@@ -296,6 +323,7 @@ impl From<jabberkit::Conversation> for Conversation {
             peer: c.with,
             last_message: c.last_message.into(),
             unread: c.unread,
+            kind: c.kind.into(),
         }
     }
 }

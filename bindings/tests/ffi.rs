@@ -42,6 +42,7 @@ fn config(dir: &std::path::Path) -> ClientConfig {
         min_retry_ms: Some(60_000),
         max_retry_ms: None,
         allow_plain: false,
+        room_ping_secs: None,
     }
 }
 

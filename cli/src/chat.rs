@@ -258,6 +258,12 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
                 self.say(&format!("* {from} invites you to {room}{reason}: {join}"))
                     .await
             }
+            Event::RoomLeft { room } => self.say(&format!("* left {room}")).await,
+            Event::RoomInviteDeclined { room, from, reason } => {
+                let reason = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+                self.say(&format!("* {from} declined to join {room}{reason}"))
+                    .await
+            }
             Event::RoomSubject { room, subject } => {
                 let subject = subject.unwrap_or_else(|| "(none)".into());
                 self.say(&format!("* {room} subject: {subject}")).await

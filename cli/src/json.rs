@@ -285,6 +285,15 @@ pub enum Output {
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// We left `room` (here, or on another device of the account).
+    RoomLeft { room: String },
+    /// `from` declined our invitation to `room`.
+    RoomInviteDeclined {
+        room: String,
+        from: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// `room`'s subject (absent: none).
     RoomSubject {
         room: String,
@@ -538,6 +547,12 @@ impl Output {
                 room: room.clone(),
                 from: from.clone(),
                 password: password.as_ref().map(|p| p.expose().to_owned()),
+                reason: reason.clone(),
+            }),
+            Event::RoomLeft { room } => Some(Output::RoomLeft { room: room.clone() }),
+            Event::RoomInviteDeclined { room, from, reason } => Some(Output::RoomInviteDeclined {
+                room: room.clone(),
+                from: from.clone(),
                 reason: reason.clone(),
             }),
             Event::RoomSubject { room, subject } => Some(Output::RoomSubject {

@@ -427,4 +427,4 @@ mod invitation;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use invitation::{decline, invitation, invite};
+pub(crate) use invitation::{decline, declined, invitation, invite};

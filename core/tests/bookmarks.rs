@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use jabberkit::RoomConfig;
+use jabberkit::{Event, RoomConfig};
 use jabberkit_testkit::server::TestServer;
 
 const ROOM: &str = "club@conference.example.test";
@@ -43,21 +43,21 @@ async fn a_room_joined_on_one_device_is_joined_on_the_others_and_left_with_them(
         .iter()
         .any(|r| r.jid == ROOM && r.autojoin));
 
-    // Left on the laptop: the others leave too.
+    // Left on the laptop: the others leave too, and say so.
     d.laptop.client.leave_room(ROOM).expect("leave");
-    for device in [&d.phone, &tablet] {
-        let mut left = false;
-        for _ in 0..200 {
-            let rooms = device.client.rooms().expect("rooms");
-            if rooms
+    for device in [&mut d.laptop, &mut d.phone, &mut tablet] {
+        device
+            .wait_for(
+                "left",
+                |e| matches!(e, Event::RoomLeft { room } if room == ROOM),
+            )
+            .await;
+        let rooms = device.client.rooms().expect("rooms");
+        assert!(
+            rooms
                 .iter()
-                .any(|r| r.jid == ROOM && !r.autojoin && !r.joined)
-            {
-                left = true;
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        assert!(left, "still in the room: {:?}", device.client.rooms());
+                .any(|r| r.jid == ROOM && !r.autojoin && !r.joined),
+            "{rooms:?}"
+        );
     }
 }

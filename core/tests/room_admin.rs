@@ -76,6 +76,20 @@ async fn owners_invite_set_the_subject_kick_ban_and_destroy_and_others_may_not()
         .history(ROOM, None, 10)
         .expect("history")
         .is_empty());
+    // Declined (through the room), then accepted after all.
+    p.bob
+        .client
+        .decline_invitation(&room, &from, Some("busy"))
+        .expect("decline");
+    let declined = room_event(&mut p.alice, "decline", |e| {
+        matches!(e, Event::RoomInviteDeclined { .. })
+    })
+    .await;
+    assert!(
+        matches!(&declined, Event::RoomInviteDeclined { room, from, reason }
+            if room == ROOM && from.starts_with("bob@example.test") && reason.as_deref() == Some("busy")),
+        "{declined:?}"
+    );
     p.bob
         .client
         .join_room(&room, "bob", password.as_ref().map(Secret::expose))

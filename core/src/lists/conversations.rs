@@ -118,6 +118,8 @@ fn conversation_of(event: &Event) -> Option<&str> {
         | Event::RoomInvite { .. }
         | Event::RoomSubject { .. }
         | Event::RoomActionFailed { .. }
+        | Event::RoomLeft { .. }
+        | Event::RoomInviteDeclined { .. }
         | Event::CatchUp { .. } => None,
     }
 }

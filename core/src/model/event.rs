@@ -189,6 +189,21 @@ pub enum Event {
         password: Option<crate::model::Secret>,
         reason: Option<String>,
     },
+    /// We left `room` here (`Client::leave_room`), or because another
+    /// device of the account left it (its bookmark says so). A room that
+    /// sends us away says so with [`Event::RoomError`] instead.
+    RoomLeft {
+        /// The room's bare JID.
+        room: String,
+    },
+    /// `from` declined our invitation to `room` (relayed by the room).
+    RoomInviteDeclined {
+        /// The room's bare JID.
+        room: String,
+        /// Who declined, as the room names them.
+        from: String,
+        reason: Option<String>,
+    },
     /// `room`'s subject changed (`None`: cleared), or is what the room
     /// said when we entered.
     RoomSubject {

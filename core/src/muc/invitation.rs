@@ -64,6 +64,26 @@ pub(crate) fn invitation(msg: &Message) -> Option<Invitation> {
     None
 }
 
+/// A decline of one of our invitations, relayed by the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Declined {
+    pub room: BareJid,
+    pub from: Jid,
+    pub reason: Option<String>,
+}
+
+/// The decline `msg` carries, if it comes from a room (a bare JID).
+pub(crate) fn declined(msg: &Message) -> Option<Declined> {
+    let sender = msg.from.as_ref().filter(|f| f.is_bare())?;
+    let x = msg.payloads.iter().find(|p| p.is("x", MUC_USER))?;
+    let decline = x.get_child("decline", MUC_USER)?;
+    Some(Declined {
+        room: sender.to_bare(),
+        from: decline.attr("from")?.parse().ok()?,
+        reason: text(decline.get_child("reason", MUC_USER)),
+    })
+}
+
 fn text(el: Option<&Element>) -> Option<String> {
     el.map(Element::text).filter(|t| !t.is_empty())
 }

@@ -159,8 +159,18 @@ impl RoomActions {
         true
     }
 
-    /// Announces the invitation `msg` carries; false if it carries none.
+    /// Announces the invitation `msg` carries, or the decline of one of
+    /// ours; false if it carries neither.
     pub(crate) fn on_invitation(&self, msg: &Message) -> bool {
+        if let Some(declined) = muc::declined(msg) {
+            tracing::info!(room = %declined.room, from = %declined.from, "our invitation was declined");
+            self.hub.emit(Event::RoomInviteDeclined {
+                room: declined.room.to_string(),
+                from: declined.from.to_string(),
+                reason: declined.reason,
+            });
+            return true;
+        }
         let Some(invitation) = muc::invitation(msg) else {
             return false;
         };

@@ -122,6 +122,9 @@ impl Rooms {
             RoomCommand::Leave(room) => {
                 let visit = self.visits.remove(&room)?;
                 self.set_joined(Some(&room), false);
+                self.hub.emit(Event::RoomLeft {
+                    room: room.to_string(),
+                });
                 if online {
                     muc::leave(&room, &visit.nick).map(Out::send)
                 } else {

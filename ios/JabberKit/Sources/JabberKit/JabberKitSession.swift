@@ -59,17 +59,23 @@ public enum RoomEvent: Sendable, Equatable {
     /// `room`'s subject changed (nil: cleared), or is the one the room told
     /// us as we entered.
     case subjectChanged(room: String, subject: String?)
-    /// `room` refused what we asked of it: `action` is `set_subject`,
-    /// `kick`, `ban` or `destroy_room`; `condition` the room's reason
-    /// (`forbidden`, `not-allowed`, `item-not-found`…); `text` its own
-    /// words, if any.
+    /// `room` refused what we asked of it: `action` is `invite`,
+    /// `decline_invitation`, `set_subject`, `kick`, `ban` or
+    /// `destroy_room`; `condition` the room's reason (`forbidden`,
+    /// `not-allowed`, `item-not-found`…); `text` its own words, if any.
     case actionFailed(room: String, action: String, condition: String, text: String?)
+    /// We left `room`: here (`leaveRoom`), or another device of the
+    /// account left it.
+    case left(room: String)
+    /// `from` declined our invitation to `room`.
+    case inviteDeclined(room: String, from: String, reason: String?)
 
     /// The room's bare JID.
     public var room: String {
         switch self {
         case .joined(let room, _), .error(let room, _, _), .occupantsChanged(let room),
-            .invited(let room, _, _, _), .subjectChanged(let room, _), .actionFailed(let room, _, _, _):
+            .invited(let room, _, _, _), .subjectChanged(let room, _), .actionFailed(let room, _, _, _),
+            .left(let room), .inviteDeclined(let room, _, _):
             return room
         }
     }
@@ -496,6 +502,14 @@ private final class RoomEventListener: RoomListener {
 
     func onRoomActionFailed(room: String, action: String, condition: String, text: String?) {
         continuation.yield(.actionFailed(room: room, action: action, condition: condition, text: text))
+    }
+
+    func onRoomLeft(room: String) {
+        continuation.yield(.left(room: room))
+    }
+
+    func onRoomInviteDeclined(room: String, from: String, reason: String?) {
+        continuation.yield(.inviteDeclined(room: room, from: from, reason: reason))
     }
 }
 

@@ -195,9 +195,9 @@ final class ListsTests: LiveServerTestCase, @unchecked Sendable {
         ]
         XCTAssertEqual(batch.applied(to: []), [c, d])
 
-        let conversation = Conversation(peer: "bob@example.test", lastMessage: a, unread: 1)
-        let read = Conversation(peer: "bob@example.test", lastMessage: b, unread: 0)
-        let carol = Conversation(peer: "carol@example.test", lastMessage: c, unread: 2)
+        let conversation = Conversation(peer: "bob@example.test", lastMessage: a, unread: 1, kind: .chat)
+        let read = Conversation(peer: "bob@example.test", lastMessage: b, unread: 0, kind: .chat)
+        let carol = Conversation(peer: "carol@example.test", lastMessage: c, unread: 2, kind: .chat)
         let changes: [ConversationListDiff] = [
             .reset(items: [conversation]), .insert(index: 0, item: carol), .set(index: 1, item: read),
         ]

@@ -2832,12 +2832,24 @@ public protocol RoomListener: AnyObject, Sendable {
     func onRoomSubject(room: String, subject: String?) 
     
     /**
-     * `room` refused what we asked of it: `action` is `set_subject`,
-     * `kick`, `ban` or `destroy_room`; `condition` the room's reason
+     * `room` refused what we asked of it: `action` is `invite`,
+     * `decline_invitation`, `set_subject`, `kick`, `ban` or
+     * `destroy_room`; `condition` the room's reason
      * (`forbidden`, `not-allowed`, `item-not-found`…); `text` its own
      * words, if any.
      */
     func onRoomActionFailed(room: String, action: String, condition: String, text: String?) 
+    
+    /**
+     * We left `room`: here (`leave_room`), or because another device of
+     * the account left it (its bookmark says so).
+     */
+    func onRoomLeft(room: String) 
+    
+    /**
+     * `from` declined our invitation to `room`.
+     */
+    func onRoomInviteDeclined(room: String, from: String, reason: String?) 
     
 }
 /**
@@ -2972,8 +2984,9 @@ open func onRoomSubject(room: String, subject: String?)  {try! rustCall() {
 }
     
     /**
-     * `room` refused what we asked of it: `action` is `set_subject`,
-     * `kick`, `ban` or `destroy_room`; `condition` the room's reason
+     * `room` refused what we asked of it: `action` is `invite`,
+     * `decline_invitation`, `set_subject`, `kick`, `ban` or
+     * `destroy_room`; `condition` the room's reason
      * (`forbidden`, `not-allowed`, `item-not-found`…); `text` its own
      * words, if any.
      */
@@ -2985,6 +2998,33 @@ open func onRoomActionFailed(room: String, action: String, condition: String, te
         FfiConverterString.lower(action),
         FfiConverterString.lower(condition),
         FfiConverterOptionString.lower(text),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * We left `room`: here (`leave_room`), or because another device of
+     * the account left it (its bookmark says so).
+     */
+open func onRoomLeft(room: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_left(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * `from` declined our invitation to `room`.
+     */
+open func onRoomInviteDeclined(room: String, from: String, reason: String?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_invite_declined(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),
+        FfiConverterString.lower(from),
+        FfiConverterOptionString.lower(reason),uniffiCallStatus
     )
 }
 }
@@ -3170,6 +3210,58 @@ fileprivate struct UniffiCallbackInterfaceRoomListener {
                      action: try FfiConverterString.lift(action),
                      condition: try FfiConverterString.lift(condition),
                      text: try FfiConverterOptionString.lift(text)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onRoomLeft: { (
+            uniffiHandle: UInt64,
+            room: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeRoomListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onRoomLeft(
+                     room: try FfiConverterString.lift(room)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onRoomInviteDeclined: { (
+            uniffiHandle: UInt64,
+            room: RustBuffer,
+            from: RustBuffer,
+            reason: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeRoomListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onRoomInviteDeclined(
+                     room: try FfiConverterString.lift(room),
+                     from: try FfiConverterString.lift(from),
+                     reason: try FfiConverterOptionString.lift(reason)
                 )
             }
 
@@ -3795,6 +3887,11 @@ public struct ClientConfig {
      * no SCRAM at all; off by default. See the core's `allow_plain`.
      */
     public var allowPlain: Bool
+    /**
+     * How long a joined room may stay silent (seconds) before JabberKit
+     * checks it still has us (XEP-0410 self-ping); null for 5 minutes.
+     */
+    public var roomPingSecs: UInt32?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3827,7 +3924,11 @@ public struct ClientConfig {
         /**
          * Allow PLAIN (the password itself, inside TLS) when the server offers
          * no SCRAM at all; off by default. See the core's `allow_plain`.
-         */allowPlain: Bool = false) {
+         */allowPlain: Bool = false, 
+        /**
+         * How long a joined room may stay silent (seconds) before JabberKit
+         * checks it still has us (XEP-0410 self-ping); null for 5 minutes.
+         */roomPingSecs: UInt32? = nil) {
         self.jid = jid
         self.password = password
         self.server = server
@@ -3838,6 +3939,7 @@ public struct ClientConfig {
         self.minRetryMs = minRetryMs
         self.maxRetryMs = maxRetryMs
         self.allowPlain = allowPlain
+        self.roomPingSecs = roomPingSecs
     }
 
     
@@ -3865,7 +3967,8 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
                 keepaliveSecs: FfiConverterOptionUInt32.read(from: &buf), 
                 minRetryMs: FfiConverterOptionUInt32.read(from: &buf), 
                 maxRetryMs: FfiConverterOptionUInt32.read(from: &buf), 
-                allowPlain: FfiConverterBool.read(from: &buf)
+                allowPlain: FfiConverterBool.read(from: &buf), 
+                roomPingSecs: FfiConverterOptionUInt32.read(from: &buf)
         )
     }
 
@@ -3880,6 +3983,7 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
         FfiConverterOptionUInt32.write(value.minRetryMs, into: &buf)
         FfiConverterOptionUInt32.write(value.maxRetryMs, into: &buf)
         FfiConverterBool.write(value.allowPlain, into: &buf)
+        FfiConverterOptionUInt32.write(value.roomPingSecs, into: &buf)
     }
 }
 
@@ -4083,6 +4187,10 @@ public struct Conversation: Equatable, Hashable {
      * Incoming messages since the conversation was last marked read.
      */
     public var unread: UInt32
+    /**
+     * A one-to-one chat, a room, or an occupant's private messages.
+     */
+    public var kind: ConversationKind
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4093,10 +4201,14 @@ public struct Conversation: Equatable, Hashable {
          */peer: String, lastMessage: Message, 
         /**
          * Incoming messages since the conversation was last marked read.
-         */unread: UInt32) {
+         */unread: UInt32, 
+        /**
+         * A one-to-one chat, a room, or an occupant's private messages.
+         */kind: ConversationKind) {
         self.peer = peer
         self.lastMessage = lastMessage
         self.unread = unread
+        self.kind = kind
     }
 
     
@@ -4117,7 +4229,8 @@ public struct FfiConverterTypeConversation: FfiConverterRustBuffer {
             try Conversation(
                 peer: FfiConverterString.read(from: &buf), 
                 lastMessage: FfiConverterTypeMessage.read(from: &buf), 
-                unread: FfiConverterUInt32.read(from: &buf)
+                unread: FfiConverterUInt32.read(from: &buf), 
+                kind: FfiConverterTypeConversationKind.read(from: &buf)
         )
     }
 
@@ -4125,6 +4238,7 @@ public struct FfiConverterTypeConversation: FfiConverterRustBuffer {
         FfiConverterString.write(value.peer, into: &buf)
         FfiConverterTypeMessage.write(value.lastMessage, into: &buf)
         FfiConverterUInt32.write(value.unread, into: &buf)
+        FfiConverterTypeConversationKind.write(value.kind, into: &buf)
     }
 }
 
@@ -4734,6 +4848,82 @@ public func FfiConverterTypeConnectionState_lift(_ buf: RustBuffer) throws -> Co
 #endif
 public func FfiConverterTypeConnectionState_lower(_ value: ConnectionState) -> RustBuffer {
     return FfiConverterTypeConnectionState.lower(value)
+}
+
+
+
+/**
+ * What a conversation is with (see `Conversation.peer`).
+ */
+
+public enum ConversationKind: Equatable, Hashable {
+    
+    case chat
+    case room
+    case roomPrivate
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ConversationKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConversationKind: FfiConverterRustBuffer {
+    typealias SwiftType = ConversationKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConversationKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .chat
+        
+        case 2: return .room
+        
+        case 3: return .roomPrivate
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ConversationKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .chat:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .room:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .roomPrivate:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConversationKind_lift(_ buf: RustBuffer) throws -> ConversationKind {
+    return try FfiConverterTypeConversationKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConversationKind_lower(_ value: ConversationKind) -> RustBuffer {
+    return FfiConverterTypeConversationKind.lower(value)
 }
 
 

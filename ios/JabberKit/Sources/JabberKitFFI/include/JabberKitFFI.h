@@ -355,6 +355,20 @@ typedef void (*UniffiCallbackInterfaceRoomListenerMethod5)(uint64_t, RustBuffer,
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD6
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD6
+typedef void (*UniffiCallbackInterfaceRoomListenerMethod6)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD7
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD7
+typedef void (*UniffiCallbackInterfaceRoomListenerMethod7)(uint64_t, RustBuffer, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONVERSATION_LIST_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONVERSATION_LIST_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceConversationListListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -414,6 +428,8 @@ typedef struct UniffiVTableCallbackInterfaceRoomListener {
     UniffiCallbackInterfaceRoomListenerMethod3 _Nonnull onRoomInvite;
     UniffiCallbackInterfaceRoomListenerMethod4 _Nonnull onRoomSubject;
     UniffiCallbackInterfaceRoomListenerMethod5 _Nonnull onRoomActionFailed;
+    UniffiCallbackInterfaceRoomListenerMethod6 _Nonnull onRoomLeft;
+    UniffiCallbackInterfaceRoomListenerMethod7 _Nonnull onRoomInviteDeclined;
 } UniffiVTableCallbackInterfaceRoomListener;
 
 #endif
@@ -778,6 +794,16 @@ void uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_subject(uint64_t ptr, R
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_ACTION_FAILED
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_ACTION_FAILED
 void uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_action_failed(uint64_t ptr, RustBuffer room, RustBuffer action, RustBuffer condition, RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_LEFT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_LEFT
+void uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_left(uint64_t ptr, RustBuffer room, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_INVITE_DECLINED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_INVITE_DECLINED
+void uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_invite_declined(uint64_t ptr, RustBuffer room, RustBuffer from, RustBuffer reason, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_TASKHANDLE
@@ -1482,6 +1508,18 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_subject(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_ACTION_FAILED
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_ACTION_FAILED
 uint16_t uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_action_failed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_LEFT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_LEFT
+uint16_t uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_left(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_INVITE_DECLINED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_INVITE_DECLINED
+uint16_t uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_invite_declined(void
     
 );
 #endif

@@ -705,6 +705,12 @@ internal interface UniffiCallbackInterfaceRoomListenerMethod4 : com.sun.jna.Call
 internal interface UniffiCallbackInterfaceRoomListenerMethod5 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`action`: RustBuffer.ByValue,`condition`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceRoomListenerMethod6 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceRoomListenerMethod7 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`from`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceConversationListListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`diffs`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -789,7 +795,7 @@ internal open class UniffiVTableCallbackInterfaceMessageListener(
     }
 
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onRoomJoined", "onRoomError", "onOccupantsChanged", "onRoomInvite", "onRoomSubject", "onRoomActionFailed")
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onRoomJoined", "onRoomError", "onOccupantsChanged", "onRoomInvite", "onRoomSubject", "onRoomActionFailed", "onRoomLeft", "onRoomInviteDeclined")
 internal open class UniffiVTableCallbackInterfaceRoomListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
@@ -799,6 +805,8 @@ internal open class UniffiVTableCallbackInterfaceRoomListener(
     @JvmField internal var `onRoomInvite`: UniffiCallbackInterfaceRoomListenerMethod3? = null,
     @JvmField internal var `onRoomSubject`: UniffiCallbackInterfaceRoomListenerMethod4? = null,
     @JvmField internal var `onRoomActionFailed`: UniffiCallbackInterfaceRoomListenerMethod5? = null,
+    @JvmField internal var `onRoomLeft`: UniffiCallbackInterfaceRoomListenerMethod6? = null,
+    @JvmField internal var `onRoomInviteDeclined`: UniffiCallbackInterfaceRoomListenerMethod7? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -809,7 +817,9 @@ internal open class UniffiVTableCallbackInterfaceRoomListener(
         `onRoomInvite`: UniffiCallbackInterfaceRoomListenerMethod3? = null,
         `onRoomSubject`: UniffiCallbackInterfaceRoomListenerMethod4? = null,
         `onRoomActionFailed`: UniffiCallbackInterfaceRoomListenerMethod5? = null,
-    ): UniffiVTableCallbackInterfaceRoomListener(`uniffiFree`,`uniffiClone`,`onRoomJoined`,`onRoomError`,`onOccupantsChanged`,`onRoomInvite`,`onRoomSubject`,`onRoomActionFailed`,), Structure.ByValue
+        `onRoomLeft`: UniffiCallbackInterfaceRoomListenerMethod6? = null,
+        `onRoomInviteDeclined`: UniffiCallbackInterfaceRoomListenerMethod7? = null,
+    ): UniffiVTableCallbackInterfaceRoomListener(`uniffiFree`,`uniffiClone`,`onRoomJoined`,`onRoomError`,`onOccupantsChanged`,`onRoomInvite`,`onRoomSubject`,`onRoomActionFailed`,`onRoomLeft`,`onRoomInviteDeclined`,), Structure.ByValue
 
    internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceRoomListener) {
         `uniffiFree` = other.`uniffiFree`
@@ -820,6 +830,8 @@ internal open class UniffiVTableCallbackInterfaceRoomListener(
         `onRoomInvite` = other.`onRoomInvite`
         `onRoomSubject` = other.`onRoomSubject`
         `onRoomActionFailed` = other.`onRoomActionFailed`
+        `onRoomLeft` = other.`onRoomLeft`
+        `onRoomInviteDeclined` = other.`onRoomInviteDeclined`
     }
 
 }
@@ -994,6 +1006,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_subject(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_action_failed(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_left(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_invite_declined(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_taskhandle_cancel(
     ): Int
@@ -1172,6 +1188,10 @@ internal object UniffiLib {
     external fun uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_subject(`ptr`: Long,`room`: RustBuffer.ByValue,`subject`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_action_failed(`ptr`: Long,`room`: RustBuffer.ByValue,`action`: RustBuffer.ByValue,`condition`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_left(`ptr`: Long,`room`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_invite_declined(`ptr`: Long,`room`: RustBuffer.ByValue,`from`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_clone_taskhandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -4900,12 +4920,24 @@ public interface RoomListener {
     fun `onRoomSubject`(`room`: kotlin.String, `subject`: kotlin.String?)
     
     /**
-     * `room` refused what we asked of it: `action` is `set_subject`,
-     * `kick`, `ban` or `destroy_room`; `condition` the room's reason
+     * `room` refused what we asked of it: `action` is `invite`,
+     * `decline_invitation`, `set_subject`, `kick`, `ban` or
+     * `destroy_room`; `condition` the room's reason
      * (`forbidden`, `not-allowed`, `item-not-found`…); `text` its own
      * words, if any.
      */
     fun `onRoomActionFailed`(`room`: kotlin.String, `action`: kotlin.String, `condition`: kotlin.String, `text`: kotlin.String?)
+    
+    /**
+     * We left `room`: here (`leave_room`), or because another device of
+     * the account left it (its bookmark says so).
+     */
+    fun `onRoomLeft`(`room`: kotlin.String)
+    
+    /**
+     * `from` declined our invitation to `room`.
+     */
+    fun `onRoomInviteDeclined`(`room`: kotlin.String, `from`: kotlin.String, `reason`: kotlin.String?)
     
     companion object
 }
@@ -5111,8 +5143,9 @@ open class RoomListenerImpl: Disposable, AutoCloseable, RoomListener
 
     
     /**
-     * `room` refused what we asked of it: `action` is `set_subject`,
-     * `kick`, `ban` or `destroy_room`; `condition` the room's reason
+     * `room` refused what we asked of it: `action` is `invite`,
+     * `decline_invitation`, `set_subject`, `kick`, `ban` or
+     * `destroy_room`; `condition` the room's reason
      * (`forbidden`, `not-allowed`, `item-not-found`…); `text` its own
      * words, if any.
      */override fun `onRoomActionFailed`(`room`: kotlin.String, `action`: kotlin.String, `condition`: kotlin.String, `text`: kotlin.String?)
@@ -5126,6 +5159,41 @@ open class RoomListenerImpl: Disposable, AutoCloseable, RoomListener
         FfiConverterString.lower(`action`),
         FfiConverterString.lower(`condition`),
         FfiConverterOptionalString.lower(`text`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * We left `room`: here (`leave_room`), or because another device of
+     * the account left it (its bookmark says so).
+     */override fun `onRoomLeft`(`room`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_left(
+        it,
+        
+        FfiConverterString.lower(`room`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * `from` declined our invitation to `room`.
+     */override fun `onRoomInviteDeclined`(`room`: kotlin.String, `from`: kotlin.String, `reason`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_invite_declined(
+        it,
+        
+        FfiConverterString.lower(`room`),
+        FfiConverterString.lower(`from`),
+        FfiConverterOptionalString.lower(`reason`),_status)
 }
     }
     
@@ -5231,6 +5299,32 @@ internal object uniffiCallbackInterfaceRoomListener {
             uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
         }
     }
+    internal object `onRoomLeft`: UniffiCallbackInterfaceRoomListenerMethod6 {
+        override fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeRoomListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onRoomLeft`(
+                    FfiConverterString.lift(`room`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onRoomInviteDeclined`: UniffiCallbackInterfaceRoomListenerMethod7 {
+        override fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`from`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeRoomListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onRoomInviteDeclined`(
+                    FfiConverterString.lift(`room`),
+                    FfiConverterString.lift(`from`),
+                    FfiConverterOptionalString.lift(`reason`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
 
     internal object uniffiFree: UniffiCallbackInterfaceFree {
         override fun callback(handle: Long) {
@@ -5253,6 +5347,8 @@ internal object uniffiCallbackInterfaceRoomListener {
         `onRoomInvite`,
         `onRoomSubject`,
         `onRoomActionFailed`,
+        `onRoomLeft`,
+        `onRoomInviteDeclined`,
     )
 
     // Registers the foreign callback with the Rust side.
@@ -6243,6 +6339,12 @@ data class ClientConfig (
      * no SCRAM at all; off by default. See the core's `allow_plain`.
      */
     var `allowPlain`: kotlin.Boolean = false 
+    , 
+    /**
+     * How long a joined room may stay silent (seconds) before JabberKit
+     * checks it still has us (XEP-0410 self-ping); null for 5 minutes.
+     */
+    var `roomPingSecs`: kotlin.UInt? = null 
     
 ): Disposable{
     
@@ -6263,7 +6365,8 @@ data class ClientConfig (
         this.`keepaliveSecs`,
         this.`minRetryMs`,
         this.`maxRetryMs`,
-        this.`allowPlain`
+        this.`allowPlain`,
+        this.`roomPingSecs`
     )
     }
     
@@ -6286,6 +6389,7 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterOptionalUInt.read(buf),
             FfiConverterOptionalUInt.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterOptionalUInt.read(buf),
         )
     }
 
@@ -6299,7 +6403,8 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterOptionalUInt.allocationSize(value.`keepaliveSecs`) +
             FfiConverterOptionalUInt.allocationSize(value.`minRetryMs`) +
             FfiConverterOptionalUInt.allocationSize(value.`maxRetryMs`) +
-            FfiConverterBoolean.allocationSize(value.`allowPlain`)
+            FfiConverterBoolean.allocationSize(value.`allowPlain`) +
+            FfiConverterOptionalUInt.allocationSize(value.`roomPingSecs`)
     )
 
     override fun write(value: ClientConfig, buf: ByteBuffer) {
@@ -6313,6 +6418,7 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterOptionalUInt.write(value.`minRetryMs`, buf)
             FfiConverterOptionalUInt.write(value.`maxRetryMs`, buf)
             FfiConverterBoolean.write(value.`allowPlain`, buf)
+            FfiConverterOptionalUInt.write(value.`roomPingSecs`, buf)
     }
 }
 
@@ -6459,6 +6565,11 @@ data class Conversation (
      * Incoming messages since the conversation was last marked read.
      */
     var `unread`: kotlin.UInt
+    , 
+    /**
+     * A one-to-one chat, a room, or an occupant's private messages.
+     */
+    var `kind`: ConversationKind
     
 ){
     
@@ -6478,19 +6589,22 @@ public object FfiConverterTypeConversation: FfiConverterRustBuffer<Conversation>
             FfiConverterString.read(buf),
             FfiConverterTypeMessage.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterTypeConversationKind.read(buf),
         )
     }
 
     override fun allocationSize(value: Conversation) = (
             FfiConverterString.allocationSize(value.`peer`) +
             FfiConverterTypeMessage.allocationSize(value.`lastMessage`) +
-            FfiConverterUInt.allocationSize(value.`unread`)
+            FfiConverterUInt.allocationSize(value.`unread`) +
+            FfiConverterTypeConversationKind.allocationSize(value.`kind`)
     )
 
     override fun write(value: Conversation, buf: ByteBuffer) {
             FfiConverterString.write(value.`peer`, buf)
             FfiConverterTypeMessage.write(value.`lastMessage`, buf)
             FfiConverterUInt.write(value.`unread`, buf)
+            FfiConverterTypeConversationKind.write(value.`kind`, buf)
     }
 }
 
@@ -7013,6 +7127,44 @@ public object FfiConverterTypeConnectionState : FfiConverterRustBuffer<Connectio
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * What a conversation is with (see `Conversation.peer`).
+ */
+
+enum class ConversationKind {
+    
+    CHAT,
+    ROOM,
+    ROOM_PRIVATE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConversationKind: FfiConverterRustBuffer<ConversationKind> {
+    override fun read(buf: ByteBuffer) = try {
+        ConversationKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ConversationKind) = 4UL
+
+    override fun write(value: ConversationKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
     }
 }
 

@@ -118,12 +118,18 @@ sealed interface RoomEvent {
     data class SubjectChanged(override val room: String, val subject: String?) : RoomEvent
 
     /**
-     * [room] refused what we asked of it: [action] is `set_subject`, `kick`, `ban` or
-     * `destroy_room`; [condition] the room's reason (`forbidden`, `not-allowed`,
-     * `item-not-found`…); [text] its own words, if any.
+     * [room] refused what we asked of it: [action] is `invite`, `decline_invitation`,
+     * `set_subject`, `kick`, `ban` or `destroy_room`; [condition] the room's reason (`forbidden`,
+     * `not-allowed`, `item-not-found`…); [text] its own words, if any.
      */
     data class ActionFailed(override val room: String, val action: String, val condition: String, val text: String?) :
         RoomEvent
+
+    /** We left [room]: here ([JabberKit.leaveRoom]), or another device of the account left it. */
+    data class Left(override val room: String) : RoomEvent
+
+    /** [from] declined our invitation to [room]. */
+    data class InviteDeclined(override val room: String, val from: String, val reason: String?) : RoomEvent
 }
 
 /**
@@ -488,6 +494,14 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
 
         override fun onRoomActionFailed(room: String, action: String, condition: String, text: String?) {
             events.tryEmit(RoomEvent.ActionFailed(room, action, condition, text))
+        }
+
+        override fun onRoomLeft(room: String) {
+            events.tryEmit(RoomEvent.Left(room))
+        }
+
+        override fun onRoomInviteDeclined(room: String, from: String, reason: String?) {
+            events.tryEmit(RoomEvent.InviteDeclined(room, from, reason))
         }
     }
 
