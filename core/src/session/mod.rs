@@ -154,10 +154,11 @@ impl Session {
             room_ping,
         } = self;
         let (progress_tx, mut progress) = mpsc::unbounded_channel();
+        let rooms = Rooms::new(own.clone(), store.clone(), hub.clone(), joined_rooms);
         let mut s = Running {
             requests: Requests::default(),
             queue: SendQueue::new(store.clone(), hub.clone(), progress_tx)
-                .with_rooms(joined_rooms.clone()),
+                .with_rooms(rooms.ready()),
             ingest: Ingest::new(own.clone(), store.clone(), hub.clone()),
             catch_up: CatchUp::new(
                 own.clone(),
@@ -165,7 +166,7 @@ impl Session {
                 hub.clone(),
                 catch_up_first_login,
             ),
-            rooms: Rooms::new(own.clone(), store.clone(), hub.clone(), joined_rooms),
+            rooms,
             room_actions: RoomActions::new(hub.clone()),
             bookmarks: Bookmarks::new(own.clone(), store.clone()),
             contacts: Contacts::new(own.clone(), store, hub.clone()),

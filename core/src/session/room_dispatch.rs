@@ -32,7 +32,7 @@ impl Running {
         let visiting = room.as_ref().is_some_and(|r| self.rooms.has(r));
         let room = room.map(|r| r.to_string());
         let was_in = room.as_deref().is_some_and(|r| self.rooms.is_in(r));
-        let (out, entered) = off_worker(|| self.rooms.on_presence(p));
+        let out = off_worker(|| self.rooms.on_presence(p));
         self.send(out).await;
         let sent_away = visiting
             && room
@@ -45,11 +45,7 @@ impl Running {
             let publish = off_worker(|| self.bookmarks.changed_here(room, self.online));
             self.send(publish).await;
         }
-        if entered {
-            // The room's messages waited for us to be in it.
-            let pushes = off_worker(|| self.queue.outbox(None));
-            self.push(pushes).await;
-        }
+        self.push_settled().await;
         self.publish_if_entered(room, was_in).await;
     }
 
@@ -67,8 +63,23 @@ impl Running {
             Ok(next) => self.send(next).await,
             Err(iq) => return Some(*iq),
         }
+        self.push_settled().await;
         self.publish_if_entered(room, was_in).await;
         None
+    }
+
+    /// Rooms we are now in and caught up with: their messages go, oldest
+    /// first (they waited in the outbox).
+    async fn push_settled(&mut self) {
+        let settled = self.rooms.take_settled();
+        if settled.is_empty() {
+            return;
+        }
+        for room in &settled {
+            off_worker(|| self.queue.room_settled(room.as_str()));
+        }
+        let pushes = off_worker(|| self.queue.outbox(None));
+        self.push(pushes).await;
     }
 
     /// A room the room let us in is bookmarked (its password is right).

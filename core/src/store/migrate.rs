@@ -34,6 +34,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/010_fast_login.sql"),
     ),
     ("011_rooms", include_str!("migrations/011_rooms.sql")),
+    (
+        "012_room_position",
+        include_str!("migrations/012_room_position.sql"),
+    ),
 ];
 
 /// The schema version this build writes and understands.

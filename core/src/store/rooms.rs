@@ -131,7 +131,30 @@ impl Store {
             .optional()?)
     }
 
-    /// When we last entered `room`, if ever.
+    /// Where `room`'s archive catch-up resumes (see migration 012).
+    pub(crate) fn room_position(&self, room: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .read()
+            .query_row(
+                "SELECT archive_after FROM rooms WHERE jid = ?1",
+                [room],
+                |row| row.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// `room`'s messages up to the one the room stamped `stanza_id` are
+    /// all stored: a catch-up resumes after it.
+    pub(crate) fn set_room_position(&self, room: &str, stanza_id: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE rooms SET archive_after = ?2 WHERE jid = ?1",
+            params![room, stanza_id],
+        )?;
+        Ok(())
+    }
+
+    /// When we first entered `room`, if ever.
     pub(crate) fn room_joined_at(&self, room: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let millis: Option<i64> = self
             .read()
@@ -145,13 +168,16 @@ impl Store {
         Ok(millis.and_then(DateTime::from_timestamp_millis))
     }
 
+    /// Records when we first entered `room` (later entries keep it: a
+    /// catch-up with no position starts there, so a visit cut short before
+    /// its catch-up finished leaves no gap).
     pub(crate) fn set_room_joined_at(
         &self,
         room: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.conn().execute(
-            "UPDATE rooms SET joined_at = ?2 WHERE jid = ?1",
+            "UPDATE rooms SET joined_at = ?2 WHERE jid = ?1 AND joined_at IS NULL",
             params![room, at.timestamp_millis()],
         )?;
         Ok(())

@@ -11,11 +11,12 @@ use crate::muc::{self, RoomMessage};
 use crate::session::requests::{Out, Request};
 
 impl Rooms {
-    /// After a rejoin, the room's archive after the newest stored message
-    /// of it: legacy history is capped (Prosody: 20 messages), the archive
-    /// is not. A first join has nothing to page after.
+    /// After a rejoin, the room's archive after our position in it (the
+    /// last message with no gap before it, see `store::rooms`): legacy
+    /// history is capped (Prosody: 20 messages), the archive is not. A
+    /// first join has nothing to page after.
     pub(super) fn catch_up(&mut self, room: &BareJid) -> Option<Out> {
-        let after = self.store.last_room_stanza_id(room.as_str());
+        let after = self.store.room_position(room.as_str());
         let since = self.store.room_joined_at(room.as_str());
         let queryid = uuid::Uuid::new_v4().to_string();
         let query: Box<dyn FnOnce(&str) -> Iq> = match (after, since) {
@@ -23,8 +24,9 @@ impl Rooms {
                 let (room, queryid) = (room.clone(), queryid.clone());
                 Box::new(move |id| muc::archive_query(&room, id, &queryid, &after))
             }
-            // In before, but nothing stored carries the room's stanza-id
-            // (we only spoke, or heard nothing): from when we entered.
+            // In before, but no position yet (we only spoke, heard
+            // nothing, or never finished a catch-up): from when we first
+            // entered.
             (Ok(None), Ok(Some(start))) => {
                 let (room, queryid) = (room.clone(), queryid.clone());
                 Box::new(move |id| muc::archive_query_since(&room, id, &queryid, start))
@@ -48,18 +50,26 @@ impl Rooms {
         match crate::archive::fin(payload) {
             Ok(end) if !end.complete => {
                 let after = end.last?;
+                // The page is stored (archived messages are handled as they
+                // come, before their page's end).
+                self.advance(room, &after);
                 Some(Out::ask(Request::RoomArchive(room.clone()), |id| {
                     muc::archive_query(room, id, &queryid, &after)
                 }))
             }
-            Ok(_) => {
+            Ok(end) => {
+                if let Some(last) = &end.last {
+                    self.advance(room, last);
+                }
                 tracing::debug!(%room, "room caught up");
                 self.catching_up.remove(room);
+                self.settle(room);
                 None
             }
             Err(e) => {
                 tracing::warn!(%room, "room archive: {e}");
                 self.catching_up.remove(room);
+                self.settle(room);
                 None
             }
         }
@@ -81,6 +91,13 @@ impl Rooms {
             } else {
                 self.theirs(&room, &said);
             }
+        }
+    }
+
+    /// Everything of `room` up to `stanza_id` is stored.
+    pub(super) fn advance(&self, room: &BareJid, stanza_id: &str) {
+        if let Err(e) = self.store.set_room_position(room.as_str(), stanza_id) {
+            tracing::warn!(%room, "cannot record the room's position: {e}");
         }
     }
 }

@@ -58,6 +58,11 @@ pub(crate) struct Rooms {
     visits: HashMap<BareJid, Visit>,
     /// Rooms whose archive we are paging, with the query id of the run.
     catching_up: HashMap<BareJid, String>,
+    /// Rooms we are in and caught up with: their messages may go (shared
+    /// with the send queue, which reads it).
+    ready: Joined,
+    /// Rooms that became ready since the session last asked.
+    settled: Vec<BareJid>,
 }
 
 impl Rooms {
@@ -69,7 +74,30 @@ impl Rooms {
             joined,
             visits: HashMap::new(),
             catching_up: HashMap::new(),
+            ready: Joined::default(),
+            settled: Vec::new(),
         }
+    }
+
+    /// The rooms we are in and caught up with, for the send queue: a
+    /// room's messages wait until then, so that what the room already has
+    /// (its archive says) is not sent again, and order is kept.
+    pub(crate) fn ready(&self) -> Joined {
+        self.ready.clone()
+    }
+
+    /// Rooms that became ready since the last call.
+    pub(crate) fn take_settled(&mut self) -> Vec<BareJid> {
+        std::mem::take(&mut self.settled)
+    }
+
+    /// We are in `room` and caught up with it.
+    fn settle(&mut self, room: &BareJid) {
+        self.ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(room.to_string());
+        self.settled.push(room.clone());
     }
 
     /// Whether `jid` is a room of this session (its stanzas are ours to read).
@@ -177,17 +205,12 @@ impl Rooms {
         Some(Out::send(presence))
     }
 
-    /// A presence from one of our rooms: what to send, and whether we are
-    /// now in the room (its waiting messages may go).
-    pub(crate) fn on_presence(&mut self, p: Presence) -> (Option<Out>, bool) {
-        let Some(room) = p.from.as_ref().map(|f| f.to_bare()) else {
-            return (None, false);
-        };
-        let was = self.visits.get(&room).is_some_and(|v| v.joined);
+    /// A presence from one of our rooms: what to send. A room we are now
+    /// in and caught up with is in `take_settled`.
+    pub(crate) fn on_presence(&mut self, p: Presence) -> Option<Out> {
+        let room = p.from.as_ref().map(|f| f.to_bare())?;
         self.heard(&room);
-        let out = self.presence(&room, p);
-        let now = self.visits.get(&room).is_some_and(|v| v.joined);
-        (out, now && !was)
+        self.presence(&room, p)
     }
 
     fn presence(&mut self, room: &BareJid, p: Presence) -> Option<Out> {
@@ -208,6 +231,9 @@ impl Rooms {
                 }
                 let out = self.catch_up(&room);
                 self.now_joined(&room);
+                if out.is_none() {
+                    self.settle(&room);
+                }
                 return out;
             }
             RoomPresence::Occupant(o) => {
@@ -276,7 +302,9 @@ impl Rooms {
             (Some(Request::RoomPing(_)), Iq::Error { error, .. }) => self.on_pinged(&room, &error),
             (_, _) => {
                 // No archive (or no access to it): what history gave is all.
-                self.catching_up.remove(&room);
+                if self.catching_up.remove(&room).is_some() {
+                    self.settle(&room);
+                }
                 None
             }
         })
@@ -284,7 +312,11 @@ impl Rooms {
 
     fn on_configured(&mut self, room: &BareJid, refused: Option<String>) {
         match refused {
-            None => self.now_joined(room),
+            None => {
+                // A new room: nothing to catch up with.
+                self.now_joined(room);
+                self.settle(room);
+            }
             Some(condition) => {
                 self.visits.remove(room);
                 self.refused(room, RoomError::Other { condition }, None, true);
@@ -313,10 +345,18 @@ impl Rooms {
         let nick = visit.nick.clone();
         self.heard(&room);
         match muc::classify_message(&room, msg, Utc::now()) {
-            Some(RoomMessage::Said(said)) if said.from.resource().as_str() == nick => {
-                self.ours(&room, &said)
+            Some(RoomMessage::Said(said)) => {
+                if said.from.resource().as_str() == nick {
+                    self.ours(&room, &said);
+                } else {
+                    self.theirs(&room, &said);
+                }
+                // Caught up, a live message leaves no gap behind it.
+                let ready = super::requests::is_joined(&self.ready, room.as_str());
+                if let Some(id) = said.stanza_id.as_deref().filter(|_| ready) {
+                    self.advance(&room, id);
+                }
             }
-            Some(RoomMessage::Said(said)) => self.theirs(&room, &said),
             Some(RoomMessage::Subject(subject)) => {
                 if let Err(e) = self.store.set_subject(room.as_str(), subject.as_deref()) {
                     tracing::warn!(%room, "cannot store the subject: {e}");
@@ -433,6 +473,16 @@ impl Rooms {
 
     /// One room in or out, or (`None`) all out.
     fn set_joined(&self, room: Option<&BareJid>, joined: bool) {
+        if !joined {
+            let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
+            match room {
+                Some(room) => ready.remove(room.as_str()),
+                None => {
+                    ready.clear();
+                    true
+                }
+            };
+        }
         let mut set = self.joined.lock().unwrap_or_else(|p| p.into_inner());
         match (room, joined) {
             (Some(room), true) => {

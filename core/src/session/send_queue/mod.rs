@@ -58,8 +58,11 @@ pub(crate) struct SendQueue {
     acks: bool,
     /// Entries written on this session (kept only when it has no acks).
     written: HashSet<String>,
-    /// The rooms we are in (see `message`).
+    /// The rooms we are in and caught up with (see `message`).
     rooms: Joined,
+    /// Messages acked on this session: a room's echo of them may still be
+    /// on its way (see `room_settled`).
+    acked_here: HashSet<String>,
     /// Room messages a room bounced (we were not in it): pushed again once
     /// we are, even if a late ack of the bounced copy marked them acked.
     requeued: HashSet<String>,
@@ -100,6 +103,7 @@ impl SendQueue {
             written: HashSet::new(),
             rooms: Joined::default(),
             requeued: HashSet::new(),
+            acked_here: HashSet::new(),
             resent: HashMap::new(),
             quarantine: Quarantine::default(),
         }
@@ -116,6 +120,7 @@ impl SendQueue {
         self.max_bytes = max_bytes.map(|b| b as usize);
         self.written.clear();
         self.resent.clear();
+        self.acked_here.clear();
     }
 
     /// Follows one pushed stanza until it is acked or lost.
@@ -304,6 +309,34 @@ impl SendQueue {
         Some(Push { stanza, id: msg.id })
     }
 
+    /// We are in `room` again and caught up with its archive: our messages
+    /// to it that a server acked on an earlier session but the room never
+    /// sent back (it had dropped us by then; its archive would have had
+    /// them) go again, in their place. Then push the outbox.
+    pub(crate) fn room_settled(&mut self, room: &str) {
+        let entries = match self.store.outbox() {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::error!(room, "cannot read the outbox: {e}");
+                return;
+            }
+        };
+        let unechoed: Vec<String> = entries
+            .into_iter()
+            .filter(|m| m.conversation == room && m.state == DeliveryState::Acked)
+            .filter(|m| !self.acked_here.contains(&m.id) && !self.in_flight.contains_key(&m.id))
+            .map(|m| m.id)
+            .collect();
+        if !unechoed.is_empty() {
+            tracing::info!(
+                room,
+                count = unechoed.len(),
+                "the room never sent these back: they go again"
+            );
+        }
+        self.requeued.extend(unechoed);
+    }
+
     /// Records tracker reports; returns the entries that may not have
     /// reached the server (the caller pushes them again, in order). Message
     /// states of the whole batch are stored in one transaction: acks come
@@ -347,6 +380,7 @@ impl SendQueue {
                 }
                 (Outcome::Acked, Kind::Message) => {
                     self.cleared(&id);
+                    self.acked_here.insert(id.clone());
                     states.push((id, DeliveryState::Acked));
                     continue;
                 }

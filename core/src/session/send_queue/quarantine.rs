@@ -22,6 +22,11 @@ const SHORT: Duration = Duration::from_secs(5);
 /// fails: one death can be the network's doing.
 const STRIKES: u32 = 2;
 
+/// Every server takes stanzas of 10,000 bytes (RFC 6120 §13.12): a body
+/// shorter than this (leaving room for the stanza around it) is never
+/// blamed, so a flaky network cannot fail ordinary messages.
+const SUSPECT_BYTES: usize = 9_000;
+
 #[derive(Default)]
 pub(super) struct Quarantine {
     /// When the current fresh session started.
@@ -57,7 +62,7 @@ impl SendQueue {
         let largest = pushed
             .iter()
             .filter_map(|id| self.store.message(id).ok().flatten())
-            .filter(|m| m.state != DeliveryState::Failed)
+            .filter(|m| m.state != DeliveryState::Failed && m.body.len() >= SUSPECT_BYTES)
             .max_by_key(|m| m.body.len());
         let Some(msg) = largest else {
             return;
