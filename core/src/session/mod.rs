@@ -34,6 +34,7 @@ mod contacts;
 mod fixture;
 mod ingest;
 mod messages;
+mod outgoing;
 mod requests;
 mod room_actions;
 mod room_dispatch;
@@ -67,7 +68,7 @@ use ingest::Ingest;
 use requests::{Out, Request, Requests};
 use room_actions::RoomActions;
 use rooms::Rooms;
-use send_queue::{Push, SendQueue};
+use send_queue::SendQueue;
 
 use blocking::off_worker;
 pub(crate) use contacts::{OwnPresence, RosterCommand};
@@ -417,6 +418,8 @@ impl Running {
                     let next = self.catch_up.on_page_refused(page, error);
                     self.send_or_settle(next).await;
                 }
+                // A new account has no bookmarks node yet.
+                Some(Request::Bookmarks) => tracing::debug!("no bookmarks yet"),
                 Some(request) => {
                     tracing::warn!(%id, ?request, "refused: {:?}", error.defined_condition);
                 }
@@ -471,28 +474,6 @@ impl Running {
     /// Results come from our server: no `from`, our bare or our full JID.
     fn is_our_server(&self, from: Option<&tokio_xmpp::jid::Jid>) -> bool {
         from.is_none_or(|f| f.to_bare() == self.own)
-    }
-
-    /// Sends what a handler returned, registering its requests.
-    async fn send(&mut self, out: impl IntoIterator<Item = Out>) {
-        for out in out {
-            let stanza = match out {
-                Out::Send(stanza) => stanza,
-                Out::Ask { id, iq, request } => {
-                    self.requests.insert(id, request);
-                    Stanza::Iq(iq)
-                }
-            };
-            let _ = self.link.send(stanza).await;
-        }
-    }
-
-    /// Pushes send-queue entries and hands their deliveries back to it.
-    async fn push(&mut self, pushes: impl IntoIterator<Item = Push>) {
-        for Push { id, stanza } in pushes {
-            let delivery = self.link.send(stanza).await;
-            self.queue.track(id, delivery);
-        }
     }
 }
 
