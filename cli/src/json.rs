@@ -268,11 +268,13 @@ pub enum Output {
         text: Option<String>,
     },
     /// The answer to `rooms`.
-    Rooms { items: Vec<crate::rooms::RoomItem> },
+    Rooms {
+        items: Vec<crate::room_items::RoomItem>,
+    },
     /// The answer to `occupants`.
     Occupants {
         room: String,
-        items: Vec<crate::rooms::OccupantItem>,
+        items: Vec<crate::room_items::OccupantItem>,
     },
     /// Who is in `room` changed.
     OccupantsChanged { room: String },

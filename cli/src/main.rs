@@ -11,6 +11,7 @@
 mod agent;
 mod chat;
 mod json;
+mod room_items;
 mod rooms;
 mod watch;
 

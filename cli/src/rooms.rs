@@ -1,50 +1,11 @@
-//! The agent's group chat commands, run here, and the items of its
-//! answers (`rooms`, `occupants`); the commands and events themselves are
-//! declared in `json.rs`.
+//! The agent's group chat commands, run here; the commands and events
+//! themselves are declared in `json.rs`, the items of its answers in
+//! `room_items.rs`.
 
-use jabberkit::{Client, Occupant, Room};
+use jabberkit::Client;
 
 use crate::json::{Command, Output};
-use serde::Serialize;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RoomItem {
-    pub room: String,
-    pub nick: String,
-    pub joined: bool,
-    pub autojoin: bool,
-}
-
-impl RoomItem {
-    pub fn new(r: &Room) -> Self {
-        Self {
-            room: r.jid.clone(),
-            nick: r.nick.clone(),
-            joined: r.joined,
-            autojoin: r.autojoin,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OccupantItem {
-    pub nick: String,
-    pub role: String,
-    pub affiliation: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jid: Option<String>,
-}
-
-impl OccupantItem {
-    pub fn new(o: &Occupant) -> Self {
-        Self {
-            nick: o.nick.clone(),
-            role: o.role.clone(),
-            affiliation: o.affiliation.clone(),
-            jid: o.jid.clone(),
-        }
-    }
-}
+use crate::room_items::{OccupantItem, RoomItem};
 
 /// Runs one room command (see `json::Command`); the answer to print, if
 /// it has one (joins answer later, with the room's verdict).

@@ -158,7 +158,7 @@ fn archived(
     }
     // An invitation (its body is the server's prose) is no chat message;
     // one that came while offline is announced from offline storage.
-    if crate::muc::invitation(&inner).is_some() {
+    if inbound::carries_invitation(&inner) {
         return Archived::Skip;
     }
     let Some(body) = inbound::body_of(&inner) else {

@@ -27,7 +27,7 @@ pub(super) fn classify_carbon(own: &BareJid, mut msg: Message, now: DateTime<Utc
     let mut inner = forwarded.message;
     // An invitation (its body is the server's prose) is no chat message:
     // the device it reached announces it.
-    if crate::muc::invitation(&inner).is_some() {
+    if super::carries_invitation(&inner) {
         return Inbound::Ignore;
     }
     if !matches!(inner.type_, MessageType::Chat | MessageType::Normal) {

@@ -227,6 +227,18 @@ pub(crate) fn ids_of(own: &BareJid, payloads: Vec<Element>) -> Ids {
     ids
 }
 
+/// Whether `msg` carries a room invitation (XEP-0045 mediated or XEP-0249
+/// direct): no chat message, though it may have a body (the server's
+/// prose). `muc::invitation` reads it.
+pub(crate) fn carries_invitation(msg: &Message) -> bool {
+    msg.payloads.iter().any(|p| {
+        (p.is("x", "http://jabber.org/protocol/muc#user")
+            && p.get_child("invite", "http://jabber.org/protocol/muc#user")
+                .is_some())
+            || p.is("x", "jabber:x:conference")
+    })
+}
+
 /// A delay stamp from the future would sort a message after everything
 /// else forever: never trust it past "now".
 pub(crate) fn clamp(delay: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
