@@ -2,7 +2,7 @@
 
 use super::{check_body, parse_bare, Client};
 use crate::error::Error;
-use crate::model::{ConnectionState, Contact, ContactPresence, Show};
+use crate::model::{Contact, ContactPresence, Show};
 use crate::session::{Command, RosterCommand};
 
 impl Client {
@@ -72,15 +72,7 @@ impl Client {
     }
 
     fn roster_command(&self, cmd: RosterCommand) -> Result<(), Error> {
-        if !matches!(self.inner.hub.state(), ConnectionState::Online { .. }) {
-            return Err(Error::NotConnected);
-        }
-        let session = self.inner.lock_session();
-        let session = session.as_ref().ok_or(Error::NotConnected)?;
-        session
-            .commands
-            .send(Command::Roster(cmd))
-            .map_err(|_| Error::NotConnected)
+        self.inner.online_command(Command::Roster(cmd))
     }
 
     /// Sets our availability and status text (empty = none), shown to

@@ -258,6 +258,20 @@ impl Inner {
     fn lock_session(&self) -> MutexGuard<'_, Option<SessionHandle>> {
         self.session.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Hands `command` to the session, which acts on it now: only while
+    /// online ([`Error::NotConnected`] otherwise; nothing is queued).
+    fn online_command(&self, command: Command) -> Result<(), Error> {
+        if !matches!(self.hub.state(), ConnectionState::Online { .. }) {
+            return Err(Error::NotConnected);
+        }
+        let session = self.lock_session();
+        let session = session.as_ref().ok_or(Error::NotConnected)?;
+        session
+            .commands
+            .send(command)
+            .map_err(|_| Error::NotConnected)
+    }
 }
 
 /// Where a message may go: a bare JID (a contact or a room), or a room's

@@ -9,7 +9,6 @@
 use super::rooms::parse_room;
 use super::{check_body, parse_bare, Client};
 use crate::error::Error;
-use crate::model::ConnectionState;
 use crate::session::{Command, RoomAction};
 
 impl Client {
@@ -89,15 +88,7 @@ impl Client {
     }
 
     fn act(&self, action: RoomAction) -> Result<(), Error> {
-        if !matches!(self.inner.hub.state(), ConnectionState::Online { .. }) {
-            return Err(Error::NotConnected);
-        }
-        let session = self.inner.lock_session();
-        let session = session.as_ref().ok_or(Error::NotConnected)?;
-        session
-            .commands
-            .send(Command::RoomAction(action))
-            .map_err(|_| Error::NotConnected)
+        self.inner.online_command(Command::RoomAction(action))
     }
 }
 

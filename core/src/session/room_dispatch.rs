@@ -28,25 +28,22 @@ impl Running {
 
     /// A presence from one of our rooms.
     pub(super) async fn on_room_presence(&mut self, p: Presence) {
-        let room = p.from.as_ref().map(|f| f.to_bare());
-        let visiting = room.as_ref().is_some_and(|r| self.rooms.has(r));
-        let room = room.map(|r| r.to_string());
-        let was_in = room.as_deref().is_some_and(|r| self.rooms.is_in(r));
+        let Some(room) = p.from.as_ref().map(|f| f.to_bare()) else {
+            return;
+        };
+        let visiting = self.rooms.has(&room);
+        let was_in = self.rooms.is_in(room.as_str());
         let out = off_worker(|| self.rooms.on_presence(p));
         self.send(out).await;
-        let sent_away = visiting
-            && room
-                .as_ref()
-                .and_then(|r| r.parse().ok())
-                .is_some_and(|r| !self.rooms.has(&r));
-        if let Some(room) = room.as_deref().filter(|_| sent_away) {
+        if visiting && !self.rooms.has(&room) {
             // Banned, destroyed, refused: the other devices stop entering
             // it too (a kick only ends this visit: nothing changes).
-            let publish = off_worker(|| self.bookmarks.changed_here(room, self.online));
+            let publish = off_worker(|| self.bookmarks.changed_here(room.as_str(), self.online));
             self.send(publish).await;
         }
         self.push_settled().await;
-        self.publish_if_entered(room, was_in).await;
+        self.publish_if_entered(Some(room.to_string()), was_in)
+            .await;
     }
 
     /// An IQ answer, maybe from one of our rooms (a room we created is

@@ -12,6 +12,9 @@ impl Store {
     /// Every contact, and everyone who asked to become one, by JID.
     pub fn roster(&self) -> Result<Vec<Contact>, StoreError> {
         let conn = self.read();
+        // One snapshot for both reads: a roster push committed between
+        // them would pair a contact's new name with its old groups.
+        let conn = conn.unchecked_transaction()?;
         let mut groups: std::collections::HashMap<String, Vec<String>> = Default::default();
         let mut stmt =
             conn.prepare_cached("SELECT jid, name FROM roster_groups ORDER BY jid, name")?;
