@@ -131,6 +131,49 @@ impl Store {
             .optional()?)
     }
 
+    /// When a message of `room` was stored as said: the one the room
+    /// stamped `stanza_id`, or the one `sender` sent with `key` (origin-id
+    /// or `@id`). `None` when neither is stored.
+    pub(crate) fn room_message_time(
+        &self,
+        room: &str,
+        stanza_id: Option<&str>,
+        sender: &str,
+        key: Option<&str>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let conn = self.read();
+        // Two lookups, each on its own unique index.
+        let mut millis: Option<i64> = None;
+        if let Some(stanza_id) = stanza_id {
+            millis = conn
+                .prepare_cached(
+                    "SELECT timestamp FROM messages WHERE stanza_id = ?1 AND conversation = ?2",
+                )?
+                .query_row([stanza_id, room], |row| row.get(0))
+                .optional()?;
+        }
+        if let (None, Some(key)) = (millis, key) {
+            millis = conn
+                .prepare_cached(
+                    "SELECT timestamp FROM messages WHERE sender = ?1 \
+                     AND coalesce(origin_id, remote_id) = ?2 AND conversation = ?3",
+                )?
+                .query_row([sender, key, room], |row| row.get(0))
+                .optional()?;
+        }
+        Ok(millis.and_then(DateTime::from_timestamp_millis))
+    }
+
+    /// Records the room's stanza-id of our own message, once the room
+    /// sent it back (kept if it already has one).
+    pub(crate) fn set_stanza_id(&self, id: &str, stanza_id: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE OR IGNORE messages SET stanza_id = ?2 WHERE id = ?1 AND stanza_id IS NULL",
+            params![id, stanza_id],
+        )?;
+        Ok(())
+    }
+
     /// Where `room`'s archive catch-up resumes (see migration 012).
     pub(crate) fn room_position(&self, room: &str) -> Result<Option<String>, StoreError> {
         Ok(self
@@ -316,6 +359,43 @@ mod tests {
             .expect("insert")
             .is_some());
         assert_eq!(store.history(ROOM, None, 10).expect("history").len(), 2);
+    }
+
+    #[test]
+    fn a_room_message_is_found_by_the_rooms_id_or_by_sender_and_origin_id() {
+        let store = Store::open_in_memory().expect("store");
+        let alice = format!("{ROOM}/alice");
+        let stored = store
+            .insert_room_message(msg(&alice, "s1", "o1"))
+            .expect("insert")
+            .expect("new");
+        let at = Some(stored.timestamp);
+        let time = |s: Option<&str>, sender: &str, key: Option<&str>| {
+            store.room_message_time(ROOM, s, sender, key).expect("time")
+        };
+        assert_eq!(time(Some("s1"), "", None), at);
+        assert_eq!(time(Some("s9"), &alice, Some("o1")), at);
+        assert_eq!(time(None, &format!("{ROOM}/bob"), Some("o1")), None);
+        assert_eq!(
+            store
+                .room_message_time("other@conference.example.org", Some("s1"), "", None)
+                .expect("time"),
+            None
+        );
+        // Our own message gets the room's id once it comes back.
+        let own = crate::store::NewOutgoing {
+            id: "o2",
+            to: ROOM,
+            own_jid: "me@example.org",
+            body: "mine",
+            timestamp: chrono::Utc::now(),
+        };
+        store.enqueue_outgoing(own).expect("queue");
+        store.set_stanza_id("o2", "s2").expect("set");
+        assert!(time(Some("s2"), "", None).is_some());
+        // It keeps the first.
+        store.set_stanza_id("o2", "s3").expect("set");
+        assert_eq!(time(Some("s3"), "", None), None);
     }
 
     #[test]

@@ -1,14 +1,24 @@
 //! A room's history after a rejoin: its archive (XEP-0313 on the room
 //! JID), paged from the newest message we stored of it.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::Message;
 
 use super::Rooms;
-use crate::muc::{self, RoomMessage};
+use crate::muc::{self, RoomMessage, Said};
 use crate::session::requests::{Out, Request};
+
+/// A room's archive being paged.
+pub(super) struct CatchUp {
+    /// Our query's id: the archive's answers carry it.
+    queryid: String,
+    /// No message stored from here on may sort before this time: the
+    /// time of the last message the archive gave, as stored (see
+    /// `Rooms::keep_order`).
+    floor: Option<DateTime<Utc>>,
+}
 
 impl Rooms {
     /// After a rejoin, the room's archive after our position in it (the
@@ -19,8 +29,11 @@ impl Rooms {
         let after = self.store.room_position(room.as_str());
         let since = self.store.room_joined_at(room.as_str());
         let queryid = uuid::Uuid::new_v4().to_string();
+        let mut floor = None;
         let query: Box<dyn FnOnce(&str) -> Iq> = match (after, since) {
             (Ok(Some(after)), _) => {
+                // What the archive gives next came after this message.
+                floor = self.stored_at(room, Some(&after), "", None);
                 let (room, queryid) = (room.clone(), queryid.clone());
                 Box::new(move |id| muc::archive_query(&room, id, &queryid, &after))
             }
@@ -37,7 +50,8 @@ impl Rooms {
                 return None;
             }
         };
-        self.catching_up.insert(room.clone(), queryid);
+        self.catching_up
+            .insert(room.clone(), CatchUp { queryid, floor });
         Some(Out::ask(Request::RoomArchive(room.clone()), query))
     }
 
@@ -46,7 +60,7 @@ impl Rooms {
         room: &BareJid,
         payload: Option<tokio_xmpp::minidom::Element>,
     ) -> Option<Out> {
-        let queryid = self.catching_up.get(room)?.clone();
+        let queryid = self.catching_up.get(room)?.queryid.clone();
         match crate::archive::fin(payload) {
             Ok(end) if !end.complete => {
                 let after = end.last?;
@@ -80,17 +94,76 @@ impl Rooms {
         let Some(room) = msg.from.as_ref().map(|f| f.to_bare()) else {
             return;
         };
-        let (Some(queryid), Some(visit)) = (self.catching_up.get(&room), self.visits.get(&room))
+        let (Some(catch_up), Some(visit)) = (self.catching_up.get(&room), self.visits.get(&room))
         else {
             return;
         };
         let nick = visit.nick.clone();
-        if let Some(RoomMessage::Said(said)) = muc::archived(&room, msg, queryid, Utc::now()) {
-            if said.from.resource().as_str() == nick {
-                self.ours(&room, &said);
-            } else {
-                self.theirs(&room, &said);
+        let Some(RoomMessage::Said(mut said)) =
+            muc::archived(&room, msg, &catch_up.queryid, Utc::now())
+        else {
+            return;
+        };
+        let ours = said.from.resource().as_str() == nick;
+        let sender = if ours {
+            self.own.to_string()
+        } else {
+            said.from.to_string()
+        };
+        self.keep_order(&room, &sender, &mut said);
+        if ours {
+            self.ours(&room, &said);
+        } else {
+            self.theirs(&room, &said);
+        }
+    }
+
+    /// The archive pages in the room's order, but a message that reached
+    /// us live is stored at our receipt time, after the room's stamp: a
+    /// message the archive gives after it could sort before it (one
+    /// sender's messages would swap). So a new message sorts no earlier
+    /// than the one the archive gave before it.
+    fn keep_order(&mut self, room: &BareJid, sender: &str, said: &mut Said) {
+        let key = said.origin_id.as_deref().or(said.remote_id.as_deref());
+        let stored = self.stored_at(room, said.stanza_id.as_deref(), sender, key);
+        let Some(catch_up) = self.catching_up.get_mut(room) else {
+            return;
+        };
+        match stored {
+            Some(at) => catch_up.floor = catch_up.floor.max(Some(at)),
+            None => {
+                if let Some(floor) = catch_up.floor {
+                    said.timestamp = said.timestamp.max(floor);
+                }
+                catch_up.floor = Some(said.timestamp);
             }
+        }
+    }
+
+    /// When a message of `room` is stored as said, if it is.
+    fn stored_at(
+        &self,
+        room: &BareJid,
+        stanza_id: Option<&str>,
+        sender: &str,
+        key: Option<&str>,
+    ) -> Option<DateTime<Utc>> {
+        self.store
+            .room_message_time(room.as_str(), stanza_id, sender, key)
+            .unwrap_or_else(|e| {
+                tracing::warn!(%room, "cannot read a room message's time: {e}");
+                None
+            })
+    }
+
+    /// Our message as the room stamped it: later markers and corrections
+    /// in the room name it by that id.
+    pub(super) fn keep_stanza_id(&self, id: &str, said: &Said) {
+        let Some(stanza_id) = said.stanza_id.as_deref() else {
+            return;
+        };
+        if let Err(e) = self.store.set_stanza_id(id, stanza_id) {
+            tracing::warn!(id, "cannot record the room's id of our message: {e}");
         }
     }
 

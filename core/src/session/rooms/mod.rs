@@ -14,16 +14,16 @@ use std::sync::Arc;
 use chrono::Utc;
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::parsers::iq::Iq;
-use tokio_xmpp::parsers::message::Message;
 use tokio_xmpp::parsers::presence::Presence;
 
 use super::requests::{Joined, Out, Request, Requests};
 use crate::events::EventHub;
 use crate::model::{Event, RoomConfig, RoomError};
-use crate::muc::{self, RoomMessage, RoomPresence, Said, Since};
-use crate::store::{NewOutgoingCopy, NewRoomMessage, RoomEntry, Store};
+use crate::muc::{self, RoomPresence, Since};
+use crate::store::{RoomEntry, Store};
 
 mod history;
+mod said;
 mod self_ping;
 
 /// How many of a room's messages a first join shows.
@@ -48,6 +48,9 @@ struct Visit {
     joined: bool,
     /// When the room last said anything to us (see `self_ping`).
     heard: std::time::Instant,
+    /// The time of the last message the room sent us on this visit (see
+    /// `Rooms::in_order`).
+    floor: Option<chrono::DateTime<Utc>>,
 }
 
 pub(crate) struct Rooms {
@@ -56,8 +59,8 @@ pub(crate) struct Rooms {
     hub: Arc<EventHub>,
     joined: Joined,
     visits: HashMap<BareJid, Visit>,
-    /// Rooms whose archive we are paging, with the query id of the run.
-    catching_up: HashMap<BareJid, String>,
+    /// Rooms whose archive we are paging.
+    catching_up: HashMap<BareJid, history::CatchUp>,
     /// Rooms we are in and caught up with: their messages may go (shared
     /// with the send queue, which reads it).
     ready: Joined,
@@ -200,6 +203,7 @@ impl Rooms {
                 create,
                 joined: false,
                 heard: std::time::Instant::now(),
+                floor: None,
             },
         );
         Some(Out::send(presence))
@@ -321,113 +325,6 @@ impl Rooms {
                 self.visits.remove(room);
                 self.refused(room, RoomError::Other { condition }, None, true);
             }
-        }
-    }
-
-    /// Whether `msg` is one of our rooms' own traffic (a groupchat
-    /// message, an answer of its archive), not a private message or an
-    /// error.
-    pub(crate) fn owns(&self, msg: &Message) -> bool {
-        muc::is_room_traffic(msg) && self.is_from(msg.from.as_ref())
-    }
-
-    /// A groupchat message, or an answer of a room's archive (see `owns`).
-    pub(crate) fn on_message(&mut self, msg: Message) {
-        if crate::archive::is_result(&msg) {
-            return self.on_archived(msg);
-        }
-        let Some(room) = msg.from.as_ref().map(|f| f.to_bare()) else {
-            return;
-        };
-        let Some(visit) = self.visits.get(&room) else {
-            return;
-        };
-        let nick = visit.nick.clone();
-        self.heard(&room);
-        match muc::classify_message(&room, msg, Utc::now()) {
-            Some(RoomMessage::Said(said)) => {
-                if said.from.resource().as_str() == nick {
-                    self.ours(&room, &said);
-                } else {
-                    self.theirs(&room, &said);
-                }
-                // Caught up, a live message leaves no gap behind it.
-                let ready = super::requests::is_joined(&self.ready, room.as_str());
-                if let Some(id) = said.stanza_id.as_deref().filter(|_| ready) {
-                    self.advance(&room, id);
-                }
-            }
-            Some(RoomMessage::Subject(subject)) => {
-                if let Err(e) = self.store.set_subject(room.as_str(), subject.as_deref()) {
-                    tracing::warn!(%room, "cannot store the subject: {e}");
-                }
-                let room = room.to_string();
-                self.hub.emit(Event::RoomSubject { room, subject });
-            }
-            None => {}
-        }
-    }
-
-    /// Our own message as the room sent it to everyone: the proof it got
-    /// there (delivered), or one our other device sent.
-    fn ours(&self, room: &BareJid, said: &Said) {
-        let id = said.origin_id.as_deref().or(said.remote_id.as_deref());
-        if let Some(id) = id {
-            match self.store.mark_delivered(room.as_str(), id) {
-                Ok(Some(m)) => {
-                    return self.hub.emit(Event::MessageState {
-                        id: m.id,
-                        conversation: m.conversation,
-                        state: m.state,
-                    })
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(%room, "cannot record a reflection: {e}"),
-            }
-        }
-        let copy = NewOutgoingCopy {
-            own_jid: self.own.as_str(),
-            to: room.as_str(),
-            origin_id: said.origin_id.as_deref(),
-            remote_id: said.remote_id.as_deref(),
-            body: &said.body,
-            timestamp: said.timestamp,
-        };
-        match self.store.insert_outgoing_copy(copy) {
-            Ok(Some(m)) => self.hub.emit(Event::Message(m)),
-            Ok(None) => {}
-            Err(e) => tracing::error!(%room, "cannot store our room message: {e}"),
-        }
-    }
-
-    fn theirs(&self, room: &BareJid, said: &Said) {
-        let sender = said.from.to_string();
-        if let Some(replaced) = &said.replace {
-            match self
-                .store
-                .apply_correction(room.as_str(), &sender, replaced, &said.body)
-            {
-                Ok(Some(crate::store::CorrectionTarget::Changed(m))) => {
-                    return self.hub.emit(Event::MessageCorrected(m))
-                }
-                Ok(Some(crate::store::CorrectionTarget::Unchanged)) => return,
-                Ok(None) => {}
-                Err(e) => tracing::warn!(%room, "cannot apply a correction: {e}"),
-            }
-        }
-        let row = NewRoomMessage {
-            room: room.as_str(),
-            sender: &sender,
-            remote_id: said.remote_id.as_deref(),
-            origin_id: said.origin_id.as_deref(),
-            stanza_id: said.stanza_id.as_deref(),
-            body: &said.body,
-            timestamp: said.timestamp,
-        };
-        match self.store.insert_room_message(row) {
-            Ok(Some(m)) => self.hub.emit(Event::Message(m)),
-            Ok(None) => tracing::debug!(%room, "duplicate room message dropped"),
-            Err(e) => tracing::error!(%room, "cannot store a room message: {e}"),
         }
     }
 
