@@ -606,8 +606,9 @@ pub enum RoomError {
     Banned,
     /// Only members may enter.
     MembersOnly,
-    /// Someone else has this nickname: join again with another.
-    NicknameInUse,
+    /// Someone else has this nickname: join again with another, e.g.
+    /// `suggestion` (ours with a number added or raised).
+    NicknameInUse { suggestion: String },
     /// No such room (and we may not create it), or its owner is still
     /// setting it up.
     NotFound,
@@ -629,7 +630,7 @@ impl From<jabberkit::RoomError> for RoomError {
             E::WrongPassword => Self::WrongPassword,
             E::Banned => Self::Banned,
             E::MembersOnly => Self::MembersOnly,
-            E::NicknameInUse => Self::NicknameInUse,
+            E::NicknameInUse { suggestion } => Self::NicknameInUse { suggestion },
             E::NotFound => Self::NotFound,
             E::Full => Self::Full,
             E::Kicked { reason } => Self::Kicked { reason },

@@ -239,6 +239,15 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
                 self.say(&format!("* {from} is {show}{status}")).await
             }
             Event::RoomJoined { room, nick } => self.say(&format!("* in {room} as {nick}")).await,
+            Event::RoomError {
+                room,
+                error: jabberkit::RoomError::NicknameInUse { suggestion },
+                ..
+            } => {
+                let again = format!("/join {room} {suggestion}");
+                self.say(&format!("* {room}: that nickname is taken; try {again}"))
+                    .await
+            }
             Event::RoomError { room, error, text } => {
                 let text = text.map(|t| format!(": {t}")).unwrap_or_default();
                 self.say(&format!("* {room}: {error:?}{text}")).await

@@ -266,6 +266,9 @@ pub enum Output {
         reason: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         text: Option<String>,
+        /// A nickname to try instead (`conflict`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        suggested_nick: Option<String>,
     },
     /// The answer to `rooms`.
     Rooms {
@@ -454,7 +457,7 @@ fn room_reason(error: &jabberkit::RoomError) -> String {
         E::WrongPassword => "wrong-password",
         E::Banned => "banned",
         E::MembersOnly => "members-only",
-        E::NicknameInUse => "nickname-in-use",
+        E::NicknameInUse { .. } => "nickname-in-use",
         E::NotFound => "not-found",
         E::Full => "full",
         E::Kicked { .. } => "kicked",
@@ -536,6 +539,10 @@ impl Output {
                 condition: error.condition().to_owned(),
                 reason: room_reason(error),
                 text: text.clone(),
+                suggested_nick: match error {
+                    jabberkit::RoomError::NicknameInUse { suggestion } => Some(suggestion.clone()),
+                    _ => None,
+                },
             }),
             Event::OccupantsChanged { room } => {
                 Some(Output::OccupantsChanged { room: room.clone() })

@@ -790,6 +790,12 @@ async fn a_password_room_through_the_agent() {
     let error = bob.wait_event("room_error").await;
     assert_eq!(error["condition"], "not-authorized", "{error}");
     assert_eq!(error["reason"], "password-required", "{error}");
+    // Alice's nickname is taken: the error offers another.
+    bob.command(json!({"cmd": "join_room", "room": room, "nick": "alice", "password": "pw"}))
+        .await;
+    let error = bob.wait_event("room_error").await;
+    assert_eq!(error["condition"], "conflict", "{error}");
+    assert_eq!(error["suggested_nick"], "alice2", "{error}");
     bob.command(json!({"cmd": "join_room", "room": room, "nick": "bob", "password": "pw"}))
         .await;
     bob.wait_event("room_joined").await;

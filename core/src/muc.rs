@@ -101,7 +101,7 @@ pub(crate) fn classify_presence(p: &Presence, sent_password: bool) -> Option<Roo
             .find_map(|e| StanzaError::try_from(e.clone()).ok());
         let (error, text) = match error {
             Some(e) => (
-                refusal(&e.defined_condition, sent_password),
+                refusal(&e.defined_condition, sent_password, &nick),
                 e.texts.values().next().cloned(),
             ),
             None => (
@@ -151,18 +151,34 @@ pub(crate) fn classify_presence(p: &Presence, sent_password: bool) -> Option<Roo
     Some(RoomPresence::Occupant(occupant(nick)))
 }
 
-fn refusal(condition: &DefinedCondition, sent_password: bool) -> RoomError {
+fn refusal(condition: &DefinedCondition, sent_password: bool, nick: &str) -> RoomError {
     match condition {
         DefinedCondition::NotAuthorized if sent_password => RoomError::WrongPassword,
         DefinedCondition::NotAuthorized => RoomError::PasswordRequired,
         DefinedCondition::Forbidden => RoomError::Banned,
         DefinedCondition::RegistrationRequired => RoomError::MembersOnly,
-        DefinedCondition::Conflict => RoomError::NicknameInUse,
+        DefinedCondition::Conflict => RoomError::NicknameInUse {
+            suggestion: another_nick(nick),
+        },
         DefinedCondition::ItemNotFound => RoomError::NotFound,
         DefinedCondition::ServiceUnavailable => RoomError::Full,
         other => RoomError::Other {
             condition: condition_name(other),
         },
+    }
+}
+
+/// A nickname to try when `nick` is taken: its number raised, or a 2
+/// added (`kim` → `kim2`, `kim2` → `kim3`).
+pub(crate) fn another_nick(nick: &str) -> String {
+    let stem = nick.trim_end_matches(|c: char| c.is_ascii_digit());
+    match nick[stem.len()..]
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_add(1))
+    {
+        Some(n) if !stem.is_empty() => format!("{stem}{n}"),
+        _ => format!("{nick}2"),
     }
 }
 

@@ -56,7 +56,12 @@ pub(crate) fn stanza_for(msg: &model::Message, to: Jid, groupchat: bool) -> Mess
 /// XEP-0308: the corrected body of our message `msg`, sent as stanza
 /// `correction_id` (identical on every retry, so the receiver's dedup
 /// keeps one).
-pub(crate) fn correction_for(msg: &model::Message, correction_id: &str, to: BareJid) -> Message {
+pub(crate) fn correction_for(
+    msg: &model::Message,
+    correction_id: &str,
+    to: BareJid,
+    groupchat: bool,
+) -> Message {
     // The @id the original went out with: ours, or another device's.
     let original = msg.origin_id.clone().unwrap_or_else(|| msg.id.clone());
     let mut stanza = Message::chat(Jid::from(to))
@@ -65,6 +70,9 @@ pub(crate) fn correction_for(msg: &model::Message, correction_id: &str, to: Bare
             id: correction_id.to_owned(),
         })
         .with_payload(Replace { id: Id(original) });
+    if groupchat {
+        stanza.type_ = MessageType::Groupchat;
+    }
     stanza.id = Some(Id(correction_id.to_owned()));
     stanza
 }

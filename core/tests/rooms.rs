@@ -306,3 +306,74 @@ async fn a_room_that_silently_forgot_us_is_entered_again_and_nothing_is_missed()
     let bodies: Vec<_> = history.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, ["before", "while bob was a ghost", "after"]);
 }
+
+/// A nickname someone already has is refused with one to try instead,
+/// and that one gets in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_nickname_is_refused_with_one_to_try_instead() {
+    let server = TestServer::start().await;
+    let mut p = pair(&server).await;
+    online(&mut p.alice).await;
+    online(&mut p.bob).await;
+    p.alice
+        .client
+        .create_room(ROOM, "kim", RoomConfig::default())
+        .expect("create");
+    room_joined(&mut p.alice, ROOM).await;
+    p.bob.client.join_room(ROOM, "kim", None).expect("join");
+    let refusal = room_refused(&mut p.bob, ROOM).await;
+    let RoomError::NicknameInUse { suggestion } = refusal else {
+        panic!("expected nickname-in-use, got {refusal:?}");
+    };
+    assert_eq!(suggestion, "kim2");
+    p.bob
+        .client
+        .join_room(ROOM, &suggestion, None)
+        .expect("join");
+    assert_eq!(room_joined(&mut p.bob, ROOM).await, "kim2");
+    p.alice.client.disconnect().await;
+    p.bob.client.disconnect().await;
+}
+
+/// Our last room message is corrected for everyone (the room sends the
+/// correction back to us too: still one message), and reading a room
+/// clears its unread count like a chat's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_message_is_corrected_for_everyone_and_a_room_is_read() {
+    let server = TestServer::start().await;
+    let mut p = pair(&server).await;
+    online(&mut p.alice).await;
+    online(&mut p.bob).await;
+    both_in_room(&mut p.alice, &mut p.bob).await;
+
+    let id = p.alice.client.send(ROOM, "helo all").expect("send");
+    wait_message(&mut p.bob, "helo all", Direction::Incoming).await;
+    p.alice
+        .wait_states(std::slice::from_ref(&id), DeliveryState::Delivered)
+        .await;
+    p.alice.client.correct(&id, "hello all").expect("correct");
+    p.bob
+        .wait_for(
+            "the correction",
+            |e| matches!(e, jabberkit::Event::MessageCorrected(m) if m.body == "hello all"),
+        )
+        .await;
+    // Late copies would show now.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for (who, account) in [("alice", &p.alice), ("bob", &p.bob)] {
+        let history = account.client.history(ROOM, None, 50).expect("history");
+        let bodies: Vec<_> = history.iter().map(|m| m.body.as_str()).collect();
+        assert_eq!(bodies, ["hello all"], "{who}");
+        assert!(history[0].corrected, "{who}");
+    }
+
+    let unread = |a: &Account| {
+        let list = a.client.conversations().expect("conversations");
+        list.into_iter().find(|c| c.with == ROOM).map(|c| c.unread)
+    };
+    assert_eq!(unread(&p.bob), Some(1));
+    assert_eq!(p.bob.client.mark_read(ROOM).expect("read"), 1);
+    assert_eq!(unread(&p.bob), Some(0));
+    p.alice.client.disconnect().await;
+    p.bob.client.disconnect().await;
+}

@@ -46,8 +46,9 @@ pub enum RoomError {
     Banned,
     /// Only members may enter.
     MembersOnly,
-    /// Someone else has this nickname: join again with another.
-    NicknameInUse,
+    /// Someone else has this nickname: join again with another, e.g.
+    /// `suggestion` (ours with a number added or raised: `kim` → `kim2`).
+    NicknameInUse { suggestion: String },
     /// No such room (and we may not create it), or it is still being set
     /// up by its owner (locked).
     NotFound,
@@ -68,7 +69,7 @@ impl RoomError {
             RoomError::PasswordRequired | RoomError::WrongPassword => "not-authorized",
             RoomError::Banned => "forbidden",
             RoomError::MembersOnly => "registration-required",
-            RoomError::NicknameInUse => "conflict",
+            RoomError::NicknameInUse { .. } => "conflict",
             RoomError::NotFound => "item-not-found",
             RoomError::Full => "service-unavailable",
             RoomError::Kicked { .. } => "kicked",

@@ -60,9 +60,9 @@ fn a_refused_join_is_typed_and_tells_a_missing_password_from_a_wrong_one() {
     assert!(matches!(
         classify_presence(&conflict, false),
         Some(RoomPresence::Refused {
-            error: RoomError::NicknameInUse,
+            error: RoomError::NicknameInUse { suggestion },
             ..
-        })
+        }) if suggestion == "me2"
     ));
     let other = presence(
         "<presence xmlns='jabber:client' type='error' from='tea@conference.example.test/me'>\
@@ -174,5 +174,18 @@ fn a_destroyed_room_sends_us_away_even_without_the_self_presence_status() {
                 reason: Some("bye".into())
             })
         })
+    );
+}
+
+#[test]
+fn a_taken_nickname_gets_a_number_or_the_next_one() {
+    assert_eq!(another_nick("kim"), "kim2");
+    assert_eq!(another_nick("kim2"), "kim3");
+    assert_eq!(another_nick("r2d2"), "r2d3");
+    assert_eq!(another_nick("42"), "422");
+    assert_eq!(another_nick("kim99999999999"), "kim100000000000");
+    assert_eq!(
+        another_nick("kim99999999999999999999"),
+        "kim999999999999999999992"
     );
 }

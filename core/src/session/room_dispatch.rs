@@ -75,7 +75,9 @@ impl Running {
         for room in &settled {
             off_worker(|| self.queue.room_settled(room.as_str()));
         }
-        let pushes = off_worker(|| self.queue.outbox(None));
+        let mut pushes = off_worker(|| self.queue.outbox(None));
+        // Corrections of room messages waited too; after what they correct.
+        pushes.extend(off_worker(|| self.queue.corrections(None)));
         self.push(pushes).await;
     }
 

@@ -9,7 +9,7 @@ use tokio_xmpp::parsers::message::Message;
 use super::Rooms;
 use crate::model::Event;
 use crate::muc::{self, RoomMessage, Said};
-use crate::store::{NewOutgoingCopy, NewRoomMessage};
+use crate::store::{CorrectionTarget, NewOutgoingCopy, NewRoomMessage};
 
 impl Rooms {
     /// Whether `msg` is one of our rooms' own traffic (a groupchat
@@ -60,6 +60,11 @@ impl Rooms {
     /// Our own message as the room sent it to everyone: the proof it got
     /// there (delivered), or one our other device sent.
     pub(super) fn ours(&self, room: &BareJid, said: &Said) {
+        // Ours from this device is already applied (unchanged), another
+        // device's is news.
+        if self.corrected(room, self.own.as_str(), said) {
+            return;
+        }
         let id = said.origin_id.as_deref().or(said.remote_id.as_deref());
         if let Some(id) = id {
             match self.store.mark_delivered(room.as_str(), id) {
@@ -92,18 +97,8 @@ impl Rooms {
 
     pub(super) fn theirs(&self, room: &BareJid, said: &Said) {
         let sender = said.from.to_string();
-        if let Some(replaced) = &said.replace {
-            match self
-                .store
-                .apply_correction(room.as_str(), &sender, replaced, &said.body)
-            {
-                Ok(Some(crate::store::CorrectionTarget::Changed(m))) => {
-                    return self.hub.emit(Event::MessageCorrected(m))
-                }
-                Ok(Some(crate::store::CorrectionTarget::Unchanged)) => return,
-                Ok(None) => {}
-                Err(e) => tracing::warn!(%room, "cannot apply a correction: {e}"),
-            }
+        if self.corrected(room, &sender, said) {
+            return;
         }
         let row = NewRoomMessage {
             room: room.as_str(),
@@ -118,6 +113,31 @@ impl Rooms {
             Ok(Some(m)) => self.hub.emit(Event::Message(m)),
             Ok(None) => tracing::debug!(%room, "duplicate room message dropped"),
             Err(e) => tracing::error!(%room, "cannot store a room message: {e}"),
+        }
+    }
+
+    /// Applies `said` if it corrects (XEP-0308) a stored message of
+    /// `sender`'s (only theirs: one occupant cannot correct another's);
+    /// false if it is not a correction, or of a message we do not have
+    /// (then it is shown as a message).
+    fn corrected(&self, room: &BareJid, sender: &str, said: &Said) -> bool {
+        let Some(replaced) = &said.replace else {
+            return false;
+        };
+        match self
+            .store
+            .apply_correction(room.as_str(), sender, replaced, &said.body)
+        {
+            Ok(Some(CorrectionTarget::Changed(m))) => {
+                self.hub.emit(Event::MessageCorrected(m));
+                true
+            }
+            Ok(Some(CorrectionTarget::Unchanged)) => true,
+            Ok(None) => false,
+            Err(e) => {
+                tracing::warn!(%room, "cannot apply a correction: {e}");
+                false
+            }
         }
     }
 

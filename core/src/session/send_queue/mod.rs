@@ -223,7 +223,12 @@ impl SendQueue {
             let Ok(to) = msg.conversation.parse::<BareJid>() else {
                 continue;
             };
-            let stanza = outbox::correction_for(&msg, &correction_id, to);
+            let groupchat = self.is_room(&msg.id, to.as_str());
+            if groupchat && !is_joined(&self.rooms, to.as_str()) {
+                // Like a message: it waits until we are in the room.
+                continue;
+            }
+            let stanza = outbox::correction_for(&msg, &correction_id, to, groupchat);
             self.in_flight
                 .insert(correction_id.clone(), Kind::Correction);
             pushes.push(Push {
@@ -232,6 +237,15 @@ impl SendQueue {
             });
         }
         pushes
+    }
+
+    /// Whether `to`, the recipient of message `id`, is a room (its
+    /// messages go as groupchat, once we are in it).
+    fn is_room(&self, id: &str, to: &str) -> bool {
+        self.store.is_room(to).unwrap_or_else(|e| {
+            tracing::warn!(id, "cannot tell whether the recipient is a room: {e}");
+            false
+        })
     }
 
     /// The outbox entry `id`, unless it is in flight or no longer pending.
@@ -270,14 +284,7 @@ impl SendQueue {
                 return None;
             }
         };
-        let groupchat = to.resource().is_none()
-            && self.store.is_room(to.as_str()).unwrap_or_else(|e| {
-                tracing::warn!(
-                    id = msg.id,
-                    "cannot tell whether the recipient is a room: {e}"
-                );
-                false
-            });
+        let groupchat = to.resource().is_none() && self.is_room(&msg.id, to.as_str());
         if groupchat && !is_joined(&self.rooms, to.as_str()) {
             // A room bounces what comes before we are in it (a fresh
             // session pushes the outbox before the rejoin): it waits, and

@@ -5505,9 +5505,11 @@ public enum RoomError: Equatable, Hashable {
      */
     case membersOnly
     /**
-     * Someone else has this nickname: join again with another.
+     * Someone else has this nickname: join again with another, e.g.
+     * `suggestion` (ours with a number added or raised).
      */
-    case nicknameInUse
+    case nicknameInUse(suggestion: String
+    )
     /**
      * No such room (and we may not create it), or its owner is still
      * setting it up.
@@ -5561,7 +5563,8 @@ public struct FfiConverterTypeRoomError: FfiConverterRustBuffer {
         
         case 4: return .membersOnly
         
-        case 5: return .nicknameInUse
+        case 5: return .nicknameInUse(suggestion: try FfiConverterString.read(from: &buf)
+        )
         
         case 6: return .notFound
         
@@ -5600,9 +5603,10 @@ public struct FfiConverterTypeRoomError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(4))
         
         
-        case .nicknameInUse:
+        case let .nicknameInUse(suggestion):
             writeInt(&buf, Int32(5))
-        
+            FfiConverterString.write(suggestion, into: &buf)
+            
         
         case .notFound:
             writeInt(&buf, Int32(6))

@@ -7746,10 +7746,17 @@ sealed class RoomError {
     
     
     /**
-     * Someone else has this nickname: join again with another.
+     * Someone else has this nickname: join again with another, e.g.
+     * `suggestion` (ours with a number added or raised).
      */
-    object NicknameInUse : RoomError()
-    
+    data class NicknameInUse(
+        val `suggestion`: kotlin.String) : RoomError()
+        
+    {
+        
+
+        companion object
+    }
     
     /**
      * No such room (and we may not create it), or its owner is still
@@ -7820,7 +7827,9 @@ public object FfiConverterTypeRoomError : FfiConverterRustBuffer<RoomError>{
             2 -> RoomError.WrongPassword
             3 -> RoomError.Banned
             4 -> RoomError.MembersOnly
-            5 -> RoomError.NicknameInUse
+            5 -> RoomError.NicknameInUse(
+                FfiConverterString.read(buf),
+                )
             6 -> RoomError.NotFound
             7 -> RoomError.Full
             8 -> RoomError.Kicked(
@@ -7865,6 +7874,7 @@ public object FfiConverterTypeRoomError : FfiConverterRustBuffer<RoomError>{
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
+                + FfiConverterString.allocationSize(value.`suggestion`)
             )
         }
         is RoomError.NotFound -> {
@@ -7922,6 +7932,7 @@ public object FfiConverterTypeRoomError : FfiConverterRustBuffer<RoomError>{
             }
             is RoomError.NicknameInUse -> {
                 buf.putInt(5)
+                FfiConverterString.write(value.`suggestion`, buf)
                 Unit
             }
             is RoomError.NotFound -> {
