@@ -59,6 +59,10 @@ pub struct ClientConfig {
     /// between servers can drop us from a room without a word). If it
     /// forgot us, we enter again and catch up from its archive.
     pub room_ping_interval: Duration,
+    /// How many of a room's newest messages a first visit shows: paged
+    /// from the room's archive (XEP-0313) when it keeps one, else its
+    /// history replay, which servers cap (Prosody: 20).
+    pub room_first_visit: u32,
     /// Whether this account may log in with PLAIN (the password itself goes
     /// to the server, inside TLS) when the server offers no SCRAM at all.
     /// Off by default: SCRAM never shows the password to the server, and a
@@ -89,6 +93,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(30),
             catch_up_first_login: 200,
             room_ping_interval: Duration::from_secs(300),
+            room_first_visit: 50,
             allow_plain: false,
         }
     }

@@ -306,6 +306,22 @@ pub(crate) fn archive_query(room: &BareJid, id: &str, queryid: &str, after: &str
         .with_to(Jid::from(room.clone()))
 }
 
+/// The IQ asking `room`'s archive for its newest `max` messages (a first
+/// visit's window).
+pub(crate) fn archive_latest(room: &BareJid, id: &str, queryid: &str, max: u32) -> Iq {
+    crate::archive::query(id, queryid, &crate::archive::Page::Latest(max))
+        .with_to(Jid::from(room.clone()))
+}
+
+/// The disco#info query to `room`: what it offers (an archive?).
+pub(crate) fn info_query(room: &BareJid, id: &str) -> Iq {
+    Iq::from_get(
+        id.to_owned(),
+        tokio_xmpp::parsers::disco::DiscoInfoQuery { node: None },
+    )
+    .with_to(Jid::from(room.clone()))
+}
+
 /// The IQ asking `room`'s archive for what it has since `start` (a rejoin
 /// with no stored stanza-id of the room to page after).
 pub(crate) fn archive_query_since(

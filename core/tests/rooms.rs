@@ -377,3 +377,55 @@ async fn a_room_message_is_corrected_for_everyone_and_a_room_is_read() {
     p.alice.client.disconnect().await;
     p.bob.client.disconnect().await;
 }
+
+/// A first visit shows the room's newest messages from its archive (the
+/// join asks for no history replay): 25 of 30 here, more than the
+/// replay's cap of 20 would give, each once, in order, then live ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_visit_shows_the_newest_messages_from_the_rooms_archive() {
+    let server = TestServer::start().await;
+    let mut p = pair(&server).await;
+    online(&mut p.alice).await;
+    let room_config = RoomConfig {
+        persistent: true,
+        ..Default::default()
+    };
+    p.alice
+        .client
+        .create_room(ROOM, "alice", room_config)
+        .expect("create");
+    room_joined(&mut p.alice, ROOM).await;
+    let said: Vec<String> = (0..30).map(|i| format!("said {i}")).collect();
+    let ids: Vec<String> = said
+        .iter()
+        .map(|b| p.alice.client.send(ROOM, b).expect("send"))
+        .collect();
+    p.alice.wait_states(&ids, DeliveryState::Delivered).await;
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let bob_jid = format!("{}/tablet", p.bob_jid);
+    let mut cfg = config(
+        &server,
+        &bob_jid,
+        server.starttls_addr(),
+        TlsMode::StartTls,
+        dir.path(),
+    );
+    cfg.room_first_visit = 25;
+    let mut bob = Account::new(cfg);
+    online(&mut bob).await;
+    bob.client.join_room(ROOM, "bob", None).expect("join");
+    room_joined(&mut bob, ROOM).await;
+    let newest = &said[5..];
+    let got = bob.receive_all(newest, WAIT).await;
+    assert!(got.values().all(|n| *n == 1), "{got:?}");
+    p.alice.client.send(ROOM, "and now").expect("send");
+    wait_message(&mut bob, "and now", Direction::Incoming).await;
+    let history = bob.client.history(ROOM, None, 100).expect("history");
+    let bodies: Vec<_> = history.iter().map(|m| m.body.as_str()).collect();
+    let mut expected: Vec<&str> = newest.iter().map(String::as_str).collect();
+    expected.push("and now");
+    assert_eq!(bodies, expected, "the newest 25, once, in order");
+    p.alice.client.disconnect().await;
+    bob.client.disconnect().await;
+}

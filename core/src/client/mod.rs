@@ -142,6 +142,7 @@ impl Client {
             foreground: inner.foreground.subscribe(),
             catch_up_first_login: inner.config.catch_up_first_login,
             room_ping: inner.config.room_ping_interval,
+            room_first_visit: inner.config.room_first_visit,
             joined_rooms: inner.joined_rooms.clone(),
         };
         let run = run.start();

@@ -112,6 +112,8 @@ pub(crate) struct Session {
     pub catch_up_first_login: u32,
     /// See `ClientConfig::room_ping_interval`.
     pub room_ping: std::time::Duration,
+    /// See `ClientConfig::room_first_visit`.
+    pub room_first_visit: u32,
     /// The rooms we are in, as the client shows them.
     pub joined_rooms: Joined,
 }
@@ -153,9 +155,11 @@ impl Session {
             catch_up_first_login,
             joined_rooms,
             room_ping,
+            room_first_visit,
         } = self;
         let (progress_tx, mut progress) = mpsc::unbounded_channel();
-        let rooms = Rooms::new(own.clone(), store.clone(), hub.clone(), joined_rooms);
+        let rooms = Rooms::new(own.clone(), store.clone(), hub.clone(), joined_rooms)
+            .with_first_visit(room_first_visit);
         let mut s = Running {
             requests: Requests::default(),
             queue: SendQueue::new(store.clone(), hub.clone(), progress_tx)
@@ -446,6 +450,7 @@ impl Running {
             Request::RoomConfig(_)
             | Request::RoomArchive(_)
             | Request::RoomPing(_)
+            | Request::RoomInfo(_)
             | Request::RoomAction { .. } => {}
             Request::BookmarkPublish => {}
             Request::Bookmarks => {

@@ -27,6 +27,9 @@ pub(crate) enum Request {
     RoomConfig(BareJid),
     /// One page of a room's archive (answered by the room).
     RoomArchive(BareJid),
+    /// What a room we enter for the first time offers (disco#info): with
+    /// an archive, its recent messages come from there.
+    RoomInfo(BareJid),
     /// A self-ping to our own occupant JID (XEP-0410).
     RoomPing(BareJid),
     /// All our bookmarks (XEP-0402).

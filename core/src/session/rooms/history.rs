@@ -7,7 +7,10 @@ use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::Message;
 
 use super::Rooms;
-use crate::muc::{self, RoomMessage, Said};
+use tokio_xmpp::parsers::disco::DiscoInfoResult;
+use tokio_xmpp::parsers::ns;
+
+use crate::muc::{self, RoomMessage, Said, Since};
 use crate::session::requests::{Out, Request};
 
 /// A room's archive being paged.
@@ -30,7 +33,14 @@ impl Rooms {
         let since = self.store.room_joined_at(room.as_str());
         let queryid = uuid::Uuid::new_v4().to_string();
         let mut floor = None;
+        let window = self.visits.get(room).is_some_and(|v| v.window);
+        let max = self.first_visit;
         let query: Box<dyn FnOnce(&str) -> Iq> = match (after, since) {
+            // A first visit: the newest few.
+            (Ok(None), _) if window => {
+                let (room, queryid) = (room.clone(), queryid.clone());
+                Box::new(move |id| muc::archive_latest(&room, id, &queryid, max))
+            }
             (Ok(Some(after)), _) => {
                 // What the archive gives next came after this message.
                 floor = self.stored_at(room, Some(&after), "", None);
@@ -53,6 +63,32 @@ impl Rooms {
         self.catching_up
             .insert(room.clone(), CatchUp { queryid, floor });
         Some(Out::ask(Request::RoomArchive(room.clone()), query))
+    }
+
+    /// A first visit: the room said what it offers. With an archive we
+    /// enter asking for no history replay and page its newest messages
+    /// (stamped and ordered by the room, and a position to resume from);
+    /// without, the replay shows the last few.
+    pub(super) fn first_visit(&mut self, room: &BareJid, answer: Iq) -> Option<Out> {
+        let archived = match answer {
+            Iq::Result {
+                payload: Some(payload),
+                ..
+            } => DiscoInfoResult::try_from(payload)
+                .is_ok_and(|info| info.features.iter().any(|f| f == ns::MAM)),
+            // A room that does not exist yet (we may create it), or one
+            // that does not answer disco: the replay.
+            _ => false,
+        };
+        let visit = self.visits.get_mut(room)?;
+        visit.window = archived;
+        let since = if archived {
+            Since::Nothing
+        } else {
+            Since::Recent(self.first_visit)
+        };
+        tracing::debug!(%room, archived, "entering a room for the first time");
+        muc::join(room, &visit.nick, visit.password.as_deref(), since).map(Out::send)
     }
 
     pub(super) fn on_archive_page(

@@ -26,9 +26,6 @@ mod history;
 mod said;
 mod self_ping;
 
-/// How many of a room's messages a first join shows.
-const FIRST_JOIN_HISTORY: u32 = 20;
-
 /// What the app asked for (through the client, which stored it first).
 pub(crate) enum RoomCommand {
     /// Enter `entry.jid`; `create`: set it up this way if it is new.
@@ -51,6 +48,9 @@ struct Visit {
     /// The time of the last message the room sent us on this visit (see
     /// `Rooms::in_order`).
     floor: Option<chrono::DateTime<Utc>>,
+    /// A first visit to a room with an archive: its recent messages are
+    /// paged from there (see `history::first_visit`).
+    window: bool,
 }
 
 pub(crate) struct Rooms {
@@ -66,6 +66,8 @@ pub(crate) struct Rooms {
     ready: Joined,
     /// Rooms that became ready since the session last asked.
     settled: Vec<BareJid>,
+    /// How many messages a first visit shows.
+    first_visit: u32,
 }
 
 impl Rooms {
@@ -79,6 +81,15 @@ impl Rooms {
             catching_up: HashMap::new(),
             ready: Joined::default(),
             settled: Vec::new(),
+            first_visit: 50,
+        }
+    }
+
+    /// See `ClientConfig::room_first_visit`.
+    pub(crate) fn with_first_visit(self, first_visit: u32) -> Self {
+        Self {
+            first_visit,
+            ..self
         }
     }
 
@@ -182,15 +193,26 @@ impl Rooms {
                 .flatten()
                 .is_some();
         let since = match self.store.last_activity(&entry.jid) {
-            _ if been => Since::Nothing,
-            Ok(Some(t)) => Since::After(t),
-            Ok(None) => Since::Recent(FIRST_JOIN_HISTORY),
+            _ if been => Some(Since::Nothing),
+            Ok(Some(t)) => Some(Since::After(t)),
+            // A first visit: ask the room whether it keeps an archive.
+            Ok(None) => None,
             Err(e) => {
                 tracing::warn!(%room, "cannot read the room's last message: {e}");
-                Since::Recent(FIRST_JOIN_HISTORY)
+                Some(Since::Recent(self.first_visit))
             }
         };
-        let presence = muc::join(&room, &entry.nick, entry.password.as_deref(), since)?;
+        let out = match since {
+            Some(since) => Out::send(muc::join(
+                &room,
+                &entry.nick,
+                entry.password.as_deref(),
+                since,
+            )?),
+            None => Out::ask(Request::RoomInfo(room.clone()), |id| {
+                muc::info_query(&room, id)
+            }),
+        };
         if let Err(e) = self.store.clear_occupants(&entry.jid) {
             tracing::warn!(%room, "cannot reset the occupant list: {e}");
         }
@@ -204,9 +226,10 @@ impl Rooms {
                 joined: false,
                 heard: std::time::Instant::now(),
                 floor: None,
+                window: false,
             },
         );
-        Some(Out::send(presence))
+        Some(out)
     }
 
     /// A presence from one of our rooms: what to send. A room we are now
@@ -281,7 +304,10 @@ impl Rooms {
         };
         let room = match requests.peek(id) {
             Some(
-                Request::RoomConfig(room) | Request::RoomArchive(room) | Request::RoomPing(room),
+                Request::RoomConfig(room)
+                | Request::RoomArchive(room)
+                | Request::RoomPing(room)
+                | Request::RoomInfo(room),
             ) => room.clone(),
             _ => return Err(Box::new(iq)),
         };
@@ -302,6 +328,7 @@ impl Rooms {
             (Some(Request::RoomArchive(_)), Iq::Result { payload, .. }) => {
                 self.on_archive_page(&room, payload)
             }
+            (Some(Request::RoomInfo(_)), iq) => self.first_visit(&room, iq),
             (Some(Request::RoomPing(_)), Iq::Result { .. }) => None,
             (Some(Request::RoomPing(_)), Iq::Error { error, .. }) => self.on_pinged(&room, &error),
             (_, _) => {
