@@ -240,6 +240,10 @@ pub struct Message {
     /// our bare JID; our nick is the room's, see `rooms()`).
     #[uniffi(default = None)]
     pub room_nick: Option<String>,
+    /// In a room, someone else's message naming our nickname there (as a
+    /// word, any case): notify of it even in a room kept quiet.
+    #[uniffi(default = false)]
+    pub mentions_me: bool,
 }
 
 impl From<jabberkit::Message> for Message {
@@ -256,6 +260,7 @@ impl From<jabberkit::Message> for Message {
             failure_reason: m.failure_reason,
             corrected: m.corrected,
             room_nick,
+            mentions_me: m.mentions_me,
         }
     }
 }

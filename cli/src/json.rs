@@ -434,6 +434,9 @@ impl SearchResult {
 pub struct InRoom {
     room: String,
     nick: String,
+    /// It names our nickname (see `Message::mentions_me`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    mention: bool,
 }
 
 /// A room message's room and nick: its sender is `room@service/nick`
@@ -444,6 +447,7 @@ fn in_room(msg: &Message) -> Option<Box<InRoom>> {
         Some((room, nick)) if room == msg.conversation => Some(Box::new(InRoom {
             room: room.to_owned(),
             nick: nick.to_owned(),
+            mention: msg.mentions_me,
         })),
         _ => None,
     }
@@ -737,6 +741,7 @@ mod tests {
         let outgoing = direction == Direction::Outgoing;
         Message {
             corrected: false,
+            mentions_me: false,
             id: "m1".into(),
             conversation: "bob@example.test".into(),
             direction,

@@ -810,6 +810,14 @@ async fn a_password_room_through_the_agent() {
     assert_eq!(msg["room"], room, "{msg}");
     assert_eq!(msg["nick"], "alice", "{msg}");
     assert_eq!(msg["from"], room, "{msg}");
+    assert!(msg.get("mention").is_none(), "{msg}");
+    alice.send(room, "bob: you too").await;
+    let named = bob
+        .wait_for("the mention", |v| {
+            v["event"] == "message" && v["body"] == "bob: you too"
+        })
+        .await;
+    assert_eq!(named["mention"], true, "{named}");
 
     bob.command(json!({"cmd": "rooms"})).await;
     let rooms = bob.wait_event("rooms").await;

@@ -168,6 +168,19 @@ fn refusal(condition: &DefinedCondition, sent_password: bool, nick: &str) -> Roo
     }
 }
 
+/// Whether `body` names `nick` as a word (any case): `kim` in "hi Kim!"
+/// and "@kim:", not in "kimono".
+pub(crate) fn mentions(body: &str, nick: &str) -> bool {
+    let (body, nick) = (body.to_lowercase(), nick.to_lowercase());
+    if nick.is_empty() {
+        return false;
+    }
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    body.match_indices(&nick).any(|(at, _)| {
+        !word(body[..at].chars().next_back()) && !word(body[at + nick.len()..].chars().next())
+    })
+}
+
 /// A nickname to try when `nick` is taken: its number raised, or a 2
 /// added (`kim` → `kim2`, `kim2` → `kim3`).
 pub(crate) fn another_nick(nick: &str) -> String {

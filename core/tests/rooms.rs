@@ -336,10 +336,10 @@ async fn a_taken_nickname_is_refused_with_one_to_try_instead() {
 }
 
 /// Our last room message is corrected for everyone (the room sends the
-/// correction back to us too: still one message), and reading a room
-/// clears its unread count like a chat's.
+/// correction back to us too: still one message), reading a room clears
+/// its unread count like a chat's, and a message naming us is flagged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_room_message_is_corrected_for_everyone_and_a_room_is_read() {
+async fn a_room_message_is_corrected_for_everyone_a_room_is_read_and_mentions_flagged() {
     let server = TestServer::start().await;
     let mut p = pair(&server).await;
     online(&mut p.alice).await;
@@ -374,6 +374,16 @@ async fn a_room_message_is_corrected_for_everyone_and_a_room_is_read() {
     assert_eq!(unread(&p.bob), Some(1));
     assert_eq!(p.bob.client.mark_read(ROOM).expect("read"), 1);
     assert_eq!(unread(&p.bob), Some(0));
+
+    p.bob.client.send(ROOM, "Alice: look").expect("send");
+    p.bob.client.send(ROOM, "with malice").expect("send");
+    let named = wait_message(&mut p.alice, "Alice: look", Direction::Incoming).await;
+    assert!(named.mentions_me);
+    let not = wait_message(&mut p.alice, "with malice", Direction::Incoming).await;
+    assert!(!not.mentions_me);
+    let stored = p.alice.client.history(ROOM, None, 2).expect("history");
+    let flags: Vec<_> = stored.iter().map(|m| m.mentions_me).collect();
+    assert_eq!(flags, [true, false], "stored as announced");
     p.alice.client.disconnect().await;
     p.bob.client.disconnect().await;
 }

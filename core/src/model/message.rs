@@ -158,6 +158,9 @@ pub struct Message {
     pub failure_reason: Option<String>,
     /// The body is a correction (XEP-0308) of what was first sent.
     pub corrected: bool,
+    /// In a room, someone else's message naming our nickname there (as a
+    /// word, any case): notify of it even in a room kept quiet.
+    pub mentions_me: bool,
 }
 
 /// One result of a full-text search (`Client::search`).

@@ -189,3 +189,17 @@ fn a_taken_nickname_gets_a_number_or_the_next_one() {
         "kim999999999999999999992"
     );
 }
+
+#[test]
+fn a_nickname_is_mentioned_as_a_word_in_any_case() {
+    assert!(mentions("hi Kim!", "kim"));
+    assert!(mentions("@kim: look", "kim"));
+    assert!(mentions("kim", "Kim"));
+    assert!(mentions("ask Anna Lena", "anna lena"));
+    assert!(mentions("kimono, kim", "kim"));
+    assert!(!mentions("kimono", "kim"));
+    assert!(!mentions("akim", "kim"));
+    assert!(!mentions("kim2 is here", "kim"));
+    assert!(!mentions("anything", ""));
+    assert!(mentions("héllo Émile.", "émile"));
+}

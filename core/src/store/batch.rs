@@ -91,6 +91,7 @@ fn insert_incoming_in(
             body: m.body,
             timestamp: m.timestamp,
             markable: m.markable,
+            mentions_me: false,
         },
     )
 }
@@ -106,6 +107,7 @@ pub(super) struct Received<'a> {
     pub body: &'a str,
     pub timestamp: chrono::DateTime<chrono::Utc>,
     pub markable: bool,
+    pub mentions_me: bool,
 }
 
 /// The one insert of someone else's message: the unique indexes drop a
@@ -122,8 +124,8 @@ pub(super) fn insert_received_in(
     let inserted = tx
         .prepare_cached(
             "INSERT INTO messages (id, seq, conversation, direction, sender, body, timestamp, \
-             origin_id, stanza_id, remote_id, state, markable) \
-             VALUES (?1, ?2, ?3, 'in', ?4, ?5, ?6, ?7, ?8, ?9, 'received', ?10) \
+             origin_id, stanza_id, remote_id, state, markable, mentions_me) \
+             VALUES (?1, ?2, ?3, 'in', ?4, ?5, ?6, ?7, ?8, ?9, 'received', ?10, ?11) \
              ON CONFLICT DO NOTHING",
         )?
         .execute(params![
@@ -136,7 +138,8 @@ pub(super) fn insert_received_in(
             m.origin_id,
             m.stanza_id,
             m.remote_id,
-            m.markable
+            m.markable,
+            m.mentions_me
         ])?;
     if inserted == 0 {
         tracing::debug!(

@@ -38,6 +38,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "012_room_position",
         include_str!("migrations/012_room_position.sql"),
     ),
+    ("013_mentions", include_str!("migrations/013_mentions.sql")),
 ];
 
 /// The schema version this build writes and understands.

@@ -22,6 +22,8 @@ pub struct NewRoomMessage<'a> {
     pub stanza_id: Option<&'a str>,
     pub body: &'a str,
     pub timestamp: chrono::DateTime<chrono::Utc>,
+    /// It names our nickname in the room.
+    pub mentions_me: bool,
 }
 
 /// What joining needs to remember.
@@ -300,6 +302,7 @@ impl Store {
                 body: m.body,
                 timestamp: m.timestamp,
                 markable: false,
+                mentions_me: m.mentions_me,
             },
         )?;
         tx.commit()?;
@@ -331,6 +334,7 @@ mod tests {
             stanza_id: Some(stanza_id),
             body: "hello",
             timestamp: chrono::Utc::now(),
+            mentions_me: false,
         }
     }
 

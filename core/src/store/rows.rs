@@ -18,7 +18,7 @@ macro_rules! select_message {
     (extra: $extra:literal, $rest:literal) => {
         concat!(
             "SELECT m.id, m.conversation, m.direction, m.sender, m.body, m.timestamp, ",
-            "m.origin_id, m.stanza_id, m.state, m.failure_reason, m.corrected",
+            "m.origin_id, m.stanza_id, m.state, m.failure_reason, m.corrected, m.mentions_me",
             $extra,
             " FROM messages AS m ",
             $rest
@@ -27,7 +27,7 @@ macro_rules! select_message {
 }
 
 /// How many columns [`select_message!`] reads before its extra ones.
-pub(super) const MESSAGE_COLUMNS: usize = 11;
+pub(super) const MESSAGE_COLUMNS: usize = 12;
 
 /// Reading a column failed: a type or range mismatch is bad data on disk,
 /// anything else is SQLite's own error.
@@ -86,6 +86,7 @@ pub(super) fn read_message(row: &Row<'_>) -> Result<Message, StoreError> {
         state,
         failure_reason: row.get(9).map_err(column_error)?,
         corrected: row.get::<_, i64>(10).map_err(column_error)? != 0,
+        mentions_me: row.get::<_, i64>(11).map_err(column_error)? != 0,
         id,
     })
 }

@@ -100,7 +100,9 @@ impl Rooms {
         if self.corrected(room, &sender, said) {
             return;
         }
+        let nick = self.visits.get(room).map(|v| v.nick.as_str());
         let row = NewRoomMessage {
+            mentions_me: nick.is_some_and(|nick| muc::mentions(&said.body, nick)),
             room: room.as_str(),
             sender: &sender,
             remote_id: said.remote_id.as_deref(),

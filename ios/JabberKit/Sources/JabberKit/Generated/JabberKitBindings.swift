@@ -4296,6 +4296,11 @@ public struct Message: Equatable, Hashable {
      * our bare JID; our nick is the room's, see `rooms()`).
      */
     public var roomNick: String?
+    /**
+     * In a room, someone else's message naming our nickname there (as a
+     * word, any case): notify of it even in a room kept quiet.
+     */
+    public var mentionsMe: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4323,7 +4328,11 @@ public struct Message: Equatable, Hashable {
          * `sender` when it is `conversation/nick`. Null in one-to-one and
          * private conversations, and for our own messages (their sender is
          * our bare JID; our nick is the room's, see `rooms()`).
-         */roomNick: String? = nil) {
+         */roomNick: String? = nil, 
+        /**
+         * In a room, someone else's message naming our nickname there (as a
+         * word, any case): notify of it even in a room kept quiet.
+         */mentionsMe: Bool = false) {
         self.id = id
         self.conversation = conversation
         self.outgoing = outgoing
@@ -4334,6 +4343,7 @@ public struct Message: Equatable, Hashable {
         self.failureReason = failureReason
         self.corrected = corrected
         self.roomNick = roomNick
+        self.mentionsMe = mentionsMe
     }
 
     
@@ -4361,7 +4371,8 @@ public struct FfiConverterTypeMessage: FfiConverterRustBuffer {
                 state: FfiConverterTypeDeliveryState.read(from: &buf), 
                 failureReason: FfiConverterOptionString.read(from: &buf), 
                 corrected: FfiConverterBool.read(from: &buf), 
-                roomNick: FfiConverterOptionString.read(from: &buf)
+                roomNick: FfiConverterOptionString.read(from: &buf), 
+                mentionsMe: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -4376,6 +4387,7 @@ public struct FfiConverterTypeMessage: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.failureReason, into: &buf)
         FfiConverterBool.write(value.corrected, into: &buf)
         FfiConverterOptionString.write(value.roomNick, into: &buf)
+        FfiConverterBool.write(value.mentionsMe, into: &buf)
     }
 }
 

@@ -6657,6 +6657,12 @@ data class Message (
      * our bare JID; our nick is the room's, see `rooms()`).
      */
     var `roomNick`: kotlin.String? = null 
+    , 
+    /**
+     * In a room, someone else's message naming our nickname there (as a
+     * word, any case): notify of it even in a room kept quiet.
+     */
+    var `mentionsMe`: kotlin.Boolean = false 
     
 ){
     
@@ -6683,6 +6689,7 @@ public object FfiConverterTypeMessage: FfiConverterRustBuffer<Message> {
             FfiConverterOptionalString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -6696,7 +6703,8 @@ public object FfiConverterTypeMessage: FfiConverterRustBuffer<Message> {
             FfiConverterTypeDeliveryState.allocationSize(value.`state`) +
             FfiConverterOptionalString.allocationSize(value.`failureReason`) +
             FfiConverterBoolean.allocationSize(value.`corrected`) +
-            FfiConverterOptionalString.allocationSize(value.`roomNick`)
+            FfiConverterOptionalString.allocationSize(value.`roomNick`) +
+            FfiConverterBoolean.allocationSize(value.`mentionsMe`)
     )
 
     override fun write(value: Message, buf: ByteBuffer) {
@@ -6710,6 +6718,7 @@ public object FfiConverterTypeMessage: FfiConverterRustBuffer<Message> {
             FfiConverterOptionalString.write(value.`failureReason`, buf)
             FfiConverterBoolean.write(value.`corrected`, buf)
             FfiConverterOptionalString.write(value.`roomNick`, buf)
+            FfiConverterBoolean.write(value.`mentionsMe`, buf)
     }
 }
 
