@@ -9,7 +9,7 @@
 //! Invitations that arrive are announced here too, as
 //! [`Event::RoomInvite`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use tokio_xmpp::jid::{BareJid, Jid};
@@ -59,15 +59,23 @@ pub(crate) struct RoomActions {
     hub: Arc<EventHub>,
     /// Our messages to rooms (subject changes, invitations, declines) by
     /// id, with the action's name: a refusal comes back as a message
-    /// error with that id. Forgotten with the session.
+    /// error with that id. Forgotten with the session, or once
+    /// [`REMEMBERED`] newer ones were sent (a room answers at once: a
+    /// success sends nothing back, so nothing else would forget them).
     sent: HashMap<String, (BareJid, &'static str)>,
+    /// The ids of `sent`, oldest first.
+    order: VecDeque<String>,
 }
+
+/// How many of our messages to rooms are remembered for a refusal.
+const REMEMBERED: usize = 64;
 
 impl RoomActions {
     pub(crate) fn new(hub: Arc<EventHub>) -> Self {
         Self {
             hub,
             sent: HashMap::new(),
+            order: VecDeque::new(),
         }
     }
 
@@ -106,7 +114,13 @@ impl RoomActions {
     fn track(&mut self, mut msg: Message, room: BareJid, action: &'static str) -> Out {
         let id = uuid::Uuid::new_v4().to_string();
         msg.id = Some(tokio_xmpp::parsers::message::Id(id.clone()));
-        self.sent.insert(id, (room, action));
+        self.sent.insert(id.clone(), (room, action));
+        self.order.push_back(id);
+        while self.order.len() > REMEMBERED {
+            if let Some(old) = self.order.pop_front() {
+                self.sent.remove(&old);
+            }
+        }
         Out::send(msg)
     }
 

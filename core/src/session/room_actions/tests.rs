@@ -176,3 +176,28 @@ fn a_refused_invitation_is_announced_and_a_stranger_cannot_fake_it() {
             if action == "invite" && condition == "forbidden"
     ));
 }
+
+#[test]
+fn only_the_newest_messages_to_rooms_are_remembered() {
+    let f = fixture();
+    let mut actions = RoomActions::new(f.hub.clone());
+    let mut ids = Vec::new();
+    for i in 0..=REMEMBERED {
+        let Out::Send(tokio_xmpp::Stanza::Message(sent)) = actions.act(RoomAction::Subject {
+            room: room(),
+            subject: format!("tea {i}"),
+        }) else {
+            panic!("a subject is a message");
+        };
+        ids.push(sent.id.expect("id").0);
+    }
+    assert_eq!(actions.sent.len(), REMEMBERED);
+    let bounce = |id: &str| {
+        message(&format!(
+            "<message xmlns='jabber:client' type='error' id='{id}' from='{ROOM}'>\
+             <error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"
+        ))
+    };
+    assert!(!actions.on_error(&bounce(&ids[0])), "forgotten");
+    assert!(actions.on_error(&bounce(&ids[REMEMBERED])));
+}
