@@ -179,8 +179,8 @@ async fn a_phone_offline_while_a_room_talks_catches_up_all_of_it_once_from_the_r
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_private_message_is_its_senders_own_conversation_and_another_occupant_cannot_correct_it()
-{
+async fn a_private_message_is_its_senders_own_conversation_and_another_occupant_cannot_correct_or_mark_it(
+) {
     let server = TestServer::start().await;
     let mut p = pair(&server).await;
     online(&mut p.alice).await;
@@ -250,6 +250,44 @@ async fn a_private_message_is_its_senders_own_conversation_and_another_occupant_
     assert_eq!(private.len(), 1);
     assert_eq!(private[0].body, "just between us");
     assert!(!private[0].corrected);
+
+    // Nor can another occupant mark bob's private answer to alice read.
+    let answer = p
+        .bob
+        .client
+        .send(&alice_in_room, "between us, then")
+        .expect("send");
+    wait_message(&mut p.alice, "between us, then", Direction::Incoming).await;
+    let forged = message(&format!("{ROOM}/carol"), &p.bob.jid, None).with_payload(
+        tokio_xmpp::parsers::displayed_markers::Displayed {
+            id: tokio_xmpp::parsers::message::Id(answer.clone()),
+        },
+    );
+    inject(&server, forged).await;
+    // A message injected after it arrives after it: the marker was handled.
+    inject(
+        &server,
+        message(&format!("{ROOM}/carol"), &p.bob.jid, Some("sync")),
+    )
+    .await;
+    wait_message(&mut p.bob, "sync", Direction::Incoming).await;
+    let m = p
+        .bob
+        .client
+        .message(&answer)
+        .expect("read")
+        .expect("stored");
+    assert_ne!(m.state, DeliveryState::Read, "{m:?}");
+    // The same marker from alice's occupant counts.
+    let genuine = message(&alice_in_room, &p.bob.jid, None).with_payload(
+        tokio_xmpp::parsers::displayed_markers::Displayed {
+            id: tokio_xmpp::parsers::message::Id(answer.clone()),
+        },
+    );
+    inject(&server, genuine).await;
+    p.bob
+        .wait_states(std::slice::from_ref(&answer), DeliveryState::Read)
+        .await;
     p.alice.client.disconnect().await;
     p.bob.client.disconnect().await;
 }

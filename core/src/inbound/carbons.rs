@@ -46,7 +46,7 @@ pub(super) fn classify_carbon(own: &BareJid, mut msg: Message, now: DateTime<Utc
             to_us,
         ) {
             (Some(Displayed { id }), false, false, true) => Inbound::Displayed {
-                from: from.to_bare(),
+                from: from.clone(),
                 id: id.0,
             },
             (Some(_), true, true, false) => Inbound::ReadElsewhere { with: to.to_bare() },

@@ -71,12 +71,14 @@ pub(crate) enum Inbound {
     CarbonSent(OwnCopy),
     /// XEP-0184: `from` confirms our message `id` arrived.
     Receipt {
-        from: BareJid,
+        /// Full: a room occupant is told from another by the resource.
+        from: Jid,
         id: String,
     },
     /// XEP-0333: `from` displayed our message `id` and all before it.
     Displayed {
-        from: BareJid,
+        /// Full, as for a receipt.
+        from: Jid,
         id: String,
     },
     /// XEP-0333 via a carbon: another device of ours displayed the
@@ -138,16 +140,10 @@ pub(crate) fn classify_message(own: &BareJid, mut msg: Message, now: DateTime<Ut
     }
     let Some(body) = body_of(&msg) else {
         if let Some(Received { id }) = msg.extract_valid_payload::<Received>() {
-            return Inbound::Receipt {
-                from: from.to_bare(),
-                id,
-            };
+            return Inbound::Receipt { from, id };
         }
         if let Some(Displayed { id }) = msg.extract_valid_payload::<Displayed>() {
-            return Inbound::Displayed {
-                from: from.to_bare(),
-                id: id.0,
-            };
+            return Inbound::Displayed { from, id: id.0 };
         }
         return match msg.extract_valid_payload::<ChatState>() {
             Some(state) => Inbound::Typing {

@@ -55,7 +55,7 @@ fn receipts_groupchat_errors_and_empty_bodies() {
     assert_eq!(
         classify_message(&own(), receipt, now()),
         Inbound::Receipt {
-            from: "bob@example.test".parse().expect("jid"),
+            from: "bob@example.test/x".parse().expect("jid"),
             id: "m1".into()
         }
     );

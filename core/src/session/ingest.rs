@@ -108,8 +108,8 @@ impl Ingest {
     }
 
     /// XEP-0184: `from` received our message `id`.
-    pub(crate) fn receipt(&self, from: &BareJid, id: &str) {
-        match self.store.mark_delivered(from.as_str(), id) {
+    pub(crate) fn receipt(&self, from: &str, id: &str) {
+        match self.store.mark_delivered(from, id) {
             Ok(Some(m)) => self.hub.emit(Event::MessageState {
                 id: m.id,
                 conversation: m.conversation,
@@ -121,8 +121,8 @@ impl Ingest {
     }
 
     /// XEP-0333: `from` displayed our message `id` and all before it.
-    pub(crate) fn displayed(&self, from: &BareJid, id: &str) {
-        match self.store.mark_displayed(from.as_str(), id) {
+    pub(crate) fn displayed(&self, from: &str, id: &str) {
+        match self.store.mark_displayed(from, id) {
             Ok(read) => {
                 for m in read {
                     self.hub.emit(Event::MessageState {

@@ -40,12 +40,9 @@ impl Running {
                 self.ingest.live(&chat);
             }
             Inbound::CarbonSent(copy) => self.ingest.own_copy(&copy),
-            // Not in rooms yet: an occupant must not mark what others read.
-            Inbound::Receipt { from, .. } | Inbound::Displayed { from, .. }
-                if self.rooms.has(&from) => {}
-            Inbound::Receipt { from, id } => self.ingest.receipt(&from, &id),
+            Inbound::Receipt { from, id } => self.ingest.receipt(&self.peer_of(&from), &id),
             Inbound::Bounce { from, id, reason } => self.queue.on_bounce(from, &id, &reason),
-            Inbound::Displayed { from, id } => self.ingest.displayed(&from, &id),
+            Inbound::Displayed { from, id } => self.ingest.displayed(&self.peer_of(&from), &id),
             Inbound::ReadElsewhere { with } => self.ingest.read_elsewhere(&with),
             Inbound::Typing { from, state } => self.hub.emit(Event::Typing {
                 from: from.to_string(),
@@ -54,5 +51,18 @@ impl Running {
             Inbound::Ignore => {}
         }
         None
+    }
+
+    /// The conversation a receipt or marker from `from` is about: a
+    /// peer's bare JID, or for an occupant of one of our rooms its full
+    /// JID (its private conversation), so one occupant cannot confirm or
+    /// mark what was sent to another.
+    fn peer_of(&self, from: &tokio_xmpp::jid::Jid) -> String {
+        let bare = from.to_bare();
+        if self.rooms.has(&bare) {
+            from.to_string()
+        } else {
+            bare.to_string()
+        }
     }
 }
