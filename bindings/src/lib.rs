@@ -24,7 +24,8 @@ use tokio::runtime::Runtime;
 use tokio::task::AbortHandle;
 
 pub use lists::{
-    ConversationListDiff, ConversationListListener, TimelineDiff, TimelineHandle, TimelineListener,
+    ConversationListDiff, ConversationListListener, OccupantListDiff, OccupantListListener,
+    TimelineDiff, TimelineHandle, TimelineListener,
 };
 pub use logging::{init_logging, LogLevel};
 pub use types::{
@@ -96,7 +97,8 @@ pub trait RoomListener: Send + Sync {
     /// if any. It is not entered again automatically, except after a kick
     /// (which only ends this visit).
     fn on_room_error(&self, room: String, error: RoomError, text: Option<String>);
-    /// Who is in `room` changed: read `occupants(room)` again.
+    /// Who is in `room` changed: read `occupants(room)` again (or let
+    /// `observe_occupant_list` apply the change).
     fn on_occupants_changed(&self, room: String);
     /// `from` invites us to `room` (through the room, or directly);
     /// `password` is the room's when the invitation carries it: pass it to
@@ -483,6 +485,21 @@ impl Client {
             .into_iter()
             .map(Occupant::from)
             .collect())
+    }
+
+    /// Calls `listener` with who is in `room` (a reset, by nickname, as
+    /// last seen), then with each join, leave, nick change, kick and ban;
+    /// emptied when we leave or are sent away. Needs no connection.
+    /// Fails with `InvalidInput` if `room` is not a room's bare JID.
+    pub fn observe_occupant_list(
+        &self,
+        room: String,
+        listener: Arc<dyn OccupantListListener>,
+    ) -> Result<Arc<TaskHandle>, JabberKitError> {
+        let task = lists::observe_occupant_list(&self.inner, &room, listener)?;
+        Ok(Arc::new(TaskHandle {
+            task: Mutex::new(Some(task)),
+        }))
     }
 
     /// Invites `jid` (a bare JID) to `room` through the room, which adds

@@ -1,12 +1,13 @@
-//! The core's observable lists for the apps: the conversation list and
-//! timelines as diffs, delivered to a listener on a background thread.
+//! The core's observable lists for the apps: the conversation list,
+//! timelines and a room's occupants as diffs, delivered to a listener on a
+//! background thread.
 
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
-use crate::types::{Conversation, JabberKitError, Message};
+use crate::types::{Conversation, JabberKitError, Message, Occupant};
 use crate::RUNTIME;
 
 /// One change to the conversation list, applied in order (an index refers
@@ -29,6 +30,16 @@ pub enum TimelineDiff {
     Reset { items: Vec<Message> },
     Insert { index: u32, item: Message },
     Set { index: u32, item: Message },
+    Remove { index: u32 },
+}
+
+/// One change to a room's occupant list, applied in order; see
+/// [`ConversationListDiff`].
+#[derive(Debug, Clone, uniffi::Enum)]
+pub enum OccupantListDiff {
+    Reset { items: Vec<Occupant> },
+    Insert { index: u32, item: Occupant },
+    Set { index: u32, item: Occupant },
     Remove { index: u32 },
 }
 
@@ -56,6 +67,7 @@ macro_rules! convert_diff {
 }
 convert_diff!(ConversationListDiff, Conversation);
 convert_diff!(TimelineDiff, Message);
+convert_diff!(OccupantListDiff, Occupant);
 
 /// Receives the conversation list's changes.
 #[uniffi::export(with_foreign)]
@@ -69,6 +81,14 @@ pub trait ConversationListListener: Send + Sync {
 pub trait TimelineListener: Send + Sync {
     /// A batch of changes; the first is a reset with the newest page.
     fn on_diffs(&self, diffs: Vec<TimelineDiff>);
+}
+
+/// Receives a room's occupant list's changes.
+#[uniffi::export(with_foreign)]
+pub trait OccupantListListener: Send + Sync {
+    /// A batch of changes; the first is a reset with the occupants as
+    /// last seen, by nickname.
+    fn on_diffs(&self, diffs: Vec<OccupantListDiff>);
 }
 
 /// Calls a listener with each batch, one at a time and in order, on a
@@ -96,6 +116,24 @@ pub(crate) fn observe_conversation_list(
             }
         })
         .abort_handle()
+}
+
+pub(crate) fn observe_occupant_list(
+    client: &jabberkit::Client,
+    room: &str,
+    listener: Arc<dyn OccupantListListener>,
+) -> Result<AbortHandle, JabberKitError> {
+    let _runtime = RUNTIME.enter();
+    let mut list = client.occupant_list(room)?;
+    Ok(RUNTIME
+        .spawn(async move {
+            while let Some(diffs) = list.next().await {
+                let listener = listener.clone();
+                let diffs = diffs.into_iter().map(Into::into).collect();
+                deliver(move || listener.on_diffs(diffs)).await;
+            }
+        })
+        .abort_handle())
 }
 
 /// A page request and where its answer goes.

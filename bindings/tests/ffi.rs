@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use jabberkit_ffi::{
     Client, ClientConfig, ConnectionState, ConnectionStateListener, Contact, ContactPresence,
-    DeliveryState, JabberKitError, Message, MessageListener, Occupant, Password, Room, RoomConfig,
-    Show, TlsMode, TypingState,
+    DeliveryState, JabberKitError, Message, MessageListener, Occupant, OccupantListDiff,
+    OccupantListListener, Password, Room, RoomConfig, Show, TlsMode, TypingState,
 };
 
 struct States(mpsc::Sender<(ConnectionState, String)>);
@@ -28,6 +28,14 @@ impl MessageListener for Messages {
     fn on_catch_up(&self, _fetched: u32, _complete: bool) {}
     fn on_message_corrected(&self, _message: Message) {}
     fn on_conversation_read(&self, _with: String) {}
+}
+
+struct Occupants(mpsc::Sender<(Vec<OccupantListDiff>, String)>);
+impl OccupantListListener for Occupants {
+    fn on_diffs(&self, diffs: Vec<OccupantListDiff>) {
+        let thread = std::thread::current().name().unwrap_or("?").to_owned();
+        let _ = self.0.send((diffs, thread));
+    }
 }
 
 fn config(dir: &std::path::Path) -> ClientConfig {
@@ -220,6 +228,39 @@ fn room_calls_work_offline_and_a_bad_room_is_a_typed_error() {
         .expect("rooms")
         .iter()
         .any(|r| r.jid == "coffee@conference.example.test" && r.autojoin));
+}
+
+#[test]
+fn an_occupant_list_starts_with_a_reset_on_a_jabberkit_thread_and_refuses_a_bad_room() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let client = Client::new(config(dir.path())).expect("client");
+    let room = "tea@conference.example.test";
+    client
+        .join_room(room.into(), "me".into(), None)
+        .expect("join");
+    let (tx, rx) = mpsc::channel();
+    let handle = client
+        .observe_occupant_list(room.into(), Arc::new(Occupants(tx)))
+        .expect("observe");
+    let (diffs, thread) = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("first batch");
+    assert!(
+        matches!(diffs.as_slice(), [OccupantListDiff::Reset { items }] if items.is_empty()),
+        "{diffs:?}"
+    );
+    assert!(thread.starts_with("jabberkit"), "{thread}");
+    handle.cancel();
+    for bad in ["conference.example.test", "x@@"] {
+        let (tx, _rx) = mpsc::channel();
+        assert!(
+            matches!(
+                client.observe_occupant_list(bad.into(), Arc::new(Occupants(tx))),
+                Err(JabberKitError::InvalidInput { .. })
+            ),
+            "{bad}"
+        );
+    }
 }
 
 #[test]

@@ -114,9 +114,10 @@ fn watch_or_execute(client: &Client, watches: &mut Watches, cmd: Command) -> Opt
             None
         }
         Command::WatchTimeline { with, page } => watches.timeline(client, with, page).err(),
+        Command::WatchOccupants { room } => watches.occupants(client, room).err(),
         Command::PaginateBack { with, count } => watches.paginate(&with, count).err(),
-        Command::Unwatch { with } => {
-            watches.unwatch(with.as_deref());
+        Command::Unwatch { with, room } => {
+            watches.unwatch(with.as_deref(), room.as_deref());
             None
         }
         cmd => execute(client, cmd),
@@ -229,6 +230,7 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
         Command::Quit
         | Command::WatchConversations
         | Command::WatchTimeline { .. }
+        | Command::WatchOccupants { .. }
         | Command::PaginateBack { .. }
         | Command::Unwatch { .. } => return None,
     };

@@ -85,6 +85,9 @@ pub enum Command {
         #[serde(default = "default_limit")]
         page: u32,
     },
+    /// `Client::occupant_list`: `occupants_diff` events for `room`
+    /// follow, the first a reset holding who is in it as last seen.
+    WatchOccupants { room: String },
     /// Loads up to `count` older messages into the watched timeline of
     /// `with`; answered by `paginated` after their `timeline` event.
     PaginateBack {
@@ -92,11 +95,13 @@ pub enum Command {
         #[serde(default = "default_limit")]
         count: u32,
     },
-    /// Stops watching the timeline of `with`, or the conversation list
-    /// when `with` is absent.
+    /// Stops watching the occupants of `room` and the timeline of `with`,
+    /// or the conversation list when both are absent.
     Unwatch {
         #[serde(default)]
         with: Option<String>,
+        #[serde(default)]
+        room: Option<String>,
     },
     /// `Client::disconnect`, then exit.
     Quit,
@@ -250,6 +255,11 @@ pub enum Output {
     Timeline {
         with: String,
         diffs: Vec<Diff<HistoryItem>>,
+    },
+    /// Changes to the watched occupants of `room`, in order.
+    OccupantsDiff {
+        room: String,
+        diffs: Vec<Diff<crate::room_items::OccupantItem>>,
     },
     /// The answer to `paginate_back`: whether older messages remain.
     Paginated { with: String, more: bool },
@@ -728,6 +738,7 @@ pub fn timestamp(t: &DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::room_items::OccupantItem;
     use chrono::TimeZone;
     use jabberkit::FailureReason;
     use serde_json::{json, Value};
@@ -881,6 +892,26 @@ mod tests {
                 Command::Correct {
                     id: "m1".into(),
                     body: "fixed".into(),
+                },
+            ),
+            (
+                r#"{"cmd":"watch_occupants","room":"tea@conference.x.test"}"#,
+                Command::WatchOccupants {
+                    room: "tea@conference.x.test".into(),
+                },
+            ),
+            (
+                r#"{"cmd":"unwatch","room":"tea@conference.x.test"}"#,
+                Command::Unwatch {
+                    with: None,
+                    room: Some("tea@conference.x.test".into()),
+                },
+            ),
+            (
+                r#"{"cmd":"unwatch"}"#,
+                Command::Unwatch {
+                    with: None,
+                    room: None,
                 },
             ),
             (r#" {"cmd":"quit"} "#, Command::Quit),
@@ -1133,6 +1164,33 @@ mod tests {
         assert_eq!(
             to_json(&out),
             json!({"event":"conversations","items":[{"with":"bob@example.test","kind":"chat","last_body":"hi \"there\"\n✓","last_timestamp":"2026-11-26T10:00:00.123Z","unread":2}]})
+        );
+
+        let bob = jabberkit::Occupant {
+            nick: "bob".into(),
+            role: "participant".into(),
+            affiliation: "none".into(),
+            jid: None,
+        };
+        let out = Output::OccupantsDiff {
+            room: "tea@conference.x.test".into(),
+            diffs: vec![
+                Diff::new(jabberkit::ListDiff::Remove { index: 0 }, OccupantItem::new),
+                Diff::new(
+                    jabberkit::ListDiff::Insert {
+                        index: 1,
+                        item: bob,
+                    },
+                    OccupantItem::new,
+                ),
+            ],
+        };
+        assert_eq!(
+            to_json(&out),
+            json!({"event":"occupants_diff","room":"tea@conference.x.test","diffs":[
+                {"op":"remove","index":0},
+                {"op":"insert","index":1,"item":{"nick":"bob","role":"participant","affiliation":"none"}}
+            ]})
         );
     }
 

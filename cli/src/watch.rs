@@ -1,5 +1,6 @@
-//! The lists an agent script watches: each runs on its own task and writes
-//! its diffs, in order, into the channel the agent loop prints from.
+//! The lists an agent script watches (the conversation list, timelines,
+//! rooms' occupants): each runs on its own task and writes its diffs, in
+//! order, into the channel the agent loop prints from.
 
 use std::collections::HashMap;
 
@@ -8,12 +9,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::json::{ConversationItem, Diff, HistoryItem, Output};
+use crate::room_items::OccupantItem;
 
-/// The watched conversation list and timelines of one agent.
+/// The watched conversation list, timelines and occupant lists of one agent.
 pub struct Watches {
     out: mpsc::UnboundedSender<Output>,
     conversations: Option<Task>,
     timelines: HashMap<String, (Task, mpsc::UnboundedSender<u32>)>,
+    occupants: HashMap<String, Task>,
 }
 
 /// A task aborted when its watch is dropped.
@@ -33,6 +36,7 @@ impl Watches {
             out,
             conversations: None,
             timelines: HashMap::new(),
+            occupants: HashMap::new(),
         };
         (watches, outputs)
     }
@@ -71,6 +75,29 @@ impl Watches {
         Ok(())
     }
 
+    /// Watches the occupants of `room` (again from a reset if it was).
+    pub fn occupants(&mut self, client: &Client, room: String) -> Result<(), Output> {
+        let mut list = client
+            .occupant_list(&room)
+            .map_err(|e| Output::error(e.to_string()))?;
+        let out = self.out.clone();
+        let key = room.clone();
+        let task = tokio::spawn(async move {
+            while let Some(diffs) = list.next().await {
+                let diffs = diffs
+                    .into_iter()
+                    .map(|d| Diff::new(d, OccupantItem::new))
+                    .collect();
+                let room = room.clone();
+                if out.send(Output::OccupantsDiff { room, diffs }).is_err() {
+                    return;
+                }
+            }
+        });
+        self.occupants.insert(key, Task(task));
+        Ok(())
+    }
+
     /// Asks the watched timeline of `with` for `count` older messages.
     pub fn paginate(&self, with: &str, count: u32) -> Result<(), Output> {
         match self.timelines.get(with) {
@@ -81,11 +108,17 @@ impl Watches {
         }
     }
 
-    /// Stops watching the timeline of `with`, or the conversation list.
-    pub fn unwatch(&mut self, with: Option<&str>) {
-        match with {
-            Some(with) => drop(self.timelines.remove(with)),
-            None => self.conversations = None,
+    /// Stops watching the occupants of `room` and the timeline of `with`,
+    /// or (neither given) the conversation list.
+    pub fn unwatch(&mut self, with: Option<&str>, room: Option<&str>) {
+        if let Some(room) = room {
+            self.occupants.remove(room);
+        }
+        if let Some(with) = with {
+            self.timelines.remove(with);
+        }
+        if with.is_none() && room.is_none() {
+            self.conversations = None;
         }
     }
 }

@@ -651,7 +651,8 @@ async fn read_markers_corrections_and_foreground_through_the_agent() {
     assert_eq!(bob.quit().await, 0);
 }
 
-/// Applies a `conversation_list` or `timeline` event's diffs to `list`.
+/// Applies a `conversation_list`, `timeline` or `occupants_diff` event's
+/// diffs to `list`.
 fn apply_diffs(list: &mut Vec<Value>, event: &Value) {
     for diff in event["diffs"].as_array().expect("diffs") {
         let index = diff["index"].as_u64().unwrap_or_default() as usize;
@@ -764,6 +765,82 @@ async fn watched_lists_show_what_the_store_holds_through_the_agent() {
             .as_str()
             .unwrap_or_default()
             .contains("watch_timeline"),
+        "{err}"
+    );
+    assert_eq!(alice.quit().await, 0);
+    assert_eq!(bob.quit().await, 0);
+}
+
+/// Applies `occupants_diff` events for `room` to `list` until it holds
+/// exactly `nicks` and equals the agent's `occupants` answer.
+async fn settle_occupants(agent: &mut Agent, list: &mut Vec<Value>, room: &str, nicks: &[&str]) {
+    for _ in 0..200 {
+        agent
+            .command(json!({"cmd": "occupants", "room": room}))
+            .await;
+        let stored = agent.wait_event("occupants").await;
+        let shown: Vec<_> = list.iter().map(|o| o["nick"].as_str()).collect();
+        let wanted: Vec<_> = nicks.iter().map(|n| Some(*n)).collect();
+        if shown == wanted && Some(&*list) == stored["items"].as_array() {
+            return;
+        }
+        let event = agent
+            .wait_for("an occupants_diff", |v| {
+                v["event"] == "occupants_diff" && v["room"] == room
+            })
+            .await;
+        apply_diffs(list, &event);
+    }
+    panic!("the watched occupants never showed {nicks:?}: {list:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watched_occupants_follow_joins_and_leaves_through_the_agent() {
+    let server = TestServer::start().await;
+    let stores = tempfile::tempdir().expect("tempdir");
+    let (mut alice, _alice_jid, mut bob, bob_jid) =
+        alice_and_bob_online(&server, stores.path()).await;
+    let room = "watchers@conference.example.test";
+    // Watched before the room exists: a reset with no one, then the room
+    // filling up.
+    alice
+        .command(json!({"cmd": "watch_occupants", "room": room}))
+        .await;
+    let first = alice.wait_event("occupants_diff").await;
+    assert_eq!(
+        first,
+        json!({"event": "occupants_diff", "room": room,
+               "diffs": [{"op": "reset", "items": []}]})
+    );
+    let mut list = Vec::new();
+    alice
+        .command(json!({"cmd": "create_room", "room": room, "nick": "alice"}))
+        .await;
+    alice.wait_event("room_joined").await;
+    settle_occupants(&mut alice, &mut list, room, &["alice"]).await;
+    bob.command(json!({"cmd": "join_room", "room": room, "nick": "bob"}))
+        .await;
+    bob.wait_event("room_joined").await;
+    settle_occupants(&mut alice, &mut list, room, &["alice", "bob"]).await;
+    assert_eq!(
+        list[1],
+        json!({"nick": "bob", "role": "participant", "affiliation": "none", "jid": bob_jid})
+    );
+
+    bob.command(json!({"cmd": "leave_room", "room": room}))
+        .await;
+    settle_occupants(&mut alice, &mut list, room, &["alice"]).await;
+
+    // A service is not a room: refused, nothing watched.
+    alice
+        .command(json!({"cmd": "watch_occupants", "room": "conference.example.test"}))
+        .await;
+    let err = alice.wait_event("error").await;
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not a room"),
         "{err}"
     );
     assert_eq!(alice.quit().await, 0);

@@ -33,7 +33,7 @@ mod store;
 pub use client::{Client, STORE_FILE};
 pub use config::{ClientConfig, TlsMode};
 pub use error::Error;
-pub use lists::{ConversationList, ListUpdates, Paginator, Timeline};
+pub use lists::{ConversationList, ListUpdates, OccupantList, Paginator, Timeline};
 pub use model::{
     ConnectionState, Contact, ContactPresence, Conversation, ConversationKind, DeliveryState,
     Direction, Event, FailureReason, ListDiff, Message, Occupant, ResourcePresence, Room,

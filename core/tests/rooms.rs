@@ -2,12 +2,16 @@
 //! (`conference.example.test`, with muc_mam): a password room refuses a
 //! missing and a wrong password with typed errors and lets the right one
 //! in, messages flow both ways once each, and rooms are entered again
-//! after a new session, with what was said meanwhile.
+//! after a new session, with what was said meanwhile; occupant lists
+//! follow joins, a kick and a leave at both ends.
 
 mod common;
 
 use common::*;
-use jabberkit::{ConversationKind, DeliveryState, Direction, RoomConfig, RoomError, TlsMode};
+use jabberkit::{
+    ConversationKind, DeliveryState, Direction, Error, Occupant, OccupantList, RoomConfig,
+    RoomError, TlsMode,
+};
 use jabberkit_testkit::server::{ServerKind, TestServer};
 
 const ROOM: &str = "tea@conference.example.test";
@@ -105,6 +109,71 @@ async fn a_password_room_lets_in_only_the_right_password_and_messages_flow_once(
             .any(|o| o.nick == "alice" && o.affiliation == "owner" && o.role == "moderator"),
         "{occupants:?}"
     );
+    p.alice.client.disconnect().await;
+    p.bob.client.disconnect().await;
+}
+
+/// Applies `list`'s batches to `ui` until it shows exactly `nicks`.
+async fn shows(list: &mut OccupantList, ui: &mut Vec<Occupant>, nicks: &[&str]) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !ui.iter().map(|o| o.nick.as_str()).eq(nicks.iter().copied()) {
+        let batch = tokio::time::timeout_at(deadline, list.next())
+            .await
+            .unwrap_or_else(|_| panic!("the list never showed {nicks:?}: {ui:#?}"))
+            .expect("the list ended");
+        for diff in batch {
+            assert!(diff.apply(ui), "a diff out of range");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn occupant_lists_follow_joins_a_kick_and_a_leave_at_both_ends() {
+    let server = TestServer::start().await;
+    let mut p = pair(&server).await;
+    online(&mut p.alice).await;
+    online(&mut p.bob).await;
+    // Followed before the room exists: empty, then filled as it is.
+    let mut at_alice = p.alice.client.occupant_list(ROOM).expect("list");
+    let mut alice_ui = Vec::new();
+    shows(&mut at_alice, &mut alice_ui, &[]).await;
+    let mut at_bob = p.bob.client.occupant_list(ROOM).expect("list");
+    let mut bob_ui = Vec::new();
+    both_in_room(&mut p.alice, &mut p.bob).await;
+    shows(&mut at_alice, &mut alice_ui, &["alice", "bob"]).await;
+    shows(&mut at_bob, &mut bob_ui, &["alice", "bob"]).await;
+    assert_eq!(
+        (alice_ui[0].role.as_str(), alice_ui[0].affiliation.as_str()),
+        ("moderator", "owner")
+    );
+    // A moderator sees real JIDs.
+    assert_eq!(alice_ui[1].jid.as_deref(), Some(p.bob_jid.as_str()));
+
+    // Kicked, Bob is gone from Alice's list, and his own is emptied.
+    p.alice.client.kick(ROOM, "bob", None).expect("kick");
+    assert!(matches!(
+        room_refused(&mut p.bob, ROOM).await,
+        RoomError::Kicked { .. }
+    ));
+    shows(&mut at_alice, &mut alice_ui, &["alice"]).await;
+    shows(&mut at_bob, &mut bob_ui, &[]).await;
+
+    // Back, then leaving for good.
+    p.bob.client.join_room(ROOM, "bob", None).expect("join");
+    room_joined(&mut p.bob, ROOM).await;
+    shows(&mut at_alice, &mut alice_ui, &["alice", "bob"]).await;
+    shows(&mut at_bob, &mut bob_ui, &["alice", "bob"]).await;
+    p.bob.client.leave_room(ROOM).expect("leave");
+    shows(&mut at_alice, &mut alice_ui, &["alice"]).await;
+    shows(&mut at_bob, &mut bob_ui, &[]).await;
+    assert_eq!(alice_ui, p.alice.client.occupants(ROOM).expect("occupants"));
+
+    for bad in ["conference.example.test", "not a jid@"] {
+        assert!(matches!(
+            p.alice.client.occupant_list(bad),
+            Err(Error::InvalidInput { .. })
+        ));
+    }
     p.alice.client.disconnect().await;
     p.bob.client.disconnect().await;
 }

@@ -5,6 +5,7 @@
 
 use super::{parse_bare, Client};
 use crate::error::Error;
+use crate::lists::{self, OccupantList};
 use crate::model::{Occupant, Room, RoomConfig};
 use crate::session::{Command, RoomCommand};
 use crate::store::RoomEntry;
@@ -86,6 +87,25 @@ impl Client {
     pub fn occupants(&self, room: &str) -> Result<Vec<Occupant>, Error> {
         let jid = parse_bare(room)?;
         Ok(self.inner.store.occupants(jid.as_str())?)
+    }
+
+    /// Who is in `room` as a list kept up to date by the core, so a member
+    /// pane applies changes instead of re-reading on every
+    /// [`Event::OccupantsChanged`](crate::Event::OccupantsChanged): its
+    /// first batch is the occupants as last seen (by nickname), then
+    /// joins, leaves, nick changes, kicks and bans; emptied when we leave
+    /// or are sent away. Needs no connection; drop it to stop it.
+    ///
+    /// Errors: [`Error::InvalidInput`] if `room` is not a room's bare JID.
+    pub fn occupant_list(&self, room: &str) -> Result<OccupantList, Error> {
+        let jid = parse_room(room)?;
+        let inner = &self.inner;
+        Ok(lists::occupant_list(
+            &inner.runtime,
+            inner.store.clone(),
+            &inner.hub,
+            jid.to_string(),
+        ))
     }
 
     fn command(&self, command: Command) {

@@ -9,6 +9,7 @@
 //! run on the blocking pool, never on the runtime's workers.
 
 mod conversations;
+mod occupants;
 mod timeline;
 
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::Error;
 use crate::events::EventHub;
-use crate::model::{Conversation, Event, ListDiff, Message};
+use crate::model::{Conversation, Event, ListDiff, Message, Occupant};
 use crate::store::{Store, StoreError};
 
 /// What a list does with the store and the events it follows.
@@ -68,6 +69,11 @@ impl<T> ListUpdates<T> {
 /// The conversation list: every conversation with its last message and
 /// unread count, the most recently active first.
 pub type ConversationList = ListUpdates<Conversation>;
+
+/// One room's occupants (ourselves included), by nickname: joins, leaves,
+/// nick changes, role and affiliation changes, kicks and bans as they are
+/// stored; emptied when we leave or are sent away.
+pub type OccupantList = ListUpdates<Occupant>;
 
 /// One conversation's messages, oldest first: the newest page at first,
 /// older pages on request ([`Paginator::back`]); new, corrected and
@@ -124,6 +130,16 @@ pub(crate) fn conversation_list(
     updates
 }
 
+pub(crate) fn occupant_list(
+    runtime: &Handle,
+    store: Arc<Store>,
+    hub: &EventHub,
+    room: String,
+) -> OccupantList {
+    let (updates, _) = spawn(runtime, occupants::Occupants::new(room), store, hub);
+    updates
+}
+
 pub(crate) fn timeline(
     runtime: &Handle,
     store: Arc<Store>,
@@ -173,7 +189,7 @@ async fn follow<F: Follow>(
     if out.send(first).is_err() {
         return;
     }
-    // The conversation list has no paginator: its channel closes at once.
+    // Only a timeline pages: other lists' channels close at once.
     let mut paginated = true;
     loop {
         let step = tokio::select! {

@@ -8,10 +8,11 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use tokio::runtime::Handle;
 
-use super::{conversation_list, timeline, ListUpdates};
+use super::occupants::{changes, Occupants};
+use super::{conversation_list, occupant_list, timeline, Follow, ListUpdates};
 use crate::events::EventHub;
-use crate::model::{DeliveryState, Event, ListDiff, Message};
-use crate::store::{NewIncoming, NewOutgoing, Store};
+use crate::model::{DeliveryState, Event, ListDiff, Message, Occupant};
+use crate::store::{NewIncoming, NewOutgoing, RoomEntry, Store};
 
 const OWN: &str = "alice@example.test";
 
@@ -85,6 +86,37 @@ impl World {
     fn read(&self, with: &str) {
         self.store.mark_read(with).expect("mark read");
         self.hub.emit(Event::ConversationRead { with: with.into() });
+    }
+}
+
+const ROOM: &str = "tea@conference.example.test";
+const OTHER_ROOM: &str = "coffee@conference.example.test";
+
+fn occupant(nick: &str, role: &str) -> Occupant {
+    Occupant {
+        nick: nick.into(),
+        role: role.into(),
+        affiliation: "none".into(),
+        jid: Some(format!("{nick}@example.test")),
+    }
+}
+
+impl World {
+    fn room(&self, room: &str) {
+        self.store
+            .upsert_room(&RoomEntry {
+                jid: room.into(),
+                nick: "alice".into(),
+                password: None,
+                autojoin: true,
+            })
+            .expect("room");
+    }
+
+    /// What the session does with an occupant's presence.
+    fn occupant(&self, room: &str, nick: &str, o: Option<&Occupant>) {
+        self.store.set_occupant(room, nick, o).expect("occupant");
+        self.hub.emit(Event::OccupantsChanged { room: room.into() });
     }
 }
 
@@ -207,4 +239,147 @@ async fn a_dropped_list_stops_and_its_paginator_says_so() {
         .await
         .expect("answered");
     assert!(answer.is_err());
+}
+
+#[tokio::test]
+async fn an_occupant_list_follows_joins_nick_changes_and_leaves_of_its_room_only() {
+    let w = World::new();
+    w.room(ROOM);
+    w.room(OTHER_ROOM);
+    w.occupant(ROOM, "alice", Some(&occupant("alice", "moderator")));
+    let mut list = occupant_list(&Handle::current(), w.store.clone(), &w.hub, ROOM.into());
+    let first = list.next().await.expect("first batch");
+    assert_eq!(
+        first,
+        vec![ListDiff::Reset {
+            items: vec![occupant("alice", "moderator")]
+        }]
+    );
+    let mut ui = vec![occupant("alice", "moderator")];
+    let all = || w.store.occupants(ROOM).expect("occupants");
+
+    // Joins, out of order: each lands at its place by nick.
+    for nick in ["dave", "bob", "carol"] {
+        w.occupant(ROOM, nick, Some(&occupant(nick, "participant")));
+    }
+    settle(&mut list, &mut ui, all).await;
+    let nicks = |ui: &[Occupant]| ui.iter().map(|o| o.nick.clone()).collect::<Vec<_>>();
+    assert_eq!(nicks(&ui), ["alice", "bob", "carol", "dave"]);
+
+    // Another room's changes, then a nick change here (the room says bob
+    // left, then that zoe arrived) and a role change in place.
+    w.occupant(OTHER_ROOM, "eve", Some(&occupant("eve", "participant")));
+    w.occupant(ROOM, "bob", None);
+    w.occupant(ROOM, "zoe", Some(&occupant("zoe", "participant")));
+    w.occupant(ROOM, "carol", Some(&occupant("carol", "moderator")));
+    settle(&mut list, &mut ui, all).await;
+    assert_eq!(nicks(&ui), ["alice", "carol", "dave", "zoe"]);
+    assert_eq!(ui[1].role, "moderator");
+
+    // A leave.
+    w.occupant(ROOM, "dave", None);
+    settle(&mut list, &mut ui, all).await;
+    assert_eq!(nicks(&ui), ["alice", "carol", "zoe"]);
+
+    // We leave: the store forgets who was there, the list empties.
+    w.store.stop_autojoin(ROOM).expect("leave");
+    w.hub.emit(Event::RoomLeft { room: ROOM.into() });
+    settle(&mut list, &mut ui, Vec::new).await;
+    assert_eq!(w.store.occupants(OTHER_ROOM).expect("other").len(), 1);
+}
+
+#[test]
+fn an_occupant_list_reads_only_for_events_about_its_room_and_emits_exact_diffs() {
+    let w = World::new();
+    w.room(ROOM);
+    w.room(OTHER_ROOM);
+    let mut list = Occupants::new(ROOM.into());
+    assert!(list.reset(&w.store).expect("reset").is_empty());
+
+    w.occupant(OTHER_ROOM, "eve", Some(&occupant("eve", "participant")));
+    w.occupant(ROOM, "bob", Some(&occupant("bob", "participant")));
+    // Stored, but the only event names another room: nothing to show yet.
+    let elsewhere = Event::OccupantsChanged {
+        room: OTHER_ROOM.into(),
+    };
+    assert!(list
+        .apply(&[elsewhere], &w.store)
+        .expect("apply")
+        .is_empty());
+
+    let here = Event::OccupantsChanged { room: ROOM.into() };
+    w.occupant(ROOM, "alice", Some(&occupant("alice", "participant")));
+    let diffs = list.apply(&[here.clone(), here.clone()], &w.store);
+    assert_eq!(
+        diffs.expect("apply"),
+        vec![
+            ListDiff::Insert {
+                index: 0,
+                item: occupant("alice", "participant")
+            },
+            ListDiff::Insert {
+                index: 1,
+                item: occupant("bob", "participant")
+            },
+        ]
+    );
+    // Applying the same event again changes nothing.
+    assert!(list
+        .apply(std::slice::from_ref(&here), &w.store)
+        .expect("again")
+        .is_empty());
+
+    // A nick change (alice is now zed) and a role change.
+    w.occupant(ROOM, "alice", None);
+    w.occupant(ROOM, "zed", Some(&occupant("zed", "participant")));
+    w.occupant(ROOM, "bob", Some(&occupant("bob", "moderator")));
+    assert_eq!(
+        list.apply(&[here], &w.store).expect("apply"),
+        vec![
+            ListDiff::Remove { index: 0 },
+            ListDiff::Set {
+                index: 0,
+                item: occupant("bob", "moderator")
+            },
+            ListDiff::Insert {
+                index: 1,
+                item: occupant("zed", "participant")
+            },
+        ]
+    );
+}
+
+#[test]
+fn occupant_diffs_turn_any_list_into_any_other() {
+    // Every pair of subsets of a few nicks, each occupant in one of two
+    // roles: applying the diffs to the old list gives the new one.
+    let nicks = ["ann", "bea", "cid", "dot"];
+    let lists: Vec<Vec<Occupant>> = (0..81u32)
+        .map(|n| {
+            let mut rest = n;
+            let mut list = Vec::new();
+            for nick in nicks {
+                match rest % 3 {
+                    1 => list.push(occupant(nick, "participant")),
+                    2 => list.push(occupant(nick, "moderator")),
+                    _ => {}
+                }
+                rest /= 3;
+            }
+            list
+        })
+        .collect();
+    for old in &lists {
+        for new in &lists {
+            let mut ui = old.clone();
+            let diffs = changes(old, new);
+            if old == new {
+                assert!(diffs.is_empty());
+            }
+            for diff in diffs {
+                assert!(diff.apply(&mut ui), "{old:?} -> {new:?}");
+            }
+            assert_eq!(&ui, new);
+        }
+    }
 }

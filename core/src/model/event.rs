@@ -171,7 +171,8 @@ pub enum Event {
         /// The room's own words, if any.
         text: Option<String>,
     },
-    /// Who is in `room` changed: re-read `Client::occupants`.
+    /// Who is in `room` changed: re-read `Client::occupants` (or let
+    /// `Client::occupant_list` apply the change).
     OccupantsChanged {
         /// The room's bare JID.
         room: String,

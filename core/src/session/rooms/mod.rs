@@ -213,9 +213,7 @@ impl Rooms {
                 muc::info_query(&room, id)
             }),
         };
-        if let Err(e) = self.store.clear_occupants(&entry.jid) {
-            tracing::warn!(%room, "cannot reset the occupant list: {e}");
-        }
+        self.forget_occupants(&room);
         tracing::debug!(%room, nick = entry.nick, "entering a room");
         self.visits.insert(
             room,
@@ -270,6 +268,7 @@ impl Rooms {
             RoomPresence::Gone { nick } => self.occupant(&room, &nick, None),
             RoomPresence::Out { error } => {
                 self.visits.remove(&room);
+                self.forget_occupants(&room);
                 self.set_joined(Some(&room), false);
                 match error {
                     // Only this visit ended: the next session enters again.
@@ -378,6 +377,17 @@ impl Rooms {
                 room: room.to_string(),
             }),
             Err(e) => tracing::warn!(%room, "cannot store an occupant: {e}"),
+        }
+    }
+
+    /// Empties `room`'s list: we are out, or entering (it is rebuilt from
+    /// the presences that follow), so no one stays listed who has left.
+    fn forget_occupants(&self, room: &BareJid) {
+        match self.store.clear_occupants(room.as_str()) {
+            Ok(()) => self.hub.emit(Event::OccupantsChanged {
+                room: room.to_string(),
+            }),
+            Err(e) => tracing::warn!(%room, "cannot reset the occupant list: {e}"),
         }
     }
 

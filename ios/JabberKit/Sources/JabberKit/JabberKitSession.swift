@@ -1,6 +1,7 @@
 // The idiomatic Swift layer over the generated bindings: one account as a
 // `JabberKitSession`, its listeners turned into `AsyncStream`s. The
-// conversation list and timelines the core keeps are in Lists.swift.
+// conversation list, timelines and occupant lists the core keeps are in
+// Lists.swift.
 import Foundation
 
 /// What happens to messages, in the order JabberKit reports it.
@@ -264,7 +265,7 @@ public final class JabberKitSession: Sendable {
 
     /// Who is in `room` (ourselves included, as `Room.nick`), by nickname,
     /// as last seen; `.occupantsChanged` on `roomEvents` says when to read
-    /// it again.
+    /// it again, or let `occupantList(in:)` (Lists.swift) keep it for you.
     public func occupants(in room: String) throws -> [Occupant] {
         try client.occupants(room: room)
     }

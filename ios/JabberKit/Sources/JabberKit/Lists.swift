@@ -1,13 +1,13 @@
-// The lists the core keeps up to date for a UI: the conversation list and
-// one conversation's timeline, as batches of diffs or as the whole list after
-// each batch. The core reads the store and works out the changes, so a UI
+// The lists the core keeps up to date for a UI: the conversation list, one
+// conversation's timeline and one room's occupants, as batches of diffs or as
+// the whole list after each batch. The core reads the store and works out the changes, so a UI
 // never re-queries and shows what every other platform shows.
 import Foundation
 
 // MARK: - Applying diffs
 
-/// A change to a list the core keeps: `ConversationListDiff` or
-/// `TimelineDiff`. Both have the same four cases, so one set of helpers
+/// A change to a list the core keeps: `ConversationListDiff`,
+/// `TimelineDiff` or `OccupantListDiff`. All have the same four cases, so one set of helpers
 /// applies either, and generic UI code can take any `ListDiff`.
 ///
 /// Apply every batch, in order, to the list built from the same stream:
@@ -71,6 +71,17 @@ extension TimelineDiff: ListDiff {
     }
 }
 
+extension OccupantListDiff: ListDiff {
+    public func apply(to items: inout [Occupant]) {
+        switch self {
+        case .reset(let all): items = all
+        case .insert(let index, let item): items.insert(item, at: Int(index))
+        case .set(let index, let item): items[Int(index)] = item
+        case .remove(let index): items.remove(at: Int(index))
+        }
+    }
+}
+
 // MARK: - The conversation list
 
 extension JabberKitSession {
@@ -113,6 +124,44 @@ extension JabberKitSession {
     ///   `page` of 0.
     public func timeline(with peer: String, page: UInt32 = 50) throws -> Timeline {
         try Timeline(client: client, registrations: registrations, peer: peer, page: page)
+    }
+}
+
+// MARK: - A room's occupants
+
+extension JabberKitSession {
+    /// The changes to who is in `room`, in batches: the first batch is a
+    /// `.reset` with the occupants as last seen (by nickname, ourselves
+    /// included), then come joins, leaves, nick changes, kicks and bans; the
+    /// list empties when we leave or are sent away. For member lists that
+    /// animate arrivals and departures; apply each batch with `applied(to:)`.
+    ///
+    /// Each call follows a list of its own in the core, from now on (also
+    /// before connecting or joining). It ends like `states`, and ending it
+    /// stops that list.
+    ///
+    /// - Throws: `JabberKitError.InvalidInput` if `room` is not a room's
+    ///   bare JID.
+    public func occupantListDiffs(in room: String) throws -> AsyncStream<[OccupantListDiff]> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: [OccupantListDiff].self, bufferingPolicy: .unbounded)
+        let handle = try client.observeOccupantList(
+            room: room, listener: OccupantListForwarder { continuation.yield($0) })
+        keep(handle, until: continuation)
+        return stream
+    }
+
+    /// Who is in `room`, by nickname: the whole list at once, then again
+    /// after each batch of changes. Follows its own list like
+    /// `occupantListDiffs(in:)`, ends and throws like it.
+    public func occupantList(in room: String) throws -> AsyncStream<[Occupant]> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: [Occupant].self, bufferingPolicy: .unbounded)
+        let list = AppliedList<OccupantListDiff>()
+        let handle = try client.observeOccupantList(
+            room: room, listener: OccupantListForwarder { continuation.yield(list.apply($0)) })
+        keep(handle, until: continuation)
+        return stream
     }
 }
 
@@ -224,6 +273,18 @@ private final class TimelineForwarder: TimelineListener {
     }
 
     func onDiffs(diffs: [TimelineDiff]) {
+        receive(diffs)
+    }
+}
+
+private final class OccupantListForwarder: OccupantListListener {
+    private let receive: @Sendable ([OccupantListDiff]) -> Void
+
+    init(_ receive: @escaping @Sendable ([OccupantListDiff]) -> Void) {
+        self.receive = receive
+    }
+
+    func onDiffs(diffs: [OccupantListDiff]) {
         receive(diffs)
     }
 }

@@ -1,7 +1,8 @@
 // Group chat (XEP-0045) through the Swift layer, against the test Prosody's
 // MUC component (`conference.<domain>`): typed refusals, room messages with
-// their nick, occupants, and acting on a room (invitations, the subject,
-// kicks, bans, destroying it). The Swift counterpart of RoomsTest.kt.
+// their nick, occupants (read, and as the list the core keeps), and acting on
+// a room (invitations, the subject, kicks, bans, destroying it). The Swift
+// counterpart of RoomsTest.kt.
 import JabberKit
 import XCTest
 
@@ -171,6 +172,43 @@ final class RoomsTests: LiveServerTestCase, @unchecked Sendable {
             !$0.contains { $0.nick == "bob" }
         }
         XCTAssertEqual(try alice.rooms().first { $0.jid == room }?.joined, true, "Alice stays")
+    }
+
+    /// Whether the latest list a stream produced has exactly `nicks`.
+    private func showing(_ nicks: [String]) -> ([[Occupant]]) -> Bool {
+        { $0.last?.map(\.nick) == nicks }
+    }
+
+    func testTheOccupantListTheCoreKeepsShowsBothOnceBobJoinsAndOneOnceHeLeaves() async throws {
+        let alice = try JabberKitSession(config: server.config(try server.newAccount("alice"), store: try newStore()))
+        let bob = try JabberKitSession(config: server.config(try server.newAccount("bob"), store: try newStore()))
+        let aliceRooms = record(alice.roomEvents)
+        let bobRooms = record(bob.roomEvents)
+        try await online(alice)
+        try await online(bob)
+        let room = "lounge@\(service)"
+        // Followed before the room exists: one list each, applied live (never
+        // re-read here).
+        let atAlice = record(try alice.occupantList(in: room))
+        let atBob = record(try bob.occupantList(in: room))
+
+        let created = try await outcome(aliceRooms, room) { try alice.createRoom(room, nick: "alice") }
+        XCTAssertEqual(created, .joined(room: room, nick: "alice"))
+        try await atAlice.waitFor("Alice alone in her list", showing(["alice"]))
+        let joined = try await outcome(bobRooms, room) { try bob.joinRoom(room, nick: "bob") }
+        XCTAssertEqual(joined, .joined(room: room, nick: "bob"))
+        let both = try await atAlice.waitFor("both in Alice's list", showing(["alice", "bob"]))
+        XCTAssertEqual(
+            both.last?.last, Occupant(nick: "bob", role: "participant", affiliation: "none", jid: bob.jid),
+            "a moderator sees real JIDs")
+        try await atBob.waitFor("both in Bob's list", showing(["alice", "bob"]))
+
+        try bob.leaveRoom(room)
+        try await atAlice.waitFor("Alice alone again", showing(["alice"]))
+        try await atBob.waitFor("Bob's list emptied as he left", showing([]))
+        XCTAssertEqual(atAlice.values.last, try alice.occupants(in: room), "the list is what the store holds")
+
+        assertThrowsJabberKitError("a service, not a room", try alice.occupantList(in: service), isInvalidInput)
     }
 
     func testAnOwnerInvitesWithTheRoomsPasswordSetsTheSubjectKicksBansAndDestroysAndAParticipantMayNotKick()

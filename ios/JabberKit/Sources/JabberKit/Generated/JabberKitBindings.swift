@@ -730,6 +730,14 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func observeMessages(listener: MessageListener)  -> TaskHandle
     
     /**
+     * Calls `listener` with who is in `room` (a reset, by nickname, as
+     * last seen), then with each join, leave, nick change, kick and ban;
+     * emptied when we leave or are sent away. Needs no connection.
+     * Fails with `InvalidInput` if `room` is not a room's bare JID.
+     */
+    func observeOccupantList(room: String, listener: OccupantListListener) throws  -> TaskHandle
+    
+    /**
      * Calls `listener` for every room joined, refused or left, every
      * change of a room's occupants or subject, every invitation we get and
      * every action a room refused.
@@ -1210,6 +1218,23 @@ open func observeMessages(listener: MessageListener) -> TaskHandle  {
     uniffi_jabberkit_ffi_fn_method_client_observe_messages(
             self.uniffiCloneHandle(),
         FfiConverterTypeMessageListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Calls `listener` with who is in `room` (a reset, by nickname, as
+     * last seen), then with each join, leave, nick change, kick and ban;
+     * emptied when we leave or are sent away. Needs no connection.
+     * Fails with `InvalidInput` if `room` is not a room's bare JID.
+     */
+open func observeOccupantList(room: String, listener: OccupantListListener)throws  -> TaskHandle  {
+    return try  FfiConverterTypeTaskHandle_lift(try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_observe_occupant_list(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),
+        FfiConverterTypeOccupantListListener_lower(listener),uniffiCallStatus
     )
 })
 }
@@ -2625,6 +2650,218 @@ public func FfiConverterTypeMessageListener_lower(_ value: MessageListener) -> U
 
 
 /**
+ * Receives a room's occupant list's changes.
+ */
+public protocol OccupantListListener: AnyObject, Sendable {
+    
+    /**
+     * A batch of changes; the first is a reset with the occupants as
+     * last seen, by nickname.
+     */
+    func onDiffs(diffs: [OccupantListDiff]) 
+    
+}
+/**
+ * Receives a room's occupant list's changes.
+ */
+open class OccupantListListenerImpl: OccupantListListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_jabberkit_ffi_fn_clone_occupantlistlistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_jabberkit_ffi_fn_free_occupantlistlistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * A batch of changes; the first is a reset with the occupants as
+     * last seen, by nickname.
+     */
+open func onDiffs(diffs: [OccupantListDiff])  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_occupantlistlistener_on_diffs(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceTypeOccupantListDiff.lower(diffs),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceOccupantListListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceOccupantListListener = UniffiVTableCallbackInterfaceOccupantListListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeOccupantListListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface OccupantListListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeOccupantListListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface OccupantListListener: handle missing in uniffiClone")
+            }
+        },
+        onDiffs: { (
+            uniffiHandle: UInt64,
+            diffs: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeOccupantListListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onDiffs(
+                     diffs: try FfiConverterSequenceTypeOccupantListDiff.lift(diffs)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceOccupantListListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceOccupantListListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitOccupantListListener() {
+    uniffi_jabberkit_ffi_fn_init_callback_vtable_occupantlistlistener(UniffiCallbackInterfaceOccupantListListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOccupantListListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<OccupantListListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = OccupantListListener
+
+    public static func lift(_ handle: UInt64) throws -> OccupantListListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return OccupantListListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: OccupantListListener) -> UInt64 {
+         if let rustImpl = value as? OccupantListListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OccupantListListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: OccupantListListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOccupantListListener_lift(_ handle: UInt64) throws -> OccupantListListener {
+    return try FfiConverterTypeOccupantListListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOccupantListListener_lower(_ value: OccupantListListener) -> UInt64 {
+    return FfiConverterTypeOccupantListListener.lower(value)
+}
+
+
+
+
+
+
+/**
  * An account's (or a room's) password. An object rather than a string so
  * that nothing prints it: Kotlin's generated `toString()`, Swift's
  * `description` and Rust's `Debug` all show `Password(<redacted>)`, never
@@ -2813,7 +3050,8 @@ public protocol RoomListener: AnyObject, Sendable {
     func onRoomError(room: String, error: RoomError, text: String?) 
     
     /**
-     * Who is in `room` changed: read `occupants(room)` again.
+     * Who is in `room` changed: read `occupants(room)` again (or let
+     * `observe_occupant_list` apply the change).
      */
     func onOccupantsChanged(room: String) 
     
@@ -2940,7 +3178,8 @@ open func onRoomError(room: String, error: RoomError, text: String?)  {try! rust
 }
     
     /**
-     * Who is in `room` changed: read `occupants(room)` again.
+     * Who is in `room` changed: read `occupants(room)` again (or let
+     * `observe_occupant_list` apply the change).
      */
 open func onOccupantsChanged(room: String)  {try! rustCall() {
         uniffiCallStatus in
@@ -5494,6 +5733,104 @@ public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
 
 
 /**
+ * One change to a room's occupant list, applied in order; see
+ * [`ConversationListDiff`].
+ */
+
+public enum OccupantListDiff: Equatable, Hashable {
+    
+    case reset(items: [Occupant]
+    )
+    case insert(index: UInt32, item: Occupant
+    )
+    case set(index: UInt32, item: Occupant
+    )
+    case remove(index: UInt32
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension OccupantListDiff: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOccupantListDiff: FfiConverterRustBuffer {
+    typealias SwiftType = OccupantListDiff
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OccupantListDiff {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .reset(items: try FfiConverterSequenceTypeOccupant.read(from: &buf)
+        )
+        
+        case 2: return .insert(index: try FfiConverterUInt32.read(from: &buf), item: try FfiConverterTypeOccupant.read(from: &buf)
+        )
+        
+        case 3: return .set(index: try FfiConverterUInt32.read(from: &buf), item: try FfiConverterTypeOccupant.read(from: &buf)
+        )
+        
+        case 4: return .remove(index: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: OccupantListDiff, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .reset(items):
+            writeInt(&buf, Int32(1))
+            FfiConverterSequenceTypeOccupant.write(items, into: &buf)
+            
+        
+        case let .insert(index,item):
+            writeInt(&buf, Int32(2))
+            FfiConverterUInt32.write(index, into: &buf)
+            FfiConverterTypeOccupant.write(item, into: &buf)
+            
+        
+        case let .set(index,item):
+            writeInt(&buf, Int32(3))
+            FfiConverterUInt32.write(index, into: &buf)
+            FfiConverterTypeOccupant.write(item, into: &buf)
+            
+        
+        case let .remove(index):
+            writeInt(&buf, Int32(4))
+            FfiConverterUInt32.write(index, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOccupantListDiff_lift(_ buf: RustBuffer) throws -> OccupantListDiff {
+    return try FfiConverterTypeOccupantListDiff.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOccupantListDiff_lower(_ value: OccupantListDiff) -> RustBuffer {
+    return FfiConverterTypeOccupantListDiff.lower(value)
+}
+
+
+
+/**
  * Why a room refused us, or sent us away: match on it to tell the user
  * what to do (ask for a password, pick another nick…).
  */
@@ -6444,6 +6781,31 @@ fileprivate struct FfiConverterSequenceTypeConversationListDiff: FfiConverterRus
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeOccupantListDiff: FfiConverterRustBuffer {
+    typealias SwiftType = [OccupantListDiff]
+
+    public static func write(_ value: [OccupantListDiff], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeOccupantListDiff.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [OccupantListDiff] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [OccupantListDiff]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeOccupantListDiff.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeTimelineDiff: FfiConverterRustBuffer {
     typealias SwiftType = [TimelineDiff]
 
@@ -6545,6 +6907,7 @@ private let initializationResult: InitializationResult = {
     uniffiCallbackInitContactListener()
     uniffiCallbackInitConversationListListener()
     uniffiCallbackInitMessageListener()
+    uniffiCallbackInitOccupantListListener()
     uniffiCallbackInitRoomListener()
     uniffiCallbackInitTimelineListener()
     return InitializationResult.ok

@@ -376,6 +376,13 @@ typedef void (*UniffiCallbackInterfaceConversationListListenerMethod0)(uint64_t,
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_OCCUPANT_LIST_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_OCCUPANT_LIST_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceOccupantListListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_TIMELINE_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_TIMELINE_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceTimelineListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -440,6 +447,15 @@ typedef struct UniffiVTableCallbackInterfaceConversationListListener {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceConversationListListenerMethod0 _Nonnull onDiffs;
 } UniffiVTableCallbackInterfaceConversationListListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_OCCUPANT_LIST_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_OCCUPANT_LIST_LISTENER
+typedef struct UniffiVTableCallbackInterfaceOccupantListListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceOccupantListListenerMethod0 _Nonnull onDiffs;
+} UniffiVTableCallbackInterfaceOccupantListListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_TIMELINE_LISTENER
@@ -579,6 +595,11 @@ uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_conversation_list(uint64_
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_MESSAGES
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_MESSAGES
 uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_messages(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_OCCUPANT_LIST
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_OCCUPANT_LIST
+uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_occupant_list(uint64_t ptr, RustBuffer room, uint64_t listener, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_ROOMS
@@ -839,6 +860,26 @@ void uniffi_jabberkit_ffi_fn_init_callback_vtable_conversationlistlistener(const
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CONVERSATIONLISTLISTENER_ON_DIFFS
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CONVERSATIONLISTLISTENER_ON_DIFFS
 void uniffi_jabberkit_ffi_fn_method_conversationlistlistener_on_diffs(uint64_t ptr, RustBuffer diffs, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_OCCUPANTLISTLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_OCCUPANTLISTLISTENER
+uint64_t uniffi_jabberkit_ffi_fn_clone_occupantlistlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FREE_OCCUPANTLISTLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FREE_OCCUPANTLISTLISTENER
+void uniffi_jabberkit_ffi_fn_free_occupantlistlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_INIT_CALLBACK_VTABLE_OCCUPANTLISTLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_INIT_CALLBACK_VTABLE_OCCUPANTLISTLISTENER
+void uniffi_jabberkit_ffi_fn_init_callback_vtable_occupantlistlistener(const UniffiVTableCallbackInterfaceOccupantListListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_OCCUPANTLISTLISTENER_ON_DIFFS
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_OCCUPANTLISTLISTENER_ON_DIFFS
+void uniffi_jabberkit_ffi_fn_method_occupantlistlistener_on_diffs(uint64_t ptr, RustBuffer diffs, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_TIMELINEHANDLE
@@ -1325,6 +1366,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_observe_messages(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_OCCUPANT_LIST
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_OCCUPANT_LIST
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_observe_occupant_list(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_ROOMS
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_ROOMS
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_observe_rooms(void
@@ -1532,6 +1579,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_taskhandle_cancel(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CONVERSATIONLISTLISTENER_ON_DIFFS
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CONVERSATIONLISTLISTENER_ON_DIFFS
 uint16_t uniffi_jabberkit_ffi_checksum_method_conversationlistlistener_on_diffs(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_OCCUPANTLISTLISTENER_ON_DIFFS
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_OCCUPANTLISTLISTENER_ON_DIFFS
+uint16_t uniffi_jabberkit_ffi_checksum_method_occupantlistlistener_on_diffs(void
     
 );
 #endif

@@ -714,6 +714,9 @@ internal interface UniffiCallbackInterfaceRoomListenerMethod7 : com.sun.jna.Call
 internal interface UniffiCallbackInterfaceConversationListListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`diffs`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceOccupantListListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`diffs`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceTimelineListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`diffs`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -855,6 +858,25 @@ internal open class UniffiVTableCallbackInterfaceConversationListListener(
 
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onDiffs")
+internal open class UniffiVTableCallbackInterfaceOccupantListListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onDiffs`: UniffiCallbackInterfaceOccupantListListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onDiffs`: UniffiCallbackInterfaceOccupantListListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceOccupantListListener(`uniffiFree`,`uniffiClone`,`onDiffs`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceOccupantListListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onDiffs` = other.`onDiffs`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onDiffs")
 internal open class UniffiVTableCallbackInterfaceTimelineListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
@@ -945,6 +967,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_observe_messages(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_observe_occupant_list(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_observe_rooms(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_observe_timeline(
@@ -1015,6 +1039,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_conversationlistlistener_on_diffs(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_occupantlistlistener_on_diffs(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_timelinehandle_cancel(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_timelinehandle_paginate_back(
@@ -1045,6 +1071,7 @@ internal object UniffiLib {
         uniffiCallbackInterfaceContactListener.register(this)
         uniffiCallbackInterfaceConversationListListener.register(this)
         uniffiCallbackInterfaceMessageListener.register(this)
+        uniffiCallbackInterfaceOccupantListListener.register(this)
         uniffiCallbackInterfaceRoomListener.register(this)
         uniffiCallbackInterfaceTimelineListener.register(this)
         
@@ -1102,6 +1129,8 @@ internal object UniffiLib {
     external fun uniffi_jabberkit_ffi_fn_method_client_observe_conversation_list(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_jabberkit_ffi_fn_method_client_observe_messages(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_jabberkit_ffi_fn_method_client_observe_occupant_list(`ptr`: Long,`room`: RustBuffer.ByValue,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_jabberkit_ffi_fn_method_client_observe_rooms(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1206,6 +1235,14 @@ internal object UniffiLib {
     external fun uniffi_jabberkit_ffi_fn_init_callback_vtable_conversationlistlistener(`vtable`: UniffiVTableCallbackInterfaceConversationListListener,
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_conversationlistlistener_on_diffs(`ptr`: Long,`diffs`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_clone_occupantlistlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_jabberkit_ffi_fn_free_occupantlistlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_init_callback_vtable_occupantlistlistener(`vtable`: UniffiVTableCallbackInterfaceOccupantListListener,
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_occupantlistlistener_on_diffs(`ptr`: Long,`diffs`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_clone_timelinehandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1969,6 +2006,14 @@ public interface ClientInterface {
     fun `observeMessages`(`listener`: MessageListener): TaskHandle
     
     /**
+     * Calls `listener` with who is in `room` (a reset, by nickname, as
+     * last seen), then with each join, leave, nick change, kick and ban;
+     * emptied when we leave or are sent away. Needs no connection.
+     * Fails with `InvalidInput` if `room` is not a room's bare JID.
+     */
+    fun `observeOccupantList`(`room`: kotlin.String, `listener`: OccupantListListener): TaskHandle
+    
+    /**
      * Calls `listener` for every room joined, refused or left, every
      * change of a room's occupants or subject, every invitation we get and
      * every action a room refused.
@@ -2605,6 +2650,28 @@ open class Client: Disposable, AutoCloseable, ClientInterface
         it,
         
         FfiConverterTypeMessageListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Calls `listener` with who is in `room` (a reset, by nickname, as
+     * last seen), then with each join, leave, nick change, kick and ban;
+     * emptied when we leave or are sent away. Needs no connection.
+     * Fails with `InvalidInput` if `room` is not a room's bare JID.
+     */
+    @Throws(JabberKitException::class)override fun `observeOccupantList`(`room`: kotlin.String, `listener`: OccupantListListener): TaskHandle {
+            return FfiConverterTypeTaskHandle.lift(
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_observe_occupant_list(
+        it,
+        
+        FfiConverterString.lower(`room`),
+        FfiConverterTypeOccupantListListener.lower(`listener`),_status)
 }
     }
     )
@@ -4576,6 +4643,331 @@ public object FfiConverterTypeMessageListener: FfiConverter<MessageListener, Lon
 
 
 /**
+ * Receives a room's occupant list's changes.
+ */
+public interface OccupantListListener {
+    
+    /**
+     * A batch of changes; the first is a reset with the occupants as
+     * last seen, by nickname.
+     */
+    fun `onDiffs`(`diffs`: List<OccupantListDiff>)
+    
+    companion object
+}
+
+/**
+ * Receives a room's occupant list's changes.
+ */
+open class OccupantListListenerImpl: Disposable, AutoCloseable, OccupantListListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_jabberkit_ffi_fn_free_occupantlistlistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_jabberkit_ffi_fn_clone_occupantlistlistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * A batch of changes; the first is a reset with the occupants as
+     * last seen, by nickname.
+     */override fun `onDiffs`(`diffs`: List<OccupantListDiff>)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_occupantlistlistener_on_diffs(
+        it,
+        
+        FfiConverterSequenceTypeOccupantListDiff.lower(`diffs`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceOccupantListListener {
+    internal object `onDiffs`: UniffiCallbackInterfaceOccupantListListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`diffs`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeOccupantListListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onDiffs`(
+                    FfiConverterSequenceTypeOccupantListDiff.lift(`diffs`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeOccupantListListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeOccupantListListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceOccupantListListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onDiffs`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_jabberkit_ffi_fn_init_callback_vtable_occupantlistlistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOccupantListListener: FfiConverter<OccupantListListener, Long> {
+    internal val handleMap = UniffiHandleMap<OccupantListListener>()
+
+    override fun lower(value: OccupantListListener): Long {
+        if (value is OccupantListListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): OccupantListListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return OccupantListListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): OccupantListListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: OccupantListListener) = 8UL
+
+    override fun write(value: OccupantListListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * An account's (or a room's) password. An object rather than a string so
  * that nothing prints it: Kotlin's generated `toString()`, Swift's
  * `description` and Rust's `Debug` all show `Password(<redacted>)`, never
@@ -4901,7 +5293,8 @@ public interface RoomListener {
     fun `onRoomError`(`room`: kotlin.String, `error`: RoomError, `text`: kotlin.String?)
     
     /**
-     * Who is in `room` changed: read `occupants(room)` again.
+     * Who is in `room` changed: read `occupants(room)` again (or let
+     * `observe_occupant_list` apply the change).
      */
     fun `onOccupantsChanged`(`room`: kotlin.String)
     
@@ -5087,7 +5480,8 @@ open class RoomListenerImpl: Disposable, AutoCloseable, RoomListener
 
     
     /**
-     * Who is in `room` changed: read `occupants(room)` again.
+     * Who is in `room` changed: read `occupants(room)` again (or let
+     * `observe_occupant_list` apply the change).
      */override fun `onOccupantsChanged`(`room`: kotlin.String)
         = 
     callWithHandle {
@@ -7725,6 +8119,149 @@ public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
 
 
 /**
+ * One change to a room's occupant list, applied in order; see
+ * [`ConversationListDiff`].
+ */
+sealed class OccupantListDiff {
+    
+    data class Reset(
+        val `items`: List<org.jabberkit.Occupant>) : OccupantListDiff()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class Insert(
+        val `index`: kotlin.UInt, 
+        val `item`: org.jabberkit.Occupant) : OccupantListDiff()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class Set(
+        val `index`: kotlin.UInt, 
+        val `item`: org.jabberkit.Occupant) : OccupantListDiff()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class Remove(
+        val `index`: kotlin.UInt) : OccupantListDiff()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOccupantListDiff : FfiConverterRustBuffer<OccupantListDiff>{
+    override fun read(buf: ByteBuffer): OccupantListDiff {
+        return when(buf.getInt()) {
+            1 -> OccupantListDiff.Reset(
+                FfiConverterSequenceTypeOccupant.read(buf),
+                )
+            2 -> OccupantListDiff.Insert(
+                FfiConverterUInt.read(buf),
+                FfiConverterTypeOccupant.read(buf),
+                )
+            3 -> OccupantListDiff.Set(
+                FfiConverterUInt.read(buf),
+                FfiConverterTypeOccupant.read(buf),
+                )
+            4 -> OccupantListDiff.Remove(
+                FfiConverterUInt.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: OccupantListDiff): ULong = when(value) {
+        is OccupantListDiff.Reset -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterSequenceTypeOccupant.allocationSize(value.`items`)
+            )
+        }
+        is OccupantListDiff.Insert -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUInt.allocationSize(value.`index`)
+                + FfiConverterTypeOccupant.allocationSize(value.`item`)
+            )
+        }
+        is OccupantListDiff.Set -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUInt.allocationSize(value.`index`)
+                + FfiConverterTypeOccupant.allocationSize(value.`item`)
+            )
+        }
+        is OccupantListDiff.Remove -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUInt.allocationSize(value.`index`)
+            )
+        }
+    }
+
+    override fun write(value: OccupantListDiff, buf: ByteBuffer) {
+        when(value) {
+            is OccupantListDiff.Reset -> {
+                buf.putInt(1)
+                FfiConverterSequenceTypeOccupant.write(value.`items`, buf)
+                Unit
+            }
+            is OccupantListDiff.Insert -> {
+                buf.putInt(2)
+                FfiConverterUInt.write(value.`index`, buf)
+                FfiConverterTypeOccupant.write(value.`item`, buf)
+                Unit
+            }
+            is OccupantListDiff.Set -> {
+                buf.putInt(3)
+                FfiConverterUInt.write(value.`index`, buf)
+                FfiConverterTypeOccupant.write(value.`item`, buf)
+                Unit
+            }
+            is OccupantListDiff.Remove -> {
+                buf.putInt(4)
+                FfiConverterUInt.write(value.`index`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * Why a room refused us, or sent us away: match on it to tell the user
  * what to do (ask for a password, pick another nick…).
  */
@@ -8682,6 +9219,34 @@ public object FfiConverterSequenceTypeConversationListDiff: FfiConverterRustBuff
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeConversationListDiff.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeOccupantListDiff: FfiConverterRustBuffer<List<OccupantListDiff>> {
+    override fun read(buf: ByteBuffer): List<OccupantListDiff> {
+        val len = buf.getInt()
+        return List<OccupantListDiff>(len) {
+            FfiConverterTypeOccupantListDiff.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<OccupantListDiff>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeOccupantListDiff.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<OccupantListDiff>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeOccupantListDiff.write(it, buf)
         }
     }
 }

@@ -35,6 +35,8 @@ import org.jabberkit.initLogging
 import org.jabberkit.SearchHit
 import org.jabberkit.MessageListener
 import org.jabberkit.Occupant
+import org.jabberkit.OccupantListDiff
+import org.jabberkit.OccupantListListener
 import org.jabberkit.Password
 import org.jabberkit.Room
 import org.jabberkit.RoomConfig
@@ -326,9 +328,32 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
 
     /**
      * Who is in [room] (ourselves included, as [Room.nick]), by nickname, as last seen;
-     * [RoomEvent.OccupantsChanged] says when to read it again.
+     * [RoomEvent.OccupantsChanged] says when to read it again, or let [occupantList] follow it.
      */
     suspend fun occupants(room: String): List<Occupant> = withContext(Dispatchers.IO) { client.occupants(room) }
+
+    /**
+     * Who is in [room], kept by the core: a flow of the occupants by nickname (ourselves
+     * included), re-emitted after each batch of changes (joins, leaves, nick changes, kicks,
+     * bans); empty once we leave or are sent away. Each collection follows its own list; nothing
+     * is re-read from the store here. See [occupantListDiffs] for the changes.
+     *
+     * The flow fails with [JabberKitException.InvalidInput] if [room] is not a room's bare JID.
+     */
+    fun occupantList(room: String): Flow<List<Occupant>> = occupantListDiffs(room).applied(OccupantListDiff::applyTo)
+
+    /**
+     * [room]'s occupant list's changes, in batches: the first holds an [OccupantListDiff.Reset]
+     * with the occupants as last seen. For adapters that animate arrivals and departures.
+     */
+    fun occupantListDiffs(room: String): Flow<List<OccupantListDiff>> = callbackFlow {
+        val handle = client.observeOccupantList(room, object : OccupantListListener {
+            override fun onDiffs(diffs: List<OccupantListDiff>) {
+                trySend(diffs)
+            }
+        })
+        awaitClose { handle.close() }
+    }.buffer(Channel.UNLIMITED)
 
     // Acting on a room: each call needs the account online (nothing is queued) and returns at
     // once; the room's refusal arrives on [roomEvents] as [RoomEvent.ActionFailed], its success as

@@ -12,6 +12,8 @@ import org.jabberkit.Conversation
 import org.jabberkit.ConversationListDiff
 import org.jabberkit.JabberKitException
 import org.jabberkit.Message
+import org.jabberkit.Occupant
+import org.jabberkit.OccupantListDiff
 import org.jabberkit.TimelineDiff
 import org.jabberkit.TimelineHandle
 import org.jabberkit.TimelineListener
@@ -80,6 +82,19 @@ fun TimelineDiff.applyTo(items: MutableList<Message>) {
         is TimelineDiff.Insert -> items.add(index.toInt(), item)
         is TimelineDiff.Set -> items[index.toInt()] = item
         is TimelineDiff.Remove -> items.removeAt(index.toInt())
+    }
+}
+
+/** Applies this change to [items], as a UI list would. */
+fun OccupantListDiff.applyTo(items: MutableList<Occupant>) {
+    when (this) {
+        is OccupantListDiff.Reset -> {
+            items.clear()
+            items.addAll(this.items)
+        }
+        is OccupantListDiff.Insert -> items.add(index.toInt(), item)
+        is OccupantListDiff.Set -> items[index.toInt()] = item
+        is OccupantListDiff.Remove -> items.removeAt(index.toInt())
     }
 }
 

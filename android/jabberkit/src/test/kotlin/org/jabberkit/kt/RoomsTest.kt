@@ -5,7 +5,10 @@ import kotlin.test.assertFalse
 import kotlin.test.assertNull
 import kotlin.test.assertTrue
 import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.SharingStarted
+import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.flow.flow
+import kotlinx.coroutines.flow.stateIn
 import kotlinx.coroutines.runBlocking
 import org.jabberkit.ConnectionState
 import org.jabberkit.DeliveryState
@@ -19,8 +22,9 @@ import org.junit.jupiter.api.assertThrows
 
 /**
  * Group chat (XEP-0045) through the Kotlin layer, against the test Prosody's MUC component
- * (`conference.<domain>`): typed refusals, room messages with their nick, occupants, and acting on
- * a room (invitations, the subject, kicks, bans, destroying it).
+ * (`conference.<domain>`): typed refusals, room messages with their nick, occupants (read, and as
+ * the list the core keeps), and acting on a room (invitations, the subject, kicks, bans, destroying
+ * it).
  */
 class RoomsTest : LiveServerTest() {
     private val service get() = "conference.${server.domain}"
@@ -182,6 +186,37 @@ class RoomsTest : LiveServerTest() {
         aliceRooms.awaitRead("Bob gone from Alice's occupants", { alice.occupants(room) }) { list -> list.none { it.nick == "bob" } }
         assertTrue(alice.rooms().single { it.jid == room }.joined, "Alice stays")
     }
+
+    @Test
+    fun `the occupant list the core keeps shows both once Bob joins and one once he leaves`() =
+        runBlocking<Unit> {
+            val alice = open(server.config(server.newAccount("alice"), newStoreDir()))
+            val bob = open(server.config(server.newAccount("bob"), newStoreDir()))
+            val aliceRooms = scope.record(alice.roomEvents)
+            val bobRooms = scope.record(bob.roomEvents)
+            online(alice)
+            online(bob)
+            val room = "lounge@$service"
+            // Followed before the room exists: one list each, applied live (never re-read here).
+            val atAlice = alice.occupantList(room).stateIn(scope, SharingStarted.Eagerly, emptyList())
+            val atBob = bob.occupantList(room).stateIn(scope, SharingStarted.Eagerly, emptyList())
+            fun nicks(list: List<Occupant>) = list.map { it.nick }
+
+            assertEquals(RoomEvent.Joined(room, "alice"), outcome(aliceRooms, room) { alice.createRoom(room, "alice") })
+            atAlice.await("Alice alone in her list") { nicks(it) == listOf("alice") }
+            assertEquals(RoomEvent.Joined(room, "bob"), outcome(bobRooms, room) { bob.joinRoom(room, "bob") })
+            val both = atAlice.await("both in Alice's list") { nicks(it) == listOf("alice", "bob") }
+            assertEquals(Occupant("bob", "participant", "none", bob.jid), both[1], "a moderator sees real JIDs")
+            atBob.await("both in Bob's list") { nicks(it) == listOf("alice", "bob") }
+
+            bob.leaveRoom(room)
+            atAlice.await("Alice alone again") { nicks(it) == listOf("alice") }
+            atBob.await("Bob's list emptied as he left") { it.isEmpty() }
+            assertEquals(alice.occupants(room), atAlice.value, "the list is what the store holds")
+
+            val refused = runCatching { alice.occupantList(service).first() }.exceptionOrNull()
+            assertTrue(refused is JabberKitException.InvalidInput, refused.toString())
+        }
 
     @Test
     fun `an owner invites with the room's password, sets the subject, kicks, bans and destroys, and a participant may not kick`() =
