@@ -131,6 +131,10 @@ pub trait RoomListener: Send + Sync {
     fn on_room_left(&self, room: String);
     /// `from` declined our invitation to `room`.
     fn on_room_invite_declined(&self, room: String, from: String, reason: Option<String>);
+    /// Catching up with `room` from its archive progressed: `fetched`
+    /// archived messages so far (copies of stored ones included);
+    /// `complete` once nothing more is to come.
+    fn on_room_catch_up(&self, room: String, fetched: u32, complete: bool);
 }
 
 /// Keeps a listener registered. `cancel()` (or `close()`/`deinit`) stops it.
@@ -310,6 +314,7 @@ impl Client {
                 | jabberkit::Event::RoomSubject { .. }
                 | jabberkit::Event::RoomActionFailed { .. }
                 | jabberkit::Event::RoomLeft { .. }
+                | jabberkit::Event::RoomCatchUp { .. }
                 | jabberkit::Event::RoomInviteDeclined { .. } => None,
             }
         })
@@ -371,6 +376,7 @@ impl Client {
                 | jabberkit::Event::RoomSubject { .. }
                 | jabberkit::Event::RoomActionFailed { .. }
                 | jabberkit::Event::RoomLeft { .. }
+                | jabberkit::Event::RoomCatchUp { .. }
                 | jabberkit::Event::RoomInviteDeclined { .. } => None,
             }
         })
@@ -422,6 +428,13 @@ impl Client {
                         listener.on_room_invite_declined(room, from, reason)
                     }))
                 }
+                jabberkit::Event::RoomCatchUp {
+                    room,
+                    fetched,
+                    complete,
+                } => Some(Box::new(move || {
+                    listener.on_room_catch_up(room, fetched, complete)
+                })),
                 jabberkit::Event::ConnectionState(_)
                 | jabberkit::Event::Message(_)
                 | jabberkit::Event::MessageState { .. }

@@ -268,6 +268,8 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
                     .await
             }
             Event::RoomLeft { room } => self.say(&format!("* left {room}")).await,
+            // The messages show as they come.
+            Event::RoomCatchUp { .. } => Ok(()),
             Event::RoomInviteDeclined { room, from, reason } => {
                 let reason = reason.map(|r| format!(" ({r})")).unwrap_or_default();
                 self.say(&format!("* {from} declined to join {room}{reason}"))

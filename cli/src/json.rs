@@ -302,6 +302,13 @@ pub enum Output {
     },
     /// We left `room` (here, or on another device of the account).
     RoomLeft { room: String },
+    /// Catching up with `room` from its archive progressed.
+    #[serde(rename = "room_catchup")]
+    RoomCatchUp {
+        room: String,
+        fetched: u32,
+        complete: bool,
+    },
     /// `from` declined our invitation to `room`.
     RoomInviteDeclined {
         room: String,
@@ -573,6 +580,15 @@ impl Output {
                 reason: reason.clone(),
             }),
             Event::RoomLeft { room } => Some(Output::RoomLeft { room: room.clone() }),
+            Event::RoomCatchUp {
+                room,
+                fetched,
+                complete,
+            } => Some(Output::RoomCatchUp {
+                room: room.clone(),
+                fetched: *fetched,
+                complete: *complete,
+            }),
             Event::RoomInviteDeclined { room, from, reason } => Some(Output::RoomInviteDeclined {
                 room: room.clone(),
                 from: from.clone(),

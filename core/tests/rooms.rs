@@ -234,10 +234,32 @@ async fn a_phone_offline_while_a_room_talks_catches_up_all_of_it_once_from_the_r
         .collect();
     p.alice.wait_states(&ids, DeliveryState::Delivered).await;
 
+    let mut progress = p.bob.client.events();
     p.bob.client.connect().expect("connect");
     room_joined(&mut p.bob, ROOM).await;
     let got = p.bob.receive_all(&said, WAIT).await;
     assert!(got.values().all(|n| *n == 1), "{got:?}");
+    // With progress, page by page, up to a complete one.
+    let mut pages: Vec<(u32, bool)> = Vec::new();
+    while !pages.last().is_some_and(|p| p.1) {
+        let event = tokio::time::timeout(WAIT, progress.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no complete catch-up: {pages:?}"))
+            .expect("events");
+        if let jabberkit::Event::RoomCatchUp {
+            room,
+            fetched,
+            complete,
+        } = event
+        {
+            assert_eq!(room, ROOM);
+            pages.push((fetched, complete));
+        }
+    }
+    assert!(pages.len() > 1, "{pages:?}");
+    assert!(pages.windows(2).all(|w| w[0].0 <= w[1].0), "{pages:?}");
+    let last = pages.last().copied().expect("a page");
+    assert!(last.1 && last.0 >= 500, "{pages:?}");
     let history = p.bob.client.history(ROOM, None, 1000).expect("history");
     let bodies: Vec<_> = history.iter().map(|m| m.body.as_str()).collect();
     let mut expected = vec!["before"];

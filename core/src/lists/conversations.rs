@@ -119,6 +119,7 @@ fn conversation_of(event: &Event) -> Option<&str> {
         | Event::RoomSubject { .. }
         | Event::RoomActionFailed { .. }
         | Event::RoomLeft { .. }
+        | Event::RoomCatchUp { .. }
         | Event::RoomInviteDeclined { .. }
         | Event::CatchUp { .. } => None,
     }

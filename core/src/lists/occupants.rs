@@ -126,6 +126,7 @@ fn room_of(event: &Event) -> Option<&str> {
         | Event::RoomInvite { .. }
         | Event::RoomSubject { .. }
         | Event::RoomActionFailed { .. }
+        | Event::RoomCatchUp { .. }
         | Event::RoomInviteDeclined { .. }
         | Event::CatchUp { .. } => None,
     }

@@ -226,6 +226,18 @@ pub enum Event {
         /// The room's own words, if any.
         text: Option<String>,
     },
+    /// Catching up with `room` from its archive (after a rejoin, or a
+    /// first visit's window) progressed by one page. Its messages are
+    /// announced as [`Event::Message`], once each, only if new here.
+    RoomCatchUp {
+        /// The room's bare JID.
+        room: String,
+        /// Archived messages received so far in this catch-up, copies of
+        /// stored ones included.
+        fetched: u32,
+        /// Nothing more to fetch (or the room refused: see the logs).
+        complete: bool,
+    },
     /// Catching up from the server's archive after a fresh (not resumed)
     /// login progressed by one page. The messages themselves are announced
     /// as [`Event::Message`], once each, only if they were new here.

@@ -7,6 +7,7 @@ use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::Message;
 
 use super::Rooms;
+use crate::model::Event;
 use tokio_xmpp::parsers::disco::DiscoInfoResult;
 use tokio_xmpp::parsers::ns;
 
@@ -21,6 +22,8 @@ pub(super) struct CatchUp {
     /// time of the last message the archive gave, as stored (see
     /// `Rooms::keep_order`).
     floor: Option<DateTime<Utc>>,
+    /// Archived messages received so far (for `Event::RoomCatchUp`).
+    fetched: u32,
 }
 
 impl Rooms {
@@ -60,8 +63,14 @@ impl Rooms {
                 return None;
             }
         };
-        self.catching_up
-            .insert(room.clone(), CatchUp { queryid, floor });
+        self.catching_up.insert(
+            room.clone(),
+            CatchUp {
+                queryid,
+                floor,
+                fetched: 0,
+            },
+        );
         Some(Out::ask(Request::RoomArchive(room.clone()), query))
     }
 
@@ -97,7 +106,12 @@ impl Rooms {
         payload: Option<tokio_xmpp::minidom::Element>,
     ) -> Option<Out> {
         let queryid = self.catching_up.get(room)?.queryid.clone();
-        match crate::archive::fin(payload) {
+        let end = crate::archive::fin(payload);
+        self.progress(
+            room,
+            !matches!(&end, Ok(end) if !end.complete && end.last.is_some()),
+        );
+        match end {
             Ok(end) if !end.complete => {
                 let after = end.last?;
                 // The page is stored (archived messages are handled as they
@@ -146,11 +160,25 @@ impl Rooms {
         } else {
             said.from.to_string()
         };
+        if let Some(catch_up) = self.catching_up.get_mut(&room) {
+            catch_up.fetched = catch_up.fetched.saturating_add(1);
+        }
         self.keep_order(&room, &sender, &mut said);
         if ours {
             self.ours(&room, &said);
         } else {
             self.theirs(&room, &said);
+        }
+    }
+
+    /// Tells the app how far the catch-up with `room` got.
+    pub(super) fn progress(&self, room: &BareJid, complete: bool) {
+        if let Some(catch_up) = self.catching_up.get(room) {
+            self.hub.emit(Event::RoomCatchUp {
+                room: room.to_string(),
+                fetched: catch_up.fetched,
+                complete,
+            });
         }
     }
 

@@ -332,6 +332,7 @@ impl Rooms {
             (Some(Request::RoomPing(_)), Iq::Error { error, .. }) => self.on_pinged(&room, &error),
             (_, _) => {
                 // No archive (or no access to it): what history gave is all.
+                self.progress(&room, true);
                 if self.catching_up.remove(&room).is_some() {
                     self.settle(&room);
                 }

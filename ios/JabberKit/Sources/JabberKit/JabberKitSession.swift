@@ -70,13 +70,16 @@ public enum RoomEvent: Sendable, Equatable {
     case left(room: String)
     /// `from` declined our invitation to `room`.
     case inviteDeclined(room: String, from: String, reason: String?)
+    /// Catching up with `room` from its archive progressed: `fetched`
+    /// archived messages so far; `complete` once done.
+    case catchUp(room: String, fetched: UInt32, complete: Bool)
 
     /// The room's bare JID.
     public var room: String {
         switch self {
         case .joined(let room, _), .error(let room, _, _), .occupantsChanged(let room),
             .invited(let room, _, _, _), .subjectChanged(let room, _), .actionFailed(let room, _, _, _),
-            .left(let room), .inviteDeclined(let room, _, _):
+            .left(let room), .inviteDeclined(let room, _, _), .catchUp(let room, _, _):
             return room
         }
     }
@@ -511,6 +514,10 @@ private final class RoomEventListener: RoomListener {
 
     func onRoomInviteDeclined(room: String, from: String, reason: String?) {
         continuation.yield(.inviteDeclined(room: room, from: from, reason: reason))
+    }
+
+    func onRoomCatchUp(room: String, fetched: UInt32, complete: Bool) {
+        continuation.yield(.catchUp(room: room, fetched: fetched, complete: complete))
     }
 }
 

@@ -3089,6 +3089,13 @@ public protocol RoomListener: AnyObject, Sendable {
      */
     func onRoomInviteDeclined(room: String, from: String, reason: String?) 
     
+    /**
+     * Catching up with `room` from its archive progressed: `fetched`
+     * archived messages so far (copies of stored ones included);
+     * `complete` once nothing more is to come.
+     */
+    func onRoomCatchUp(room: String, fetched: UInt32, complete: Bool) 
+    
 }
 /**
  * Receives group chat events (XEP-0045). A room's messages arrive on
@@ -3264,6 +3271,22 @@ open func onRoomInviteDeclined(room: String, from: String, reason: String?)  {tr
         FfiConverterString.lower(room),
         FfiConverterString.lower(from),
         FfiConverterOptionString.lower(reason),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Catching up with `room` from its archive progressed: `fetched`
+     * archived messages so far (copies of stored ones included);
+     * `complete` once nothing more is to come.
+     */
+open func onRoomCatchUp(room: String, fetched: UInt32, complete: Bool)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_catch_up(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),
+        FfiConverterUInt32.lower(fetched),
+        FfiConverterBool.lower(complete),uniffiCallStatus
     )
 }
 }
@@ -3501,6 +3524,34 @@ fileprivate struct UniffiCallbackInterfaceRoomListener {
                      room: try FfiConverterString.lift(room),
                      from: try FfiConverterString.lift(from),
                      reason: try FfiConverterOptionString.lift(reason)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onRoomCatchUp: { (
+            uniffiHandle: UInt64,
+            room: RustBuffer,
+            fetched: UInt32,
+            complete: Int8,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeRoomListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onRoomCatchUp(
+                     room: try FfiConverterString.lift(room),
+                     fetched: try FfiConverterUInt32.lift(fetched),
+                     complete: try FfiConverterBool.lift(complete)
                 )
             }
 

@@ -369,6 +369,13 @@ typedef void (*UniffiCallbackInterfaceRoomListenerMethod7)(uint64_t, RustBuffer,
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD8
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD8
+typedef void (*UniffiCallbackInterfaceRoomListenerMethod8)(uint64_t, RustBuffer, uint32_t, int8_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONVERSATION_LIST_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONVERSATION_LIST_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceConversationListListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -437,6 +444,7 @@ typedef struct UniffiVTableCallbackInterfaceRoomListener {
     UniffiCallbackInterfaceRoomListenerMethod5 _Nonnull onRoomActionFailed;
     UniffiCallbackInterfaceRoomListenerMethod6 _Nonnull onRoomLeft;
     UniffiCallbackInterfaceRoomListenerMethod7 _Nonnull onRoomInviteDeclined;
+    UniffiCallbackInterfaceRoomListenerMethod8 _Nonnull onRoomCatchUp;
 } UniffiVTableCallbackInterfaceRoomListener;
 
 #endif
@@ -825,6 +833,11 @@ void uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_left(uint64_t ptr, Rust
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_INVITE_DECLINED
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_INVITE_DECLINED
 void uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_invite_declined(uint64_t ptr, RustBuffer room, RustBuffer from, RustBuffer reason, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_CATCH_UP
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_ROOMLISTENER_ON_ROOM_CATCH_UP
+void uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_catch_up(uint64_t ptr, RustBuffer room, uint32_t fetched, int8_t complete, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_TASKHANDLE
@@ -1567,6 +1580,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_left(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_INVITE_DECLINED
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_INVITE_DECLINED
 uint16_t uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_invite_declined(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_CATCH_UP
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_ROOMLISTENER_ON_ROOM_CATCH_UP
+uint16_t uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_catch_up(void
     
 );
 #endif

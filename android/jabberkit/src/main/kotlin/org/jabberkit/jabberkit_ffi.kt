@@ -711,6 +711,9 @@ internal interface UniffiCallbackInterfaceRoomListenerMethod6 : com.sun.jna.Call
 internal interface UniffiCallbackInterfaceRoomListenerMethod7 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`from`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceRoomListenerMethod8 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`fetched`: Int,`complete`: Byte,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceConversationListListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`diffs`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -798,7 +801,7 @@ internal open class UniffiVTableCallbackInterfaceMessageListener(
     }
 
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onRoomJoined", "onRoomError", "onOccupantsChanged", "onRoomInvite", "onRoomSubject", "onRoomActionFailed", "onRoomLeft", "onRoomInviteDeclined")
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onRoomJoined", "onRoomError", "onOccupantsChanged", "onRoomInvite", "onRoomSubject", "onRoomActionFailed", "onRoomLeft", "onRoomInviteDeclined", "onRoomCatchUp")
 internal open class UniffiVTableCallbackInterfaceRoomListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
@@ -810,6 +813,7 @@ internal open class UniffiVTableCallbackInterfaceRoomListener(
     @JvmField internal var `onRoomActionFailed`: UniffiCallbackInterfaceRoomListenerMethod5? = null,
     @JvmField internal var `onRoomLeft`: UniffiCallbackInterfaceRoomListenerMethod6? = null,
     @JvmField internal var `onRoomInviteDeclined`: UniffiCallbackInterfaceRoomListenerMethod7? = null,
+    @JvmField internal var `onRoomCatchUp`: UniffiCallbackInterfaceRoomListenerMethod8? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -822,7 +826,8 @@ internal open class UniffiVTableCallbackInterfaceRoomListener(
         `onRoomActionFailed`: UniffiCallbackInterfaceRoomListenerMethod5? = null,
         `onRoomLeft`: UniffiCallbackInterfaceRoomListenerMethod6? = null,
         `onRoomInviteDeclined`: UniffiCallbackInterfaceRoomListenerMethod7? = null,
-    ): UniffiVTableCallbackInterfaceRoomListener(`uniffiFree`,`uniffiClone`,`onRoomJoined`,`onRoomError`,`onOccupantsChanged`,`onRoomInvite`,`onRoomSubject`,`onRoomActionFailed`,`onRoomLeft`,`onRoomInviteDeclined`,), Structure.ByValue
+        `onRoomCatchUp`: UniffiCallbackInterfaceRoomListenerMethod8? = null,
+    ): UniffiVTableCallbackInterfaceRoomListener(`uniffiFree`,`uniffiClone`,`onRoomJoined`,`onRoomError`,`onOccupantsChanged`,`onRoomInvite`,`onRoomSubject`,`onRoomActionFailed`,`onRoomLeft`,`onRoomInviteDeclined`,`onRoomCatchUp`,), Structure.ByValue
 
    internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceRoomListener) {
         `uniffiFree` = other.`uniffiFree`
@@ -835,6 +840,7 @@ internal open class UniffiVTableCallbackInterfaceRoomListener(
         `onRoomActionFailed` = other.`onRoomActionFailed`
         `onRoomLeft` = other.`onRoomLeft`
         `onRoomInviteDeclined` = other.`onRoomInviteDeclined`
+        `onRoomCatchUp` = other.`onRoomCatchUp`
     }
 
 }
@@ -1035,6 +1041,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_invite_declined(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_catch_up(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_taskhandle_cancel(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_conversationlistlistener_on_diffs(
@@ -1221,6 +1229,8 @@ internal object UniffiLib {
     external fun uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_left(`ptr`: Long,`room`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_invite_declined(`ptr`: Long,`room`: RustBuffer.ByValue,`from`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_catch_up(`ptr`: Long,`room`: RustBuffer.ByValue,`fetched`: Int,`complete`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_clone_taskhandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -5332,6 +5342,13 @@ public interface RoomListener {
      */
     fun `onRoomInviteDeclined`(`room`: kotlin.String, `from`: kotlin.String, `reason`: kotlin.String?)
     
+    /**
+     * Catching up with `room` from its archive progressed: `fetched`
+     * archived messages so far (copies of stored ones included);
+     * `complete` once nothing more is to come.
+     */
+    fun `onRoomCatchUp`(`room`: kotlin.String, `fetched`: kotlin.UInt, `complete`: kotlin.Boolean)
+    
     companion object
 }
 
@@ -5594,6 +5611,26 @@ open class RoomListenerImpl: Disposable, AutoCloseable, RoomListener
     
 
     
+    /**
+     * Catching up with `room` from its archive progressed: `fetched`
+     * archived messages so far (copies of stored ones included);
+     * `complete` once nothing more is to come.
+     */override fun `onRoomCatchUp`(`room`: kotlin.String, `fetched`: kotlin.UInt, `complete`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_roomlistener_on_room_catch_up(
+        it,
+        
+        FfiConverterString.lower(`room`),
+        FfiConverterUInt.lower(`fetched`),
+        FfiConverterBoolean.lower(`complete`),_status)
+}
+    }
+    
+    
+
+    
 
     
 
@@ -5719,6 +5756,20 @@ internal object uniffiCallbackInterfaceRoomListener {
             uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
         }
     }
+    internal object `onRoomCatchUp`: UniffiCallbackInterfaceRoomListenerMethod8 {
+        override fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`fetched`: Int,`complete`: Byte,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeRoomListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onRoomCatchUp`(
+                    FfiConverterString.lift(`room`),
+                    FfiConverterUInt.lift(`fetched`),
+                    FfiConverterBoolean.lift(`complete`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
 
     internal object uniffiFree: UniffiCallbackInterfaceFree {
         override fun callback(handle: Long) {
@@ -5743,6 +5794,7 @@ internal object uniffiCallbackInterfaceRoomListener {
         `onRoomActionFailed`,
         `onRoomLeft`,
         `onRoomInviteDeclined`,
+        `onRoomCatchUp`,
     )
 
     // Registers the foreign callback with the Rust side.

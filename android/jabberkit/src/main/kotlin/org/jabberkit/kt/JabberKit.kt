@@ -132,6 +132,9 @@ sealed interface RoomEvent {
 
     /** [from] declined our invitation to [room]. */
     data class InviteDeclined(override val room: String, val from: String, val reason: String?) : RoomEvent
+
+    /** Catching up with [room] from its archive progressed: [fetched] archived messages so far; [complete] once done. */
+    data class CatchUp(override val room: String, val fetched: UInt, val complete: Boolean) : RoomEvent
 }
 
 /**
@@ -527,6 +530,10 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
 
         override fun onRoomInviteDeclined(room: String, from: String, reason: String?) {
             events.tryEmit(RoomEvent.InviteDeclined(room, from, reason))
+        }
+
+        override fun onRoomCatchUp(room: String, fetched: UInt, complete: Boolean) {
+            events.tryEmit(RoomEvent.CatchUp(room, fetched, complete))
         }
     }
 
