@@ -154,5 +154,7 @@ fn bookmark(item: &Element, ns: &str) -> Option<Bookmark> {
     })
 }
 
+pub(crate) mod legacy;
+
 #[cfg(test)]
 mod tests;

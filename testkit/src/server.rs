@@ -101,6 +101,9 @@ pub struct ServerOptions {
     /// Only the classic login: no SASL2, Bind2 or FAST. Prosody only:
     /// ejabberd always offers SASL2 (starting one panics).
     pub no_sasl2: bool,
+    /// No PEP (XEP-0163), so no XEP-0402 bookmarks: only private XML
+    /// storage (XEP-0049), as old servers. Prosody only.
+    pub no_pep: bool,
     /// The server to run; by default from `JABBERKIT_TEST_SERVER`.
     pub kind: ServerKind,
 }
@@ -113,6 +116,7 @@ impl Default for ServerOptions {
             no_stream_management: false,
             stanza_limit: None,
             no_sasl2: false,
+            no_pep: false,
             kind: ServerKind::from_env(),
         }
     }
@@ -159,6 +163,9 @@ impl TestServer {
     /// Panics on an option that server cannot honour.
     pub async fn start_with(opts: ServerOptions) -> TestServer {
         let kind = opts.kind;
+        if kind == ServerKind::Ejabberd && opts.no_pep {
+            panic!("ServerOptions::no_pep needs Prosody (run this test with {SERVER_ENV}=prosody)");
+        }
         if kind == ServerKind::Ejabberd && opts.no_sasl2 {
             panic!(
                 "ServerOptions::no_sasl2 needs Prosody: ejabberd always offers SASL2 and Bind2 \
@@ -187,6 +194,9 @@ impl TestServer {
         }
         if opts.no_sasl2 {
             args.push("--no-sasl2".to_string());
+        }
+        if opts.no_pep {
+            args.push("--no-pep".to_string());
         }
         if let Some(limit) = opts.stanza_limit {
             args.push("--stanza-limit".to_string());

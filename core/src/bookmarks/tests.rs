@@ -57,3 +57,30 @@ fn only_our_own_accounts_notifications_count() {
     assert!(super::changes(&own(), &message(&xml("mallory@example.test"))).is_none());
     assert!(super::changes(&own(), &message(&xml("alice@example.test/other"))).is_none());
 }
+
+#[test]
+fn legacy_bookmarks_go_out_and_come_back_whole() {
+    let tea = Bookmark {
+        room: "tea@conference.example.test".parse().expect("jid"),
+        nick: Some("kim".into()),
+        password: Some("secret".into()),
+        autojoin: true,
+    };
+    let old = Bookmark {
+        room: "old@conference.example.test".parse().expect("jid"),
+        nick: None,
+        password: None,
+        autojoin: false,
+    };
+    let Iq::Set { payload, .. } = legacy::publish([&tea, &old], "p1") else {
+        panic!("a set");
+    };
+    assert_eq!(legacy::fetched(Some(payload)), vec![tea, old]);
+    // A service without a room part is no room; nothing readable, none.
+    let odd: Element = "<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'>\
+         <conference jid='conference.example.test' autojoin='true'/></storage></query>"
+        .parse()
+        .expect("xml");
+    assert!(legacy::fetched(Some(odd)).is_empty());
+    assert!(legacy::fetched(None).is_empty());
+}

@@ -6,6 +6,11 @@
 //! offline, on the next fresh session (remembered in memory only: after
 //! an app kill, the server's bookmarks win).
 //!
+//! An account without PEP (the fetch is refused with anything but
+//! `item-not-found`) falls back to XEP-0048 bookmarks in private XML
+//! storage (`bookmarks::legacy`): read on each fresh session, written
+//! whole on each change, not followed live.
+//!
 //! What a bookmark means for this device is an [`Effect`]; the session
 //! hands it to the rooms handler (handlers do not call each other).
 
@@ -15,9 +20,10 @@ use std::sync::Arc;
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::message::Message;
+use tokio_xmpp::parsers::stanza_error::{DefinedCondition, StanzaError};
 
 use super::requests::{Out, Request};
-use crate::bookmarks::{self, Bookmark, Change};
+use crate::bookmarks::{self, legacy, Bookmark, Change};
 use crate::store::{RoomEntry, Store};
 
 /// What a bookmark change asks of this device.
@@ -32,6 +38,11 @@ pub(crate) struct Bookmarks {
     store: Arc<Store>,
     /// Rooms joined or left here while offline.
     unpublished: HashSet<String>,
+    /// Those of this session's start, until the server takes PEP
+    /// bookmarks (else they go again to private storage).
+    offline_changes: HashSet<String>,
+    /// The account has no PEP: private storage instead (see the module).
+    legacy: bool,
     /// What we published, by room, oldest first, until the server
     /// announces it back: an echo of our own older publication must not
     /// undo a newer local change.
@@ -47,6 +58,8 @@ impl Bookmarks {
             own,
             store,
             unpublished: HashSet::new(),
+            offline_changes: HashSet::new(),
+            legacy: false,
             echoes: HashMap::new(),
             known: HashMap::new(),
         }
@@ -56,11 +69,20 @@ impl Bookmarks {
     /// read what the other devices did.
     pub(crate) fn fresh_session(&mut self) -> Vec<Out> {
         self.echoes.clear();
+        if self.legacy {
+            // One document: read it before writing it whole.
+            return vec![Out::ask(Request::LegacyBookmarks, legacy::fetch)];
+        }
+        self.offline_changes = self.unpublished.clone();
         let mut out: Vec<Out> = std::mem::take(&mut self.unpublished)
             .iter()
             .filter_map(|room| self.publish(room))
             .collect();
         out.push(Out::ask(Request::Bookmarks, bookmarks::fetch));
+        // Asked at once too (tiny): if PEP is refused, its answer comes
+        // next, still before the rooms let us in, so a rejoin does not
+        // write over what another device changed.
+        out.push(Out::ask(Request::LegacyBookmarks, legacy::fetch));
         out
     }
 
@@ -92,6 +114,12 @@ impl Bookmarks {
         }
         tracing::debug!(room, autojoin = bookmark.autojoin, "publishing a bookmark");
         self.known.insert(bookmark.room.clone(), bookmark.clone());
+        if self.legacy {
+            let all: Vec<Bookmark> = self.known.values().cloned().collect();
+            return Some(Out::ask(Request::BookmarkPublish, move |id| {
+                legacy::publish(&all, id)
+            }));
+        }
         self.echoes
             .entry(bookmark.room.clone())
             .or_default()
@@ -103,6 +131,7 @@ impl Bookmarks {
 
     /// The answer to our fetch: what to enter and leave.
     pub(crate) fn on_fetched(&mut self, payload: Option<Element>) -> Vec<Effect> {
+        self.offline_changes.clear();
         let found = bookmarks::fetched(payload);
         tracing::debug!(count = found.len(), "bookmarks fetched");
         self.known = found.iter().map(|b| (b.room.clone(), b.clone())).collect();
@@ -110,6 +139,50 @@ impl Bookmarks {
             .into_iter()
             .filter_map(|b| self.apply(Change::Set(b)))
             .collect()
+    }
+
+    /// Our PEP bookmarks could not be read: a new account has none yet
+    /// (`item-not-found`); anything else means no PEP here, so private
+    /// storage instead, from now on.
+    pub(crate) fn on_fetch_refused(&mut self, error: &StanzaError) {
+        if error.defined_condition == DefinedCondition::ItemNotFound {
+            self.offline_changes.clear();
+            return;
+        }
+        tracing::info!(
+            condition = ?error.defined_condition,
+            "no PEP bookmarks here: private storage (XEP-0048) instead"
+        );
+        self.legacy = true;
+        // What was published to PEP meanwhile did not get there; the
+        // answer from private storage (asked already) comes next.
+        self.unpublished.extend(self.offline_changes.drain());
+    }
+
+    /// The answer to a private storage fetch: what to enter and leave,
+    /// and the write of what changed here while offline (it wins).
+    pub(crate) fn on_legacy_fetched(
+        &mut self,
+        payload: Option<Element>,
+    ) -> (Vec<Effect>, Vec<Out>) {
+        if !self.legacy {
+            // PEP holds the bookmarks here.
+            return (Vec::new(), Vec::new());
+        }
+        let found = legacy::fetched(payload);
+        tracing::debug!(count = found.len(), "legacy bookmarks fetched");
+        self.known = found.iter().map(|b| (b.room.clone(), b.clone())).collect();
+        let effects = found
+            .into_iter()
+            .filter(|b| !self.unpublished.contains(b.room.as_str()))
+            .filter_map(|b| self.apply(Change::Set(b)))
+            .collect();
+        // One write for them all: the last carries every change.
+        let out = std::mem::take(&mut self.unpublished)
+            .iter()
+            .filter_map(|room| self.publish(room))
+            .last();
+        (effects, out.into_iter().collect())
     }
 
     /// If `msg` announces a change of our bookmarks: what to enter and

@@ -422,8 +422,11 @@ impl Running {
                     let next = self.catch_up.on_page_refused(page, error);
                     self.send_or_settle(next).await;
                 }
-                // A new account has no bookmarks node yet.
-                Some(Request::Bookmarks) => tracing::debug!("no bookmarks yet"),
+                Some(Request::Bookmarks) => self.bookmarks.on_fetch_refused(&error),
+                // No private storage either (or PEP is used): nothing to do.
+                Some(Request::LegacyBookmarks) => {
+                    tracing::debug!("no private bookmarks: {:?}", error.defined_condition)
+                }
                 Some(request) => {
                     tracing::warn!(%id, ?request, "refused: {:?}", error.defined_condition);
                 }
@@ -455,6 +458,11 @@ impl Running {
             Request::BookmarkPublish => {}
             Request::Bookmarks => {
                 let effects = off_worker(|| self.bookmarks.on_fetched(payload));
+                self.on_bookmarks(effects).await;
+            }
+            Request::LegacyBookmarks => {
+                let (effects, out) = off_worker(|| self.bookmarks.on_legacy_fetched(payload));
+                self.send(out).await;
                 self.on_bookmarks(effects).await;
             }
             Request::Archive(page) => {

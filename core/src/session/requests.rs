@@ -34,6 +34,9 @@ pub(crate) enum Request {
     RoomPing(BareJid),
     /// All our bookmarks (XEP-0402).
     Bookmarks,
+    /// All our bookmarks from private storage (XEP-0048 in XEP-0049),
+    /// where the account has no PEP.
+    LegacyBookmarks,
     /// One bookmark published (answered by our own account).
     BookmarkPublish,
     /// A kick, ban or room destruction we asked of `room` (`action` names

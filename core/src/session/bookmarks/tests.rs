@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::session::fixture::fixture;
+use tokio_xmpp::parsers::iq::Iq;
 
 const ROOM: &str = "tea@conference.example.test";
 
@@ -80,7 +81,7 @@ fn what_changed_here_offline_is_published_on_the_next_session() {
         .expect("store");
     assert!(b.changed_here(ROOM, false).is_none());
     let out = b.fresh_session();
-    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out.len(), 3, "{out:?}");
     assert!(matches!(
         &out[0],
         Out::Ask {
@@ -95,8 +96,79 @@ fn what_changed_here_offline_is_published_on_the_next_session() {
             ..
         }
     ));
+    assert!(matches!(
+        &out[2],
+        Out::Ask {
+            request: Request::LegacyBookmarks,
+            ..
+        }
+    ));
     // Only once.
-    assert_eq!(b.fresh_session().len(), 1);
+    assert_eq!(b.fresh_session().len(), 2);
+}
+
+#[test]
+fn without_pep_private_storage_is_read_and_written_whole_with_what_changed_offline() {
+    let f = fixture();
+    let mut b = Bookmarks::new(f.own.clone(), f.store.clone());
+    f.store
+        .upsert_room(&RoomEntry {
+            jid: ROOM.into(),
+            nick: "al".into(),
+            password: None,
+            autojoin: true,
+        })
+        .expect("store");
+    assert!(b.changed_here(ROOM, false).is_none());
+    b.fresh_session();
+    // PEP is refused: the (already asked) private storage answers next.
+    let refused = tokio_xmpp::parsers::stanza_error::StanzaError::new(
+        tokio_xmpp::parsers::stanza_error::ErrorType::Cancel,
+        tokio_xmpp::parsers::stanza_error::DefinedCondition::ServiceUnavailable,
+        "en",
+        "",
+    );
+    b.on_fetch_refused(&refused);
+    let other = "den@conference.example.test";
+    let stored: Element = format!(
+        "<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'>\
+         <conference jid='{other}' autojoin='true'><nick>al</nick></conference>\
+         </storage></query>"
+    )
+    .parse()
+    .expect("xml");
+    let (effects, out) = b.on_legacy_fetched(Some(stored));
+    assert!(
+        matches!(&effects[..], [Effect::Enter(e)] if e.jid == other),
+        "{effects:?}"
+    );
+    // One write, with both rooms.
+    let [Out::Ask {
+        iq: Iq::Set { payload, .. },
+        request: Request::BookmarkPublish,
+        ..
+    }] = &out[..]
+    else {
+        panic!("{out:?}");
+    };
+    let mut rooms: Vec<String> = crate::bookmarks::legacy::fetched(Some(payload.clone()))
+        .into_iter()
+        .map(|b| b.room.to_string())
+        .collect();
+    rooms.sort();
+    assert_eq!(rooms, [other, ROOM]);
+    // From now on, only private storage is read.
+    let next = b.fresh_session();
+    assert!(
+        matches!(
+            &next[..],
+            [Out::Ask {
+                request: Request::LegacyBookmarks,
+                ..
+            }]
+        ),
+        "{next:?}"
+    );
 }
 
 #[test]
