@@ -529,6 +529,17 @@ impl Client {
         Ok(self.inner.invite(&room, &jid, reason.as_deref())?)
     }
 
+    /// Invites `jid` to `room` directly (XEP-0249): from us, with the
+    /// room's password as we entered it. Needs the account online.
+    pub fn invite_direct(
+        &self,
+        room: String,
+        jid: String,
+        reason: Option<String>,
+    ) -> Result<(), JabberKitError> {
+        Ok(self.inner.invite_direct(&room, &jid, reason.as_deref())?)
+    }
+
     /// Tells `from` (as `on_room_invite` named them) through `room` that we
     /// will not join.
     pub fn decline_invitation(

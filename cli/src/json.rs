@@ -131,12 +131,15 @@ pub enum Command {
     Rooms,
     /// `Client::occupants`.
     Occupants { room: String },
-    /// `Client::invite`: through the room, which adds its password.
+    /// `Client::invite`: through the room, which adds its password; with
+    /// `"direct": true`, `Client::invite_direct` (XEP-0249, from us).
     Invite {
         room: String,
         jid: String,
         #[serde(default)]
         reason: Option<String>,
+        #[serde(default)]
+        direct: bool,
     },
     /// `Client::decline_invitation`: `from` as `room_invite` named them.
     DeclineInvite {

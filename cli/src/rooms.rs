@@ -49,9 +49,20 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
                 items: list.iter().map(OccupantItem::new).collect(),
             })
         }),
-        Command::Invite { room, jid, reason } => {
-            client.invite(&room, &jid, reason.as_deref()).map(|()| None)
-        }
+        Command::Invite {
+            room,
+            jid,
+            reason,
+            direct: false,
+        } => client.invite(&room, &jid, reason.as_deref()).map(|()| None),
+        Command::Invite {
+            room,
+            jid,
+            reason,
+            direct: true,
+        } => client
+            .invite_direct(&room, &jid, reason.as_deref())
+            .map(|()| None),
         Command::DeclineInvite { room, from, reason } => client
             .decline_invitation(&room, &from, reason.as_deref())
             .map(|()| None),

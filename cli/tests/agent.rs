@@ -940,6 +940,22 @@ async fn a_password_room_through_the_agent() {
     assert_eq!(invite["room"], room, "{invite}");
     assert_eq!(invite["password"], "pw", "{invite}");
     assert_eq!(invite["reason"], "come back", "{invite}");
+    // A semi-anonymous room names the inviter by nick.
+    assert_eq!(invite["from"], format!("{room}/alice"), "{invite}");
+    // Directly: from alice herself, with the password she entered with.
+    alice
+        .command(json!({"cmd": "invite", "room": room, "jid": bob_jid, "direct": true}))
+        .await;
+    let invite = bob.wait_event("room_invite").await;
+    assert_eq!(invite["room"], room, "{invite}");
+    assert_eq!(invite["password"], "pw", "{invite}");
+    assert!(
+        invite["from"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("alice@"),
+        "{invite}"
+    );
     assert_eq!(alice.quit().await, 0);
     assert_eq!(bob.quit().await, 0);
 }

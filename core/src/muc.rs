@@ -472,4 +472,4 @@ mod invitation;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use invitation::{decline, declined, invitation, invite};
+pub(crate) use invitation::{decline, declined, invitation, invite, invite_direct};

@@ -159,17 +159,92 @@ async fn owners_invite_set_the_subject_kick_ban_and_destroy_and_others_may_not()
 
 /// Bob's bookmark of the room, read in Prosody's PEP store, is no longer
 /// autojoin.
+/// Polled: the refusal event reaches the test before the publication
+/// that follows it reaches the server.
 async fn bookmark_is_not_autojoin(server: &TestServer) {
-    let bookmark = server
-        .shell(
-            "> local ok, items = prosody.hosts['example.test'].modules.pep.get_pep_service('bob')\
-             :get_items('urn:xmpp:bookmarks:1', true); \
-             return tostring(items and items['garden@conference.example.test'])",
-        )
-        .await;
-    assert!(bookmark.contains("conference"), "{bookmark}");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let bookmark = server
+            .shell(
+                "> local ok, items = prosody.hosts['example.test'].modules.pep.get_pep_service('bob')\
+                 :get_items('urn:xmpp:bookmarks:1', true); \
+                 return tostring(items and items['garden@conference.example.test'])",
+            )
+            .await;
+        assert!(bookmark.contains("conference"), "{bookmark}");
+        if !bookmark.contains("autojoin='true'") && !bookmark.contains("autojoin='1'") {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still autojoin: {bookmark}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A direct invitation (XEP-0249) goes to the invitee from us, with the
+/// room's password, and gets them in; one to an account that does not
+/// exist is refused by its server, and the app hears of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_invitation_carries_the_password_and_a_refused_one_is_announced() {
+    init_logs();
+    let server = TestServer::start().await;
+    let mut p = pair(&server).await;
+    online(&mut p.alice).await;
+    online(&mut p.bob).await;
+    let bob_jid = p.bob.client.jid();
+    let config = RoomConfig {
+        password: Some("s3cret".into()),
+        persistent: true,
+        ..Default::default()
+    };
+    p.alice
+        .client
+        .create_room(ROOM, "alice", config)
+        .expect("create");
+    room_joined(&mut p.alice, ROOM).await;
+
+    p.alice
+        .client
+        .invite_direct(ROOM, &bob_jid, Some("tea?"))
+        .expect("invite");
+    let Event::RoomInvite {
+        room,
+        from,
+        password,
+        reason,
+    } = room_event(&mut p.bob, "invitation", |e| {
+        matches!(e, Event::RoomInvite { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(room, ROOM);
+    assert_eq!(from, format!("{}/phone", p.alice_jid), "from alice herself");
+    assert_eq!(password.as_ref().map(Secret::expose), Some("s3cret"));
+    assert_eq!(reason.as_deref(), Some("tea?"));
+    p.bob
+        .client
+        .join_room(&room, "bob", password.as_ref().map(Secret::expose))
+        .expect("join");
+    room_joined(&mut p.bob, ROOM).await;
+
+    let nobody = format!("nobody@{}", server.domain());
+    p.alice
+        .client
+        .invite_direct(ROOM, &nobody, None)
+        .expect("invite");
+    let failed = room_event(&mut p.alice, "the refusal", |e| {
+        matches!(e, Event::RoomActionFailed { .. })
+    })
+    .await;
     assert!(
-        !bookmark.contains("autojoin='true'") && !bookmark.contains("autojoin='1'"),
-        "{bookmark}"
+        matches!(&failed, Event::RoomActionFailed { room, action, .. }
+            if room == ROOM && action == "invite"),
+        "{failed:?}"
     );
+    p.alice.client.disconnect().await;
+    p.bob.client.disconnect().await;
 }

@@ -23,6 +23,26 @@ impl Client {
         })
     }
 
+    /// Invites `jid` to `room` directly (XEP-0249): the invitation goes
+    /// to `jid` itself, from us, with the room's password as we entered
+    /// it. For rooms that do not relay invitations, or to show who
+    /// invites. A refusal by `jid`'s server arrives as
+    /// [`Event::RoomActionFailed`](crate::Event::RoomActionFailed).
+    pub fn invite_direct(&self, room: &str, jid: &str, reason: Option<&str>) -> Result<(), Error> {
+        let room = parse_room(room)?;
+        let password = self
+            .inner
+            .store
+            .room_entry(room.as_str())?
+            .and_then(|entry| entry.password);
+        self.act(RoomAction::InviteDirect {
+            room,
+            to: parse_bare(jid)?,
+            password,
+            reason: text(reason)?,
+        })
+    }
+
     /// Tells `from` (who invited us, see
     /// [`Event::RoomInvite`](crate::Event::RoomInvite)) through `room`
     /// that we will not join.

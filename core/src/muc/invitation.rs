@@ -1,7 +1,7 @@
 //! Invitations to rooms, both kinds: mediated (XEP-0045 §7.8.2: sent
 //! through the room, which adds the password and, in a members-only room,
 //! may make the invitee a member) and direct (XEP-0249: sent to the
-//! invitee, naming the room). We send mediated ones; we read both.
+//! invitee, naming the room). We send and read both.
 //!
 //! An invitation is only a suggestion: the app shows it and joins (or
 //! declines) if the user wants. A mediated one must come from the room
@@ -27,6 +27,10 @@ pub(crate) struct Invitation {
 
 /// The invitation `msg` carries, if it carries one.
 pub(crate) fn invitation(msg: &Message) -> Option<Invitation> {
+    // A bounce of our own invitation may carry it back (ejabberd does).
+    if msg.type_ == MessageType::Error {
+        return None;
+    }
     let sender = msg.from.clone()?;
     for x in &msg.payloads {
         if x.is("x", MUC_USER) {
@@ -74,6 +78,9 @@ pub(crate) struct Declined {
 
 /// The decline `msg` carries, if it comes from a room (a bare JID).
 pub(crate) fn declined(msg: &Message) -> Option<Declined> {
+    if msg.type_ == MessageType::Error {
+        return None;
+    }
     let sender = msg.from.as_ref().filter(|f| f.is_bare())?;
     let x = msg.payloads.iter().find(|p| p.is("x", MUC_USER))?;
     let decline = x.get_child("decline", MUC_USER)?;
@@ -100,6 +107,29 @@ pub(crate) fn invite(room: &BareJid, to: &BareJid, reason: Option<&str>) -> Mess
         ..MucUser::default()
     };
     to_room(room, x)
+}
+
+/// Invites `to` to `room` directly (XEP-0249), with the room's
+/// `password`: for rooms that do not relay invitations, or a contact who
+/// should see who invites them.
+pub(crate) fn invite_direct(
+    room: &BareJid,
+    to: &BareJid,
+    password: Option<&str>,
+    reason: Option<&str>,
+) -> Message {
+    use tokio_xmpp::minidom::rxml::xml_ncname;
+    let mut x = Element::builder("x", CONFERENCE).attr(xml_ncname!("jid").into(), room.as_str());
+    if let Some(password) = password {
+        x = x.attr(xml_ncname!("password").into(), password);
+    }
+    if let Some(reason) = reason {
+        x = x.attr(xml_ncname!("reason").into(), reason);
+    }
+    let mut msg = Message::new(Some(Jid::from(to.clone())));
+    msg.payloads.push(x.build());
+    msg.type_ = MessageType::Normal;
+    msg
 }
 
 /// Tells `to`, through `room`, that we decline their invitation.

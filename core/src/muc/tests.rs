@@ -203,3 +203,20 @@ fn a_nickname_is_mentioned_as_a_word_in_any_case() {
     assert!(!mentions("anything", ""));
     assert!(mentions("héllo Émile.", "émile"));
 }
+
+#[test]
+fn a_direct_invitation_reads_back_and_its_bounce_is_no_invitation() {
+    let room: BareJid = "tea@conference.example.test".parse().expect("jid");
+    let bob: BareJid = "bob@example.test".parse().expect("jid");
+    let mut msg = invite_direct(&room, &bob, Some("pw"), Some("tea?"));
+    msg.from = Some("alice@example.test/phone".parse().expect("jid"));
+    let got = invitation(&msg).expect("an invitation");
+    assert_eq!(got.room, room);
+    assert_eq!(got.from.to_string(), "alice@example.test/phone");
+    assert_eq!(got.password.as_deref(), Some("pw"));
+    assert_eq!(got.reason.as_deref(), Some("tea?"));
+    // Bounced back to us with its payload (ejabberd does that).
+    msg.type_ = MessageType::Error;
+    msg.from = Some(bob.into());
+    assert_eq!(invitation(&msg), None);
+}

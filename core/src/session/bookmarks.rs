@@ -6,8 +6,8 @@
 //! offline, on the next fresh session (remembered in memory only: after
 //! an app kill, the server's bookmarks win).
 //!
-//! An account without PEP (the fetch is refused with anything but
-//! `item-not-found`) falls back to XEP-0048 bookmarks in private XML
+//! An account without PEP (the fetch is refused with
+//! `service-unavailable` or `feature-not-implemented`) falls back to XEP-0048 bookmarks in private XML
 //! storage (`bookmarks::legacy`): read on each fresh session, written
 //! whole on each change, not followed live.
 //!
@@ -142,10 +142,18 @@ impl Bookmarks {
     }
 
     /// Our PEP bookmarks could not be read: a new account has none yet
-    /// (`item-not-found`); anything else means no PEP here, so private
-    /// storage instead, from now on.
+    /// (`item-not-found`); `service-unavailable` or
+    /// `feature-not-implemented` mean no PEP here, so private storage
+    /// instead, from now on.
     pub(crate) fn on_fetch_refused(&mut self, error: &StanzaError) {
-        if error.defined_condition == DefinedCondition::ItemNotFound {
+        let no_pep = matches!(
+            error.defined_condition,
+            DefinedCondition::ServiceUnavailable | DefinedCondition::FeatureNotImplemented
+        );
+        if !no_pep {
+            // A new account has no node yet (`item-not-found`); anything
+            // else is PEP's own refusal, not its absence.
+            tracing::debug!(condition = ?error.defined_condition, "no PEP bookmarks read");
             self.offline_changes.clear();
             return;
         }

@@ -29,6 +29,13 @@ pub(crate) enum RoomAction {
         to: BareJid,
         reason: Option<String>,
     },
+    /// XEP-0249: to `to` itself, with the room's password.
+    InviteDirect {
+        room: BareJid,
+        to: BareJid,
+        password: Option<String>,
+        reason: Option<String>,
+    },
     Decline {
         room: BareJid,
         /// As the invitation named them: a full occupant JID, maybe.
@@ -62,7 +69,8 @@ pub(crate) struct RoomActions {
     /// error with that id. Forgotten with the session, or once
     /// [`REMEMBERED`] newer ones were sent (a room answers at once: a
     /// success sends nothing back, so nothing else would forget them).
-    sent: HashMap<String, (BareJid, &'static str)>,
+    /// Each with who would refuse it (the room, or a direct invitee).
+    sent: HashMap<String, (BareJid, BareJid, &'static str)>,
     /// The ids of `sent`, oldest first.
     order: VecDeque<String>,
 }
@@ -89,6 +97,16 @@ impl RoomActions {
                 let msg = muc::invite(&room, &to, reason.as_deref());
                 self.track(msg, room, "invite")
             }
+            RoomAction::InviteDirect {
+                room,
+                to,
+                password,
+                reason,
+            } => {
+                let msg = muc::invite_direct(&room, &to, password.as_deref(), reason.as_deref());
+                // A refusal comes from the invitee's side, not the room.
+                self.track_answered_by(msg, to, room, "invite")
+            }
             RoomAction::Decline { room, to, reason } => {
                 let msg = muc::decline(&room, &to, reason.as_deref());
                 self.track(msg, room, "decline_invitation")
@@ -111,10 +129,21 @@ impl RoomActions {
 
     /// Sends `msg` to `room` with a fresh id, remembered until the room
     /// refuses it (or the session ends).
-    fn track(&mut self, mut msg: Message, room: BareJid, action: &'static str) -> Out {
+    fn track(&mut self, msg: Message, room: BareJid, action: &'static str) -> Out {
+        self.track_answered_by(msg, room.clone(), room, action)
+    }
+
+    /// As `track`, for a message whose refusal comes from `answerer`.
+    fn track_answered_by(
+        &mut self,
+        mut msg: Message,
+        answerer: BareJid,
+        room: BareJid,
+        action: &'static str,
+    ) -> Out {
         let id = uuid::Uuid::new_v4().to_string();
         msg.id = Some(tokio_xmpp::parsers::message::Id(id.clone()));
-        self.sent.insert(id.clone(), (room, action));
+        self.sent.insert(id.clone(), (answerer, room, action));
         self.order.push_back(id);
         while self.order.len() > REMEMBERED {
             if let Some(old) = self.order.pop_front() {
@@ -151,10 +180,11 @@ impl RoomActions {
             return false;
         };
         let from = msg.from.as_ref().map(Jid::to_bare);
-        if self.sent.get(&id.0).map(|(room, _)| room) != from.as_ref() || from.is_none() {
+        if self.sent.get(&id.0).map(|(answerer, _, _)| answerer) != from.as_ref() || from.is_none()
+        {
             return false;
         }
-        let Some((room, action)) = self.sent.remove(&id.0) else {
+        let Some((_, room, action)) = self.sent.remove(&id.0) else {
             return false;
         };
         let error = msg

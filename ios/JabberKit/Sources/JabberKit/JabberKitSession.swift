@@ -286,6 +286,12 @@ public final class JabberKitSession: Sendable {
         try client.invite(room: room, jid: jid, reason: reason)
     }
 
+    /// Invites `jid` to `room` directly (XEP-0249): from us, with the
+    /// room's password. Needs the account online.
+    public func inviteDirect(_ jid: String, to room: String, reason: String? = nil) throws {
+        try client.inviteDirect(room: room, jid: jid, reason: reason)
+    }
+
     /// Tells `inviter` (as `.invited` named them) through `room` that we
     /// will not join.
     public func declineInvitation(to room: String, from inviter: String, reason: String? = nil) throws {

@@ -671,6 +671,12 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func invite(room: String, jid: String, reason: String?) throws 
     
     /**
+     * Invites `jid` to `room` directly (XEP-0249): from us, with the
+     * room's password as we entered it. Needs the account online.
+     */
+    func inviteDirect(room: String, jid: String, reason: String?) throws 
+    
+    /**
      * The account's bare JID.
      */
     func jid()  -> String
@@ -1076,6 +1082,21 @@ open func history(with: String, before: String?, limit: UInt32)throws  -> [Messa
 open func invite(room: String, jid: String, reason: String?)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
         uniffiCallStatus in
     uniffi_jabberkit_ffi_fn_method_client_invite(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(room),
+        FfiConverterString.lower(jid),
+        FfiConverterOptionString.lower(reason),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Invites `jid` to `room` directly (XEP-0249): from us, with the
+     * room's password as we entered it. Needs the account online.
+     */
+open func inviteDirect(room: String, jid: String, reason: String?)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_invite_direct(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(room),
         FfiConverterString.lower(jid),

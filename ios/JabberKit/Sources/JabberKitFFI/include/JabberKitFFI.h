@@ -555,6 +555,11 @@ RustBuffer uniffi_jabberkit_ffi_fn_method_client_history(uint64_t ptr, RustBuffe
 void uniffi_jabberkit_ffi_fn_method_client_invite(uint64_t ptr, RustBuffer room, RustBuffer jid, RustBuffer reason, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_INVITE_DIRECT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_INVITE_DIRECT
+void uniffi_jabberkit_ffi_fn_method_client_invite_direct(uint64_t ptr, RustBuffer room, RustBuffer jid, RustBuffer reason, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_JID
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_JID
 RustBuffer uniffi_jabberkit_ffi_fn_method_client_jid(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -1316,6 +1321,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_history(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_INVITE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_INVITE
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_invite(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_INVITE_DIRECT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_INVITE_DIRECT
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_invite_direct(void
     
 );
 #endif

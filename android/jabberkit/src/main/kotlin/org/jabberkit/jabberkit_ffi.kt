@@ -953,6 +953,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_invite(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_invite_direct(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_jid(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_join_room(
@@ -1117,6 +1119,8 @@ internal object UniffiLib {
     external fun uniffi_jabberkit_ffi_fn_method_client_history(`ptr`: Long,`with`: RustBuffer.ByValue,`before`: RustBuffer.ByValue,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_invite(`ptr`: Long,`room`: RustBuffer.ByValue,`jid`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_client_invite_direct(`ptr`: Long,`room`: RustBuffer.ByValue,`jid`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_jid(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1957,6 +1961,12 @@ public interface ClientInterface {
     fun `invite`(`room`: kotlin.String, `jid`: kotlin.String, `reason`: kotlin.String?)
     
     /**
+     * Invites `jid` to `room` directly (XEP-0249): from us, with the
+     * room's password as we entered it. Needs the account online.
+     */
+    fun `inviteDirect`(`room`: kotlin.String, `jid`: kotlin.String, `reason`: kotlin.String?)
+    
+    /**
      * The account's bare JID.
      */
     fun `jid`(): kotlin.String
@@ -2474,6 +2484,26 @@ open class Client: Disposable, AutoCloseable, ClientInterface
     callWithHandle {
     uniffiRustCallWithError(JabberKitException) { _status ->
     UniffiLib.uniffi_jabberkit_ffi_fn_method_client_invite(
+        it,
+        
+        FfiConverterString.lower(`room`),
+        FfiConverterString.lower(`jid`),
+        FfiConverterOptionalString.lower(`reason`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Invites `jid` to `room` directly (XEP-0249): from us, with the
+     * room's password as we entered it. Needs the account online.
+     */
+    @Throws(JabberKitException::class)override fun `inviteDirect`(`room`: kotlin.String, `jid`: kotlin.String, `reason`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_invite_direct(
         it,
         
         FfiConverterString.lower(`room`),

@@ -372,6 +372,10 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
     suspend fun invite(room: String, jid: String, reason: String? = null) =
         withContext(Dispatchers.IO) { client.invite(room, jid, reason) }
 
+    /** Invites [jid] to [room] directly (XEP-0249): from us, with the room's password. Needs the account online. */
+    suspend fun inviteDirect(room: String, jid: String, reason: String? = null) =
+        withContext(Dispatchers.IO) { client.inviteDirect(room, jid, reason) }
+
     /** Tells [from] (as [RoomEvent.Invited] named them) through [room] that we will not join. Needs the account online. */
     suspend fun declineInvitation(room: String, from: String, reason: String? = null) =
         withContext(Dispatchers.IO) { client.declineInvitation(room, from, reason) }
