@@ -1,8 +1,9 @@
 // Group chat (XEP-0045) through the Swift layer, against the test Prosody's
 // MUC component (`conference.<domain>`): typed refusals, room messages with
-// their nick, occupants (read, and as the list the core keeps), and acting on
-// a room (invitations, the subject, kicks, bans, destroying it). The Swift
-// counterpart of RoomsTest.kt.
+// their nick, occupants (read, and as the list the core keeps), acting on a
+// room (invitations, the subject, kicks, bans, destroying it), a taken
+// nickname with one to try instead, corrections and mentions, and catching up
+// with a room after time away. The Swift counterpart of RoomsTest.kt.
 import JabberKit
 import XCTest
 
@@ -281,5 +282,171 @@ final class RoomsTests: LiveServerTestCase, @unchecked Sendable {
         let destroyed = try await outcome(aliceRooms, room) { try alice.destroyRoom(room, reason: "season over") }
         guard case .error(_, .destroyed(let why), _) = destroyed else { return XCTFail("\(destroyed)") }
         XCTAssertEqual(why, "season over")
+    }
+
+    /// Waits for the message `body` announced as new on `events` and returns it.
+    private func awaitNew(_ events: Recording<MessageEvent>, _ what: String, _ body: String) async throws -> Message {
+        try await events.awaitValue(what) { $0.newMessage?.body == body }.newMessage!
+    }
+
+    func testATakenNicknameIsRefusedWithOneToTryInsteadAndThatOneGetsIn() async throws {
+        let alice = try JabberKitSession(config: server.config(try server.newAccount("alice"), store: try newStore()))
+        let bob = try JabberKitSession(config: server.config(try server.newAccount("bob"), store: try newStore()))
+        let aliceRooms = record(alice.roomEvents)
+        let bobRooms = record(bob.roomEvents)
+        try await online(alice)
+        try await online(bob)
+        let room = "names@\(service)"
+        let created = try await outcome(aliceRooms, room) { try alice.createRoom(room, nick: "kim") }
+        XCTAssertEqual(created, .joined(room: room, nick: "kim"))
+
+        let taken = try await outcome(bobRooms, room) { try bob.joinRoom(room, nick: "kim") }
+        guard case .error(_, .nicknameInUse(let suggestion), _) = taken else { return XCTFail("\(taken)") }
+        XCTAssertEqual(suggestion, "kim2")
+        // Refused at the door: not entered again by itself.
+        let refused = try XCTUnwrap(try bob.rooms().first { $0.jid == room })
+        XCTAssertFalse(refused.joined)
+        XCTAssertFalse(refused.autojoin)
+
+        let joined = try await outcome(bobRooms, room) { try bob.joinRoom(room, nick: suggestion) }
+        XCTAssertEqual(joined, .joined(room: room, nick: "kim2"))
+        let entered = try XCTUnwrap(try bob.rooms().first { $0.jid == room })
+        XCTAssertEqual(entered.nick, "kim2")
+        XCTAssertTrue(entered.joined && entered.autojoin, "\(entered)")
+        try await aliceRooms.awaitRead("kim2 beside kim at Alice", { try alice.occupants(in: room) }) {
+            $0.map(\.nick) == ["kim", "kim2"]
+        }
+    }
+
+    func testARoomMessageCorrectedIsCorrectedForEveryoneOneMessageEachAndAMessageNamingUsIsFlagged() async throws {
+        let alice = try JabberKitSession(config: server.config(try server.newAccount("alice"), store: try newStore()))
+        let bob = try JabberKitSession(config: server.config(try server.newAccount("bob"), store: try newStore()))
+        let aliceRooms = record(alice.roomEvents)
+        let bobRooms = record(bob.roomEvents)
+        let aliceEvents = record(alice.messages)
+        let bobEvents = record(bob.messages)
+        try await online(alice)
+        try await online(bob)
+        let room = "words@\(service)"
+        try await bothIn(room, alice, aliceRooms, bob, bobRooms)
+
+        let id = try alice.send(to: room, body: "helo all")
+        let typo = try await awaitNew(bobEvents, "the typo at Bob", "helo all")
+        try await aliceEvents.awaitValue("the typo delivered") {
+            $0 == .stateChanged(id: id, conversation: room, state: .delivered)
+        }
+
+        let corrected = try alice.correct(id, body: "hello all")
+        XCTAssertEqual(corrected.id, id)
+        XCTAssertEqual(corrected.body, "hello all")
+        XCTAssertTrue(corrected.corrected)
+        let correction = try await bobEvents.awaitValue("the correction at Bob") {
+            if case .corrected = $0 { return true } else { return false }
+        }
+        guard case .corrected(let atBob) = correction else { return XCTFail("\(correction)") }
+        XCTAssertEqual(atBob.id, typo.id, "replaced in place")
+        XCTAssertEqual(atBob.body, "hello all")
+        XCTAssertTrue(atBob.corrected)
+        XCTAssertEqual(atBob.conversation, room)
+        XCTAssertEqual(atBob.roomNick, "alice")
+        try await aliceEvents.awaitValue("the correction at Alice") {
+            if case .corrected(let message) = $0 { return message.id == id && message.body == "hello all" }
+            return false
+        }
+
+        // Bob names Alice (as a word, any case), then nearly does; Alice names herself and Bob.
+        _ = try bob.send(to: room, body: "ALICE: look")
+        _ = try bob.send(to: room, body: "with malice")
+        let named = try await awaitNew(aliceEvents, "Bob naming Alice", "ALICE: look")
+        XCTAssertTrue(named.mentionsMe, "\(named)")
+        let nearMiss = try await awaitNew(aliceEvents, "Bob's near miss", "with malice")
+        XCTAssertFalse(nearMiss.mentionsMe, "\(nearMiss)")
+        let last = try alice.send(to: room, body: "thanks bob, alice out")
+        let atBobNamed = try await awaitNew(bobEvents, "Alice naming Bob", "thanks bob, alice out")
+        XCTAssertTrue(atBobNamed.mentionsMe, "\(atBobNamed)")
+        try await aliceEvents.awaitValue("the last one delivered") {
+            $0 == .stateChanged(id: last, conversation: room, state: .delivered)
+        }
+        // Our own never mention us, even naming our nickname.
+        let own = aliceEvents.values.compactMap(\.newMessage).filter(\.outgoing)
+        XCTAssertEqual(own.map(\.mentionsMe), [false, false], "\(own)")
+
+        // The room sent the correction back to Alice too, before Bob's
+        // messages: one message each, corrected, stored with the flags
+        // announced.
+        let bodies = ["hello all", "ALICE: look", "with malice", "thanks bob, alice out"]
+        for (who, session, mentions) in [
+            ("alice", alice, [false, true, false, false]), ("bob", bob, [false, false, false, true]),
+        ] {
+            let history = try session.history(with: room)
+            XCTAssertEqual(history.map(\.body), bodies, "\(who): each once")
+            XCTAssertEqual(history.map(\.corrected), [true, false, false, false], who)
+            XCTAssertEqual(history.map(\.mentionsMe), mentions, who)
+        }
+        for (who, events) in [("alice", aliceEvents), ("bob", bobEvents)] {
+            let news = events.values.compactMap(\.newMessage).map(\.body)
+            XCTAssertEqual(news.filter { $0.hasSuffix(" all") }, ["helo all"], "\(who): the correction is no new message")
+        }
+    }
+
+    func testAfterTimeAwayARoomIsCaughtUpFromItsArchiveOnceWithProgressUpToComplete() async throws {
+        let count = 30
+        let alice = try JabberKitSession(config: server.config(try server.newAccount("alice"), store: try newStore()))
+        let bob = try JabberKitSession(config: server.config(try server.newAccount("bob"), store: try newStore()))
+        let aliceRooms = record(alice.roomEvents)
+        let bobRooms = record(bob.roomEvents)
+        let aliceEvents = record(alice.messages)
+        let bobEvents = record(bob.messages)
+        try await online(alice)
+        try await online(bob)
+        let room = "archive@\(service)"
+        try await bothIn(room, alice, aliceRooms, bob, bobRooms)
+        _ = try alice.send(to: room, body: "before")
+        _ = try await awaitNew(bobEvents, "the first message at Bob", "before")
+
+        // Bob goes away; the (persistent, archived) room goes on without him.
+        await bob.disconnect()
+        let said = (1...count).map { "while bob was away \($0)" }
+        let ids = try said.map { try alice.send(to: room, body: $0) }
+        try await aliceEvents.waitFor("\(count) delivered") { events in
+            let delivered = Set(events.compactMap { event -> String? in
+                if case .stateChanged(let id, _, .delivered) = event { return id } else { return nil }
+            })
+            return delivered.isSuperset(of: ids)
+        }
+
+        // A new session enters the room again by itself and catches up.
+        let roomsBefore = bobRooms.values.count
+        let messagesBefore = bobEvents.values.count
+        try await online(bob)
+        try await bobRooms.waitFor("Bob back in the room") {
+            $0.dropFirst(roomsBefore).contains(.joined(room: room, nick: "bob"))
+        }
+        try await bobRooms.waitFor("the room's catch-up to complete") {
+            $0.dropFirst(roomsBefore).contains { if case .catchUp(_, _, true) = $0 { true } else { false } }
+        }
+        try await bobEvents.waitFor("\(count) messages at Bob") {
+            $0.dropFirst(messagesBefore).compactMap(\.newMessage).filter { said.contains($0.body) }.count >= count
+        }
+        // A barrier instead of a pause: anything the room sent before Alice's
+        // next message has been announced once that one is.
+        _ = try alice.send(to: room, body: "after")
+        _ = try await awaitNew(bobEvents, "the barrier at Bob", "after")
+
+        let progress = bobRooms.values.dropFirst(roomsBefore).compactMap { event -> (room: String, fetched: UInt32, complete: Bool)? in
+            if case .catchUp(let room, let fetched, let complete) = event { return (room, fetched, complete) }
+            return nil
+        }
+        XCTAssertTrue(progress.allSatisfy { $0.room == room }, "\(progress)")
+        XCTAssertEqual(progress.filter(\.complete).count, 1, "one complete catch-up: \(progress)")
+        XCTAssertEqual(progress.last?.complete, true, "\(progress)")
+        XCTAssertEqual(progress.map(\.fetched), progress.map(\.fetched).sorted(), "\(progress)")
+        XCTAssertGreaterThanOrEqual(progress.last?.fetched ?? 0, UInt32(count), "\(progress)")
+
+        let caughtUp = bobEvents.values.dropFirst(messagesBefore).compactMap(\.newMessage)
+        XCTAssertEqual(caughtUp.map(\.body), said + ["after"], "each once, in order")
+        XCTAssertTrue(
+            caughtUp.allSatisfy { !$0.outgoing && $0.roomNick == "alice" && $0.conversation == room }, "\(caughtUp)")
+        XCTAssertEqual(try bob.history(with: room, limit: 100).map(\.body), ["before"] + said + ["after"])
     }
 }

@@ -134,7 +134,7 @@ sealed interface RoomEvent {
     data class InviteDeclined(override val room: String, val from: String, val reason: String?) : RoomEvent
 
     /** Catching up with [room] from its archive progressed: [fetched] archived messages so far; [complete] once done. */
-    data class CatchUp(override val room: String, val fetched: UInt, val complete: Boolean) : RoomEvent
+    data class CatchUp(override val room: String, val fetched: Int, val complete: Boolean) : RoomEvent
 }
 
 /**
@@ -537,7 +537,7 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
         }
 
         override fun onRoomCatchUp(room: String, fetched: UInt, complete: Boolean) {
-            events.tryEmit(RoomEvent.CatchUp(room, fetched, complete))
+            events.tryEmit(RoomEvent.CatchUp(room, fetched.toInt(), complete))
         }
     }
 

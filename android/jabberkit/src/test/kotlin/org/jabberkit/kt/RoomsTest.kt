@@ -13,6 +13,7 @@ import kotlinx.coroutines.runBlocking
 import org.jabberkit.ConnectionState
 import org.jabberkit.DeliveryState
 import org.jabberkit.JabberKitException
+import org.jabberkit.Message
 import org.jabberkit.Occupant
 import org.jabberkit.Password
 import org.jabberkit.RoomConfig
@@ -23,8 +24,9 @@ import org.junit.jupiter.api.assertThrows
 /**
  * Group chat (XEP-0045) through the Kotlin layer, against the test Prosody's MUC component
  * (`conference.<domain>`): typed refusals, room messages with their nick, occupants (read, and as
- * the list the core keeps), and acting on a room (invitations, the subject, kicks, bans, destroying
- * it).
+ * the list the core keeps), acting on a room (invitations, the subject, kicks, bans, destroying
+ * it), a taken nickname with one to try instead, corrections and mentions, and catching up with a
+ * room after time away.
  */
 class RoomsTest : LiveServerTest() {
     private val service get() = "conference.${server.domain}"
@@ -277,4 +279,160 @@ class RoomsTest : LiveServerTest() {
             val destroyed = outcome(aliceRooms, room) { alice.destroyRoom(room, "season over") }
             assertEquals(RoomError.Destroyed("season over"), (destroyed as RoomEvent.Error).error)
         }
+
+    /** Waits for the message [body] announced as new on [events] and returns it. */
+    private suspend fun Recording<MessageEvent>.awaitNew(what: String, body: String): Message =
+        (awaitValue(what) { it is MessageEvent.New && it.message.body == body } as MessageEvent.New).message
+
+    @Test
+    fun `a taken nickname is refused with one to try instead, and that one gets in`() = runBlocking<Unit> {
+        val alice = open(server.config(server.newAccount("alice"), newStoreDir()))
+        val bob = open(server.config(server.newAccount("bob"), newStoreDir()))
+        val aliceRooms = scope.record(alice.roomEvents)
+        val bobRooms = scope.record(bob.roomEvents)
+        online(alice)
+        online(bob)
+        val room = "names@$service"
+        assertEquals(RoomEvent.Joined(room, "kim"), outcome(aliceRooms, room) { alice.createRoom(room, "kim") })
+
+        val taken = outcome(bobRooms, room) { bob.joinRoom(room, "kim") }
+        val refusal = (taken as RoomEvent.Error).error
+        assertEquals(RoomError.NicknameInUse("kim2"), refusal)
+        // Refused at the door: not entered again by itself.
+        assertEquals(listOf(false to false), bob.rooms().filter { it.jid == room }.map { it.joined to it.autojoin })
+
+        val suggestion = (refusal as RoomError.NicknameInUse).suggestion
+        assertEquals(RoomEvent.Joined(room, "kim2"), outcome(bobRooms, room) { bob.joinRoom(room, suggestion) })
+        val entered = bob.rooms().single { it.jid == room }
+        assertEquals("kim2", entered.nick)
+        assertTrue(entered.joined && entered.autojoin, entered.toString())
+        val atAlice = aliceRooms.awaitRead("kim2 beside kim at Alice", { alice.occupants(room) }) { list ->
+            list.any { it.nick == "kim2" }
+        }
+        assertEquals(listOf("kim", "kim2"), atAlice.map { it.nick })
+    }
+
+    @Test
+    fun `a room message corrected is corrected for everyone, one message each, and a message naming us is flagged`() =
+        runBlocking<Unit> {
+            val alice = open(server.config(server.newAccount("alice"), newStoreDir()))
+            val bob = open(server.config(server.newAccount("bob"), newStoreDir()))
+            val aliceRooms = scope.record(alice.roomEvents)
+            val bobRooms = scope.record(bob.roomEvents)
+            val aliceEvents = scope.record(alice.messages)
+            val bobEvents = scope.record(bob.messages)
+            online(alice)
+            online(bob)
+            val room = "words@$service"
+            bothIn(room, alice, aliceRooms, bob, bobRooms)
+
+            val id = alice.send(room, "helo all")
+            val typo = bobEvents.awaitNew("the typo at Bob", "helo all")
+            aliceEvents.awaitValue("the typo delivered") { it == MessageEvent.StateChanged(id, room, DeliveryState.DELIVERED) }
+
+            val corrected = alice.correct(id, "hello all")
+            assertEquals(Triple(id, "hello all", true), Triple(corrected.id, corrected.body, corrected.corrected))
+            val atBob = (bobEvents.awaitValue("the correction at Bob") { it is MessageEvent.Corrected } as MessageEvent.Corrected)
+                .message
+            assertEquals(typo.id, atBob.id, "replaced in place")
+            assertEquals("hello all", atBob.body)
+            assertTrue(atBob.corrected)
+            assertEquals(room to "alice", atBob.conversation to atBob.roomNick)
+            aliceEvents.awaitValue("the correction at Alice") {
+                it is MessageEvent.Corrected && it.message.id == id && it.message.body == "hello all"
+            }
+
+            // Bob names Alice (as a word, any case), then nearly does; Alice names herself and Bob.
+            bob.send(room, "ALICE: look")
+            bob.send(room, "with malice")
+            val named = aliceEvents.awaitNew("Bob naming Alice", "ALICE: look")
+            assertTrue(named.mentionsMe, named.toString())
+            val nearMiss = aliceEvents.awaitNew("Bob's near miss", "with malice")
+            assertFalse(nearMiss.mentionsMe, nearMiss.toString())
+            val last = alice.send(room, "thanks bob, alice out")
+            val atBobNamed = bobEvents.awaitNew("Alice naming Bob", "thanks bob, alice out")
+            assertTrue(atBobNamed.mentionsMe, atBobNamed.toString())
+            aliceEvents.awaitValue("the last one delivered") {
+                it == MessageEvent.StateChanged(last, room, DeliveryState.DELIVERED)
+            }
+            // Our own never mention us, even naming our nickname.
+            val own = aliceEvents.values.filterIsInstance<MessageEvent.New>().map { it.message }.filter { it.outgoing }
+            assertEquals(listOf(false, false), own.map { it.mentionsMe }, own.toString())
+
+            // The room sent the correction back to Alice too, before Bob's messages: one message each, corrected,
+            // stored with the flags announced.
+            val bodies = listOf("hello all", "ALICE: look", "with malice", "thanks bob, alice out")
+            for ((who, kit, mentions) in listOf(
+                Triple("alice", alice, listOf(false, true, false, false)),
+                Triple("bob", bob, listOf(false, false, false, true)),
+            )) {
+                val history = kit.history(room)
+                assertEquals(bodies, history.map { it.body }, "$who: each once")
+                assertEquals(listOf(true, false, false, false), history.map { it.corrected }, who)
+                assertEquals(mentions, history.map { it.mentionsMe }, who)
+            }
+            for ((who, events) in listOf("alice" to aliceEvents, "bob" to bobEvents)) {
+                val news = events.values.filterIsInstance<MessageEvent.New>().map { it.message.body }
+                assertEquals(listOf("helo all"), news.filter { it.endsWith(" all") }, "$who: the correction is no new message")
+            }
+        }
+
+    @Test
+    fun `after time away a room is caught up from its archive once, with progress up to complete`() =
+        runBlocking<Unit> {
+            val alice = open(server.config(server.newAccount("alice"), newStoreDir()))
+            val bob = open(server.config(server.newAccount("bob"), newStoreDir()))
+            val aliceRooms = scope.record(alice.roomEvents)
+            val bobRooms = scope.record(bob.roomEvents)
+            val aliceEvents = scope.record(alice.messages)
+            val bobEvents = scope.record(bob.messages)
+            online(alice)
+            online(bob)
+            val room = "archive@$service"
+            bothIn(room, alice, aliceRooms, bob, bobRooms)
+            alice.send(room, "before")
+            bobEvents.awaitNew("the first message at Bob", "before")
+
+            // Bob goes away; the (persistent, archived) room goes on without him.
+            bob.disconnect()
+            val said = (1..CATCH_UP_COUNT).map { "while bob was away $it" }
+            val ids = said.map { alice.send(room, it) }
+            aliceEvents.await("$CATCH_UP_COUNT delivered") { events ->
+                val delivered = events.filterIsInstance<MessageEvent.StateChanged>()
+                    .filter { it.state == DeliveryState.DELIVERED }.map { it.id }.toSet()
+                delivered.containsAll(ids)
+            }
+
+            // A new session enters the room again by itself and catches up.
+            val roomsBefore = bobRooms.values.size
+            val messagesBefore = bobEvents.values.size
+            online(bob)
+            bobRooms.await("Bob back in the room") { it.drop(roomsBefore).contains(RoomEvent.Joined(room, "bob")) }
+            bobRooms.await("the room's catch-up to complete") { events ->
+                events.drop(roomsBefore).any { it is RoomEvent.CatchUp && it.complete }
+            }
+            bobEvents.await("$CATCH_UP_COUNT messages at Bob") { events ->
+                events.drop(messagesBefore).count { it is MessageEvent.New && it.message.body in said } >= said.size
+            }
+            // A barrier instead of a pause: anything the room sent before Alice's next message has been
+            // announced once that one is.
+            alice.send(room, "after")
+            bobEvents.awaitNew("the barrier at Bob", "after")
+
+            val progress = bobRooms.values.drop(roomsBefore).filterIsInstance<RoomEvent.CatchUp>()
+            assertTrue(progress.all { it.room == room }, progress.toString())
+            assertEquals(1, progress.count { it.complete }, "one complete catch-up: $progress")
+            assertTrue(progress.last().complete, progress.toString())
+            assertEquals(progress.map { it.fetched }.sorted(), progress.map { it.fetched }, progress.toString())
+            assertTrue(progress.last().fetched >= CATCH_UP_COUNT, progress.toString())
+
+            val caughtUp = bobEvents.values.drop(messagesBefore).filterIsInstance<MessageEvent.New>().map { it.message }
+            assertEquals(said + "after", caughtUp.map { it.body }, "each once, in order")
+            assertTrue(caughtUp.all { !it.outgoing && it.roomNick == "alice" && it.conversation == room }, caughtUp.toString())
+            assertEquals(listOf("before") + said + "after", bob.history(room, limit = 100).map { it.body })
+        }
+
+    private companion object {
+        const val CATCH_UP_COUNT = 30
+    }
 }
