@@ -166,6 +166,26 @@ impl Store {
         Ok(millis.and_then(DateTime::from_timestamp_millis))
     }
 
+    /// No message the room's archive gives after the one it stamped
+    /// `stanza_id` may sort before this: the newest time among `room`'s
+    /// messages stored up to that one (ours carry our send time, earlier
+    /// than the room's; others' our receipt time, later). `None` if that
+    /// message is not stored.
+    pub(crate) fn room_floor(
+        &self,
+        room: &str,
+        stanza_id: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let millis: Option<i64> = self.read().query_row(
+            "SELECT max(m.timestamp) FROM messages AS m, \
+             (SELECT seq FROM messages WHERE stanza_id = ?2 AND conversation = ?1) AS anchor \
+             WHERE m.conversation = ?1 AND m.seq <= anchor.seq",
+            params![room, stanza_id],
+            |row| row.get(0),
+        )?;
+        Ok(millis.and_then(DateTime::from_timestamp_millis))
+    }
+
     /// Records the room's stanza-id of our own message, once the room
     /// sent it back (kept if it already has one).
     pub(crate) fn set_stanza_id(&self, id: &str, stanza_id: &str) -> Result<(), StoreError> {
@@ -400,6 +420,32 @@ mod tests {
         // It keeps the first.
         store.set_stanza_id("o2", "s3").expect("set");
         assert_eq!(time(Some("s3"), "", None), None);
+    }
+
+    #[test]
+    fn a_rooms_floor_is_the_newest_time_stored_up_to_the_anchor() {
+        let store = Store::open_in_memory().expect("store");
+        let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).expect("time");
+        let alice = format!("{ROOM}/alice");
+        for (sid, origin, ms) in [
+            ("s1", "o1", 3_000),
+            ("s2", "o2", 1_000),
+            ("s3", "o3", 9_000),
+        ] {
+            let mut m = msg(&alice, sid, origin);
+            m.timestamp = at(ms);
+            store.insert_room_message(m).expect("insert");
+        }
+        // Up to s2: s1's later receipt time counts, s3 (stored after) not.
+        assert_eq!(
+            store.room_floor(ROOM, "s2").expect("floor"),
+            Some(at(3_000))
+        );
+        assert_eq!(
+            store.room_floor(ROOM, "s3").expect("floor"),
+            Some(at(9_000))
+        );
+        assert_eq!(store.room_floor(ROOM, "s9").expect("floor"), None);
     }
 
     #[test]

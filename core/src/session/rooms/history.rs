@@ -46,7 +46,14 @@ impl Rooms {
             }
             (Ok(Some(after)), _) => {
                 // What the archive gives next came after this message.
-                floor = self.stored_at(room, Some(&after), "", None);
+                floor = self
+                    .store
+                    .room_floor(room.as_str(), &after)
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(%room, "cannot read the room's position: {e}");
+                        None
+                    });
+                tracing::debug!(%room, after, ?floor, "catching up with a room");
                 let (room, queryid) = (room.clone(), queryid.clone());
                 Box::new(move |id| muc::archive_query(&room, id, &queryid, &after))
             }
@@ -233,6 +240,7 @@ impl Rooms {
 
     /// Everything of `room` up to `stanza_id` is stored.
     pub(super) fn advance(&self, room: &BareJid, stanza_id: &str) {
+        tracing::trace!(%room, stanza_id, "room position");
         if let Err(e) = self.store.set_room_position(room.as_str(), stanza_id) {
             tracing::warn!(%room, "cannot record the room's position: {e}");
         }
