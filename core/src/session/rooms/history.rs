@@ -119,8 +119,13 @@ impl Rooms {
             !matches!(&end, Ok(end) if !end.complete && end.last.is_some()),
         );
         match end {
-            Ok(end) if !end.complete => {
-                let after = end.last?;
+            // More to come, and where it starts (an unfinished page with
+            // no last id cannot be followed: taken as the end below).
+            Ok(crate::archive::PageEnd {
+                complete: false,
+                last: Some(after),
+                ..
+            }) => {
                 // The page is stored (archived messages are handled as they
                 // come, before their page's end).
                 self.advance(room, &after);
