@@ -39,6 +39,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/012_room_position.sql"),
     ),
     ("013_mentions", include_str!("migrations/013_mentions.sql")),
+    (
+        "014_room_floor",
+        include_str!("migrations/014_room_floor.sql"),
+    ),
 ];
 
 /// The schema version this build writes and understands.

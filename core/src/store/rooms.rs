@@ -210,13 +210,39 @@ impl Store {
     }
 
     /// `room`'s messages up to the one the room stamped `stanza_id` are
-    /// all stored: a catch-up resumes after it.
-    pub(crate) fn set_room_position(&self, room: &str, stanza_id: &str) -> Result<(), StoreError> {
+    /// all stored, none later than `floor`: a catch-up resumes after it,
+    /// and sorts nothing before `floor` (see migration 014; it only grows).
+    pub(crate) fn set_room_position(
+        &self,
+        room: &str,
+        stanza_id: &str,
+        floor: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
         self.conn().execute(
-            "UPDATE rooms SET archive_after = ?2 WHERE jid = ?1",
-            params![room, stanza_id],
+            "UPDATE rooms SET archive_after = ?2, \
+             archive_floor = max(coalesce(archive_floor, ?3, 0), coalesce(?3, 0)) WHERE jid = ?1",
+            params![room, stanza_id, floor.map(|f| f.timestamp_millis())],
         )?;
         Ok(())
+    }
+
+    /// The floor recorded with `room`'s position, if any.
+    pub(crate) fn room_position_floor(
+        &self,
+        room: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let millis: Option<i64> = self
+            .read()
+            .query_row(
+                "SELECT archive_floor FROM rooms WHERE jid = ?1",
+                [room],
+                |row| row.get(0),
+            )
+            .optional()?
+            .flatten();
+        Ok(millis
+            .filter(|m| *m > 0)
+            .and_then(DateTime::from_timestamp_millis))
     }
 
     /// When we first entered `room`, if ever.
@@ -340,140 +366,4 @@ fn entry_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<RoomEntry> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ROOM: &str = "tea@conference.example.org";
-
-    fn msg<'a>(sender: &'a str, stanza_id: &'a str, origin: &'a str) -> NewRoomMessage<'a> {
-        NewRoomMessage {
-            room: ROOM,
-            sender,
-            remote_id: None,
-            origin_id: Some(origin),
-            stanza_id: Some(stanza_id),
-            body: "hello",
-            timestamp: chrono::Utc::now(),
-            mentions_me: false,
-        }
-    }
-
-    #[test]
-    fn a_room_message_is_stored_once_under_the_room_with_its_occupant_as_sender() {
-        let store = Store::open_in_memory().expect("store");
-        let alice = format!("{ROOM}/alice");
-        let stored = store
-            .insert_room_message(msg(&alice, "s1", "o1"))
-            .expect("insert")
-            .expect("new");
-        assert_eq!(stored.conversation, ROOM);
-        assert_eq!(stored.sender, alice);
-        assert!(store
-            .insert_room_message(msg(&alice, "s1", "o2"))
-            .expect("insert")
-            .is_none());
-        assert!(store
-            .insert_room_message(msg(&alice, "s2", "o1"))
-            .expect("insert")
-            .is_none());
-        // The same origin-id from another occupant is their own message.
-        let bob = format!("{ROOM}/bob");
-        assert!(store
-            .insert_room_message(msg(&bob, "s3", "o1"))
-            .expect("insert")
-            .is_some());
-        assert_eq!(store.history(ROOM, None, 10).expect("history").len(), 2);
-    }
-
-    #[test]
-    fn a_room_message_is_found_by_the_rooms_id_or_by_sender_and_origin_id() {
-        let store = Store::open_in_memory().expect("store");
-        let alice = format!("{ROOM}/alice");
-        let stored = store
-            .insert_room_message(msg(&alice, "s1", "o1"))
-            .expect("insert")
-            .expect("new");
-        let at = Some(stored.timestamp);
-        let time = |s: Option<&str>, sender: &str, key: Option<&str>| {
-            store.room_message_time(ROOM, s, sender, key).expect("time")
-        };
-        assert_eq!(time(Some("s1"), "", None), at);
-        assert_eq!(time(Some("s9"), &alice, Some("o1")), at);
-        assert_eq!(time(None, &format!("{ROOM}/bob"), Some("o1")), None);
-        assert_eq!(
-            store
-                .room_message_time("other@conference.example.org", Some("s1"), "", None)
-                .expect("time"),
-            None
-        );
-        // Our own message gets the room's id once it comes back.
-        let own = crate::store::NewOutgoing {
-            id: "o2",
-            to: ROOM,
-            own_jid: "me@example.org",
-            body: "mine",
-            timestamp: chrono::Utc::now(),
-        };
-        store.enqueue_outgoing(own).expect("queue");
-        store.set_stanza_id("o2", "s2").expect("set");
-        assert!(time(Some("s2"), "", None).is_some());
-        // It keeps the first.
-        store.set_stanza_id("o2", "s3").expect("set");
-        assert_eq!(time(Some("s3"), "", None), None);
-    }
-
-    #[test]
-    fn a_rooms_floor_is_the_newest_time_stored_up_to_the_anchor() {
-        let store = Store::open_in_memory().expect("store");
-        let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).expect("time");
-        let alice = format!("{ROOM}/alice");
-        for (sid, origin, ms) in [
-            ("s1", "o1", 3_000),
-            ("s2", "o2", 1_000),
-            ("s3", "o3", 9_000),
-        ] {
-            let mut m = msg(&alice, sid, origin);
-            m.timestamp = at(ms);
-            store.insert_room_message(m).expect("insert");
-        }
-        // Up to s2: s1's later receipt time counts, s3 (stored after) not.
-        assert_eq!(
-            store.room_floor(ROOM, "s2").expect("floor"),
-            Some(at(3_000))
-        );
-        assert_eq!(
-            store.room_floor(ROOM, "s3").expect("floor"),
-            Some(at(9_000))
-        );
-        assert_eq!(store.room_floor(ROOM, "s9").expect("floor"), None);
-    }
-
-    #[test]
-    fn rooms_are_remembered_with_their_password_and_occupants_kept_per_room() {
-        let store = Store::open_in_memory().expect("store");
-        let entry = RoomEntry {
-            jid: ROOM.into(),
-            nick: "me".into(),
-            password: Some("secret".into()),
-            autojoin: true,
-        };
-        store.upsert_room(&entry).expect("upsert");
-        assert_eq!(store.autojoin_rooms().expect("rooms"), vec![entry.clone()]);
-        assert!(store.is_room(ROOM).expect("is room"));
-        let o = Occupant {
-            nick: "alice".into(),
-            role: "participant".into(),
-            affiliation: "none".into(),
-            jid: None,
-        };
-        store.set_occupant(ROOM, "alice", Some(&o)).expect("set");
-        assert_eq!(store.occupants(ROOM).expect("occupants"), vec![o]);
-        store.set_occupant(ROOM, "alice", None).expect("remove");
-        assert!(store.occupants(ROOM).expect("occupants").is_empty());
-        store.stop_autojoin(ROOM).expect("stop");
-        assert!(store.autojoin_rooms().expect("rooms").is_empty());
-        let rooms = store.rooms(&|_| false).expect("rooms");
-        assert_eq!(rooms.len(), 1);
-        assert!(!rooms[0].autojoin);
-    }
-}
+mod tests;

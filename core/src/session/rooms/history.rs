@@ -46,13 +46,14 @@ impl Rooms {
             }
             (Ok(Some(after)), _) => {
                 // What the archive gives next came after this message.
-                floor = self
-                    .store
-                    .room_floor(room.as_str(), &after)
-                    .unwrap_or_else(|e| {
+                let at = |r: Result<_, crate::store::StoreError>| {
+                    r.unwrap_or_else(|e| {
                         tracing::warn!(%room, "cannot read the room's position: {e}");
                         None
-                    });
+                    })
+                };
+                floor = at(self.store.room_floor(room.as_str(), &after))
+                    .max(at(self.store.room_position_floor(room.as_str())));
                 tracing::debug!(%room, after, ?floor, "catching up with a room");
                 let (room, queryid) = (room.clone(), queryid.clone());
                 Box::new(move |id| muc::archive_query(&room, id, &queryid, &after))
@@ -128,14 +129,16 @@ impl Rooms {
             }) => {
                 // The page is stored (archived messages are handled as they
                 // come, before their page's end).
-                self.advance(room, &after);
+                let floor = self.catching_up.get(room).and_then(|c| c.floor);
+                self.advance(room, &after, floor);
                 Some(Out::ask(Request::RoomArchive(room.clone()), |id| {
                     muc::archive_query(room, id, &queryid, &after)
                 }))
             }
             Ok(end) => {
                 if let Some(last) = &end.last {
-                    self.advance(room, last);
+                    let floor = self.catching_up.get(room).and_then(|c| c.floor);
+                    self.advance(room, last, floor);
                 }
                 tracing::debug!(%room, "room caught up");
                 self.catching_up.remove(room);
@@ -244,9 +247,12 @@ impl Rooms {
     }
 
     /// Everything of `room` up to `stanza_id` is stored.
-    pub(super) fn advance(&self, room: &BareJid, stanza_id: &str) {
+    pub(super) fn advance(&self, room: &BareJid, stanza_id: &str, floor: Option<DateTime<Utc>>) {
         tracing::trace!(%room, stanza_id, "room position");
-        if let Err(e) = self.store.set_room_position(room.as_str(), stanza_id) {
+        if let Err(e) = self
+            .store
+            .set_room_position(room.as_str(), stanza_id, floor)
+        {
             tracing::warn!(%room, "cannot record the room's position: {e}");
         }
     }

@@ -43,7 +43,7 @@ impl Rooms {
                 // Caught up, a live message leaves no gap behind it.
                 let ready = crate::session::requests::is_joined(&self.ready, room.as_str());
                 if let Some(id) = said.stanza_id.as_deref().filter(|_| ready) {
-                    self.advance(&room, id);
+                    self.advance(&room, id, Some(said.timestamp));
                 }
             }
             Some(RoomMessage::Subject(subject)) => {
