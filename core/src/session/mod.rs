@@ -158,8 +158,13 @@ impl Session {
             room_first_visit,
         } = self;
         let (progress_tx, mut progress) = mpsc::unbounded_channel();
-        let rooms = Rooms::new(own.clone(), store.clone(), hub.clone(), joined_rooms)
-            .with_first_visit(room_first_visit);
+        let rooms = Rooms::new(
+            own.clone(),
+            store.clone(),
+            hub.clone(),
+            joined_rooms,
+            room_first_visit,
+        );
         let mut s = Running {
             requests: Requests::default(),
             queue: SendQueue::new(store.clone(), hub.clone(), progress_tx)

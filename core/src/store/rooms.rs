@@ -59,8 +59,9 @@ impl Store {
 
     /// What we remember of room `jid`, if anything.
     pub(crate) fn room_entry(&self, jid: &str) -> Result<Option<RoomEntry>, StoreError> {
+        // The read connection: the app asks too (`invite_direct`).
         Ok(self
-            .conn()
+            .read()
             .query_row(
                 "SELECT jid, nick, password, autojoin FROM rooms WHERE jid = ?1",
                 [jid],

@@ -1,16 +1,17 @@
-//! A room's history after a rejoin: its archive (XEP-0313 on the room
-//! JID), paged from the newest message we stored of it.
+//! A room's history from its archive (XEP-0313 on the room JID): after a
+//! rejoin, paged from our position in it; on a first visit, its newest
+//! few. Kept in the room's order (see `Rooms::keep_order`).
 
 use chrono::{DateTime, Utc};
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::Message;
 
-use super::Rooms;
-use crate::model::Event;
 use tokio_xmpp::parsers::disco::DiscoInfoResult;
 use tokio_xmpp::parsers::ns;
 
+use super::Rooms;
+use crate::model::Event;
 use crate::muc::{self, RoomMessage, Said, Since};
 use crate::session::requests::{Out, Request};
 
@@ -113,7 +114,10 @@ impl Rooms {
         room: &BareJid,
         payload: Option<tokio_xmpp::minidom::Element>,
     ) -> Option<Out> {
-        let queryid = self.catching_up.get(room)?.queryid.clone();
+        let catch_up = self.catching_up.get(room)?;
+        // The page is stored (archived messages are handled as they come,
+        // before their page's end): the position moves past it.
+        let (queryid, floor) = (catch_up.queryid.clone(), catch_up.floor);
         let end = crate::archive::fin(payload);
         self.progress(
             room,
@@ -127,9 +131,6 @@ impl Rooms {
                 last: Some(after),
                 ..
             }) => {
-                // The page is stored (archived messages are handled as they
-                // come, before their page's end).
-                let floor = self.catching_up.get(room).and_then(|c| c.floor);
                 self.advance(room, &after, floor);
                 Some(Out::ask(Request::RoomArchive(room.clone()), |id| {
                     muc::archive_query(room, id, &queryid, &after)
@@ -137,7 +138,6 @@ impl Rooms {
             }
             Ok(end) => {
                 if let Some(last) = &end.last {
-                    let floor = self.catching_up.get(room).and_then(|c| c.floor);
                     self.advance(room, last, floor);
                 }
                 tracing::debug!(%room, "room caught up");

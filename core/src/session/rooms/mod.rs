@@ -71,7 +71,14 @@ pub(crate) struct Rooms {
 }
 
 impl Rooms {
-    pub(crate) fn new(own: BareJid, store: Arc<Store>, hub: Arc<EventHub>, joined: Joined) -> Self {
+    /// `first_visit`: see `ClientConfig::room_first_visit`.
+    pub(crate) fn new(
+        own: BareJid,
+        store: Arc<Store>,
+        hub: Arc<EventHub>,
+        joined: Joined,
+        first_visit: u32,
+    ) -> Self {
         Self {
             own,
             store,
@@ -81,15 +88,7 @@ impl Rooms {
             catching_up: HashMap::new(),
             ready: Joined::default(),
             settled: Vec::new(),
-            first_visit: 50,
-        }
-    }
-
-    /// See `ClientConfig::room_first_visit`.
-    pub(crate) fn with_first_visit(self, first_visit: u32) -> Self {
-        Self {
             first_visit,
-            ..self
         }
     }
 
