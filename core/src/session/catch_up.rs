@@ -63,7 +63,18 @@ impl CatchUp {
     pub(crate) fn start(&mut self) -> Option<Out> {
         let page = match self.store.archive_last_id() {
             Ok(Some(last)) => Page::After(last),
-            Ok(None) => Page::Latest(self.first_login),
+            Ok(None) if self.first_login > 0 => {
+                // Until the recent window is stored, the archive's start is
+                // the position: a session lost before then must not let the
+                // next one take a newer window, skipping what came between
+                // (200 messages to a new device whose first sessions kept
+                // dying were lost that way in the fault tests).
+                if let Err(e) = self.store.set_archive_last_id("") {
+                    tracing::error!("cannot record the archive position: {e}");
+                }
+                Page::Latest(self.first_login)
+            }
+            Ok(None) => Page::Latest(0),
             Err(e) => {
                 tracing::error!("cannot read the archive position: {e}");
                 return None;
@@ -281,6 +292,23 @@ mod tests {
             })
             .collect();
         assert_eq!(progress, vec![(1, true)]);
+    }
+
+    #[test]
+    fn a_first_window_lost_with_its_session_is_fetched_from_the_start() {
+        let (mut c, store, _events) = catch_up(50);
+        let (qid, page) = queryid(&c.start().expect("a query"));
+        assert_eq!(page, Page::Latest(50));
+        c.on_result(result(&qid, "A1", "one"));
+        // The session is lost before the page ends: the next one pages the
+        // whole archive forward instead of a newer window.
+        let (_, page) = queryid(&c.start().expect("a query"));
+        assert_eq!(page, Page::After(String::new()));
+        assert!(c.on_page_end(page, true, Some(fin("A7", true))).is_none());
+        assert_eq!(
+            store.archive_last_id().expect("read").as_deref(),
+            Some("A7")
+        );
     }
 
     #[test]
