@@ -390,14 +390,34 @@ async fn scram_without_plus_is_used_on_tls_1_3_and_plain_is_never_sent_unasked()
     let auth = auths.recv().await.expect("the server's report");
     assert_eq!(auth.mechanism, "none", "the password went out: {auth:?}");
 
-    // -PLUS offered, but only with a binding type we cannot produce on
-    // this connection: SCRAM without binding, flagged "n" (not "y", which
-    // a binding server must reject as a downgrade).
+    // -PLUS offered, checking only the certificate's hash (a server behind
+    // a TLS-terminating proxy): bound with tls-server-end-point.
     let (seen, mut auths) = mpsc::unbounded_channel();
     let fake = offering_binding(
         &["SCRAM-SHA-1", "SCRAM-SHA-1-PLUS"],
         "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>\
          <channel-binding type='tls-server-end-point'/></sasl-channel-binding>",
+        None,
+        seen,
+    )
+    .await;
+    let (_alice, _) = verdict(&fake, false).await;
+    let auth = auths.recv().await.expect("an auth");
+    assert_eq!(auth.mechanism, "SCRAM-SHA-1-PLUS", "{auth:?}");
+    assert!(
+        auth.initial
+            .starts_with("p=tls-server-end-point,,n=alice,r="),
+        "{auth:?}"
+    );
+
+    // -PLUS offered, but only with a binding type we cannot produce
+    // (rustls has no tls-unique): SCRAM without binding, flagged "n" (not
+    // "y", which a binding server must reject as a downgrade).
+    let (seen, mut auths) = mpsc::unbounded_channel();
+    let fake = offering_binding(
+        &["SCRAM-SHA-1", "SCRAM-SHA-1-PLUS"],
+        "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>\
+         <channel-binding type='tls-unique'/></sasl-channel-binding>",
         None,
         seen,
     )
@@ -697,4 +717,73 @@ async fn a_later_login_sends_the_fast_token_with_the_stream_header_in_one_flight
         "the password went out"
     );
     alice.client.disconnect().await;
+}
+
+/// The pin is what stops a downgrade: when it cannot be read, the client
+/// does not log in (with any mechanism) and keeps retrying until it can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_pin_that_cannot_be_read_stops_the_login_until_it_can() {
+    init_logs();
+    let server = jabberkit_testkit::server::TestServer::start().await;
+    let jid = server.register("alice", common::PASSWORD).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = common::config(
+        &server,
+        &jid,
+        server.direct_tls_addr(),
+        TlsMode::DirectTls,
+        dir.path(),
+    );
+    let mut alice = Account::new(cfg.clone());
+    alice.client.connect().expect("connect");
+    alice.wait_online().await;
+    alice.client.disconnect().await;
+    drop(alice);
+
+    // The pin's table becomes unreadable (a damaged store, say). The FAST
+    // token goes too: a token login sends no password and is bound to the
+    // connection, so the pin does not stop it.
+    let file = dir.path().join(jabberkit::STORE_FILE);
+    let db = rusqlite::Connection::open(&file).expect("open the store");
+    db.execute_batch(
+        "UPDATE login_agent SET fast_mechanism = NULL, fast_token = NULL, fast_expiry = NULL",
+    )
+    .expect("forget the token");
+    let pin: String = db
+        .query_row("SELECT mechanism FROM login_pin", [], |r| r.get(0))
+        .expect("the first login pinned its mechanism");
+    db.execute_batch("ALTER TABLE login_pin RENAME TO login_pin_away")
+        .expect("hide the pin");
+
+    let mut alice = Account::new(cfg);
+    alice.client.connect().expect("connect");
+    alice
+        .wait_for("a retry", |e| {
+            matches!(
+                e,
+                Event::ConnectionState(ConnectionState::Reconnecting { .. })
+            )
+        })
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Ok(Some(e)) = tokio::time::timeout_at(deadline, alice.events.recv()).await {
+        assert!(
+            !matches!(
+                e,
+                Event::ConnectionState(
+                    ConnectionState::Online { .. } | ConnectionState::Failed { .. }
+                )
+            ),
+            "logged in (or gave up) without its pin: {e:?}"
+        );
+    }
+
+    // Readable again: the next retry logs in, and the pin is unchanged.
+    db.execute_batch("ALTER TABLE login_pin_away RENAME TO login_pin")
+        .expect("restore the pin");
+    alice.wait_online().await;
+    let after: String = db
+        .query_row("SELECT mechanism FROM login_pin", [], |r| r.get(0))
+        .expect("pin");
+    assert_eq!(after, pin);
 }

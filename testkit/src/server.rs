@@ -104,6 +104,9 @@ pub struct ServerOptions {
     /// No PEP (XEP-0163), so no XEP-0402 bookmarks: only private XML
     /// storage (XEP-0049), as old servers. Prosody only.
     pub no_pep: bool,
+    /// TLS 1.2 only: no tls-exporter channel binding (it needs TLS 1.3),
+    /// only tls-server-end-point. Prosody only.
+    pub tls12: bool,
     /// The server to run; by default from `JABBERKIT_TEST_SERVER`.
     pub kind: ServerKind,
 }
@@ -117,6 +120,7 @@ impl Default for ServerOptions {
             stanza_limit: None,
             no_sasl2: false,
             no_pep: false,
+            tls12: false,
             kind: ServerKind::from_env(),
         }
     }
@@ -163,6 +167,9 @@ impl TestServer {
     /// Panics on an option that server cannot honour.
     pub async fn start_with(opts: ServerOptions) -> TestServer {
         let kind = opts.kind;
+        if kind == ServerKind::Ejabberd && opts.tls12 {
+            panic!("ServerOptions::tls12 needs Prosody (run this test with {SERVER_ENV}=prosody)");
+        }
         if kind == ServerKind::Ejabberd && opts.no_pep {
             panic!("ServerOptions::no_pep needs Prosody (run this test with {SERVER_ENV}=prosody)");
         }
@@ -194,6 +201,9 @@ impl TestServer {
         }
         if opts.no_sasl2 {
             args.push("--no-sasl2".to_string());
+        }
+        if opts.tls12 {
+            args.push("--tls12".to_string());
         }
         if opts.no_pep {
             args.push("--no-pep".to_string());

@@ -205,11 +205,10 @@ impl Client {
 
 /// The login pin lives in the store; the connection only asks for it.
 impl LoginMemory for Store {
-    fn pinned(&self) -> Option<String> {
-        self.login_pin().unwrap_or_else(|e| {
-            // Unreadable: refuse nothing, but say so.
+    fn pinned(&self) -> Result<Option<String>, String> {
+        self.login_pin().map_err(|e| {
             tracing::error!("cannot read the login pin: {e}");
-            None
+            e.to_string()
         })
     }
 

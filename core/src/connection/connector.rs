@@ -24,6 +24,7 @@ use tokio_xmpp::xmlstream::{
 };
 use tokio_xmpp::Error as XmppError;
 
+use super::binding::TlsBinding;
 use super::csi::{Csi, CsiStream};
 use super::socket::Socket;
 use crate::config::{ClientConfig, TlsMode};
@@ -100,7 +101,7 @@ impl Connector {
         &self,
         tcp: Socket,
         domain: &str,
-    ) -> Result<(TlsStream<Socket>, sasl::common::ChannelBinding), XmppError> {
+    ) -> Result<(TlsStream<Socket>, TlsBinding), XmppError> {
         let name = ServerName::try_from(domain.to_owned())
             .map_err(|e| TlsSetupError(format!("{domain:?} is not a valid TLS name: {e}")))?;
         let tls = self.tls.connect(name, tcp).await.map_err(|e| {
@@ -119,14 +120,7 @@ impl Connector {
                 None => XmppError::Io(e),
             }
         })?;
-        let (_, conn) = tls.get_ref();
-        let binding = match conn.protocol_version() {
-            Some(rustls::ProtocolVersion::TLSv1_3) => conn
-                .export_keying_material(vec![0u8; 32], b"EXPORTER-Channel-Binding", None)
-                .map(sasl::common::ChannelBinding::TlsExporter)
-                .unwrap_or(sasl::common::ChannelBinding::None),
-            _ => sasl::common::ChannelBinding::None,
-        };
+        let binding = TlsBinding::of(tls.get_ref().1);
         Ok((tls, binding))
     }
 }
@@ -202,7 +196,7 @@ impl Connector {
         jid: &Jid,
         ns: &'static str,
         timeouts: Timeouts,
-    ) -> Result<(Secured, sasl::common::ChannelBinding), XmppError> {
+    ) -> Result<(Secured, TlsBinding), XmppError> {
         let domain = jid.domain().as_str();
         let tcp = self.target.connect().await?;
         let tcp = match self.mode {

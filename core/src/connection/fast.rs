@@ -9,20 +9,12 @@
 
 use ring::hmac;
 use sasl::client::{Mechanism, MechanismError};
-use sasl::common::{ChannelBinding, Credentials};
+use sasl::common::Credentials;
 
 use super::memory::FastToken;
 
 /// The one FAST mechanism we use.
 pub(super) const MECHANISM: &str = "HT-SHA-256-EXPR";
-
-/// The channel-binding data of `binding`, if FAST can use it.
-pub(super) fn exporter(binding: &ChannelBinding) -> Option<&[u8]> {
-    match binding {
-        ChannelBinding::TlsExporter(data) => Some(data),
-        _ => None,
-    }
-}
 
 /// Whether the server's `<fast/>` inline feature offers our mechanism.
 pub(super) fn offered(mechanisms: &[String]) -> bool {
@@ -136,6 +128,5 @@ mod tests {
         assert!(!usable(&none, 1_000));
         assert!(offered(&["HT-SHA-256-NONE".into(), MECHANISM.into()]));
         assert!(!offered(&["HT-SHA-256-NONE".into()]));
-        assert!(exporter(&ChannelBinding::None).is_none());
     }
 }

@@ -24,6 +24,7 @@ use tokio_xmpp::xmlstream::{
 };
 use tokio_xmpp::Error as XmppError;
 
+use super::binding::TlsBinding;
 use super::connector::{header, Secured};
 use super::establish::Establisher;
 use super::fast::{self, HtSha256};
@@ -43,7 +44,7 @@ impl Establisher {
             .await?;
         let now = chrono::Utc::now().timestamp();
         let token = self.memory.fast_token().filter(|t| fast::usable(t, now));
-        let cb = fast::exporter(&binding).map(<[u8]>::to_vec);
+        let cb = binding.exporter.clone();
         let token = token.zip(cb);
         let head = header(&self.jid, true);
         let quick = token.is_some() && self.quick_start.load(Ordering::Relaxed);
@@ -152,10 +153,11 @@ impl Establisher {
         stream: &mut Stream,
         offer: &Offer,
         resume: Option<&ResumeInfo>,
-        binding: &::sasl::common::ChannelBinding,
+        tls: &TlsBinding,
     ) -> Result<Done, Refusal> {
         let offered = offer.mechanisms.iter().cloned().collect();
-        let (choice, pinned) = self.choose(&offered, binding, offer.accepts_exporter)?;
+        let binding = &tls.pick(offer.channel_bindings.as_ref());
+        let (choice, pinned) = self.choose(&offered, binding)?;
         let server_binds = offered.iter().any(|m: &String| m.ends_with("-PLUS"));
         let mut mechanism = sasl::mechanism(
             choice,
@@ -164,8 +166,8 @@ impl Establisher {
             binding,
             server_binds,
         )?;
-        let request_token = (fast::offered(&offer.fast) && fast::exporter(binding).is_some())
-            .then_some(fast::MECHANISM);
+        let request_token =
+            (fast::offered(&offer.fast) && tls.exporter.is_some()).then_some(fast::MECHANISM);
         let auth = sasl2::authenticate(
             choice.name(),
             mechanism.initial(),
@@ -244,14 +246,11 @@ impl Establisher {
         &self,
         stream: XmlStream<Secured, FallibleStreamElement>,
         features: StreamFeatures,
-        binding: &::sasl::common::ChannelBinding,
+        tls: &TlsBinding,
     ) -> Result<Connection, XmppError> {
+        let binding = &tls.pick(features.sasl_cb.as_ref());
         let (choice, pinned) = self
-            .choose(
-                &features.sasl_mechanisms,
-                binding,
-                sasl::accepts_exporter(features.sasl_cb.as_ref()),
-            )
+            .choose(&features.sasl_mechanisms, binding)
             .map_err(Refusal::into_error)?;
         tracing::debug!(mechanism = choice.name(), "authenticating");
         let stream = sasl::authenticate(
@@ -280,12 +279,17 @@ impl Establisher {
         &self,
         offered: &std::collections::BTreeSet<String>,
         binding: &::sasl::common::ChannelBinding,
-        accepts_exporter: Option<bool>,
     ) -> Result<(Choice, Option<String>), Refusal> {
         let can_bind = !matches!(binding, ::sasl::common::ChannelBinding::None);
-        let choice = sasl::choose(offered, can_bind, accepts_exporter, self.allow_plain)
+        let choice = sasl::choose(offered, can_bind, self.allow_plain)
             .map_err(|reason| Refusal::Broken(sasl::refuse(reason)))?;
-        let pinned = self.memory.pinned();
+        // Fail closed, and retry: the store may be readable next time.
+        let pinned = self.memory.pinned().map_err(|e| {
+            Refusal::Broken(XmppError::Io(std::io::Error::other(format!(
+                "cannot read which login this account proved before ({e}): \
+                 not logging in until it can be checked"
+            ))))
+        })?;
         if let Some(pinned) = pinned.as_deref() {
             if sasl::is_downgrade(pinned, choice) {
                 return Err(Refusal::Broken(XmppError::from(DowngradeRefused(format!(

@@ -27,11 +27,13 @@ impl fmt::Debug for FastToken {
 }
 
 /// The store behind a link's logins. Reads that fail act as "nothing
-/// remembered" (and are logged by the implementation); writes report
+/// remembered" (and are logged by the implementation), except the pin's:
+/// a pin we cannot read must not let a weaker login through. Writes report
 /// whether they were kept.
 pub(crate) trait LoginMemory: Send + Sync {
-    /// The pinned mechanism's name, if a login succeeded before.
-    fn pinned(&self) -> Option<String>;
+    /// The pinned mechanism's name, if a login succeeded before; `Err`
+    /// (why, for the app's log) when it cannot be read: no login then.
+    fn pinned(&self) -> Result<Option<String>, String>;
     /// Records a stronger pin; called before the session goes online.
     fn pin(&self, mechanism: &str);
     /// This installation's user-agent id (created on first use).

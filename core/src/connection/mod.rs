@@ -10,6 +10,7 @@
 //! handing tokio-xmpp a stream that is already bound or resumed (our
 //! patch to it, vendor/README.md).
 
+mod binding;
 mod connector;
 mod csi;
 mod establish;

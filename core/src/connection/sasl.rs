@@ -24,7 +24,6 @@ use sasl::common::ChannelBinding;
 use tokio::io::{AsyncBufRead, AsyncWrite};
 use tokio_xmpp::error::AuthError;
 use tokio_xmpp::parsers::sasl::{Auth, Mechanism as XmppMechanism, Nonza, Response};
-use tokio_xmpp::parsers::sasl_cb::{SaslChannelBinding, Type as CbType};
 use tokio_xmpp::xmlstream::{InitiatingStream, ReadError, XmppStream, XmppStreamElement};
 use tokio_xmpp::Error as XmppError;
 
@@ -103,16 +102,14 @@ impl Choice {
 }
 
 /// Picks the mechanism: the best SCRAM the server offers (with channel
-/// binding when we have tls-exporter data and the server accepts that
-/// type), PLAIN only if `allow_plain` and there is no SCRAM at all.
+/// binding when we share a binding type with the server, see
+/// [`super::binding`]), PLAIN only if `allow_plain` and there is no SCRAM
+/// at all.
 pub(super) fn choose(
     offered: &BTreeSet<String>,
-    can_bind: bool,
-    accepts_exporter: Option<bool>,
+    binds: bool,
     allow_plain: bool,
 ) -> Result<Choice, String> {
-    // XEP-0440: a server that lists its types and not ours cannot check it.
-    let binds = can_bind && accepts_exporter != Some(false);
     let order = [
         Choice::ScramSha256Plus,
         Choice::ScramSha1Plus,
@@ -140,13 +137,6 @@ pub(super) fn choose(
         "the server offers no mechanism we accept (offered: {})",
         offered.iter().cloned().collect::<Vec<_>>().join(", ")
     ))
-}
-
-/// Whether the server accepts tls-exporter binding (XEP-0440): `None`
-/// when it does not list its types (then it may, RFC 9266 being the
-/// default on TLS 1.3).
-pub(super) fn accepts_exporter(listed: Option<&SaslChannelBinding>) -> Option<bool> {
-    listed.map(|l| l.types.contains(&CbType::TlsExporter))
 }
 
 /// The iteration count of a SCRAM server-first message, if it has one.
@@ -331,24 +321,16 @@ mod tests {
     #[test]
     fn scram_is_preferred_and_plain_only_when_allowed_and_alone() {
         let all = offered(&["PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256"]);
-        assert_eq!(choose(&all, true, None, true), Ok(Choice::ScramSha1Plus));
-        assert_eq!(choose(&all, false, None, true), Ok(Choice::ScramSha256));
-        // The server lists only tls-server-end-point: we cannot bind.
-        assert_eq!(
-            choose(&all, true, Some(false), false),
-            Ok(Choice::ScramSha256)
-        );
-        assert_eq!(
-            choose(&all, true, Some(true), false),
-            Ok(Choice::ScramSha1Plus)
-        );
+        assert_eq!(choose(&all, true, true), Ok(Choice::ScramSha1Plus));
+        // No binding type shared with the server: the best without -PLUS.
+        assert_eq!(choose(&all, false, true), Ok(Choice::ScramSha256));
         // SCRAM without -PLUS on TLS 1.3: still SCRAM, never PLAIN.
         let no_plus = offered(&["PLAIN", "SCRAM-SHA-1"]);
-        assert_eq!(choose(&no_plus, true, None, true), Ok(Choice::ScramSha1));
+        assert_eq!(choose(&no_plus, true, true), Ok(Choice::ScramSha1));
         let plain = offered(&["PLAIN", "ANONYMOUS"]);
-        assert!(choose(&plain, true, None, false).is_err());
-        assert_eq!(choose(&plain, true, None, true), Ok(Choice::Plain));
-        assert!(choose(&offered(&["ANONYMOUS"]), true, None, true).is_err());
+        assert!(choose(&plain, true, false).is_err());
+        assert_eq!(choose(&plain, true, true), Ok(Choice::Plain));
+        assert!(choose(&offered(&["ANONYMOUS"]), true, true).is_err());
     }
 
     #[test]
@@ -377,22 +359,5 @@ mod tests {
             Some(4294967295)
         );
         assert_eq!(iterations(b"r=abc,s=c2FsdA=="), None);
-    }
-
-    #[test]
-    fn channel_binding_types_come_from_the_features() {
-        let list: tokio_xmpp::minidom::Element =
-            "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>\
-            <channel-binding type='tls-server-end-point'/><channel-binding type='tls-exporter'/>\
-            </sasl-channel-binding>"
-                .parse()
-                .expect("xml");
-        let list = SaslChannelBinding::try_from(list).expect("XEP-0440");
-        assert_eq!(accepts_exporter(Some(&list)), Some(true));
-        let endpoint_only = SaslChannelBinding {
-            types: vec![CbType::TlsServerEndPoint],
-        };
-        assert_eq!(accepts_exporter(Some(&endpoint_only)), Some(false));
-        assert_eq!(accepts_exporter(None), None);
     }
 }

@@ -18,6 +18,7 @@ use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::fast::Token;
 use tokio_xmpp::parsers::sasl::DefinedCondition;
 use tokio_xmpp::parsers::sasl2::{Authentication, Success};
+use tokio_xmpp::parsers::sasl_cb::SaslChannelBinding;
 use tokio_xmpp::parsers::sm;
 use tokio_xmpp::parsers::stream_features::StreamFeatures;
 use tokio_xmpp::parsers::{ns, sasl2};
@@ -45,8 +46,9 @@ pub(super) struct Offer {
     pub csi: bool,
     /// FAST mechanisms offered, if any.
     pub fast: Vec<String>,
-    /// Whether the server takes tls-exporter channel binding (XEP-0440).
-    pub accepts_exporter: Option<bool>,
+    /// The channel-binding types the server checks, if it lists them
+    /// (XEP-0440).
+    pub channel_bindings: Option<SaslChannelBinding>,
 }
 
 impl Offer {
@@ -68,7 +70,7 @@ impl Offer {
             carbons: bind_features.iter().any(|f| f == CARBONS),
             csi: bind_features.iter().any(|f| f == ns::CSI),
             fast,
-            accepts_exporter: super::sasl::accepts_exporter(features.sasl_cb.as_ref()),
+            channel_bindings: features.sasl_cb.clone(),
         })
     }
 }

@@ -1,0 +1,60 @@
+//! Channel binding against a real server: a login bound to the TLS
+//! connection (SCRAM-*-PLUS) wherever the server can check one of the
+//! binding types we can produce (XEP-0440 lists them).
+
+mod common;
+
+use common::{init_logs, Account};
+use jabberkit::TlsMode;
+use jabberkit_testkit::server::{ServerKind, ServerOptions, TestServer};
+
+/// The mechanism the store pinned after the login.
+fn pinned(dir: &std::path::Path) -> String {
+    let db = rusqlite::Connection::open(dir.join(jabberkit::STORE_FILE)).expect("store");
+    db.query_row("SELECT mechanism FROM login_pin", [], |r| r.get(0))
+        .expect("a pin")
+}
+
+async fn login_over(server: &TestServer, tls: TlsMode) -> String {
+    let jid = server.register("alice", common::PASSWORD).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let via = match tls {
+        TlsMode::DirectTls => server.direct_tls_addr(),
+        _ => server.starttls_addr(),
+    };
+    let mut alice = Account::new(common::config(server, &jid, via, tls, dir.path()));
+    alice.client.connect().expect("connect");
+    alice.wait_online().await;
+    alice.client.disconnect().await;
+    drop(alice);
+    pinned(dir.path())
+}
+
+/// TLS 1.2 has no tls-exporter (RFC 9266 needs TLS 1.3), and rustls has no
+/// tls-unique: the certificate's hash (tls-server-end-point, RFC 5929) is
+/// what binds the login there. Before, such a login went unbound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_tls_1_2_the_login_is_bound_to_the_server_certificate() {
+    if ServerKind::from_env() == ServerKind::Ejabberd {
+        eprintln!("skipped: needs a Prosody limited to TLS 1.2");
+        return;
+    }
+    init_logs();
+    let server = TestServer::start_with(ServerOptions {
+        tls12: true,
+        ..Default::default()
+    })
+    .await;
+    let mechanism = login_over(&server, TlsMode::DirectTls).await;
+    assert!(mechanism.ends_with("-PLUS"), "unbound: {mechanism}");
+}
+
+/// On TLS 1.3, with both types listed, tls-exporter is used (and the
+/// login is bound either way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_tls_1_3_the_login_is_bound() {
+    init_logs();
+    let server = TestServer::start().await;
+    let mechanism = login_over(&server, TlsMode::StartTls).await;
+    assert!(mechanism.ends_with("-PLUS"), "unbound: {mechanism}");
+}
