@@ -478,6 +478,39 @@ async fn a_server_asking_for_endless_hashing_is_refused_at_once() {
     assert!(started.elapsed() < WAIT, "it hashed before refusing");
 }
 
+/// XEP-0474: the server's first SCRAM message hashes what it offered
+/// (here SCRAM-SHA-256-PLUS too, stripped from the features on the way):
+/// the client stops before proving it knows the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_first_message_naming_stripped_mechanisms_is_a_downgrade() {
+    init_logs();
+    let (seen, _auths) = mpsc::unbounded_channel();
+    let fake = offering(
+        &["SCRAM-SHA-1"],
+        Some((
+            |nonce| {
+                let offered = ring::digest::digest(
+                    &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+                    b"SCRAM-SHA-1\x1eSCRAM-SHA-256-PLUS",
+                );
+                format!(
+                    "r={nonce}fake,s={},i=4096,h={}",
+                    b64("salt"),
+                    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, offered)
+                )
+            },
+            "v=AAAA",
+        )),
+        seen,
+    )
+    .await;
+    let (_alice, state) = verdict(&fake, false).await;
+    assert!(
+        matches!(&state, ConnectionState::Failed { reason: FailureReason::Downgrade { detail } } if detail.contains("XEP-0474")),
+        "{state:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_scram_login_a_server_offering_less_is_refused_as_a_downgrade() {
     init_logs();

@@ -31,6 +31,7 @@ use super::fast::{self, HtSha256};
 use super::memory::FastToken;
 use super::sasl::{self, Boxed, Choice, DowngradeRefused};
 use super::sasl2::{self, Done, Offer, Refusal, Request};
+use super::ssdp::Ssdp;
 
 type Stream = XmlStream<Secured, Element>;
 
@@ -82,7 +83,7 @@ impl Establisher {
             _ => None,
         };
         let done = match attempt {
-            Some(ht) => match self.conclude(&mut stream, ht).await {
+            Some(ht) => match self.conclude(&mut stream, ht, None).await {
                 Ok(done) => {
                     tracing::debug!("logged in with the FAST token");
                     self.quick_start.store(true, Ordering::Relaxed);
@@ -134,7 +135,13 @@ impl Establisher {
         (ht, first)
     }
 
-    async fn conclude(&self, stream: &mut Stream, mechanism: Boxed) -> Result<Done, Refusal> {
+    /// `ssdp`: what the server offered, for a SCRAM login (XEP-0474).
+    async fn conclude(
+        &self,
+        stream: &mut Stream,
+        mechanism: Boxed,
+        ssdp: Option<&Ssdp>,
+    ) -> Result<Done, Refusal> {
         let bound = self.bind_tag().is_some();
         sasl2::conclude(
             stream,
@@ -142,6 +149,7 @@ impl Establisher {
             &self.jid.to_bare(),
             fast::MECHANISM,
             bound,
+            ssdp,
         )
         .await
     }
@@ -182,7 +190,8 @@ impl Establisher {
             },
         );
         futures::SinkExt::send(&mut *stream, &auth).await?;
-        let done = self.conclude(stream, mechanism).await?;
+        let ssdp = Ssdp::new(&offer.mechanisms, offer.channel_bindings.as_ref());
+        let done = self.conclude(stream, mechanism, Some(&ssdp)).await?;
         self.raise_pin(pinned.as_deref(), choice);
         Ok(done)
     }
@@ -260,6 +269,7 @@ impl Establisher {
             self.username(),
             &self.password,
             binding,
+            &Ssdp::new(&features.sasl_mechanisms, features.sasl_cb.as_ref()),
         )
         .await?;
         self.raise_pin(pinned.as_deref(), choice);

@@ -20,6 +20,7 @@ mod memory;
 mod sasl;
 mod sasl2;
 mod socket;
+mod ssdp;
 mod streak;
 
 pub(crate) use memory::{FastToken, LoginMemory};

@@ -27,6 +27,8 @@ use tokio_xmpp::parsers::sasl::{Auth, Mechanism as XmppMechanism, Nonza, Respons
 use tokio_xmpp::xmlstream::{InitiatingStream, ReadError, XmppStream, XmppStreamElement};
 use tokio_xmpp::Error as XmppError;
 
+use super::ssdp::Ssdp;
+
 /// Most PBKDF2 iterations a server may ask for (RFC 7677 asks for at
 /// least 4096; servers use 4096 to a few hundred thousand). About a second
 /// of hashing on a slow phone.
@@ -210,6 +212,7 @@ pub(super) async fn authenticate<S: AsyncBufRead + AsyncWrite + Unpin>(
     username: &str,
     password: &str,
     binding: &ChannelBinding,
+    ssdp: &Ssdp,
 ) -> Result<InitiatingStream<S>, XmppError> {
     let server_binds = offered.iter().any(|m| m.ends_with("-PLUS"));
     let mut mechanism = mechanism(choice, username, password, binding, server_binds)?;
@@ -238,7 +241,7 @@ pub(super) async fn authenticate<S: AsyncBufRead + AsyncWrite + Unpin>(
                 respond(&mut stream, Vec::new()).await?;
             }
             Some(Ok(XmppStreamElement::Sasl(Nonza::Challenge(c)))) => {
-                let (back, response) = answer(mechanism, c.data).await?;
+                let (back, response) = answer(mechanism, c.data, Some(ssdp)).await?;
                 mechanism = back;
                 respond(&mut stream, response).await?;
                 answered = true;
@@ -277,7 +280,11 @@ pub(super) async fn authenticate<S: AsyncBufRead + AsyncWrite + Unpin>(
 pub(super) async fn answer(
     mut mechanism: Boxed,
     challenge: Vec<u8>,
+    ssdp: Option<&Ssdp>,
 ) -> Result<(Boxed, Vec<u8>), XmppError> {
+    if let Some(ssdp) = ssdp {
+        ssdp.check(mechanism.name(), &challenge)?;
+    }
     if let Some(i) = iterations(&challenge) {
         if i > u64::from(MAX_ITERATIONS) {
             return Err(refuse(format!(

@@ -28,6 +28,7 @@ use tokio_xmpp::Error as XmppError;
 
 use super::memory::FastToken;
 use super::sasl::{answer, impostor, refuse, Boxed};
+use super::ssdp::Ssdp;
 
 const CARBONS: &str = "urn:xmpp:carbons:2";
 const STREAMS: &str = "http://etherx.jabber.org/streams";
@@ -192,12 +193,13 @@ pub(super) async fn conclude<S: AsyncBufRead + AsyncWrite + Unpin>(
     account: &BareJid,
     token_mechanism: &str,
     bound: bool,
+    ssdp: Option<&Ssdp>,
 ) -> Result<Done, Refusal> {
     let success = loop {
         let el = next(stream).await?;
         if el.is("challenge", ns::SASL2) {
             let challenge = sasl2::Challenge::try_from(el).map_err(malformed)?;
-            let (back, response) = answer(mechanism, challenge.sasl_data).await?;
+            let (back, response) = answer(mechanism, challenge.sasl_data, ssdp).await?;
             mechanism = back;
             let response = Element::builder("response", ns::SASL2)
                 .append(base64(&response))
