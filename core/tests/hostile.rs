@@ -820,3 +820,59 @@ async fn a_login_pin_that_cannot_be_read_stops_the_login_until_it_can() {
         .expect("pin");
     assert_eq!(after, pin);
 }
+
+/// Stream management offered, but `<enable/>` answered with `<failed/>`:
+/// the session has no acks, so a message written on it is settled as sent
+/// and not written again on the next session (before, the features' offer
+/// left it waiting for an ack that never came, and the next session sent
+/// it again: a copy per reconnect).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_management_refused_at_enable_means_no_acks_and_no_resends() {
+    init_logs();
+    let (copies_tx, mut copies) = mpsc::unbounded_channel::<usize>();
+    let sessions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let fake = FakeServer::start(move |conn| {
+        let copies_tx = copies_tx.clone();
+        let n = sessions.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            let Some(mut tls) = logged_in(conn).await else {
+                return;
+            };
+            tls.write(BIND_AND_SM).await;
+            if bind(&mut tls, &format!("{JID}/x{n}")).await.is_none()
+                || tls.read_until("<enable").await.is_none()
+            {
+                return;
+            }
+            tls.consume();
+            tls.write("<failed xmlns='urn:xmpp:sm:3'/>").await;
+            while tls.read_until("only-once").await.is_some() {
+                tls.consume();
+                let _ = copies_tx.send(n);
+                if n == 0 {
+                    // The first session breaks once the message is out.
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(&fake, TlsMode::DirectTls, dir.path());
+    cfg.allow_plain = true;
+    let mut alice = Account::new(cfg);
+    alice.client.connect().expect("connect");
+    alice.wait_online().await;
+    let id = alice
+        .client
+        .send("bob@example.test", "only-once")
+        .expect("send");
+    assert_eq!(copies.recv().await, Some(0), "written on the first session");
+    alice.wait_online().await;
+    let again = tokio::time::timeout(Duration::from_secs(3), copies.recv()).await;
+    assert!(again.is_err(), "written again on session {again:?}");
+    let m = alice.client.message(&id).expect("read").expect("stored");
+    assert_eq!(m.state, jabberkit::DeliveryState::Sent, "{m:?}");
+    alice.client.disconnect().await;
+}

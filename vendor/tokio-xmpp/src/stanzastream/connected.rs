@@ -400,10 +400,17 @@ impl ConnectedState {
                         sm_state,
                         bound_jid,
                     }) => {
+                        let mut features = features.clone();
+                        if sm_state.is_none() {
+                            // Offered, but not enabled on this stream (the
+                            // server answered `<enable/>` with `<failed/>`):
+                            // the features say what the session has.
+                            features.stream_management = None;
+                        }
                         *self = Self::Ready { sm_state };
                         Poll::Ready(Some(ConnectedEvent::Worker(WorkerEvent::Reset {
                             bound_jid,
-                            features: features.clone(),
+                            features,
                         })))
                     }
                     Break(NegotiationResult::StreamResumed { sm_state }) => {
