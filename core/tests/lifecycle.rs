@@ -1,4 +1,5 @@
-//! What happens around a connection's life: a dropped `Client` stops trying.
+//! What happens around a connection's life: a dropped `Client` stops
+//! trying; `disconnect()` keeps the acks of what it pushed.
 
 mod common;
 
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use jabberkit::{ConnectionState, Event};
+use jabberkit::{ConnectionState, DeliveryState, Event};
 
 /// A server that accepts TCP and hangs up at once, counting attempts.
 async fn hanging_up_server() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
@@ -57,4 +58,32 @@ async fn a_dropped_client_stops_reconnecting() {
             after - before
         );
     }
+}
+
+/// A burst, then `disconnect()` at once: the server's acks still reach the
+/// store before the stream closes, so nothing goes out again on the next
+/// connect (before, the entries pushed last stayed unacked and were sent
+/// a second time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_keeps_the_acks_of_what_it_pushed() {
+    let server = jabberkit_testkit::server::TestServer::start().await;
+    let mut p = pair(&server).await;
+    online(&mut p.alice).await;
+    let ids: Vec<String> = (0..30)
+        .map(|i| {
+            p.alice
+                .client
+                .send(&p.bob_jid, &format!("bye-{i}"))
+                .expect("send")
+        })
+        .collect();
+    p.alice.client.disconnect().await;
+    let unacked: Vec<_> = ids
+        .iter()
+        .filter_map(|id| {
+            let m = p.alice.client.message(id).expect("read").expect("stored");
+            (m.state != DeliveryState::Acked).then_some((m.body, m.state))
+        })
+        .collect();
+    assert!(unacked.is_empty(), "left unacked: {unacked:?}");
 }

@@ -158,8 +158,9 @@ impl Client {
     }
 
     /// Closes the connection cleanly and waits until it is closed (at most
-    /// a few seconds). Queued messages stay in the store and go out at the
-    /// next `connect`.
+    /// a few seconds): first up to 2 s for the server to ack what was
+    /// already sent, so that it is not sent again. Queued messages stay in
+    /// the store and go out at the next `connect`.
     pub async fn disconnect(&self) {
         let handle = self.inner.lock_session().take();
         if let Some(handle) = handle {

@@ -29,6 +29,7 @@
 mod blocking;
 mod bookmarks;
 mod catch_up;
+mod closing;
 mod contacts;
 #[cfg(test)]
 mod fixture;
@@ -227,6 +228,9 @@ impl Session {
                 }
             };
             if let Flow::Close(disconnect) = flow {
+                if disconnect.is_some() && s.online {
+                    s.final_acks(&mut progress).await;
+                }
                 s.link.close().await;
                 if let Some(done) = disconnect {
                     idle(&s.hub);

@@ -123,6 +123,11 @@ impl SendQueue {
         self.acked_here.clear();
     }
 
+    /// Whether nothing pushed is waiting for its ack.
+    pub(crate) fn settled(&self) -> bool {
+        self.in_flight.is_empty()
+    }
+
     /// Follows one pushed stanza until it is acked or lost.
     pub(crate) fn track(&self, id: String, delivery: Delivery) {
         outbox::track(self.generation, id, delivery, self.progress_tx.clone());
