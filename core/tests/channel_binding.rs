@@ -50,7 +50,8 @@ async fn on_tls_1_2_the_login_is_bound_to_the_server_certificate() {
 }
 
 /// On TLS 1.3, with both types listed, tls-exporter is used (and the
-/// login is bound either way).
+/// login is bound either way). On the test ejabberd, whose passwords are
+/// stored for SCRAM-SHA-512 only, this is a SCRAM-SHA-512-PLUS login.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_tls_1_3_the_login_is_bound() {
     init_logs();

@@ -19,7 +19,7 @@ use std::str::FromStr;
 use futures::{SinkExt, StreamExt};
 use sasl::client::mechanisms::{Plain, Scram};
 use sasl::client::{Mechanism, MechanismError};
-use sasl::common::scram::{Sha1, Sha256};
+use sasl::common::scram::{Sha1, Sha256, Sha512};
 use sasl::common::ChannelBinding;
 use tokio::io::{AsyncBufRead, AsyncWrite};
 use tokio_xmpp::error::AuthError;
@@ -46,12 +46,12 @@ impl std::fmt::Display for DowngradeRefused {
 impl std::error::Error for DowngradeRefused {}
 impl tokio_xmpp::connect::ServerConnectorError for DowngradeRefused {}
 
-/// What a mechanism proves, by its name: SCRAM at all, a SHA-256 hash,
-/// channel binding.
+/// What a mechanism proves, by its name: SCRAM at all, a SHA-2 hash
+/// (SHA-256 or SHA-512: the pin names the first), channel binding.
 fn strength(name: &str) -> (bool, bool, bool) {
     (
         name.starts_with("SCRAM-"),
-        name.contains("SHA-256"),
+        name.contains("SHA-256") || name.contains("SHA-512"),
         name.ends_with("-PLUS"),
     )
 }
@@ -80,8 +80,10 @@ pub(super) fn raised(pinned: Option<&str>, now: Choice) -> Option<String> {
 /// The mechanisms we may use, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Choice {
+    ScramSha512Plus,
     ScramSha256Plus,
     ScramSha1Plus,
+    ScramSha512,
     ScramSha256,
     ScramSha1,
     Plain,
@@ -90,8 +92,10 @@ pub(super) enum Choice {
 impl Choice {
     pub(super) fn name(self) -> &'static str {
         match self {
+            Choice::ScramSha512Plus => "SCRAM-SHA-512-PLUS",
             Choice::ScramSha256Plus => "SCRAM-SHA-256-PLUS",
             Choice::ScramSha1Plus => "SCRAM-SHA-1-PLUS",
+            Choice::ScramSha512 => "SCRAM-SHA-512",
             Choice::ScramSha256 => "SCRAM-SHA-256",
             Choice::ScramSha1 => "SCRAM-SHA-1",
             Choice::Plain => "PLAIN",
@@ -99,7 +103,10 @@ impl Choice {
     }
 
     pub(super) fn plus(self) -> bool {
-        matches!(self, Choice::ScramSha256Plus | Choice::ScramSha1Plus)
+        matches!(
+            self,
+            Choice::ScramSha512Plus | Choice::ScramSha256Plus | Choice::ScramSha1Plus
+        )
     }
 }
 
@@ -113,8 +120,10 @@ pub(super) fn choose(
     allow_plain: bool,
 ) -> Result<Choice, String> {
     let order = [
+        Choice::ScramSha512Plus,
         Choice::ScramSha256Plus,
         Choice::ScramSha1Plus,
+        Choice::ScramSha512,
         Choice::ScramSha256,
         Choice::ScramSha1,
     ];
@@ -193,6 +202,9 @@ pub(super) fn mechanism(
     };
     let scram_error = |e| refuse(format!("cannot start SCRAM: {e:?}"));
     Ok(match choice {
+        Choice::ScramSha512Plus | Choice::ScramSha512 => {
+            Box::new(Scram::<Sha512>::new(username, password, binding).map_err(scram_error)?)
+        }
         Choice::ScramSha256Plus | Choice::ScramSha256 => {
             Box::new(Scram::<Sha256>::new(username, password, binding).map_err(scram_error)?)
         }
@@ -329,6 +341,9 @@ mod tests {
     fn scram_is_preferred_and_plain_only_when_allowed_and_alone() {
         let all = offered(&["PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256"]);
         assert_eq!(choose(&all, true, true), Ok(Choice::ScramSha1Plus));
+        let sha512 = offered(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-512", "SCRAM-SHA-512-PLUS"]);
+        assert_eq!(choose(&sha512, true, true), Ok(Choice::ScramSha512Plus));
+        assert_eq!(choose(&sha512, false, true), Ok(Choice::ScramSha512));
         // No binding type shared with the server: the best without -PLUS.
         assert_eq!(choose(&all, false, true), Ok(Choice::ScramSha256));
         // SCRAM without -PLUS on TLS 1.3: still SCRAM, never PLAIN.
@@ -356,6 +371,13 @@ mod tests {
         assert!(is_downgrade("SCRAM-SHA-1", Choice::Plain));
         assert!(!is_downgrade("SCRAM-SHA-1", Choice::ScramSha256Plus));
         assert!(!is_downgrade("PLAIN", Choice::Plain));
+        // SHA-512 proves what SHA-256 does: the pin names the latter.
+        assert_eq!(
+            raised(Some("SCRAM-SHA-256-PLUS"), Choice::ScramSha512Plus),
+            None
+        );
+        assert!(!is_downgrade("SCRAM-SHA-256-PLUS", Choice::ScramSha512Plus));
+        assert!(is_downgrade("SCRAM-SHA-256", Choice::ScramSha1));
     }
 
     #[test]

@@ -89,3 +89,43 @@ impl Pbkdf2Secret for Pbkdf2Sha256 {
         &self.digest
     }
 }
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pbkdf2Sha512 {
+    pub salt: Vec<u8>,
+    pub iterations: u32,
+    pub digest: Vec<u8>,
+}
+
+impl Pbkdf2Sha512 {
+    #[cfg(feature = "scram")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "scram")))]
+    pub fn derive(
+        password: &str,
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<Pbkdf2Sha512, DeriveError> {
+        use crate::common::scram::{ScramProvider, Sha512};
+        use crate::common::Password;
+        let digest = Sha512::derive(&Password::Plain(password.to_owned()), salt, iterations)?;
+        Ok(Pbkdf2Sha512 {
+            salt: salt.to_vec(),
+            iterations,
+            digest,
+        })
+    }
+}
+
+impl Secret for Pbkdf2Sha512 {}
+
+impl Pbkdf2Secret for Pbkdf2Sha512 {
+    fn salt(&self) -> &[u8] {
+        &self.salt
+    }
+    fn iterations(&self) -> u32 {
+        self.iterations
+    }
+    fn digest(&self) -> &[u8] {
+        &self.digest
+    }
+}

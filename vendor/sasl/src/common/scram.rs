@@ -3,6 +3,7 @@ use hmac::{digest::InvalidLength, Hmac, Mac};
 use pbkdf2::pbkdf2;
 use sha1::{Digest, Sha1 as Sha1_hash};
 use sha2::Sha256 as Sha256_hash;
+use sha2::Sha512 as Sha512_hash;
 
 use crate::common::Password;
 
@@ -158,6 +159,66 @@ impl ScramProvider for Sha256 {
             Password::Plain(ref plain) => {
                 let mut result = vec![0; 32];
                 pbkdf2::<Hmac<Sha256_hash>>(plain.as_bytes(), salt, iterations, &mut result)?;
+                Ok(result)
+            }
+            Password::Pbkdf2 {
+                ref method,
+                salt: ref my_salt,
+                iterations: my_iterations,
+                ref data,
+            } => {
+                if method != Self::name() {
+                    Err(DeriveError::IncompatibleHashingMethod(
+                        method.to_string(),
+                        Self::name().to_string(),
+                    ))
+                } else if my_salt == salt {
+                    Err(DeriveError::IncorrectSalt)
+                } else if my_iterations == iterations {
+                    Err(DeriveError::IncompatibleIterationCount(
+                        my_iterations,
+                        iterations,
+                    ))
+                } else {
+                    Ok(data.to_vec())
+                }
+            }
+        }
+    }
+}
+
+/// A `ScramProvider` which provides SCRAM-SHA-512 and SCRAM-SHA-512-PLUS
+pub struct Sha512;
+
+impl ScramProvider for Sha512 {
+    type Secret = secret::Pbkdf2Sha512;
+
+    fn name() -> &'static str {
+        "SHA-512"
+    }
+
+    fn hash(data: &[u8]) -> Vec<u8> {
+        let hash = Sha512_hash::digest(data);
+        let mut vec = Vec::with_capacity(Sha512_hash::output_size());
+        vec.extend_from_slice(hash.as_slice());
+        vec
+    }
+
+    fn hmac(data: &[u8], key: &[u8]) -> Result<Vec<u8>, InvalidLength> {
+        type HmacSha512 = Hmac<Sha512_hash>;
+        let mut mac = HmacSha512::new_from_slice(key)?;
+        mac.update(data);
+        let result = mac.finalize();
+        let mut vec = Vec::with_capacity(Sha512_hash::output_size());
+        vec.extend_from_slice(result.into_bytes().as_slice());
+        Ok(vec)
+    }
+
+    fn derive(password: &Password, salt: &[u8], iterations: u32) -> Result<Vec<u8>, DeriveError> {
+        match *password {
+            Password::Plain(ref plain) => {
+                let mut result = vec![0; 64];
+                pbkdf2::<Hmac<Sha512_hash>>(plain.as_bytes(), salt, iterations, &mut result)?;
                 Ok(result)
             }
             Password::Pbkdf2 {
