@@ -5,7 +5,7 @@
 mod common;
 
 use common::{init_logs, Account};
-use jabberkit::TlsMode;
+use jabberkit::{ConnectionState, Event, FailureReason, TlsMode};
 use jabberkit_testkit::server::{ServerKind, ServerOptions, TestServer};
 
 /// The mechanism the store pinned after the login.
@@ -47,6 +47,59 @@ async fn on_tls_1_2_the_login_is_bound_to_the_server_certificate() {
     .await;
     let mechanism = login_over(&server, TlsMode::DirectTls).await;
     assert!(mechanism.ends_with("-PLUS"), "unbound: {mechanism}");
+}
+
+/// FAST on TLS 1.2, where Prosody offers only `HT-SHA-256-UNIQ` (rustls
+/// has no tls-unique) and `-NONE`: no token is asked for, since its proof
+/// could not be bound (`HT-SHA-256-ENDP`, the certificate's hash, would
+/// be; Prosody 13 does not offer it, ejabberd does). A later login with a
+/// wrong password is refused: there is no token to get in with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_tls_1_2_no_unbound_fast_token_is_asked_for() {
+    if ServerKind::from_env() == ServerKind::Ejabberd {
+        eprintln!("skipped: needs a Prosody limited to TLS 1.2");
+        return;
+    }
+    init_logs();
+    let server = TestServer::start_with(ServerOptions {
+        tls12: true,
+        ..Default::default()
+    })
+    .await;
+    let jid = server.register("alice", common::PASSWORD).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = common::config(
+        &server,
+        &jid,
+        server.direct_tls_addr(),
+        TlsMode::DirectTls,
+        dir.path(),
+    );
+    let mut alice = Account::new(cfg.clone());
+    alice.client.connect().expect("connect");
+    alice.wait_online().await;
+    alice.client.disconnect().await;
+    drop(alice);
+    let db = rusqlite::Connection::open(dir.path().join(jabberkit::STORE_FILE)).expect("store");
+    let token: Option<String> = db
+        .query_row("SELECT fast_mechanism FROM login_agent", [], |r| r.get(0))
+        .expect("the agent row");
+    assert_eq!(token, None);
+
+    let mut wrong = cfg;
+    wrong.password = "not the password".to_owned();
+    let mut alice = Account::new(wrong);
+    alice.client.connect().expect("connect");
+    alice
+        .wait_for("refused", |e| {
+            matches!(
+                e,
+                Event::ConnectionState(ConnectionState::Failed {
+                    reason: FailureReason::Authentication { .. }
+                })
+            )
+        })
+        .await;
 }
 
 /// On TLS 1.3, with both types listed, tls-exporter is used (and the

@@ -2,28 +2,50 @@
 //! later logins prove they hold it with one HMAC instead of a SCRAM
 //! exchange, and can be sent before the server's features arrive.
 //!
-//! Only `HT-SHA-256-EXPR` is used: the proof is bound to the TLS session
-//! (tls-exporter, TLS 1.3), so a token replayed on another connection, or
-//! through a man in the middle, is worthless. Without exporter data we log
-//! in with the password instead of sending an unbound token.
+//! Only channel-bound mechanisms are used: `HT-SHA-256-EXPR` (tls-exporter,
+//! TLS 1.3) or else `HT-SHA-256-ENDP` (the server certificate's hash, see
+//! [`super::binding`]), so a token replayed through a man in the middle,
+//! who holds another TLS session or certificate, is worthless. A token
+//! keeps the mechanism it was issued for; without its binding on this
+//! connection we log in with the password instead of sending it unbound.
 
 use ring::hmac;
 use sasl::client::{Mechanism, MechanismError};
 use sasl::common::Credentials;
 
+use super::binding::TlsBinding;
 use super::memory::FastToken;
 
-/// The one FAST mechanism we use.
-pub(super) const MECHANISM: &str = "HT-SHA-256-EXPR";
+/// Bound to the TLS session (tls-exporter): preferred.
+pub(super) const EXPR: &str = "HT-SHA-256-EXPR";
+/// Bound to the server's certificate (tls-server-end-point).
+pub(super) const ENDP: &str = "HT-SHA-256-ENDP";
 
-/// Whether the server's `<fast/>` inline feature offers our mechanism.
-pub(super) fn offered(mechanisms: &[String]) -> bool {
-    mechanisms.iter().any(|m| m == MECHANISM)
+/// The token to ask for with a password login: the best mechanism the
+/// server's `<fast/>` offers that this connection can bind.
+pub(super) fn to_request(offered: &[String], tls: &TlsBinding) -> Option<&'static str> {
+    let offers = |m: &str| offered.iter().any(|o| o == m);
+    if tls.exporter.is_some() && offers(EXPR) {
+        Some(EXPR)
+    } else if tls.end_point.is_some() && offers(ENDP) {
+        Some(ENDP)
+    } else {
+        None
+    }
+}
+
+/// The channel-binding data `token`'s proof needs on this connection.
+pub(super) fn proof_binding<'a>(token: &FastToken, tls: &'a TlsBinding) -> Option<&'a [u8]> {
+    match token.mechanism.as_str() {
+        EXPR => tls.exporter.as_deref(),
+        ENDP => tls.end_point.as_deref(),
+        _ => None,
+    }
 }
 
 /// Whether `token` is still worth sending (a minute of slack for clocks).
 pub(super) fn usable(token: &FastToken, now: i64) -> bool {
-    token.mechanism == MECHANISM && token.expiry > now + 60
+    matches!(token.mechanism.as_str(), EXPR | ENDP) && token.expiry > now + 60
 }
 
 /// `HT-SHA-256-*` as a SASL mechanism: the initial response is the
@@ -31,6 +53,7 @@ pub(super) fn usable(token: &FastToken, now: i64) -> bool {
 /// knows the token too with `HMAC(token, "Responder" || cb)` in its
 /// success, which we check.
 pub(super) struct HtSha256 {
+    mechanism: String,
     username: String,
     key: hmac::Key,
     binding: Vec<u8>,
@@ -39,6 +62,7 @@ pub(super) struct HtSha256 {
 impl HtSha256 {
     pub(super) fn new(username: &str, token: &FastToken, binding: &[u8]) -> Self {
         Self {
+            mechanism: token.mechanism.clone(),
             username: username.to_owned(),
             key: hmac::Key::new(hmac::HMAC_SHA256, token.secret.as_bytes()),
             binding: binding.to_vec(),
@@ -54,7 +78,7 @@ impl HtSha256 {
 
 impl Mechanism for HtSha256 {
     fn name(&self) -> &str {
-        MECHANISM
+        &self.mechanism
     }
 
     fn from_credentials(_: Credentials) -> Result<Self, MechanismError> {
@@ -89,7 +113,7 @@ mod tests {
 
     fn token() -> FastToken {
         FastToken {
-            mechanism: MECHANISM.into(),
+            mechanism: EXPR.into(),
             secret: "secret-token:fast-abc".into(),
             expiry: 2_000_000_000,
         }
@@ -118,7 +142,7 @@ mod tests {
     }
 
     #[test]
-    fn only_an_unexpired_exporter_bound_token_is_used() {
+    fn only_an_unexpired_bound_token_is_used_with_its_own_binding() {
         assert!(usable(&token(), 1_000));
         assert!(!usable(&token(), 2_000_000_000));
         let none = FastToken {
@@ -126,7 +150,24 @@ mod tests {
             ..token()
         };
         assert!(!usable(&none, 1_000));
-        assert!(offered(&["HT-SHA-256-NONE".into(), MECHANISM.into()]));
-        assert!(!offered(&["HT-SHA-256-NONE".into()]));
+        let tls13 = TlsBinding {
+            exporter: Some(vec![1]),
+            end_point: Some(vec![2]),
+        };
+        let tls12 = TlsBinding {
+            exporter: None,
+            end_point: Some(vec![2]),
+        };
+        let offered: Vec<String> = vec!["HT-SHA-256-NONE".into(), ENDP.into(), EXPR.into()];
+        assert_eq!(to_request(&offered, &tls13), Some(EXPR));
+        assert_eq!(to_request(&offered, &tls12), Some(ENDP));
+        assert_eq!(to_request(&offered[..1], &tls13), None);
+        assert_eq!(proof_binding(&token(), &tls13), Some(&[1u8][..]));
+        assert_eq!(proof_binding(&token(), &tls12), None);
+        let endp = FastToken {
+            mechanism: ENDP.into(),
+            ..token()
+        };
+        assert_eq!(proof_binding(&endp, &tls12), Some(&[2u8][..]));
     }
 }

@@ -44,9 +44,14 @@ impl Establisher {
             .secure(&self.jid, ns::JABBER_CLIENT, self.timeouts)
             .await?;
         let now = chrono::Utc::now().timestamp();
-        let token = self.memory.fast_token().filter(|t| fast::usable(t, now));
-        let cb = binding.exporter.clone();
-        let token = token.zip(cb);
+        let token = self
+            .memory
+            .fast_token()
+            .filter(|t| fast::usable(t, now))
+            .and_then(|t| {
+                let cb = fast::proof_binding(&t, &binding)?.to_vec();
+                Some((t, cb))
+            });
         let head = header(&self.jid, true);
         let quick = token.is_some() && self.quick_start.load(Ordering::Relaxed);
         let (features, mut stream, sent) = if let (true, Some((token, cb))) = (quick, &token) {
@@ -75,7 +80,7 @@ impl Establisher {
         let attempt = match (sent, &token) {
             // Quick start: the token's <authenticate/> is already out.
             (Some(ht), _) => Some(ht),
-            (None, Some((token, cb))) if fast::offered(&offer.fast) => {
+            (None, Some((token, cb))) if offer.fast.contains(&token.mechanism) => {
                 let (ht, first) = self.token_request(token, cb, resume);
                 futures::SinkExt::send(&mut stream, &first).await?;
                 Some(ht)
@@ -83,7 +88,7 @@ impl Establisher {
             _ => None,
         };
         let done = match attempt {
-            Some(ht) => match self.conclude(&mut stream, ht, None).await {
+            Some(ht) => match self.conclude(&mut stream, ht, None, None).await {
                 Ok(done) => {
                     tracing::debug!("logged in with the FAST token");
                     self.quick_start.store(true, Ordering::Relaxed);
@@ -94,13 +99,13 @@ impl Establisher {
                         "the server refused the FAST token ({condition:?}); using the password"
                     );
                     self.memory.forget_fast_token();
-                    self.with_password(&mut stream, &offer, resume, &binding)
+                    self.with_password(&mut stream, &offer, resume, &binding, true)
                         .await
                 }
                 Err(broken) => Err(broken),
             },
             None => {
-                self.with_password(&mut stream, &offer, resume, &binding)
+                self.with_password(&mut stream, &offer, resume, &binding, false)
                     .await
             }
         };
@@ -120,7 +125,7 @@ impl Establisher {
     ) -> (Boxed, Element) {
         let mut ht: Boxed = Box::new(HtSha256::new(self.username(), token, cb));
         let first = sasl2::authenticate(
-            fast::MECHANISM,
+            &token.mechanism,
             ht.initial(),
             &Request {
                 agent_id: &self.memory.agent_id(),
@@ -135,19 +140,23 @@ impl Establisher {
         (ht, first)
     }
 
+    /// `token_for`: the FAST mechanism a token the server issues is for
+    /// (`None`: the one logging in, a token rotated by a FAST login);
     /// `ssdp`: what the server offered, for a SCRAM login (XEP-0474).
     async fn conclude(
         &self,
         stream: &mut Stream,
         mechanism: Boxed,
+        token_for: Option<&str>,
         ssdp: Option<&Ssdp>,
     ) -> Result<Done, Refusal> {
         let bound = self.bind_tag().is_some();
+        let token_for = token_for.unwrap_or(mechanism.name()).to_owned();
         sasl2::conclude(
             stream,
             mechanism,
             &self.jid.to_bare(),
-            fast::MECHANISM,
+            &token_for,
             bound,
             ssdp,
         )
@@ -155,13 +164,15 @@ impl Establisher {
     }
 
     /// The password over SASL2, asking for a FAST token when the server
-    /// offers FAST and the link can bind it.
+    /// offers FAST and the link can bind it; `retry`: after a refused token
+    /// on the same stream.
     async fn with_password(
         &self,
         stream: &mut Stream,
         offer: &Offer,
         resume: Option<&ResumeInfo>,
         tls: &TlsBinding,
+        retry: bool,
     ) -> Result<Done, Refusal> {
         let offered = offer.mechanisms.iter().cloned().collect();
         let binding = &tls.pick(offer.channel_bindings.as_ref());
@@ -174,8 +185,7 @@ impl Establisher {
             binding,
             server_binds,
         )?;
-        let request_token =
-            (fast::offered(&offer.fast) && tls.exporter.is_some()).then_some(fast::MECHANISM);
+        let request_token = fast::to_request(&offer.fast, tls);
         let auth = sasl2::authenticate(
             choice.name(),
             mechanism.initial(),
@@ -190,8 +200,13 @@ impl Establisher {
             },
         );
         futures::SinkExt::send(&mut *stream, &auth).await?;
-        let ssdp = Ssdp::new(&offer.mechanisms, offer.channel_bindings.as_ref());
-        let done = self.conclude(stream, mechanism, Some(&ssdp)).await?;
+        let mut ssdp = Ssdp::new(&offer.mechanisms, offer.channel_bindings.as_ref());
+        if retry {
+            ssdp = ssdp.after_a_failure();
+        }
+        let done = self
+            .conclude(stream, mechanism, request_token, Some(&ssdp))
+            .await?;
         self.raise_pin(pinned.as_deref(), choice);
         Ok(done)
     }
