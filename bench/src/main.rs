@@ -297,6 +297,14 @@ async fn login_scenarios(bench: &mut Bench, servers: &[ServerKind], outcome: &mu
             continue;
         }
         let version = package_version(kind);
+        if version == "?" {
+            // Starting it would panic: say what to do instead.
+            let script = format!("scripts/{}", login::server_name(kind).to_lowercase());
+            outcome.failures.push(format!(
+                "scenario {name}: not installed (run {script} install, or pass --server)"
+            ));
+            continue;
+        }
         let mut own;
         let b = if kind == bench.server.kind() {
             &mut *bench
