@@ -1,14 +1,20 @@
 //! `jabberkit-bench`: how JabberKit does on the network, measured on whole
-//! client processes against a real, throwaway Prosody 13, beside a slixmpp
-//! client doing the same job (issue 5, the network half).
+//! client processes against a real, throwaway Prosody 13 (and ejabberd
+//! 24.12 for the login's round trips, issue 13), beside a slixmpp client
+//! doing the same job (issue 5, the network half).
 //!
 //! Both clients are driven through the same JSON lines (`jabberkit agent`
 //! and `bench/peer/slix_agent.py`), so both pay the same protocol overhead
 //! and each process's memory and CPU can be read cleanly from /proc.
 //!
 //! ```text
-//! jabberkit-bench [--smoke] [--only N] [--out FILE] [--python PATH] [--require-peer] [--agent PATH]
+//! jabberkit-bench [--smoke] [--only N] [--server prosody|ejabberd|both] [--out FILE]
+//!                 [--python PATH] [--require-peer] [--agent PATH]
 //! ```
+//!
+//! Scenario 1 (the login's round trips) runs against every server
+//! `--server` names, both by default: Prosody 13 and ejabberd 24.12 (each
+//! started for the run); the others run against Prosody only.
 //!
 //! `--smoke` runs a tiny version of every scenario; the default is the full
 //! run (5 runs of the quick figures, 3 of the slow ones). The table is
@@ -24,6 +30,7 @@
 //! message, a client that never comes online) does, with exit code 1.
 
 mod agent;
+mod login;
 mod report;
 mod scenarios;
 
@@ -31,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use jabberkit_testkit::server::{ServerOptions, TestServer};
+use jabberkit_testkit::server::{ServerKind, ServerOptions, TestServer};
 
 use crate::agent::Programs;
 use crate::report::Row;
@@ -51,10 +58,24 @@ struct Args {
     agent: Option<PathBuf>,
     /// Run only the scenario with this number (e.g. `1`).
     only: Option<String>,
+    /// The servers scenario 1 runs against (`--server`).
+    servers: Vec<ServerKind>,
 }
 
-const USAGE: &str = "usage: jabberkit-bench [--smoke] [--only N] [--out FILE] [--python PATH] \
-                     [--require-peer] [--agent PATH]";
+const USAGE: &str = "usage: jabberkit-bench [--smoke] [--only N] [--server prosody|ejabberd|both] \
+                     [--out FILE] [--python PATH] [--require-peer] [--agent PATH]";
+
+/// The servers `--server` names.
+fn parse_servers(name: &str) -> Result<Vec<ServerKind>, String> {
+    match name {
+        "prosody" => Ok(vec![ServerKind::Prosody]),
+        "ejabberd" => Ok(vec![ServerKind::Ejabberd]),
+        "both" => Ok(vec![ServerKind::Prosody, ServerKind::Ejabberd]),
+        other => Err(format!(
+            "--server {other:?}: want prosody, ejabberd or both\n{USAGE}"
+        )),
+    }
+}
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -64,6 +85,7 @@ fn parse_args() -> Result<Args, String> {
         require_peer: false,
         agent: None,
         only: None,
+        servers: parse_servers("both")?,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -74,6 +96,7 @@ fn parse_args() -> Result<Args, String> {
             "--python" => args.python = Some(it.next().ok_or("--python needs a path")?.into()),
             "--agent" => args.agent = Some(it.next().ok_or("--agent needs a path")?.into()),
             "--only" => args.only = Some(it.next().ok_or("--only needs a scenario number")?),
+            "--server" => args.servers = parse_servers(&it.next().ok_or("--server needs a name")?)?,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -200,7 +223,117 @@ fn main() -> ExitCode {
         }
     };
     let programs = Programs { ours, peer };
-    runtime.block_on(run(programs, settings, peer_version, &out, args.only))
+    runtime.block_on(run(
+        programs,
+        settings,
+        peer_version,
+        &out,
+        args.only,
+        args.servers,
+    ))
+}
+
+/// What the scenarios produced so far.
+struct Outcome {
+    /// Run only the scenario with this number (`--only`).
+    only: Option<String>,
+    rows: Vec<Row>,
+    /// Scenario 1's login tables, one per server.
+    tables: Vec<login::LoginTable>,
+    failures: Vec<String>,
+}
+
+impl Outcome {
+    /// Whether `--only` lets the scenario named `name` ("1 (…)") run.
+    fn wanted(&self, name: &str) -> bool {
+        self.only
+            .as_deref()
+            .is_none_or(|n| name.split(' ').next() == Some(n))
+    }
+
+    /// Runs one scenario, if wanted, and keeps its rows or its failure.
+    async fn run<F>(&mut self, name: &str, scenario: F)
+    where
+        F: std::future::Future<Output = Result<Vec<Row>, String>>,
+    {
+        if !self.wanted(name) {
+            eprintln!("bench: scenario {name} skipped (--only)");
+            return;
+        }
+        let t = Instant::now();
+        eprintln!("bench: scenario {name} …");
+        match scenario.await {
+            Ok(r) => self.rows.extend(r),
+            Err(e) => {
+                eprintln!("bench: scenario {name} FAILED:\n{e}");
+                self.failures
+                    .push(format!("scenario {name}: {}", first_line(&e)));
+            }
+        }
+        eprintln!(
+            "bench: scenario {name} took {:.0} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// The installed package's version, or "?".
+fn package_version(kind: ServerKind) -> String {
+    let package = match kind {
+        ServerKind::Prosody => "prosody",
+        ServerKind::Ejabberd => "ejabberd",
+    };
+    command_output("dpkg-query", &["-W", "-f=${Version}", package])
+}
+
+/// Scenario 1 on every server asked for: Prosody's on `bench` (the server
+/// of the other scenarios), ejabberd's on a server of its own, started
+/// here and stopped when done.
+async fn login_scenarios(bench: &mut Bench, servers: &[ServerKind], outcome: &mut Outcome) {
+    for &kind in servers {
+        let name = format!("1 (login round trips, {})", login::server_name(kind));
+        if !outcome.wanted(&name) {
+            eprintln!("bench: scenario {name} skipped (--only)");
+            continue;
+        }
+        let version = package_version(kind);
+        if version == "?" {
+            // Starting it would panic: say what to do instead.
+            let script = format!("scripts/{}", login::server_name(kind).to_lowercase());
+            outcome.failures.push(format!(
+                "scenario {name}: not installed (run {script} install, or pass --server)"
+            ));
+            continue;
+        }
+        let mut own;
+        let b = if kind == bench.server.kind() {
+            &mut *bench
+        } else {
+            let server = TestServer::start_with(ServerOptions {
+                kind,
+                ..ServerOptions::default()
+            })
+            .await;
+            let (programs, settings) = (bench.programs.clone(), bench.settings.clone());
+            own = match Bench::new(server, programs, settings, bench.clock_ticks) {
+                Ok(b) => b,
+                Err(e) => {
+                    outcome.failures.push(format!("scenario {name}: {e}"));
+                    continue;
+                }
+            };
+            &mut own
+        };
+        let mut table = None;
+        outcome
+            .run(&name, async {
+                let (rows, t) = login::reconnect(b, &version).await?;
+                table = Some(t);
+                Ok(rows)
+            })
+            .await;
+        outcome.tables.extend(table);
+    }
 }
 
 async fn run(
@@ -209,10 +342,13 @@ async fn run(
     peer_version: Option<String>,
     out: &Path,
     only: Option<String>,
+    servers: Vec<ServerKind>,
 ) -> ExitCode {
     let started = Instant::now();
+    // Prosody always: it is the server of every scenario but the first.
     let server = TestServer::start_with(ServerOptions {
         archive_in_memory: true,
+        kind: ServerKind::Prosody,
         ..ServerOptions::default()
     })
     .await;
@@ -224,56 +360,29 @@ async fn run(
             return ExitCode::FAILURE;
         }
     };
-    let mut rows: Vec<Row> = Vec::new();
-    let mut failures = Vec::new();
-    macro_rules! scenario {
-        ($name:literal, $f:path) => {{
-            let wanted = only
-                .as_deref()
-                .is_none_or(|n| $name.split(' ').next() == Some(n));
-            if !wanted {
-                eprintln!("bench: scenario {} skipped (--only)", $name);
-            } else {
-                let t = Instant::now();
-                eprintln!("bench: scenario {} …", $name);
-                match $f(&mut bench).await {
-                    Ok(r) => rows.extend(r),
-                    Err(e) => {
-                        eprintln!("bench: scenario {} FAILED:\n{e}", $name);
-                        failures.push(format!("scenario {}: {}", $name, first_line(&e)));
-                    }
-                }
-                eprintln!(
-                    "bench: scenario {} took {:.0} s",
-                    $name,
-                    t.elapsed().as_secs_f64()
-                );
-            }
-        }};
-    }
-    scenario!("1 (reconnect round trips)", scenarios::reconnect);
-    scenario!("2 (catch-up)", scenarios::catch_up);
-    scenario!("4 (throughput)", scenarios::throughput);
-    scenario!("5 (memory)", scenarios::memory);
-    scenario!("6 (idle traffic)", scenarios::idle_traffic);
+    let mut o = Outcome {
+        only,
+        rows: Vec::new(),
+        tables: Vec::new(),
+        failures: Vec::new(),
+    };
+    login_scenarios(&mut bench, &servers, &mut o).await;
+    o.run("2 (catch-up)", scenarios::catch_up(&mut bench)).await;
+    o.run("4 (throughput)", scenarios::throughput(&mut bench))
+        .await;
+    o.run("5 (memory)", scenarios::memory(&mut bench)).await;
+    o.run("6 (idle traffic)", scenarios::idle_traffic(&mut bench))
+        .await;
     drop(bench);
 
-    let elapsed = started.elapsed().as_secs_f64();
-    let mut text = format!(
-        "# JabberKit benchmark ({})\n\n{} · commit {} · {} cores · Prosody {} · slixmpp {} · \
-         took {:.0} s\n\n",
-        if smoke { "smoke" } else { "full" },
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        command_output("git", &["rev-parse", "--short", "HEAD"]),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        command_output("dpkg-query", &["-W", "-f=${Version}", "prosody"]),
-        peer_version.as_deref().unwrap_or("skipped (not installed)"),
-        elapsed,
-    );
-    text.push_str(&report::markdown(&rows));
-    if !failures.is_empty() {
+    let mut text = header(smoke, &servers, peer_version.as_deref(), started);
+    text.push_str(&report::markdown(&o.rows));
+    for table in &o.tables {
+        text.push_str(&table.markdown());
+    }
+    if !o.failures.is_empty() {
         text.push_str("\nFailed jobs:\n");
-        for f in &failures {
+        for f in &o.failures {
             text.push_str(&format!("- {f}\n"));
         }
     }
@@ -285,11 +394,34 @@ async fn run(
         Ok(()) => eprintln!("bench: table written to {}", out.display()),
         Err(e) => eprintln!("bench: cannot write {}: {e}", out.display()),
     }
-    if failures.is_empty() {
+    if o.failures.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The report's title and the line saying what ran where.
+fn header(smoke: bool, servers: &[ServerKind], peer: Option<&str>, started: Instant) -> String {
+    let ejabberd = if servers.contains(&ServerKind::Ejabberd) {
+        format!(
+            " · ejabberd {} (scenario 1)",
+            package_version(ServerKind::Ejabberd)
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "# JabberKit benchmark ({})\n\n{} · commit {} · {} cores · Prosody {}{ejabberd} · \
+         slixmpp {} · took {:.0} s\n\n",
+        if smoke { "smoke" } else { "full" },
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        command_output("git", &["rev-parse", "--short", "HEAD"]),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        package_version(ServerKind::Prosody),
+        peer.unwrap_or("skipped (not installed)"),
+        started.elapsed().as_secs_f64(),
+    )
 }
 
 fn first_line(s: &str) -> &str {

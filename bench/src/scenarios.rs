@@ -1,7 +1,8 @@
-//! The benchmark scenarios (issue 5, the network half). Each one runs whole
-//! client processes against the same throwaway Prosody and returns its
-//! figures; it fails only when the job itself fails (a lost or duplicated
-//! message, a client that never comes online), never on a time.
+//! The benchmark scenarios (issue 5, the network half) but the first
+//! (`login.rs`). Each one runs whole client processes against the same
+//! throwaway Prosody and returns its figures; it fails only when the job
+//! itself fails (a lost or duplicated message, a client that never comes
+//! online), never on a time.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use jabberkit::store::{NewIncoming, Store};
 use jabberkit::STORE_FILE;
-use jabberkit_testkit::proxy::{FaultProxy, Mode};
+use jabberkit_testkit::proxy::FaultProxy;
 use jabberkit_testkit::server::TestServer;
 use serde_json::{json, Value};
 use tokio::time::Instant;
@@ -22,11 +23,9 @@ use crate::report::{Row, Samples, Theirs, Unit};
 /// Every account's password.
 const PASSWORD: &str = "bench password";
 /// Logging in, through a 100 ms RTT included.
-const ONLINE: Duration = Duration::from_secs(30);
+pub const ONLINE: Duration = Duration::from_secs(30);
 /// Upper bound for the long jobs (10,000 messages); never hit when it works.
 const LONG: Duration = Duration::from_secs(900);
-/// The injected one-way delay of scenario 1.
-const ONE_WAY: Duration = Duration::from_millis(50);
 
 /// How big and how often.
 #[derive(Debug, Clone)]
@@ -113,7 +112,7 @@ impl Bench {
         }
     }
 
-    fn theirs(&self, samples: Samples) -> Theirs {
+    pub fn theirs(&self, samples: Samples) -> Theirs {
         if self.programs.peer.is_some() {
             Theirs::Measured(samples)
         } else {
@@ -122,7 +121,7 @@ impl Bench {
     }
 
     /// A new account; its store directory is named after it.
-    async fn account(&mut self, what: &str) -> String {
+    pub async fn account(&mut self, what: &str) -> String {
         self.accounts += 1;
         let user = format!("{what}{}", self.accounts);
         self.server.register(&user, PASSWORD).await
@@ -132,7 +131,7 @@ impl Bench {
         self.scratch.path().join(jid)
     }
 
-    fn spec(&self, kind: Kind, jid: &str, server: SocketAddr, tls: Tls) -> Spec {
+    pub fn spec(&self, kind: Kind, jid: &str, server: SocketAddr, tls: Tls) -> Spec {
         Spec {
             kind,
             jid: jid.to_owned(),
@@ -145,7 +144,7 @@ impl Bench {
         }
     }
 
-    fn addr(&self, tls: Tls) -> SocketAddr {
+    pub fn addr(&self, tls: Tls) -> SocketAddr {
         match tls {
             Tls::StartTls => self.server.starttls_addr(),
             Tls::Direct => self.server.direct_tls_addr(),
@@ -165,113 +164,18 @@ impl Bench {
 
 /// Samples per client kind.
 #[derive(Default)]
-struct PerKind {
-    ours: Samples,
-    theirs: Samples,
+pub struct PerKind {
+    pub ours: Samples,
+    pub theirs: Samples,
 }
 
 impl PerKind {
-    fn push(&mut self, kind: Kind, v: f64) {
+    pub fn push(&mut self, kind: Kind, v: f64) {
         match kind {
             Kind::Ours => self.ours.push(v),
             Kind::Peer => self.theirs.push(v),
         }
     }
-}
-
-// ------------------------------------------------------------ scenario 1
-
-const LOGIN_NOTE: &str = "First login (password, new store) through the fault proxy with 50 ms \
-     each way (RTT 100 ms): from the client's `connecting` line (before it opens the TCP \
-     connection) to `online resumed:false` (bound, stream management enabled). The proxy \
-     accepts TCP locally, so the TCP handshake costs nothing here: add 1 RTT for a real \
-     network. Ours uses SASL2 + Bind2 with inline stream management where the server offers \
-     them (Prosody does); slixmpp has no SASL2, Bind2 or FAST.";
-const LOGIN_SPEC: &str =
-    "spec: classic ≈ 10 RTT · direct TLS + SASL2 + Bind2 ≈ 5 (first login ≤ 5)";
-const RELOGIN_NOTE: &str = "A new process on the same store (the session before it closed): \
-     ours sends the stream header and a FAST token's <authenticate/> with Bind2 in one flight; \
-     slixmpp logs in as the first time. Same proxy and TCP caveat.";
-const RELOGIN_SPEC: &str = "spec: fresh session with FAST ≤ 3 RTT";
-const RESUME_NOTE: &str = "Resumption through the same proxy: from `reset_all()` (RST to both \
-     ends of every link) to `online resumed:true`. Both clients reconnect at once: ours with \
-     --retry-min 0.01, slixmpp by calling connect() from its `disconnected` handler (which \
-     resets its backoff to 0). Same TCP caveat as the login.";
-const RESUME_SPEC: &str = "spec: classic ≈ 9 RTT · reconnect with FAST + inline resume ≤ 3";
-
-/// Scenario 1, reconnect cost: a fresh login and a resumption through a proxy with
-/// 50 ms each way, for STARTTLS and direct TLS.
-pub async fn reconnect(b: &mut Bench) -> Result<Vec<Row>, Failure> {
-    let rtt = (ONE_WAY * 2).as_secs_f64();
-    let mut rows = Vec::new();
-    for tls in [Tls::StartTls, Tls::Direct] {
-        let proxy = FaultProxy::start(b.addr(tls)).await;
-        proxy.set_mode(Mode::Delay(ONE_WAY));
-        let mut login = PerKind::default();
-        let mut resume = PerKind::default();
-        let mut relogin = PerKind::default();
-        for kind in b.kinds() {
-            for _ in 0..b.settings.runs {
-                let jid = b.account("rc").await;
-                let spec = b.spec(kind, &jid, proxy.addr(), tls);
-                let mut agent = Agent::spawn(&b.programs, &spec)?;
-                let (start, _) = agent.wait_state("connecting", ONLINE).await?;
-                let (online, resumed) = agent.wait_ready(ONLINE).await?;
-                if resumed {
-                    return Err(agent.failure("a first login reported a resumed session"));
-                }
-                login.push(kind, (online - start).as_secs_f64());
-                // Let the login's tail (roster, presence, acks) settle so
-                // the reset hits an idle, resumable session.
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                agent.forget_pending();
-                let reset = Instant::now();
-                proxy.reset_all();
-                let (back, v) = agent.wait_state("online", ONLINE).await?;
-                if v["resumed"] != true {
-                    return Err(agent.failure("the session was not resumed after a reset"));
-                }
-                resume.push(kind, (back - reset).as_secs_f64());
-                agent.quit().await?;
-                let mut agent = Agent::spawn(&b.programs, &spec)?;
-                let (start, _) = agent.wait_state("connecting", ONLINE).await?;
-                let (online, _) = agent.wait_ready(ONLINE).await?;
-                relogin.push(kind, (online - start).as_secs_f64());
-                agent.quit().await?;
-            }
-        }
-        let in_rtt = |s: &Samples| Samples(s.0.iter().map(|v| v / rtt).collect());
-        for (what, samples, note, spec) in [
-            ("first login", login, LOGIN_NOTE, LOGIN_SPEC),
-            ("resumption", resume, RESUME_NOTE, RESUME_SPEC),
-            (
-                "fresh session, later login",
-                relogin,
-                RELOGIN_NOTE,
-                RELOGIN_SPEC,
-            ),
-        ] {
-            rows.push(Row {
-                scenario: "1",
-                figure: format!("{what}, {}: seconds", tls.label()),
-                unit: Unit::Seconds,
-                ours: samples.ours.clone(),
-                theirs: b.theirs(samples.theirs.clone()),
-                reference: String::new(),
-                note: note.to_owned(),
-            });
-            rows.push(Row {
-                scenario: "1",
-                figure: format!("{what}, {}: round trips", tls.label()),
-                unit: Unit::Rtts,
-                ours: in_rtt(&samples.ours),
-                theirs: b.theirs(in_rtt(&samples.theirs)),
-                reference: spec.to_owned(),
-                note: note.to_owned(),
-            });
-        }
-    }
-    Ok(rows)
 }
 
 // ------------------------------------------------------------ scenario 2
