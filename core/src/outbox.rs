@@ -6,19 +6,21 @@
 //! server exactly once as far as the recipient can tell, whatever happens to
 //! the network or the app process. How:
 //!
-//! 1. `Client::send` writes the message and an outbox entry in one SQLite
+//! 1. `Client::send` writes the message and its send queue entry in one SQLite
 //!    transaction and returns the message id. Nothing touches the network
 //!    yet; the call is fast and works offline.
 //! 2. The session pushes each entry into the stream ([`stanza_for`]) and
 //!    follows it with a tracker ([`track`]): *sent* when it was written to
 //!    the socket, *acked* when the server confirmed it with an XEP-0198 ack.
-//!    Acked entries leave the outbox.
+//!    Acked entries leave the queue. An entry that waits on another (a
+//!    correction on the message it corrects) is pushed once that one left
+//!    the queue acked, and fails with it.
 //! 3. If the stream was resumed, tokio-xmpp retransmits what the server had
 //!    not acked. If the session was lost instead (resumption refused, or the
 //!    server forgot it), those stanzas are gone: their trackers report
 //!    [`Outcome::Lost`] and the session sends them again.
 //! 4. When the app was killed, the next session starts by sending every
-//!    entry still in the outbox.
+//!    entry still in the queue.
 //!
 //! Steps 3 and 4 may deliver a message the server had in fact received (the
 //! ack was lost with the link). Every copy carries the same stanza id and
@@ -35,7 +37,7 @@ use tokio_xmpp::parsers::stanza_id::OriginId;
 
 use crate::connection::{Delivery, Outcome};
 use crate::model;
-use crate::store::{PendingKind, PendingStanza};
+use crate::store::Item;
 
 /// The stanza for an outbox entry. Identical on every retry. To a room
 /// (`groupchat`) it asks for no receipt: the room's copy back to everyone
@@ -77,15 +79,17 @@ pub(crate) fn correction_for(
     stanza
 }
 
-/// The stanza for a waiting receipt or marker, with its stored id (the
-/// same on every retry); `None` if its stored recipient is not a JID.
-pub(crate) fn pending_for(p: &PendingStanza) -> Option<Message> {
-    let stanza = match p.kind {
-        PendingKind::Marker => displayed_for(p.recipient.parse().ok()?, p.about.clone()),
-        PendingKind::Receipt => receipt_for(p.recipient.parse().ok()?, p.about.clone()),
+/// The stanza for a queued receipt or marker, with its queue id `id` (the
+/// same on every retry); `None` if its stored recipient is not a JID (or
+/// `item` is neither).
+pub(crate) fn pending_for(id: &str, item: &Item) -> Option<Message> {
+    let stanza = match item {
+        Item::Marker { to, about } => displayed_for(to.parse().ok()?, about.clone()),
+        Item::Receipt { to, about } => receipt_for(to.parse().ok()?, about.clone()),
+        Item::Message(_) | Item::Correction(_) => return None,
     };
     Some(Message {
-        id: Some(Id(p.id.clone())),
+        id: Some(Id(id.to_owned())),
         ..stanza
     })
 }

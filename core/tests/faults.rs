@@ -538,7 +538,10 @@ async fn kill_mid_burst(online: bool) {
 fn outbox_bodies(dir: &std::path::Path) -> Vec<String> {
     let db = rusqlite::Connection::open(dir.join(jabberkit::STORE_FILE)).expect("store");
     let mut stmt = db
-        .prepare("SELECT m.body FROM outbox AS o JOIN messages AS m ON m.id = o.message_id")
+        .prepare(
+            "SELECT m.body FROM send_queue AS q JOIN messages AS m ON m.id = q.message_id \
+             WHERE q.kind = 'message'",
+        )
         .expect("query");
     let bodies = stmt
         .query_map([], |row| row.get(0))

@@ -2,8 +2,9 @@
 //! (XEP-0308) against a real Prosody, with two devices of one account
 //! (alice/phone, alice/laptop) and a peer (bob): reading on one device
 //! clears the unread count on the other and shows bob his messages as read;
-//! a correction reaches the peer and our other device; only a message's
-//! own sender can correct it, and a message naming itself is just a message.
+//! a correction reaches the peer and our other device, and one made while
+//! its message still waits follows it; only a message's own sender can
+//! correct it, and a message naming itself is just a message.
 
 mod common;
 
@@ -275,4 +276,57 @@ async fn a_marker_queued_offline_survives_an_app_kill() {
     alice.wait_online().await;
     bob.wait_states(std::slice::from_ref(&id), DeliveryState::Read)
         .await;
+}
+
+/// A message corrected before it ever left (offline), then the app
+/// killed: both wait in the send queue, the correction behind the message.
+/// The next session sends the message (with the corrected body) and, once
+/// the server has it, the correction: bob has one message, never a
+/// correction of something he does not have; nothing stays queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_of_a_queued_message_follows_it_after_an_app_kill() {
+    let server = TestServer::start().await;
+    let Pair {
+        mut alice,
+        mut bob,
+        alice_jid,
+        bob_jid,
+        dirs,
+    } = pair(&server).await;
+    for a in [&mut alice, &mut bob] {
+        a.client.connect().expect("connect");
+        a.wait_online().await;
+    }
+    alice.client.disconnect().await;
+    let id = alice.client.send(&bob_jid, "helo wrld").expect("send");
+    alice.client.correct(&id, "hello world").expect("correct");
+    drop(alice);
+
+    let mut alice = open(&server, &format!("{alice_jid}/phone"), dirs[0].path());
+    alice.client.connect().expect("connect");
+    alice.wait_online().await;
+    wait_message(&mut bob, "hello world", Direction::Incoming).await;
+    alice
+        .wait_states(std::slice::from_ref(&id), DeliveryState::Acked)
+        .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while queued(dirs[0].path()) > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the correction never left"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(SETTLE).await;
+    let stored = stored_bodies(&bob.client, &alice_jid, Direction::Incoming);
+    assert_eq!(stored.get("hello world"), Some(&1), "{stored:?}");
+    assert_eq!(stored.get("helo wrld"), None, "{stored:?}");
+}
+
+/// How many items wait in the send queue of the store in `dir`, read with
+/// SQLite itself (the store's API is not public).
+fn queued(dir: &std::path::Path) -> i64 {
+    let db = rusqlite::Connection::open(dir.join(jabberkit::STORE_FILE)).expect("store");
+    db.query_row("SELECT count(*) FROM send_queue", [], |row| row.get(0))
+        .expect("count")
 }

@@ -31,7 +31,7 @@ impl Client {
         self.inner.hub.emit(Event::Message(stored));
         if let Some(session) = self.inner.lock_session().as_ref() {
             // If the session just ended, the entry waits for the next one.
-            let _ = session.commands.send(Command::Send(id.clone()));
+            let _ = session.commands.send(Command::Queued(id.clone()));
         }
         Ok(id)
     }
@@ -86,7 +86,7 @@ impl Client {
                 // none now, and survives an app kill.
                 let marker = self.inner.store.queue_marker(with.as_str(), &id)?;
                 if let Some(session) = self.inner.lock_session().as_ref() {
-                    let _ = session.commands.send(Command::Pending(marker.id));
+                    let _ = session.commands.send(Command::Queued(marker.id));
                 }
             }
         }
@@ -110,7 +110,7 @@ impl Client {
                     .hub
                     .emit(Event::MessageCorrected(message.clone()));
                 if let Some(session) = self.inner.lock_session().as_ref() {
-                    let _ = session.commands.send(Command::Correct(correction_id));
+                    let _ = session.commands.send(Command::Queued(correction_id));
                 }
                 Ok(message)
             }

@@ -43,7 +43,6 @@ mod rooms;
 mod send_queue;
 mod state;
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -80,13 +79,10 @@ pub(crate) use state::idle;
 use state::{published, Flow};
 
 pub(crate) enum Command {
-    /// An outbox entry was added: send it.
-    Send(String),
-    /// A correction of one of our messages is pending (its correction id).
-    Correct(String),
-    /// A read marker (XEP-0333) was queued in the store with this stanza
-    /// id: push it if online (it waits in the store otherwise).
-    Pending(String),
+    /// An item was added to the send queue (a message, a correction, a
+    /// read marker) with this id: push it if online (it waits in the store
+    /// otherwise).
+    Queued(String),
     /// Tell a contact what we are doing (XEP-0085). Dropped unless online.
     Typing(BareJid, TypingState),
     /// Change the contact list or answer a subscription request.
@@ -269,12 +265,11 @@ impl Running {
                 let want = own_presence.borrow_and_update().clone();
                 let out = self.contacts.presence(want);
                 self.send(out).await;
-                // The send queue, oldest first (receipts and markers, the
-                // outbox, corrections): on the first session what an
-                // earlier run (or a killed process) left unacked; after a
-                // resumption, what was queued while suspended (the stream
+                // The send queue, oldest first: on the first session what
+                // an earlier run (or a killed process) left unacked; after
+                // a resumption, what was queued while suspended (the stream
                 // resent its own unacked stanzas first).
-                let pushes = off_worker(|| self.queue.outbox(None));
+                let pushes = off_worker(|| self.queue.pending(None));
                 self.push(pushes).await;
                 if !resumed {
                     // Carbons (XEP-0280) are per session: ask again so what
@@ -313,6 +308,9 @@ impl Running {
             LinkEvent::Retrying { .. } => Flow::Continue,
             LinkEvent::Stanza(stanza) => {
                 self.on_stanza(*stanza).await;
+                if self.online {
+                    self.push_released().await;
+                }
                 Flow::Continue
             }
             // The session ends here: what `published` made of it is its last
@@ -326,23 +324,11 @@ impl Running {
 
     async fn on_command(&mut self, cmd: Option<Command>) -> Flow {
         match cmd {
-            Some(Command::Send(id)) => {
-                // Offline it waits in the outbox for the next Online.
+            Some(Command::Queued(id)) => {
+                // Offline it waits in the store for the next Online.
                 if self.online {
                     let push = self.queue.entry(&id);
                     self.push(push).await;
-                }
-            }
-            Some(Command::Correct(id)) => {
-                if self.online {
-                    let pushes = self.queue.corrections(Some(&HashSet::from([id])));
-                    self.push(pushes).await;
-                }
-            }
-            Some(Command::Pending(id)) => {
-                if self.online {
-                    let pushes = self.queue.stanzas(Some(&HashSet::from([id])));
-                    self.push(pushes).await;
                 }
             }
             // A notification queued across a link loss would arrive stale.
@@ -373,14 +359,29 @@ impl Running {
 
     async fn on_reports(&mut self, reports: Vec<Report>) {
         let lost = off_worker(|| self.queue.on_reports(reports));
-        if !lost.is_empty() && self.online {
+        if !self.online {
+            return;
+        }
+        if !lost.is_empty() {
             tracing::info!(
                 count = lost.len(),
                 "resending messages the server may not have"
             );
-            let pushes = off_worker(|| self.queue.outbox(Some(&lost.into_iter().collect())));
+            let pushes = off_worker(|| self.queue.pending(Some(&lost.into_iter().collect())));
             self.push(pushes).await;
         }
+        self.push_released().await;
+    }
+
+    /// What waited on an item that has just left the send queue (acked,
+    /// or settled by a receipt or a room's echo) goes now.
+    async fn push_released(&mut self) {
+        // Most of the time nothing waits: no store read, no hand-off.
+        if !self.queue.holds() {
+            return;
+        }
+        let pushes = off_worker(|| self.queue.released());
+        self.push(pushes).await;
     }
 
     async fn on_stanza(&mut self, stanza: Stanza) {

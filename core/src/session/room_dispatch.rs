@@ -66,7 +66,7 @@ impl Running {
     }
 
     /// Rooms we are now in and caught up with: their messages go, oldest
-    /// first (they waited in the outbox).
+    /// first (they waited in the send queue).
     async fn push_settled(&mut self) {
         let settled = self.rooms.take_settled();
         if settled.is_empty() {
@@ -75,9 +75,8 @@ impl Running {
         for room in &settled {
             off_worker(|| self.queue.room_settled(room.as_str()));
         }
-        let mut pushes = off_worker(|| self.queue.outbox(None));
-        // Corrections of room messages waited too; after what they correct.
-        pushes.extend(off_worker(|| self.queue.corrections(None)));
+        // Corrections of room messages waited too, after what they correct.
+        let pushes = off_worker(|| self.queue.pending(None));
         self.push(pushes).await;
     }
 

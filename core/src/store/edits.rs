@@ -7,6 +7,7 @@
 
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
+use super::send_queue::queue_correction;
 use super::{corrupt, load_message, DeliveryState, Direction, Message, Store, StoreError};
 
 impl Store {
@@ -69,7 +70,7 @@ impl Store {
 
     /// Replaces the body of our message `id`, which must be the newest
     /// outgoing message of its conversation and not failed. Returns the
-    /// message and the id of the correction stanza now pending.
+    /// message and the id of the correction stanza now queued.
     pub(crate) fn correct_outgoing(
         &self,
         id: &str,
@@ -96,11 +97,11 @@ impl Store {
         // Even a message not yet written gets a correction stanza: it may
         // sit in the stream's queue with the old body already. The second
         // stanza then changes nothing at the peer.
-        let correction_id = uuid::Uuid::new_v4().to_string();
         tx.execute(
-            "UPDATE messages SET body = ?2, corrected = 1, correction_id = ?3 WHERE id = ?1",
-            params![id, body, correction_id],
+            "UPDATE messages SET body = ?2, corrected = 1 WHERE id = ?1",
+            params![id, body],
         )?;
+        let correction_id = queue_correction(&tx, id, &message.conversation)?;
         tx.commit()?;
         Ok((
             Message {
@@ -110,37 +111,6 @@ impl Store {
             },
             correction_id,
         ))
-    }
-
-    /// Our corrections the server has not acked: (correction id, message),
-    /// oldest message first.
-    pub(crate) fn pending_corrections(&self) -> Result<Vec<(String, Message)>, StoreError> {
-        let conn = self.conn();
-        let pending = conn
-            .prepare_cached(
-                "SELECT correction_id, id FROM messages WHERE correction_id IS NOT NULL \
-                 ORDER BY seq",
-            )?
-            .query_map([], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut out = Vec::with_capacity(pending.len());
-        for (correction_id, id) in pending {
-            if let Some(m) = load_message(&conn, &id)? {
-                out.push((correction_id, m));
-            }
-        }
-        Ok(out)
-    }
-
-    /// The server acked correction `correction_id`; a newer correction of
-    /// the same message stays pending.
-    pub(crate) fn correction_acked(&self, correction_id: &str) -> Result<(), StoreError> {
-        self.conn()
-            .prepare_cached("UPDATE messages SET correction_id = NULL WHERE correction_id = ?1")?
-            .execute([correction_id])?;
-        Ok(())
     }
 
     /// Applies a correction that `sender` sent in the conversation with

@@ -43,6 +43,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "014_room_floor",
         include_str!("migrations/014_room_floor.sql"),
     ),
+    (
+        "015_send_queue",
+        include_str!("migrations/015_send_queue.sql"),
+    ),
 ];
 
 /// The schema version this build writes and understands.

@@ -1,19 +1,20 @@
 //! The message store: every message the user sent or received, the
-//! conversation list and the outbox (the persisted send queue), in SQLite.
+//! conversation list and the send queue (what must reach the server
+//! exactly once, persisted: see `send_queue.rs`), in SQLite.
 //!
 //! # Why it exists
 //!
 //! Two promises of the product are kept here, not in the protocol code.
 //!
 //! **Persist first, send second.** An outgoing message is written together
-//! with its outbox entry, in one transaction, before a single byte goes to
+//! with its send queue entry, in one transaction, before a single byte goes to
 //! the network ([`Store::enqueue_outgoing`]). Its id is chosen once and
 //! doubles as the XEP-0359 origin-id (and the stanza `@id`), so every retry
 //! is recognisably the same message to the server, the peer and our own
-//! dedup. The outbox entry stays until the server acks the stanza
+//! dedup. The queue entry stays until the server acks the stanza
 //! (XEP-0198), or a receipt (XEP-0184) proves it arrived first, or the
-//! sender gives up with a stored reason ([`Store::fail`]). After an app kill
-//! or a lost session the sender replays [`Store::outbox`] in order; resending
+//! sender gives up with a stored reason ([`Store::fail_all`]). After an app kill
+//! or a lost session the sender replays the queue in order; resending
 //! something the server had already taken is harmless because receivers
 //! dedup on the origin-id.
 //!
@@ -29,7 +30,7 @@
 //! skipped: a receipt can overtake the server's ack); `failed` only from
 //! `queued` or `sent`, and it is final. A copy of what another device of
 //! ours sent ([`Store::insert_outgoing_copy`]) starts at `acked`, outside
-//! the outbox. Incoming messages are `received` and never change.
+//! the send queue. Incoming messages are `received` and never change.
 //!
 //! # Search and unread counts
 //!
@@ -266,7 +267,7 @@ impl Store {
     }
 
     /// Stores a copy of a message another device of ours sent, as outgoing
-    /// and `acked` (the server had it), without an outbox entry: it is
+    /// and `acked` (the server had it), without a send queue entry: it is
     /// never sent from here. `Ok(None)` means we already have it (same
     /// sender, ours, and origin-id / stanza `@id`: e.g. our own message,
     /// whose id is its origin-id) and nothing changed.
@@ -341,15 +342,15 @@ mod rows;
 
 mod batch;
 mod contacts;
+mod delivery;
 mod edits;
 mod login;
 mod migrate;
-mod outbox;
-mod pending;
 mod queries;
 mod rooms;
+mod send_queue;
 
-pub(crate) use pending::{PendingKind, PendingStanza};
+pub(crate) use send_queue::{Item, Queued};
 
 pub use batch::PageItem;
 pub use rooms::NewRoomMessage;

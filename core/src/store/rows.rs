@@ -10,17 +10,23 @@ use crate::model::Message;
 
 /// `SELECT` of every [`Message`] column from `messages AS m`, in the
 /// order [`read_message`] expects, then any `extra` columns (starting at
-/// [`MESSAGE_COLUMNS`]), followed by the rest of the query.
+/// [`MESSAGE_COLUMNS`]), followed by the rest of the query. `from` names
+/// other tables to read from, `m` among them.
 macro_rules! select_message {
     ($rest:literal) => {
         select_message!(extra: "", $rest)
     };
     (extra: $extra:literal, $rest:literal) => {
+        select_message!(extra: $extra, from: "messages AS m", $rest)
+    };
+    (extra: $extra:literal, from: $from:literal, $rest:literal) => {
         concat!(
             "SELECT m.id, m.conversation, m.direction, m.sender, m.body, m.timestamp, ",
             "m.origin_id, m.stanza_id, m.state, m.failure_reason, m.corrected, m.mentions_me",
             $extra,
-            " FROM messages AS m ",
+            " FROM ",
+            $from,
+            " ",
             $rest
         )
     };

@@ -1,9 +1,10 @@
 //! The send queue of one session: what must reach the server exactly once
-//! (outbox messages, our corrections, receipts and read markers) is pushed
-//! from here, in order, and followed until the server acks it (the protocol
-//! is in [`crate::outbox`]'s module doc). All of it is persisted first: an
-//! app kill or a lost session loses none of it, and only what was not
-//! acked goes out again.
+//! (our messages and corrections, receipts and read markers) is pushed from
+//! here, in the order it was queued, and followed until the server acks it
+//! (the protocol is in [`crate::outbox`]'s module doc). All of it is
+//! persisted first, in one list (`store/send_queue.rs`): an app kill or a
+//! lost session loses none of it, and only what was not acked goes out
+//! again. An item that waits on another is held until that one is acked.
 //!
 //! It decides what to push and records what happened; the session does the
 //! pushing ([`Push`]) and hands back each stanza's [`Delivery`], so this
@@ -21,25 +22,23 @@ use crate::connection::{Delivery, Outcome};
 use crate::events::EventHub;
 use crate::model::{DeliveryState, Direction, Event, Message as Stored};
 use crate::outbox::{self, Progress, Report};
-use crate::store::{PendingStanza, Store};
+use crate::store::{Item, Queued, Store};
 use quarantine::Quarantine;
 
-/// A stanza to push, and the queue entry (message, correction or stanza id) it
-/// belongs to: the session sends it, then calls [`SendQueue::track`].
+/// A stanza to push, and the id of the queue item it belongs to: the
+/// session sends it, then calls [`SendQueue::track`].
 #[derive(Debug)]
 pub(crate) struct Push {
     pub id: String,
     pub stanza: Message,
 }
 
-/// What a pushed entry is, which says where its ack is recorded.
+/// What a pushed item is, which says what its ack changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    /// An outbox message (by message id): its delivery state moves on.
+    /// Our message: its delivery state moves on.
     Message,
-    /// Our correction of a message (by correction id).
-    Correction,
-    /// A receipt or read marker (by stanza id).
+    /// A correction, receipt or marker: it only leaves the queue.
     Stanza,
 }
 
@@ -73,6 +72,9 @@ pub(crate) struct SendQueue {
     resent: HashMap<String, u32>,
     /// Messages that kill the sessions they go out on.
     quarantine: Quarantine,
+    /// Items not pushed because what they wait on was still queued: looked
+    /// at again when something leaves the queue (see [`Self::released`]).
+    held: HashSet<String>,
 }
 
 /// Most times one entry is pushed again on one session after being lost.
@@ -106,11 +108,12 @@ impl SendQueue {
             acked_here: HashSet::new(),
             resent: HashMap::new(),
             quarantine: Quarantine::default(),
+            held: HashSet::new(),
         }
     }
 
     /// The server forgot whatever it had not acked: everything in flight
-    /// goes again, in outbox order, ahead of what was queued since. `acks`:
+    /// goes again, in queue order, ahead of what was queued since. `acks`:
     /// whether this session has stream management.
     pub(crate) fn fresh_session(&mut self, acks: bool, max_bytes: Option<u32>) {
         self.blame();
@@ -133,42 +136,54 @@ impl SendQueue {
         outbox::track(self.generation, id, delivery, self.progress_tx.clone());
     }
 
-    /// Everything waiting (or only `only`): receipts and markers, then the
-    /// outbox in order, then our pending corrections (a correction follows
-    /// the message it corrects). Call only while online.
-    pub(crate) fn outbox(&mut self, only: Option<&HashSet<String>>) -> Vec<Push> {
-        let mut pushes = self.stanzas(only);
-        let entries = match self.store.outbox() {
-            Ok(entries) => entries,
+    /// Everything queued (or only the items in `only`) not in flight nor
+    /// held, in queue order. Call only while online.
+    pub(crate) fn pending(&mut self, only: Option<&HashSet<String>>) -> Vec<Push> {
+        let queued = match self.store.send_queue() {
+            Ok(queued) => queued,
             Err(e) => {
-                tracing::error!("cannot read the outbox: {e}");
-                return pushes;
-            }
-        };
-        for msg in entries {
-            if only.is_none_or(|set| set.contains(&msg.id)) {
-                pushes.extend(self.message(msg));
-            }
-        }
-        pushes.extend(self.corrections(only));
-        pushes
-    }
-
-    /// Waiting receipts and markers (all, or only those in `only`) not
-    /// already in flight, oldest first. Call only while online.
-    pub(crate) fn stanzas(&mut self, only: Option<&HashSet<String>>) -> Vec<Push> {
-        let pending = match self.store.pending_stanzas() {
-            Ok(pending) => pending,
-            Err(e) => {
-                tracing::error!("cannot read waiting receipts and markers: {e}");
+                tracing::error!("cannot read the send queue: {e}");
                 return Vec::new();
             }
         };
-        pending
+        queued
             .into_iter()
-            .filter(|p| only.is_none_or(|set| set.contains(&p.id)))
-            .filter_map(|p| self.stanza(p))
+            .filter(|q| only.is_none_or(|set| set.contains(&q.id)))
+            .filter_map(|q| self.push_for(q))
             .collect()
+    }
+
+    /// The queue item `id`, unless it is in flight, held or gone. Call only
+    /// while online: pushed offline, items would sit in the stream's queue
+    /// and go out on a fresh session ahead of the older ones it lost, which
+    /// [`Self::pending`] pushes again in queue order.
+    pub(crate) fn entry(&mut self, id: &str) -> Option<Push> {
+        if self.in_flight.contains_key(id) {
+            return None;
+        }
+        match self.store.queued(id) {
+            Ok(queued) => queued.and_then(|q| self.push_for(q)),
+            Err(e) => {
+                tracing::error!(id, "cannot read a queued item: {e}");
+                None
+            }
+        }
+    }
+
+    /// Held items whose wait is over (what they waited on left the queue):
+    /// call after acks and after stanzas that can settle a message (a
+    /// receipt, a room's echo). Call only while online.
+    pub(crate) fn released(&mut self) -> Vec<Push> {
+        if self.held.is_empty() {
+            return Vec::new();
+        }
+        let held = std::mem::take(&mut self.held);
+        self.pending(Some(&held))
+    }
+
+    /// Whether some item waits on another (see [`Self::released`]).
+    pub(crate) fn holds(&self) -> bool {
+        !self.held.is_empty()
     }
 
     /// Queues (persists) a receipt for `about` to its sender `to`; the push
@@ -180,7 +195,7 @@ impl SendQueue {
             .store
             .queue_receipt(to.as_str(), conversation.as_str(), about)
         {
-            Ok(Some(pending)) => self.stanza(pending),
+            Ok(Some(queued)) => self.push_for(queued),
             Ok(None) => None,
             Err(e) => {
                 tracing::error!(%to, "cannot queue a receipt: {e}");
@@ -189,59 +204,50 @@ impl SendQueue {
         }
     }
 
-    fn stanza(&mut self, pending: PendingStanza) -> Option<Push> {
-        if self.in_flight.contains_key(&pending.id) {
+    /// The push for queue item `q`, unless it is in flight, waits on an
+    /// item still queued (it is held), or cannot go now.
+    fn push_for(&mut self, q: Queued) -> Option<Push> {
+        if self.in_flight.contains_key(&q.id) {
             return None;
         }
-        let Some(stanza) = outbox::pending_for(&pending) else {
-            tracing::warn!(
-                id = pending.id,
-                "a waiting stanza has no valid recipient; dropped"
-            );
-            let _ = self.store.pending_acked(&pending.id);
+        if q.waits_for.is_some() {
+            self.held.insert(q.id);
             return None;
-        };
-        self.in_flight.insert(pending.id.clone(), Kind::Stanza);
-        Some(Push {
-            id: pending.id,
-            stanza,
-        })
+        }
+        self.held.remove(&q.id);
+        match q.item {
+            Item::Message(msg) => self.message(msg),
+            Item::Correction(msg) => self.correction(q.id, msg),
+            item => self.stanza(q.id, &item),
+        }
     }
 
-    /// Our pending corrections (all, or only those in `only`) not already in
-    /// flight. Call only while online.
-    pub(crate) fn corrections(&mut self, only: Option<&HashSet<String>>) -> Vec<Push> {
-        let pending = match self.store.pending_corrections() {
-            Ok(pending) => pending,
-            Err(e) => {
-                tracing::error!("cannot read pending corrections: {e}");
-                return Vec::new();
+    fn stanza(&mut self, id: String, item: &Item) -> Option<Push> {
+        let Some(stanza) = outbox::pending_for(&id, item) else {
+            tracing::warn!(id, "a queued stanza has no valid recipient; dropped");
+            let reason = "its recipient is not a JID";
+            match self.store.drop_queued(&id, reason) {
+                Ok(failed) => failed.into_iter().for_each(|m| self.announce(m)),
+                Err(e) => tracing::error!(id, "cannot drop a queued stanza: {e}"),
             }
+            return None;
         };
-        let mut pushes = Vec::new();
-        for (correction_id, msg) in pending {
-            if self.in_flight.contains_key(&correction_id)
-                || only.is_some_and(|set| !set.contains(&correction_id))
-            {
-                continue;
-            }
-            let Ok(to) = msg.conversation.parse::<BareJid>() else {
-                continue;
-            };
-            let groupchat = self.is_room(&msg.id, to.as_str());
-            if groupchat && !is_joined(&self.rooms, to.as_str()) {
-                // Like a message: it waits until we are in the room.
-                continue;
-            }
-            let stanza = outbox::correction_for(&msg, &correction_id, to, groupchat);
-            self.in_flight
-                .insert(correction_id.clone(), Kind::Correction);
-            pushes.push(Push {
-                id: correction_id,
-                stanza,
-            });
+        self.in_flight.insert(id.clone(), Kind::Stanza);
+        Some(Push { id, stanza })
+    }
+
+    /// Our correction `id` of `msg`, unless it must wait (to a room we
+    /// are not in).
+    fn correction(&mut self, id: String, msg: Stored) -> Option<Push> {
+        let to = msg.conversation.parse::<BareJid>().ok()?;
+        let groupchat = self.is_room(&msg.id, to.as_str());
+        if groupchat && !is_joined(&self.rooms, to.as_str()) {
+            // Like a message: it waits until we are in the room.
+            return None;
         }
-        pushes
+        let stanza = outbox::correction_for(&msg, &id, to, groupchat);
+        self.in_flight.insert(id.clone(), Kind::Stanza);
+        Some(Push { id, stanza })
     }
 
     /// Whether `to`, the recipient of message `id`, is a room (its
@@ -251,24 +257,6 @@ impl SendQueue {
             tracing::warn!(id, "cannot tell whether the recipient is a room: {e}");
             false
         })
-    }
-
-    /// The outbox entry `id`, unless it is in flight or no longer pending.
-    /// Call only while online: pushed offline, entries would sit in the
-    /// stream's queue and go out on a fresh session ahead of the older ones
-    /// it lost, which [`Self::outbox`] pushes again in outbox order.
-    pub(crate) fn entry(&mut self, id: &str) -> Option<Push> {
-        if self.in_flight.contains_key(id) {
-            return None;
-        }
-        match self.store.message(id) {
-            Ok(Some(msg)) => self.message(msg),
-            Ok(None) => None,
-            Err(e) => {
-                tracing::error!(id, "cannot read an outbox message: {e}");
-                None
-            }
-        }
     }
 
     /// The push for stored message `msg`, unless it is in flight or no
@@ -292,7 +280,7 @@ impl SendQueue {
         let groupchat = to.resource().is_none() && self.is_room(&msg.id, to.as_str());
         if groupchat && !is_joined(&self.rooms, to.as_str()) {
             // A room bounces what comes before we are in it (a fresh
-            // session pushes the outbox before the rejoin): it waits, and
+            // session pushes the queue before the rejoin): it waits, and
             // the session pushes it once we are in.
             return None;
         }
@@ -324,7 +312,7 @@ impl SendQueue {
     /// We are in `room` again and caught up with its archive: our messages
     /// to it that a server acked on an earlier session but the room never
     /// sent back (it had dropped us by then; its archive would have had
-    /// them) go again, in their place. Then push the outbox.
+    /// them) go again, in their place. Then push the queue.
     pub(crate) fn room_settled(&mut self, room: &str) {
         let entries = match self.store.outbox() {
             Ok(entries) => entries,
@@ -349,14 +337,16 @@ impl SendQueue {
         self.requeued.extend(unechoed);
     }
 
-    /// Records tracker reports; returns the entries that may not have
-    /// reached the server (the caller pushes them again, in order). Message
-    /// states of the whole batch are stored in one transaction: acks come
-    /// in bursts, and each one not yet on disk when the app is killed is a
-    /// message sent twice.
+    /// Records tracker reports; returns the items that may not have
+    /// reached the server (the caller pushes them again, in order, then
+    /// [`Self::released`]). The whole batch is stored in one transaction:
+    /// acks come in bursts, and each one not yet on disk when the app is
+    /// killed is a stanza sent twice.
     pub(crate) fn on_reports(&mut self, reports: impl IntoIterator<Item = Report>) -> Vec<String> {
         let mut lost = Vec::new();
         let mut states: Vec<(String, DeliveryState)> = Vec::new();
+        // Items that leave the queue without a state change.
+        let mut done: Vec<String> = Vec::new();
         for (generation, id, progress) in reports {
             if generation != self.generation {
                 // Pushed on a session the server forgot; already pushed again.
@@ -376,57 +366,42 @@ impl SendQueue {
                 Progress::Done(outcome) => outcome,
             };
             self.in_flight.remove(&id);
-            let acked = match (outcome, kind) {
-                // No stream management: written is all we will ever know.
-                (Outcome::Lost, _) if self.written.remove(&id) => self.settle_unacked(&id, kind),
-                (Outcome::Lost, _) if self.suspect(&id) => continue,
+            match (outcome, kind) {
+                // No stream management: written is all we will ever know. A
+                // message stays `Sent` (out of the queue), anything else
+                // counts as done.
+                (Outcome::Lost, _) if self.written.remove(&id) => done.push(id),
+                (Outcome::Lost, _) if self.suspect(&id) => {}
                 (Outcome::Lost, _) => {
                     let resent = self.resent.entry(id.clone()).or_insert(0);
                     *resent += 1;
                     if *resent > MAX_RESENDS_PER_SESSION {
                         tracing::warn!(%id, "lost again and again: it waits for the next session");
-                        continue;
+                    } else {
+                        lost.push(id);
                     }
-                    lost.push(id);
-                    continue;
                 }
                 (Outcome::Acked, Kind::Message) => {
                     self.cleared(&id);
                     self.acked_here.insert(id.clone());
                     states.push((id, DeliveryState::Acked));
-                    continue;
                 }
-                (Outcome::Acked, Kind::Correction) => self.store.correction_acked(&id),
-                (Outcome::Acked, Kind::Stanza) => self.store.pending_acked(&id),
-            };
-            if let Err(e) = acked {
-                tracing::error!(%id, "cannot record an ack: {e}");
+                (Outcome::Acked, Kind::Stanza) => done.push(id),
             }
         }
-        if states.is_empty() {
-            return lost;
-        }
-        let changes: Vec<(&str, DeliveryState)> =
-            states.iter().map(|(id, s)| (id.as_str(), *s)).collect();
-        match self.store.advance_states(&changes) {
-            Ok(changed) => {
-                for m in changed {
-                    self.announce(m);
-                }
-            }
-            Err(e) => tracing::error!(count = changes.len(), "cannot record message states: {e}"),
+        if !states.is_empty() || !done.is_empty() {
+            self.record(&states, &done);
         }
         lost
     }
 
-    /// An entry written on a session without acks leaves the queue: a
-    /// message stays `Sent` (out of the outbox), a correction, receipt or
-    /// marker counts as done.
-    fn settle_unacked(&self, id: &str, kind: Kind) -> Result<(), crate::store::StoreError> {
-        match kind {
-            Kind::Message => self.store.release_unacked(id).map(drop),
-            Kind::Correction => self.store.correction_acked(id),
-            Kind::Stanza => self.store.pending_acked(id),
+    fn record(&self, states: &[(String, DeliveryState)], done: &[String]) {
+        let states: Vec<(&str, DeliveryState)> =
+            states.iter().map(|(id, s)| (id.as_str(), *s)).collect();
+        let done: Vec<&str> = done.iter().map(String::as_str).collect();
+        match self.store.record_progress(&states, &done) {
+            Ok(changed) => changed.into_iter().for_each(|m| self.announce(m)),
+            Err(e) => tracing::error!(count = states.len() + done.len(), "cannot record acks: {e}"),
         }
     }
 
@@ -462,10 +437,10 @@ impl SendQueue {
         self.fail(id, reason);
     }
 
+    /// Fails our message `id`, and what waited on it.
     fn fail(&self, id: &str, reason: &str) {
-        match self.store.fail(id, reason) {
-            Ok(Some(m)) => self.announce(m),
-            Ok(None) => {}
+        match self.store.fail_all(id, reason) {
+            Ok(failed) => failed.into_iter().for_each(|m| self.announce(m)),
             Err(e) => tracing::error!(id, "cannot record a failed message: {e}"),
         }
     }

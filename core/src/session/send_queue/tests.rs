@@ -41,7 +41,7 @@ fn pushes_the_outbox_in_order_once_until_the_server_answers() {
     let (mut q, store, _events) = queue();
     let a = enqueue(&store, "bob@example.test", "one");
     let b = enqueue(&store, "bob@example.test", "two");
-    let pushes = q.outbox(None);
+    let pushes = q.pending(None);
     let ids: Vec<_> = pushes.iter().map(|p| p.id.clone()).collect();
     assert_eq!(ids, vec![a.clone(), b.clone()]);
     let stanza = xml(&pushes[0]);
@@ -51,7 +51,7 @@ fn pushes_the_outbox_in_order_once_until_the_server_answers() {
         "{stanza}"
     );
     // In flight: not pushed twice.
-    assert!(q.outbox(None).is_empty());
+    assert!(q.pending(None).is_empty());
     assert!(q.entry(&a).is_none());
 }
 
@@ -60,7 +60,7 @@ fn an_ack_moves_the_message_on_and_a_loss_asks_for_a_resend() {
     let (mut q, store, mut events) = queue();
     let a = enqueue(&store, "bob@example.test", "one");
     let b = enqueue(&store, "bob@example.test", "two");
-    assert_eq!(q.outbox(None).len(), 2);
+    assert_eq!(q.pending(None).len(), 2);
     let lost = q.on_reports([
         (0, a.clone(), Progress::Sent),
         (0, a.clone(), Progress::Done(Outcome::Acked)),
@@ -82,7 +82,7 @@ fn an_ack_moves_the_message_on_and_a_loss_asks_for_a_resend() {
     );
     assert_eq!(store.outbox().expect("outbox").len(), 1);
     // The lost one goes again; the acked one does not.
-    let again = q.outbox(Some(&HashSet::from([b.clone()])));
+    let again = q.pending(Some(&HashSet::from([b.clone()])));
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].id, b);
 }
@@ -91,12 +91,12 @@ fn an_ack_moves_the_message_on_and_a_loss_asks_for_a_resend() {
 fn reports_from_a_forgotten_session_are_ignored() {
     let (mut q, store, _events) = queue();
     let a = enqueue(&store, "bob@example.test", "one");
-    assert_eq!(q.outbox(None).len(), 1);
+    assert_eq!(q.pending(None).len(), 1);
     q.fresh_session(true, None);
     let lost = q.on_reports([(0, a.clone(), Progress::Done(Outcome::Lost))]);
     assert!(lost.is_empty());
     // A fresh session pushes everything again.
-    assert_eq!(q.outbox(None).len(), 1);
+    assert_eq!(q.pending(None).len(), 1);
 }
 
 #[test]
@@ -128,7 +128,7 @@ fn receipts_and_markers_wait_in_the_store_until_acked() {
     store
         .queue_marker("bob@example.test", "m1")
         .expect("marker");
-    let pushes = q.outbox(None);
+    let pushes = q.pending(None);
     assert_eq!(pushes.len(), 1, "the marker; the receipt is in flight");
     let xml = String::from(&Element::from(pushes[0].stanza.clone()));
     assert!(
@@ -137,7 +137,7 @@ fn receipts_and_markers_wait_in_the_store_until_acked() {
     );
     // The session is lost: both go again, with the same ids.
     q.fresh_session(true, None);
-    let again: Vec<_> = q.outbox(None).into_iter().map(|p| p.id).collect();
+    let again: Vec<_> = q.pending(None).into_iter().map(|p| p.id).collect();
     assert_eq!(again, vec![receipt.id.clone(), pushes[0].id.clone()]);
     let lost = q.on_reports([
         (1, receipt.id.clone(), Progress::Done(Outcome::Acked)),
@@ -145,10 +145,10 @@ fn receipts_and_markers_wait_in_the_store_until_acked() {
     ]);
     assert_eq!(lost, vec![pushes[0].id.clone()]);
     let waiting: Vec<_> = store
-        .pending_stanzas()
+        .send_queue()
         .expect("read")
         .into_iter()
-        .map(|p| p.id)
+        .map(|q| q.id)
         .collect();
     assert_eq!(waiting, vec![pushes[0].id.clone()]);
 }
@@ -161,7 +161,7 @@ fn without_stream_management_a_written_entry_is_settled_not_resent() {
     let bob: Jid = "bob@example.test/desk".parse().expect("jid");
     let receipt = q.receipt(&bob, "m1").expect("a receipt");
     assert_eq!(
-        q.outbox(None).len(),
+        q.pending(None).len(),
         1,
         "the message; the receipt is in flight"
     );
@@ -174,12 +174,12 @@ fn without_stream_management_a_written_entry_is_settled_not_resent() {
     ]);
     assert!(lost.is_empty(), "resent at once: {lost:?}");
     assert!(store.outbox().expect("outbox").is_empty());
-    assert!(store.pending_stanzas().expect("read").is_empty());
+    assert!(store.send_queue().expect("read").is_empty());
     let m = store.message(&a).expect("read").expect("row");
     assert_eq!(m.state, DeliveryState::Sent);
     // Not written at all (it failed before the wire): it goes again.
     let b = enqueue(&store, "bob@example.test", "two");
-    assert_eq!(q.outbox(None).len(), 1);
+    assert_eq!(q.pending(None).len(), 1);
     let lost = q.on_reports([(1, b.clone(), Progress::Done(Outcome::Lost))]);
     assert_eq!(lost, vec![b]);
 }
@@ -190,7 +190,7 @@ fn an_entry_lost_again_and_again_waits_for_the_next_session() {
     q.fresh_session(true, None);
     let a = enqueue(&store, "bob@example.test", "one");
     for round in 0..=MAX_RESENDS_PER_SESSION {
-        assert_eq!(q.outbox(Some(&HashSet::from([a.clone()]))).len(), 1);
+        assert_eq!(q.pending(Some(&HashSet::from([a.clone()]))).len(), 1);
         let lost = q.on_reports([(1, a.clone(), Progress::Done(Outcome::Lost))]);
         let expected = if round < MAX_RESENDS_PER_SESSION {
             vec![a.clone()]
@@ -202,7 +202,7 @@ fn an_entry_lost_again_and_again_waits_for_the_next_session() {
     // Still queued for the next session.
     assert_eq!(store.outbox().expect("outbox").len(), 1);
     q.fresh_session(true, None);
-    assert_eq!(q.outbox(None).len(), 1);
+    assert_eq!(q.pending(None).len(), 1);
 }
 
 #[test]
@@ -211,7 +211,7 @@ fn a_message_bigger_than_the_server_accepts_fails_instead_of_closing_the_stream(
     q.fresh_session(true, Some(2_000));
     let big = enqueue(&store, "bob@example.test", &"x".repeat(3_000));
     let small = enqueue(&store, "bob@example.test", "after it");
-    let pushes: Vec<_> = q.outbox(None).into_iter().map(|p| p.id).collect();
+    let pushes: Vec<_> = q.pending(None).into_iter().map(|p| p.id).collect();
     assert_eq!(pushes, vec![small]);
     let m = store.message(&big).expect("read").expect("row");
     assert_eq!(m.state, DeliveryState::Failed);
@@ -231,13 +231,13 @@ fn a_message_that_kills_two_sessions_in_a_row_fails_and_later_ones_as_large_too(
     let big = enqueue(&store, "bob@example.test", &"x".repeat(20_000));
     for round in 0..2 {
         // Both go out; the server closes the stream at once.
-        let pushed: Vec<_> = q.outbox(None).into_iter().map(|p| p.id).collect();
+        let pushed: Vec<_> = q.pending(None).into_iter().map(|p| p.id).collect();
         assert_eq!(pushed, vec![small.clone(), big.clone()], "round {round}");
         q.suspended();
         q.fresh_session(true, None);
     }
     // Blamed twice, the big one failed; the small one goes again.
-    let pushed: Vec<_> = q.outbox(None).into_iter().map(|p| p.id).collect();
+    let pushed: Vec<_> = q.pending(None).into_iter().map(|p| p.id).collect();
     assert_eq!(pushed, vec![small.clone()]);
     let m = store.message(&big).expect("read").expect("row");
     assert_eq!(m.state, DeliveryState::Failed);
@@ -257,6 +257,65 @@ fn a_message_that_kills_two_sessions_in_a_row_fails_and_later_ones_as_large_too(
     assert!(q.entry(&once).is_some());
     q.suspended();
     q.fresh_session(true, None);
-    let pushed: Vec<_> = q.outbox(None).into_iter().map(|p| p.id).collect();
+    let pushed: Vec<_> = q.pending(None).into_iter().map(|p| p.id).collect();
     assert!(pushed.contains(&once), "{pushed:?}");
+}
+
+#[test]
+fn a_correction_of_an_unacked_message_is_held_until_the_message_is_acked() {
+    let (mut q, store, _events) = queue();
+    let a = enqueue(&store, "bob@example.test", "helo");
+    assert_eq!(q.pending(None).len(), 1);
+    let (_, c) = store.correct_outgoing(&a, "hello").expect("correct");
+    // It must not overtake the message it corrects.
+    assert!(q.entry(&c).is_none());
+    assert!(q.pending(None).is_empty());
+    assert!(q.released().is_empty());
+    let lost = q.on_reports([(0, a.clone(), Progress::Done(Outcome::Acked))]);
+    assert!(lost.is_empty());
+    let released = q.released();
+    assert_eq!(released.len(), 1);
+    assert_eq!(released[0].id, c);
+    let stanza = xml(&released[0]);
+    assert!(
+        stanza.contains("<body>hello</body>") && stanza.contains("replace") && stanza.contains(&a),
+        "{stanza}"
+    );
+    q.on_reports([(0, c, Progress::Done(Outcome::Acked))]);
+    assert!(store.send_queue().expect("read").is_empty());
+}
+
+#[test]
+fn without_stream_management_a_written_message_releases_its_correction() {
+    let (mut q, store, _events) = queue();
+    q.fresh_session(false, None);
+    let a = enqueue(&store, "bob@example.test", "helo");
+    assert_eq!(q.pending(None).len(), 1);
+    let (_, c) = store.correct_outgoing(&a, "hello").expect("correct");
+    assert!(q.entry(&c).is_none());
+    q.on_reports([
+        (1, a.clone(), Progress::Sent),
+        (1, a.clone(), Progress::Done(Outcome::Lost)),
+    ]);
+    let released: Vec<_> = q.released().into_iter().map(|p| p.id).collect();
+    assert_eq!(released, vec![c]);
+}
+
+#[test]
+fn a_correction_fails_with_the_message_it_waits_on() {
+    let (mut q, store, mut events) = queue();
+    let a = enqueue(&store, "bob@example.test", "helo");
+    assert_eq!(q.pending(None).len(), 1);
+    store.correct_outgoing(&a, "hello").expect("correct");
+    q.on_bounce(
+        "example.test".parse().expect("jid"),
+        &a,
+        "service-unavailable",
+    );
+    assert!(store.send_queue().expect("read").is_empty());
+    assert!(q.released().is_empty());
+    let failed = std::iter::from_fn(|| events.try_recv().ok()).any(
+        |e| matches!(e, Event::MessageState { id, state: DeliveryState::Failed, .. } if id == a),
+    );
+    assert!(failed);
 }

@@ -166,7 +166,7 @@ fn attempts_and_errors_are_counted_on_the_outbox_entry() {
     let (attempts, error): (i64, Option<String>) = store
         .conn()
         .query_row(
-            "SELECT attempts, last_error FROM outbox WHERE message_id = 'm1'",
+            "SELECT attempts, last_error FROM send_queue WHERE id = 'm1'",
             [],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
