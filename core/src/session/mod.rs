@@ -41,6 +41,7 @@ mod room_actions;
 mod room_dispatch;
 mod rooms;
 mod send_queue;
+mod setup;
 mod state;
 
 use std::sync::Arc;
@@ -141,47 +142,14 @@ impl Session {
     }
 
     async fn run(self) {
-        let Session {
-            link,
-            own,
-            store,
-            hub,
+        let (progress_tx, mut progress) = mpsc::unbounded_channel();
+        let (mut s, inputs) = self.into_handlers(progress_tx);
+        let setup::Inputs {
             mut commands,
             mut own_presence,
             mut foreground,
-            catch_up_first_login,
-            joined_rooms,
             room_ping,
-            room_first_visit,
-        } = self;
-        let (progress_tx, mut progress) = mpsc::unbounded_channel();
-        let rooms = Rooms::new(
-            own.clone(),
-            store.clone(),
-            hub.clone(),
-            joined_rooms,
-            room_first_visit,
-        );
-        let mut s = Running {
-            requests: Requests::default(),
-            queue: SendQueue::new(store.clone(), hub.clone(), progress_tx)
-                .with_rooms(rooms.ready()),
-            ingest: Ingest::new(own.clone(), store.clone(), hub.clone()),
-            catch_up: CatchUp::new(
-                own.clone(),
-                store.clone(),
-                hub.clone(),
-                catch_up_first_login,
-            ),
-            rooms,
-            room_actions: RoomActions::new(hub.clone()),
-            bookmarks: Bookmarks::new(own.clone(), store.clone()),
-            contacts: Contacts::new(own.clone(), store, hub.clone()),
-            link,
-            own,
-            hub,
-            online: false,
-        };
+        } = inputs;
         // Remembered by the link and sent once a connection is up.
         let active = *foreground.borrow_and_update();
         s.link.set_foreground(active).await;
