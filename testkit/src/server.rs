@@ -886,7 +886,8 @@ mod tests {
             "urn:xmpp:bind:0",
             "urn:xmpp:sm:3",
             "urn:xmpp:fast:0",
-            "SCRAM-SHA-256",
+            // Passwords are stored for SCRAM-SHA-512 only (ejabberd.yml.in).
+            "SCRAM-SHA-512-PLUS",
         ] {
             assert!(features.contains(ns), "{ns} not offered: {features}");
         }
