@@ -30,21 +30,31 @@ async fn login_over(server: &TestServer, tls: TlsMode) -> String {
     pinned(dir.path())
 }
 
+/// A Prosody limited to TLS 1.2; `None` (the test skips, and says so) on
+/// an ejabberd run.
+async fn tls12_prosody() -> Option<TestServer> {
+    if ServerKind::from_env() == ServerKind::Ejabberd {
+        eprintln!("skipped: needs a Prosody limited to TLS 1.2");
+        return None;
+    }
+    init_logs();
+    Some(
+        TestServer::start_with(ServerOptions {
+            tls12: true,
+            ..Default::default()
+        })
+        .await,
+    )
+}
+
 /// TLS 1.2 has no tls-exporter (RFC 9266 needs TLS 1.3), and rustls has no
 /// tls-unique: the certificate's hash (tls-server-end-point, RFC 5929) is
 /// what binds the login there. Before, such a login went unbound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_tls_1_2_the_login_is_bound_to_the_server_certificate() {
-    if ServerKind::from_env() == ServerKind::Ejabberd {
-        eprintln!("skipped: needs a Prosody limited to TLS 1.2");
+    let Some(server) = tls12_prosody().await else {
         return;
-    }
-    init_logs();
-    let server = TestServer::start_with(ServerOptions {
-        tls12: true,
-        ..Default::default()
-    })
-    .await;
+    };
     let mechanism = login_over(&server, TlsMode::DirectTls).await;
     assert!(mechanism.ends_with("-PLUS"), "unbound: {mechanism}");
 }
@@ -56,16 +66,9 @@ async fn on_tls_1_2_the_login_is_bound_to_the_server_certificate() {
 /// wrong password is refused: there is no token to get in with.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_tls_1_2_no_unbound_fast_token_is_asked_for() {
-    if ServerKind::from_env() == ServerKind::Ejabberd {
-        eprintln!("skipped: needs a Prosody limited to TLS 1.2");
+    let Some(server) = tls12_prosody().await else {
         return;
-    }
-    init_logs();
-    let server = TestServer::start_with(ServerOptions {
-        tls12: true,
-        ..Default::default()
-    })
-    .await;
+    };
     let jid = server.register("alice", common::PASSWORD).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = common::config(
