@@ -252,7 +252,8 @@ impl Running {
                     // live stanzas keep flowing meanwhile. A resumed stream
                     // lost nothing.
                     self.requests.forget_archive_pages();
-                    let first = self.catch_up.start();
+                    // Reads (and on a first login writes) the archive position.
+                    let first = off_worker(|| self.catch_up.start());
                     let settled = first.is_none();
                     self.send(first).await;
                     if settled {
