@@ -227,6 +227,12 @@ impl LoginMemory for Store {
         })
     }
 
+    fn renew_agent_id(&self) {
+        if let Err(e) = Store::renew_agent_id(self) {
+            tracing::error!("cannot renew the user-agent id: {e}");
+        }
+    }
+
     fn fast_token(&self) -> Option<FastToken> {
         match Store::fast_token(self) {
             Ok(token) => token.map(|(mechanism, secret, expiry)| FastToken {

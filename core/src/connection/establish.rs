@@ -24,6 +24,7 @@ use tokio_xmpp::Error as XmppError;
 
 use super::connector::{Connector, TlsSetupError};
 use super::memory::LoginMemory;
+use super::resource::Resource;
 use super::sasl::{DowngradeRefused, LoginRefused};
 use super::streak::Streak;
 use super::LinkEvent;
@@ -32,6 +33,8 @@ use crate::model::FailureReason;
 /// What every connection attempt of one link needs.
 pub(super) struct Establisher {
     pub jid: Jid,
+    /// The resource the next login binds (another after a `<conflict/>`).
+    pub resource: Resource,
     pub password: String,
     /// PLAIN allowed when the server offers no SCRAM (`ClientConfig::allow_plain`).
     pub allow_plain: bool,

@@ -242,7 +242,7 @@ impl Establisher {
             return Ok(Connection {
                 stream,
                 features,
-                identity: self.jid.clone(),
+                identity: self.resource.identity(),
                 negotiated: None,
             });
         };
@@ -294,7 +294,7 @@ impl Establisher {
         Ok(Connection {
             stream: stream.box_stream(),
             features,
-            identity: self.jid.clone(),
+            identity: self.resource.identity(),
             negotiated: None,
         })
     }

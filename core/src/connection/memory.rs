@@ -38,6 +38,9 @@ pub(crate) trait LoginMemory: Send + Sync {
     fn pin(&self, mechanism: &str);
     /// This installation's user-agent id (created on first use).
     fn agent_id(&self) -> String;
+    /// Replaces the user-agent id (and forgets the FAST token tied to it):
+    /// another installation logs in with ours.
+    fn renew_agent_id(&self);
     /// The FAST token to log in with, if one was issued.
     fn fast_token(&self) -> Option<FastToken>;
     /// Keeps a token the server issued; false if it could not be stored

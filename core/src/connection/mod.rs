@@ -17,6 +17,7 @@ mod establish;
 mod fast;
 mod login;
 mod memory;
+mod resource;
 mod sasl;
 mod sasl2;
 mod socket;
@@ -34,7 +35,8 @@ use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::ping::Ping;
 use tokio_xmpp::stanzastream::{
-    Event as StreamEvent0, Reconnector, StanzaStage, StanzaStream, StanzaToken, StreamEvent,
+    Event as StreamEvent0, Reconnect, Reconnector, StanzaStage, StanzaStream, StanzaToken,
+    StreamEvent,
 };
 use tokio_xmpp::xmlstream::Timeouts;
 use tokio_xmpp::Stanza;
@@ -45,6 +47,7 @@ use crate::model::FailureReason;
 use connector::Connector;
 use csi::Csi;
 use establish::Establisher;
+use resource::Resource;
 
 /// Depth of tokio-xmpp's send and receive queues.
 const QUEUE_DEPTH: usize = 1024;
@@ -135,6 +138,7 @@ impl Link {
         let (reports_tx, reports) = mpsc::unbounded_channel();
         let establisher = Arc::new(Establisher {
             jid: jid.clone(),
+            resource: Resource::new(jid.clone()),
             password: config.password.clone(),
             allow_plain: config.allow_plain,
             memory,
@@ -153,7 +157,15 @@ impl Link {
             quick_start: AtomicBool::new(true),
         });
         let progress = establisher.clone();
-        let reconnector: Reconnector = Box::new(move |_location, resume, slot| {
+        let reconnector: Reconnector = Box::new(move |previous: Reconnect, slot| {
+            let mut resume = previous.resume;
+            let memory = establisher.memory.as_ref();
+            if establisher
+                .resource
+                .taken(previous.stream_error.as_ref(), memory)
+            {
+                resume = None;
+            }
             tokio::spawn(establisher.clone().run(slot, resume));
         });
         Ok(Self {

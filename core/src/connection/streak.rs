@@ -2,7 +2,7 @@
 //! ones ended. A login that never got online counts as a failure; so does
 //! a session that died within [`LASTING`] of going online, from the second
 //! one in a row. A server that closes the stream on something we send at
-//! once (a stanza over a limit it does not advertise, a resource conflict)
+//! once (a stanza over a limit it does not advertise, a policy of its own)
 //! would otherwise get a fresh login many times a second, for ever. One
 //! short session alone (a network blip) still reconnects at once.
 

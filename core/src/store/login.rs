@@ -58,6 +58,21 @@ impl Store {
         )
     }
 
+    /// Replaces the user-agent id with a fresh one and forgets the FAST
+    /// token, which servers tie to the old id. For a store copied to a
+    /// second device (a restored backup): both would log in as one
+    /// installation and take the same resource from each other.
+    pub(crate) fn renew_agent_id(&self) -> Result<String, StoreError> {
+        self.agent_id()?;
+        let fresh = uuid::Uuid::new_v4().to_string();
+        self.conn().execute(
+            "UPDATE login_agent SET agent_id = ?1, fast_mechanism = NULL, fast_token = NULL, \
+             fast_expiry = NULL WHERE id = 1",
+            [&fresh],
+        )?;
+        Ok(fresh)
+    }
+
     /// The FAST token, if one is kept.
     pub(crate) fn fast_token(&self) -> Result<Option<StoredToken>, StoreError> {
         Ok(self
@@ -115,5 +130,17 @@ mod tests {
         store.set_fast_token(None).expect("forget");
         assert_eq!(store.fast_token().expect("read"), None);
         assert_eq!(store.agent_id().expect("id"), id);
+    }
+
+    #[test]
+    fn a_renewed_agent_id_is_new_and_drops_the_token() {
+        let store = Store::open_in_memory().expect("store");
+        let id = store.agent_id().expect("id");
+        let token = ("HT-SHA-256-EXPR".to_owned(), "secret".to_owned(), 42);
+        store.set_fast_token(Some(&token)).expect("keep");
+        let fresh = store.renew_agent_id().expect("renew");
+        assert_ne!(fresh, id);
+        assert_eq!(store.agent_id().expect("id"), fresh);
+        assert_eq!(store.fast_token().expect("read"), None);
     }
 }

@@ -602,6 +602,19 @@ impl ConnectedState {
                         Poll::Ready(None)
                     }
 
+                    // The server ends the stream with an error (e.g.
+                    // `<conflict/>`: another session took our resource).
+                    // The stream is over; what the error says goes to the
+                    // reconnector. The stream management state is kept: the
+                    // connector decides whether resuming makes sense.
+                    Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(error))) => {
+                        log::debug!("Received stream:error: {error}");
+                        Poll::Ready(Some(ConnectedEvent::Disconnect {
+                            sm_state: sm_state.take(),
+                            error: Some(io::Error::other(error)),
+                        }))
+                    }
+
                     Ok(FallibleStreamElement::Ok(other)) => {
                         log::warn!(
                             "Received unsupported stream element: {other:?}. Emitting stream error.",

@@ -50,7 +50,7 @@ mod worker;
 
 use self::queue::QueueEntry;
 pub use self::queue::{StanzaStage, StanzaState, StanzaToken};
-pub use self::worker::{Connection, Negotiated, Reconnector, ResumeInfo, XmppStream};
+pub use self::worker::{Connection, Negotiated, Reconnect, Reconnector, ResumeInfo, XmppStream};
 use self::worker::{StanzaStreamWorker, LOCAL_SHUTDOWN_TIMEOUT};
 
 /// Event informing about the change of the [`StanzaStream`]'s status.
@@ -219,7 +219,7 @@ impl StanzaStream {
         queue_depth: usize,
     ) -> Self {
         Self::new_resumable(
-            Box::new(move |location, _resume, slot| connector(location, slot)),
+            Box::new(move |reconnect: Reconnect, slot| connector(reconnect.location, slot)),
             queue_depth,
         )
     }

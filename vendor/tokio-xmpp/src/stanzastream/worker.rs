@@ -21,7 +21,7 @@ use xmpp_parsers::{
     iq,
     jid::{FullJid, Jid},
     ping, sm,
-    stream_error::{DefinedCondition, StreamError},
+    stream_error::{DefinedCondition, ReceivedStreamError, StreamError},
     stream_features::StreamFeatures,
 };
 
@@ -97,13 +97,24 @@ pub struct ResumeInfo {
     pub h: u32,
 }
 
+/// Why a [`Reconnector`] is called, and what it may reuse.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Reconnect {
+    /// The peer's preferred location, if it named one.
+    pub location: Option<String>,
+    /// What is needed to resume the previous session, if it is resumable.
+    pub resume: Option<ResumeInfo>,
+    /// The stream error the server ended the previous stream with, if it
+    /// did (e.g. `<conflict/>`: another session took our resource, so the
+    /// next one should bind another).
+    pub stream_error: Option<StreamError>,
+}
+
 /// The connector of a [`StanzaStream`][`super::StanzaStream`]: called with
-/// the peer's preferred location (if any), what is needed to resume the
-/// previous session (if it is resumable) and the slot for the next
-/// connection.
-pub type Reconnector = Box<
-    dyn FnMut(Option<String>, Option<ResumeInfo>, oneshot::Sender<Connection>) + Send + 'static,
->;
+/// what is known of the previous stream ([`Reconnect`]) and the slot for
+/// the next connection.
+pub type Reconnector = Box<dyn FnMut(Reconnect, oneshot::Sender<Connection>) + Send + 'static>;
 
 // Allow for up to 10s for local shutdown.
 // TODO: make this configurable maybe?
@@ -513,7 +524,7 @@ impl StanzaStreamWorker {
         queue_depth: usize,
     ) -> (mpsc::Sender<QueueEntry>, mpsc::Receiver<Event>) {
         let (conn_tx, conn_rx) = oneshot::channel();
-        reconnector(None, None, conn_tx);
+        reconnector(Reconnect::default(), conn_tx);
         // c2f = core to frontend
         let (c2f_tx, c2f_rx) = mpsc::channel(queue_depth);
         // f2c = frontend to core
@@ -575,7 +586,7 @@ impl StanzaStreamWorker {
                                 Event::Stream(StreamEvent::Suspended) => permit in self.frontend_tx,
                                 self.transmit_queue => self.stream,
                             );
-                            if let Some(error) = error {
+                            if let Some(error) = &error {
                                 log::debug!("Backend stream got disconnected because of an I/O error: {error}. Attempting reconnect.");
                             } else {
                                 log::debug!("Backend stream got disconnected for an unknown reason. Attempting reconnect.");
@@ -584,7 +595,19 @@ impl StanzaStreamWorker {
                                 log::debug!("Immediately aborting reconnect because the frontend is gone.");
                                 break;
                             }
-                            (self.reconnector)(None, resume, slot);
+                            let stream_error = error
+                                .as_ref()
+                                .and_then(|e| e.get_ref())
+                                .and_then(|e| e.downcast_ref::<ReceivedStreamError>())
+                                .map(|e| e.0.clone());
+                            (self.reconnector)(
+                                Reconnect {
+                                    location: None,
+                                    resume,
+                                    stream_error,
+                                },
+                                slot,
+                            );
                         }
                         WorkerEvent::Resumed => send_or_break!(
                             Event::Stream(StreamEvent::Resumed) => permit in self.frontend_tx,
