@@ -5,8 +5,9 @@
 //! ([`ClientConfig::dns_servers`](crate::ClientConfig::dns_servers)), else
 //! the system's configuration. Where that cannot be read (Android, where
 //! hickory would need a JNI context we do not have, or a machine without
-//! `/etc/resolv.conf`), there is no SRV lookup: the domain itself is tried,
-//! through the OS resolver, which works everywhere.
+//! `/etc/resolv.conf`), there is no SRV lookup. Whenever no SRV record is
+//! found, the domain itself is tried through the OS resolver, which works
+//! everywhere (and on a network the app's DNS servers do not belong to).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -82,8 +83,10 @@ fn system(_: TokioRuntimeProvider) -> Result<Builder, String> {
 
 /// How candidates' host names become addresses.
 pub(super) enum Lookup {
-    /// getaddrinfo: a fixed server, or no usable DNS configuration.
+    /// getaddrinfo: a fixed server, or the domain itself (no SRV record,
+    /// or no usable DNS configuration).
     Os,
+    /// The resolver that found the SRV records, for their targets.
     Dns(TokioResolver),
 }
 
@@ -109,6 +112,11 @@ pub(super) async fn candidates(
         format!("_xmpp-client._tcp.{domain}."),
     );
     let (direct, starttls) = tokio::join!(srv(&resolver, &xmpps), srv(&resolver, &xmpp));
+    if direct.is_empty() && starttls.is_empty() {
+        // Nothing published, or the servers did not answer (the app's may
+        // belong to a network we left): the domain, as the OS resolves it.
+        return (domain_only(), Lookup::Os);
+    }
     let list = candidates::order(domain, &direct, &starttls, preferred);
     (list, Lookup::Dns(resolver))
 }
