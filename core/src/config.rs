@@ -45,8 +45,10 @@ pub struct ClientConfig {
     /// Android apps should pass the active network's servers
     /// (`LinkProperties.getDnsServers()`), as Conversations does: there
     /// the system configuration is not readable, so without them there is
-    /// no SRV lookup and only the domain itself is tried. Unused with a
-    /// fixed [`Self::server`]. An entry that is not an IP address makes
+    /// no SRV lookup and only the domain itself is tried (through the OS
+    /// resolver, as it is whenever no SRV record is found). They are read
+    /// once, when the client is created. Unused with a fixed
+    /// [`Self::server`]. An entry that is not an IP address makes
     /// connecting fail with [`Error::InvalidInput`](crate::Error::InvalidInput).
     pub dns_servers: Vec<String>,
     /// Extra trust anchors (PEM, one or more CA certificates) accepted on top
