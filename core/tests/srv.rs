@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
-use jabberkit::{Direction, FailureReason, TlsMode};
+use jabberkit::{ConnectionState, Direction, Event, FailureReason, TlsMode};
 use jabberkit_testkit::dns::{Record, TestDns};
 use jabberkit_testkit::fake::FakeServer;
 use jabberkit_testkit::proxy::{FaultProxy, Mode};
@@ -93,6 +93,39 @@ async fn a_refused_direct_tls_candidate_falls_back_to_starttls() {
     bob.receive_all(&["over STARTTLS".into()], WAIT).await;
     bob.client.send(&alice_jid, "got it").expect("send");
     wait_message(&mut alice, "got it", Direction::Incoming).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blackholed_candidate_leaves_time_for_the_next_in_the_same_attempt() {
+    init_logs();
+    let server = TestServer::start().await;
+    let jid = server.register("alice", PASSWORD).await;
+    let direct = FaultProxy::start(server.direct_tls_addr()).await;
+    direct.set_mode(Mode::Blackhole);
+    let starttls = FaultProxy::start(server.starttls_addr()).await;
+    let dns = dns((direct.addr(), 0), (starttls.addr(), 5)).await;
+    let dir = tempfile::tempdir().expect("tmp");
+
+    let mut alice = by_srv(&server, &jid, &dns, TlsMode::DirectTls, dir.path());
+    alice.client.connect().expect("connect");
+    let failed_attempt = alice
+        .wait_for("online or a retry", |e| {
+            matches!(
+                e,
+                Event::ConnectionState(ConnectionState::Online { .. })
+                    | Event::ConnectionState(ConnectionState::Reconnecting { .. })
+            )
+        })
+        .await;
+    assert!(
+        matches!(
+            failed_attempt,
+            Event::ConnectionState(ConnectionState::Online { .. })
+        ),
+        "the first attempt did not reach the second candidate: {failed_attempt:?}"
+    );
+    assert_eq!(direct.connections_accepted(), 1);
+    assert_eq!(starttls.connections_accepted(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

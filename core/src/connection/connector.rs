@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use tokio::io::BufStream;
@@ -56,6 +57,10 @@ pub(crate) struct Connector {
     direct: tokio_rustls::TlsConnector,
     /// TLS after STARTTLS.
     starttls: tokio_rustls::TlsConnector,
+    /// How long a candidate that is not the last may take to be secured:
+    /// a third of the attempt's budget, so a blackholed one (a firewall
+    /// dropping port 5223) leaves time for the next.
+    candidate_budget: Duration,
     /// Wraps each connection so it can carry client state indications.
     pub(super) csi: Arc<Csi>,
 }
@@ -100,6 +105,7 @@ impl Connector {
             mode: config.tls,
             direct: tls(TlsMode::DirectTls)?,
             starttls: tls(TlsMode::StartTls)?,
+            candidate_budget: config.connect_timeout / 3,
             csi: Arc::new(Csi::default()),
         })
     }
@@ -214,8 +220,20 @@ impl Connector {
     ) -> Result<(Secured, TlsBinding), XmppError> {
         let (candidates, lookup) = self.target.candidates(self.mode).await;
         let mut last = None;
-        for c in &candidates {
-            match self.secure_one(c, &lookup, jid, ns, timeouts).await {
+        for (i, c) in candidates.iter().enumerate() {
+            let attempt = self.secure_one(c, &lookup, jid, ns, timeouts);
+            // The last candidate has what is left of the caller's timeout.
+            let result = if i + 1 == candidates.len() {
+                attempt.await
+            } else {
+                tokio::time::timeout(self.candidate_budget, attempt)
+                    .await
+                    .unwrap_or_else(|_| {
+                        let reason = format!("no answer within {:?}", self.candidate_budget);
+                        Err(std::io::Error::new(std::io::ErrorKind::TimedOut, reason).into())
+                    })
+            };
+            match result {
                 Ok(secured) => return Ok(secured),
                 Err(e) if is_final(&e) => return Err(e),
                 Err(e) => {

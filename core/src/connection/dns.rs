@@ -87,7 +87,7 @@ pub(super) enum Lookup {
     /// or no usable DNS configuration).
     Os,
     /// The resolver that found the SRV records, for their targets.
-    Dns(TokioResolver),
+    Dns(Box<TokioResolver>),
 }
 
 /// Every candidate for `domain`, best first, and how to resolve them.
@@ -118,7 +118,7 @@ pub(super) async fn candidates(
         return (domain_only(), Lookup::Os);
     }
     let list = candidates::order(domain, &direct, &starttls, preferred);
-    (list, Lookup::Dns(resolver))
+    (list, Lookup::Dns(Box::new(resolver)))
 }
 
 /// One SRV lookup's records; none when there are none or it failed (the
