@@ -60,10 +60,18 @@ pub struct ClientConfig {
     pub jid: String,
     /// Never logged or printed; sent only over a verified TLS link.
     pub password: Arc<Password>,
-    /// `host:port`, or null to look the server up with DNS SRV.
+    /// `host:port`, or null to look the server up with DNS SRV (both
+    /// XEP-0368 services, `tls` preferred at equal priority).
     #[uniffi(default = None)]
     pub server: Option<String>,
     pub tls: TlsMode,
+    /// DNS servers (`ip` or `ip:port`) for the SRV lookups; empty for the
+    /// system's. Android apps pass the network's
+    /// (`LinkProperties.getDnsServers()`): Rust cannot read them there, and
+    /// without them only the domain itself is tried. See the core's
+    /// `dns_servers`.
+    #[uniffi(default = [])]
+    pub dns_servers: Vec<String>,
     /// Extra trusted CA certificates (PEM) on top of the system's.
     #[uniffi(default = None)]
     pub extra_ca_pem: Option<String>,
@@ -99,6 +107,7 @@ impl From<ClientConfig> for jabberkit::ClientConfig {
             TlsMode::StartTls => jabberkit::TlsMode::StartTls,
         };
         config.extra_ca_pem = c.extra_ca_pem;
+        config.dns_servers = c.dns_servers;
         config.allow_plain = c.allow_plain;
         if let Some(secs) = c.room_ping_secs {
             config.room_ping_interval = Duration::from_secs(secs.max(1).into());

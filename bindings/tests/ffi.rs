@@ -44,6 +44,7 @@ fn config(dir: &std::path::Path) -> ClientConfig {
         password: Password::new("pw".into()),
         server: Some("127.0.0.1:1".into()),
         tls: TlsMode::StartTls,
+        dns_servers: Vec::new(),
         extra_ca_pem: None,
         store_dir: dir.display().to_string(),
         keepalive_secs: None,

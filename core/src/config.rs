@@ -26,12 +26,31 @@ pub struct ClientConfig {
     /// The account's password. Sent only after the server's certificate
     /// was verified, and never logged.
     pub password: String,
-    /// Where the server is, as `host:port`. `None` looks it up with DNS SRV
-    /// records for the JID's domain (`_xmpp-client._tcp` or
-    /// `_xmpps-client._tcp`), falling back to the domain itself.
+    /// Where the server is, as `host:port`, connected to with [`Self::tls`]
+    /// and the OS resolver. `None` looks up both XEP-0368 SRV services of
+    /// the JID's domain, `_xmpps-client._tcp` (direct TLS) and
+    /// `_xmpp-client._tcp` (STARTTLS), and tries them by priority, each with
+    /// its own TLS mode; a target of `.` removes a service. Without any
+    /// record, the domain itself is tried on port 5223 (direct TLS) and
+    /// 5222 (STARTTLS), [`Self::tls`]'s first. The certificate is always
+    /// checked against the JID's domain.
     pub server: Option<String>,
-    /// TLS mode; see [`TlsMode`].
+    /// TLS mode: a fixed [`Self::server`]'s, and otherwise the preferred
+    /// one among SRV records of equal priority (`DirectTls` tries
+    /// `_xmpps-client` first, `StartTls` `_xmpp-client`); see [`TlsMode`].
+    /// Once a certificate was refused, no other candidate is tried.
     pub tls: TlsMode,
+    /// The DNS servers for those SRV lookups, as `ip` or `ip:port`
+    /// (`[v6]:port`). Empty (the default) uses the system's configuration.
+    /// Android apps should pass the active network's servers
+    /// (`LinkProperties.getDnsServers()`), as Conversations does: there
+    /// the system configuration is not readable, so without them there is
+    /// no SRV lookup and only the domain itself is tried (through the OS
+    /// resolver, as it is whenever no SRV record is found). They are read
+    /// once, when the client is created. Unused with a fixed
+    /// [`Self::server`]. An entry that is not an IP address makes
+    /// connecting fail with [`Error::InvalidInput`](crate::Error::InvalidInput).
+    pub dns_servers: Vec<String>,
     /// Extra trust anchors (PEM, one or more CA certificates) accepted on top
     /// of the system's roots, e.g. a company CA.
     pub extra_ca_pem: Option<String>,
@@ -72,8 +91,8 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// A configuration with mobile-friendly defaults: STARTTLS, SRV lookup,
-    /// system roots only.
+    /// A configuration with mobile-friendly defaults: STARTTLS preferred,
+    /// SRV lookup with the system's DNS configuration, system roots only.
     pub fn new(
         jid: impl Into<String>,
         password: impl Into<String>,
@@ -84,6 +103,7 @@ impl ClientConfig {
             password: password.into(),
             server: None,
             tls: TlsMode::default(),
+            dns_servers: Vec::new(),
             extra_ca_pem: None,
             store_dir: store_dir.into(),
             keepalive_idle: Duration::from_secs(90),
@@ -106,6 +126,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("password", &"<redacted>")
             .field("server", &self.server)
             .field("tls", &self.tls)
+            .field("dns_servers", &self.dns_servers)
             .field("extra_ca_pem", &self.extra_ca_pem.as_ref().map(|_| "<pem>"))
             .field("store_dir", &self.store_dir)
             .finish_non_exhaustive()

@@ -6,7 +6,10 @@
 //!   (broken or hostile answers, what a client sends before logging in).
 //! - [`proxy`]: a fault-injecting TCP proxy (pass, reset, blackhole, refuse,
 //!   delay) placed between a client and that server.
+//! - [`dns`]: a throwaway DNS server (dnsmasq) serving a test's SRV and
+//!   address records.
 
+pub mod dns;
 pub mod fake;
 pub mod proxy;
 pub mod server;

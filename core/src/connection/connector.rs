@@ -1,4 +1,5 @@
-//! Our connector: TCP (SRV or a fixed address), then TLS with a rustls
+//! Our connector: TCP (a fixed address, or the candidates of XEP-0368's
+//! SRV records, see [`super::candidates`]), then TLS with a rustls
 //! configuration we build ourselves.
 //!
 //! tokio-xmpp's own connectors build their rustls config internally, with no
@@ -9,6 +10,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use tokio::io::BufStream;
@@ -16,7 +18,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::{
     self, pki_types::pem::PemObject, pki_types::CertificateDer, pki_types::ServerName,
 };
-use tokio_xmpp::connect::{DnsConfig, ServerConnectorError};
+use tokio_xmpp::connect::ServerConnectorError;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::starttls;
 use tokio_xmpp::xmlstream::{
@@ -25,7 +27,9 @@ use tokio_xmpp::xmlstream::{
 use tokio_xmpp::Error as XmppError;
 
 use super::binding::TlsBinding;
+use super::candidates::Candidate;
 use super::csi::{Csi, CsiStream};
+use super::dns::{self, DnsServers, Lookup};
 use super::socket::Socket;
 use crate::config::{ClientConfig, TlsMode};
 use crate::error::Error;
@@ -46,8 +50,17 @@ impl ServerConnectorError for TlsSetupError {}
 #[derive(Clone)]
 pub(crate) struct Connector {
     target: Target,
+    /// The app's mode: a fixed server's, and the preferred one among SRV
+    /// candidates of equal priority.
     mode: TlsMode,
-    tls: tokio_rustls::TlsConnector,
+    /// Direct TLS (with ALPN `xmpp-client`).
+    direct: tokio_rustls::TlsConnector,
+    /// TLS after STARTTLS.
+    starttls: tokio_rustls::TlsConnector,
+    /// How long a candidate that is not the last may take to be secured:
+    /// a third of the attempt's budget, so a blackholed one (a firewall
+    /// dropping port 5223) leaves time for the next.
+    candidate_budget: Duration,
     /// Wraps each connection so it can carry client state indications.
     pub(super) csi: Arc<Csi>,
 }
@@ -78,33 +91,40 @@ impl Connector {
                     port,
                 }
             }
-            None => {
-                let domain = jid.domain().as_str();
-                Target::Srv(Box::new(match config.tls {
-                    TlsMode::StartTls => DnsConfig::srv(domain, "_xmpp-client._tcp", 5222),
-                    TlsMode::DirectTls => DnsConfig::srv(domain, "_xmpps-client._tcp", 5223),
-                }))
-            }
+            None => Target::Srv {
+                domain: jid.domain().as_str().to_owned(),
+                servers: DnsServers::parse(&config.dns_servers)?,
+            },
+        };
+        let tls = |mode: TlsMode| -> Result<tokio_rustls::TlsConnector, Error> {
+            let config = tls_config(config.extra_ca_pem.as_deref(), mode)?;
+            Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
         };
         Ok(Self {
             target,
             mode: config.tls,
-            tls: tokio_rustls::TlsConnector::from(Arc::new(tls_config(
-                config.extra_ca_pem.as_deref(),
-                config.tls,
-            )?)),
+            direct: tls(TlsMode::DirectTls)?,
+            starttls: tls(TlsMode::StartTls)?,
+            candidate_budget: config.connect_timeout / 3,
             csi: Arc::new(Csi::default()),
         })
     }
 
+    /// TLS over `tcp`, verified against the JID's domain (never an SRV
+    /// target: DNS is not authenticated).
     async fn handshake(
         &self,
         tcp: Socket,
         domain: &str,
+        mode: TlsMode,
     ) -> Result<(TlsStream<Socket>, TlsBinding), XmppError> {
         let name = ServerName::try_from(domain.to_owned())
             .map_err(|e| TlsSetupError(format!("{domain:?} is not a valid TLS name: {e}")))?;
-        let tls = self.tls.connect(name, tcp).await.map_err(|e| {
+        let connector = match mode {
+            TlsMode::DirectTls => &self.direct,
+            TlsMode::StartTls => &self.starttls,
+        };
+        let tls = connector.connect(name, tcp).await.map_err(|e| {
             match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
                 // A verdict on the server's certificate or TLS versions is
                 // fatal: retrying meets the same server.
@@ -155,95 +175,146 @@ enum Target {
     /// The app named it: resolved with the OS resolver (getaddrinfo), which
     /// works everywhere, Android included, and needs no DNS for IP literals.
     Fixed { host: String, port: u16 },
-    /// Looked up from the JID's domain with SRV records (hickory-resolver).
-    Srv(Box<DnsConfig>),
+    /// Looked up from the JID's domain: both SRV services (hickory-resolver).
+    Srv { domain: String, servers: DnsServers },
 }
 
 impl Target {
-    async fn connect(&self) -> Result<Socket, XmppError> {
+    /// Where to try, in order, and how to resolve those names.
+    async fn candidates(&self, mode: TlsMode) -> (Vec<Candidate>, Lookup) {
         match self {
-            Self::Srv(dns) => dns.resolve().await.map(Socket),
             Self::Fixed { host, port } => {
-                let mut last = None;
-                for addr in tokio::net::lookup_host((host.as_str(), *port)).await? {
-                    match tokio::net::TcpStream::connect(addr).await {
-                        Ok(tcp) => return Ok(Socket(tcp)),
-                        Err(e) => last = Some(e),
-                    }
-                }
-                Err(last
-                    .unwrap_or_else(|| {
-                        std::io::Error::new(
-                            std::io::ErrorKind::NotFound,
-                            format!("{host} has no address"),
-                        )
-                    })
-                    .into())
+                let only = Candidate {
+                    host: host.clone(),
+                    port: *port,
+                    mode,
+                };
+                (vec![only], Lookup::Os)
             }
+            Self::Srv { domain, servers } => dns::candidates(domain, servers, mode).await,
         }
     }
+}
+
+/// Whether a failed attempt must stop the whole login rather than move on
+/// to the next candidate: a certificate or TLS version verdict (or a
+/// server refusing TLS). Trying another candidate then would let whoever
+/// answered choose where we go.
+fn is_final(e: &XmppError) -> bool {
+    matches!(e, XmppError::Connection(inner)
+        if (&**inner as &(dyn std::error::Error + 'static)).is::<TlsSetupError>())
 }
 
 /// The transport a login runs on: TLS, with its client-state wrapper.
 pub(super) type Secured = CsiStream<BufStream<TlsStream<Socket>>>;
 
 impl Connector {
-    /// TCP and TLS (direct, or after STARTTLS): a verified, encrypted
-    /// transport whose XML stream is not started yet, and its channel
-    /// binding data.
+    /// TCP and TLS (direct, or after STARTTLS) to the first candidate
+    /// that works: a verified, encrypted transport whose XML stream is not
+    /// started yet, and its channel binding data.
     pub(super) async fn secure(
         &self,
         jid: &Jid,
         ns: &'static str,
         timeouts: Timeouts,
     ) -> Result<(Secured, TlsBinding), XmppError> {
-        let domain = jid.domain().as_str();
-        let tcp = self.target.connect().await?;
-        let tcp = match self.mode {
-            TlsMode::DirectTls => tcp,
-            TlsMode::StartTls => {
-                let stream =
-                    initiate_stream(BufStream::new(tcp), ns, header(jid, false), timeouts).await?;
-                let (features, mut stream) = stream.recv_features::<XmppStreamElement>().await?;
-                if !features.can_starttls() {
-                    return Err(TlsSetupError(
-                        "the server does not offer STARTTLS; refusing to continue in plaintext"
-                            .into(),
-                    )
-                    .into());
+        let (candidates, lookup) = self.target.candidates(self.mode).await;
+        let mut last = None;
+        for (i, c) in candidates.iter().enumerate() {
+            let attempt = self.secure_one(c, &lookup, jid, ns, timeouts);
+            // The last candidate has what is left of the caller's timeout.
+            let result = if i + 1 == candidates.len() {
+                attempt.await
+            } else {
+                tokio::time::timeout(self.candidate_budget, attempt)
+                    .await
+                    .unwrap_or_else(|_| {
+                        let reason = format!("no answer within {:?}", self.candidate_budget);
+                        Err(std::io::Error::new(std::io::ErrorKind::TimedOut, reason).into())
+                    })
+            };
+            match result {
+                Ok(secured) => return Ok(secured),
+                Err(e) if is_final(&e) => return Err(e),
+                Err(e) => {
+                    tracing::debug!(
+                        "{}:{} ({:?}) failed, trying the next candidate: {e}",
+                        c.host,
+                        c.port,
+                        c.mode
+                    );
+                    last = Some(e);
                 }
-                stream
-                    .send(&XmppStreamElement::Starttls(starttls::Nonza::Request(
-                        starttls::Request,
-                    )))
-                    .await?;
-                loop {
-                    match stream.next().await {
-                        Some(Ok(XmppStreamElement::Starttls(starttls::Nonza::Proceed(_)))) => break,
-                        Some(Ok(other)) => {
-                            return Err(TlsSetupError(format!(
-                                "unexpected answer to <starttls/>: {other:?}"
-                            ))
-                            .into())
-                        }
-                        Some(Err(ReadError::SoftTimeout)) => continue,
-                        Some(Err(ReadError::HardError(e))) => return Err(e.into()),
-                        Some(Err(ReadError::ParseError(e))) => {
-                            return Err(
-                                std::io::Error::new(std::io::ErrorKind::InvalidData, e).into()
-                            )
-                        }
-                        None | Some(Err(ReadError::StreamFooterReceived)) => {
-                            return Err(XmppError::Disconnected)
-                        }
-                    }
-                }
-                stream.into_inner().into_inner()
             }
+        }
+        Err(last.unwrap_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{} publishes no XMPP service", jid.domain()),
+            )
+            .into()
+        }))
+    }
+
+    async fn secure_one(
+        &self,
+        candidate: &Candidate,
+        lookup: &Lookup,
+        jid: &Jid,
+        ns: &'static str,
+        timeouts: Timeouts,
+    ) -> Result<(Secured, TlsBinding), XmppError> {
+        let tcp = Socket(lookup.connect(&candidate.host, candidate.port).await?);
+        let tcp = match candidate.mode {
+            TlsMode::DirectTls => tcp,
+            TlsMode::StartTls => negotiate_starttls(tcp, jid, ns, timeouts).await?,
         };
-        let (tls, binding) = self.handshake(tcp, domain).await?;
+        let (tls, binding) = self
+            .handshake(tcp, jid.domain().as_str(), candidate.mode)
+            .await?;
         Ok((self.csi.wrap(BufStream::new(tls)), binding))
     }
+}
+
+/// The plaintext stream up to `<proceed/>`: the socket, ready for TLS.
+async fn negotiate_starttls(
+    tcp: Socket,
+    jid: &Jid,
+    ns: &'static str,
+    timeouts: Timeouts,
+) -> Result<Socket, XmppError> {
+    let stream = initiate_stream(BufStream::new(tcp), ns, header(jid, false), timeouts).await?;
+    let (features, mut stream) = stream.recv_features::<XmppStreamElement>().await?;
+    if !features.can_starttls() {
+        return Err(TlsSetupError(
+            "the server does not offer STARTTLS; refusing to continue in plaintext".into(),
+        )
+        .into());
+    }
+    stream
+        .send(&XmppStreamElement::Starttls(starttls::Nonza::Request(
+            starttls::Request,
+        )))
+        .await?;
+    loop {
+        match stream.next().await {
+            Some(Ok(XmppStreamElement::Starttls(starttls::Nonza::Proceed(_)))) => break,
+            Some(Ok(other)) => {
+                return Err(
+                    TlsSetupError(format!("unexpected answer to <starttls/>: {other:?}")).into(),
+                )
+            }
+            Some(Err(ReadError::SoftTimeout)) => continue,
+            Some(Err(ReadError::HardError(e))) => return Err(e.into()),
+            Some(Err(ReadError::ParseError(e))) => {
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e).into())
+            }
+            None | Some(Err(ReadError::StreamFooterReceived)) => {
+                return Err(XmppError::Disconnected)
+            }
+        }
+    }
+    Ok(stream.into_inner().into_inner())
 }
 
 /// System roots plus the app's extra CAs; on direct TLS, ALPN
@@ -316,6 +387,19 @@ mod tests {
             Err(Error::InvalidInput { .. })
         ));
         cfg.server = Some("127.0.0.1:5222".into());
+        assert!(Connector::new(&cfg, &jid).is_ok());
+    }
+
+    #[test]
+    fn rejects_dns_servers_that_are_not_addresses() {
+        let jid: Jid = "a@example.test".parse().expect("jid");
+        let mut cfg = ClientConfig::new("a@example.test", "pw", "/tmp/x");
+        cfg.dns_servers = vec!["127.0.0.1:5353".into(), "resolver.example".into()];
+        assert!(matches!(
+            Connector::new(&cfg, &jid),
+            Err(Error::InvalidInput { .. })
+        ));
+        cfg.dns_servers.pop();
         assert!(Connector::new(&cfg, &jid).is_ok());
     }
 }

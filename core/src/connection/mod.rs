@@ -11,8 +11,10 @@
 //! patch to it, vendor/README.md).
 
 mod binding;
+mod candidates;
 mod connector;
 mod csi;
+mod dns;
 mod establish;
 mod fast;
 mod login;

@@ -4168,10 +4168,19 @@ public struct ClientConfig {
      */
     public var password: Password
     /**
-     * `host:port`, or null to look the server up with DNS SRV.
+     * `host:port`, or null to look the server up with DNS SRV (both
+     * XEP-0368 services, `tls` preferred at equal priority).
      */
     public var server: String?
     public var tls: TlsMode
+    /**
+     * DNS servers (`ip` or `ip:port`) for the SRV lookups; empty for the
+     * system's. Android apps pass the network's
+     * (`LinkProperties.getDnsServers()`): Rust cannot read them there, and
+     * without them only the domain itself is tried. See the core's
+     * `dns_servers`.
+     */
+    public var dnsServers: [String]
     /**
      * Extra trusted CA certificates (PEM) on top of the system's.
      */
@@ -4214,8 +4223,16 @@ public struct ClientConfig {
          * Never logged or printed; sent only over a verified TLS link.
          */password: Password, 
         /**
-         * `host:port`, or null to look the server up with DNS SRV.
+         * `host:port`, or null to look the server up with DNS SRV (both
+         * XEP-0368 services, `tls` preferred at equal priority).
          */server: String? = nil, tls: TlsMode, 
+        /**
+         * DNS servers (`ip` or `ip:port`) for the SRV lookups; empty for the
+         * system's. Android apps pass the network's
+         * (`LinkProperties.getDnsServers()`): Rust cannot read them there, and
+         * without them only the domain itself is tried. See the core's
+         * `dns_servers`.
+         */dnsServers: [String] = [], 
         /**
          * Extra trusted CA certificates (PEM) on top of the system's.
          */extraCaPem: String? = nil, 
@@ -4244,6 +4261,7 @@ public struct ClientConfig {
         self.password = password
         self.server = server
         self.tls = tls
+        self.dnsServers = dnsServers
         self.extraCaPem = extraCaPem
         self.storeDir = storeDir
         self.keepaliveSecs = keepaliveSecs
@@ -4273,6 +4291,7 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
                 password: FfiConverterTypePassword.read(from: &buf), 
                 server: FfiConverterOptionString.read(from: &buf), 
                 tls: FfiConverterTypeTlsMode.read(from: &buf), 
+                dnsServers: FfiConverterSequenceString.read(from: &buf), 
                 extraCaPem: FfiConverterOptionString.read(from: &buf), 
                 storeDir: FfiConverterString.read(from: &buf), 
                 keepaliveSecs: FfiConverterOptionUInt32.read(from: &buf), 
@@ -4288,6 +4307,7 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
         FfiConverterTypePassword.write(value.password, into: &buf)
         FfiConverterOptionString.write(value.server, into: &buf)
         FfiConverterTypeTlsMode.write(value.tls, into: &buf)
+        FfiConverterSequenceString.write(value.dnsServers, into: &buf)
         FfiConverterOptionString.write(value.extraCaPem, into: &buf)
         FfiConverterString.write(value.storeDir, into: &buf)
         FfiConverterOptionUInt32.write(value.keepaliveSecs, into: &buf)

@@ -6778,11 +6778,21 @@ data class ClientConfig (
     var `password`: Password
     , 
     /**
-     * `host:port`, or null to look the server up with DNS SRV.
+     * `host:port`, or null to look the server up with DNS SRV (both
+     * XEP-0368 services, `tls` preferred at equal priority).
      */
     var `server`: kotlin.String? = null 
     , 
     var `tls`: TlsMode
+    , 
+    /**
+     * DNS servers (`ip` or `ip:port`) for the SRV lookups; empty for the
+     * system's. Android apps pass the network's
+     * (`LinkProperties.getDnsServers()`): Rust cannot read them there, and
+     * without them only the domain itself is tried. See the core's
+     * `dns_servers`.
+     */
+    var `dnsServers`: List<kotlin.String> = listOf() 
     , 
     /**
      * Extra trusted CA certificates (PEM) on top of the system's.
@@ -6836,6 +6846,7 @@ data class ClientConfig (
         this.`password`,
         this.`server`,
         this.`tls`,
+        this.`dnsServers`,
         this.`extraCaPem`,
         this.`storeDir`,
         this.`keepaliveSecs`,
@@ -6859,6 +6870,7 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterTypePassword.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterTypeTlsMode.read(buf),
+            FfiConverterSequenceString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterOptionalUInt.read(buf),
@@ -6874,6 +6886,7 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterTypePassword.allocationSize(value.`password`) +
             FfiConverterOptionalString.allocationSize(value.`server`) +
             FfiConverterTypeTlsMode.allocationSize(value.`tls`) +
+            FfiConverterSequenceString.allocationSize(value.`dnsServers`) +
             FfiConverterOptionalString.allocationSize(value.`extraCaPem`) +
             FfiConverterString.allocationSize(value.`storeDir`) +
             FfiConverterOptionalUInt.allocationSize(value.`keepaliveSecs`) +
@@ -6888,6 +6901,7 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterTypePassword.write(value.`password`, buf)
             FfiConverterOptionalString.write(value.`server`, buf)
             FfiConverterTypeTlsMode.write(value.`tls`, buf)
+            FfiConverterSequenceString.write(value.`dnsServers`, buf)
             FfiConverterOptionalString.write(value.`extraCaPem`, buf)
             FfiConverterString.write(value.`storeDir`, buf)
             FfiConverterOptionalUInt.write(value.`keepaliveSecs`, buf)
