@@ -257,6 +257,14 @@ impl Client {
         self.inner.network_available(available);
     }
 
+    /// The DNS servers of the network the device is on now (`ip` or
+    /// `ip:port`; empty: the system's), for the next SRV lookups. Call it
+    /// on every network change, before `network_available`. InvalidInput
+    /// for an entry that is not an IP address (the servers in use stay).
+    pub fn set_dns_servers(&self, servers: Vec<String>) -> Result<(), JabberKitError> {
+        Ok(self.inner.set_dns_servers(servers)?)
+    }
+
     /// The current connection state.
     pub fn state(&self) -> ConnectionState {
         self.inner.state().into()

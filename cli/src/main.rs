@@ -64,7 +64,12 @@ struct AccountArgs {
     /// Server address as HOST:PORT (default: DNS SRV lookup of the domain).
     #[arg(long, value_name = "HOST:PORT")]
     server: Option<String>,
-    /// How TLS is set up.
+    /// A DNS server for the SRV lookup, as IP or IP:PORT (repeatable;
+    /// default: the system's). Unused with --server.
+    #[arg(long = "dns", value_name = "IP[:PORT]")]
+    dns_servers: Vec<String>,
+    /// How TLS is set up. With the SRV lookup, the preferred mode at equal
+    /// record priority.
     #[arg(long, value_enum, default_value_t = Tls::Starttls)]
     tls: Tls,
     /// Extra trusted CA certificates (PEM file), on top of the system roots.
@@ -109,6 +114,7 @@ impl AccountArgs {
     fn config(&self, password: String) -> Result<ClientConfig, String> {
         let mut cfg = ClientConfig::new(&self.jid, password, &self.store);
         cfg.server = self.server.clone();
+        cfg.dns_servers = self.dns_servers.clone();
         cfg.tls = match self.tls {
             Tls::Direct => TlsMode::DirectTls,
             Tls::Starttls => TlsMode::StartTls,
@@ -241,6 +247,10 @@ mod tests {
             "2.5",
             "--retry-max",
             "3",
+            "--dns",
+            "127.0.0.1:5353",
+            "--dns",
+            "::1",
         ])
         .expect("valid");
         let cfg = account(cli).config("pw".into()).expect("config");
@@ -253,6 +263,7 @@ mod tests {
         assert_eq!(cfg.keepalive_timeout, Duration::from_millis(2500));
         assert_eq!(cfg.max_retry_delay, Duration::from_secs(3));
         assert_eq!(cfg.extra_ca_pem, None);
+        assert_eq!(cfg.dns_servers, ["127.0.0.1:5353", "::1"]);
     }
 
     #[test]

@@ -46,10 +46,13 @@ pub struct ClientConfig {
     /// (`LinkProperties.getDnsServers()`), as Conversations does: there
     /// the system configuration is not readable, so without them there is
     /// no SRV lookup and only the domain itself is tried (through the OS
-    /// resolver, as it is whenever no SRV record is found). They are read
-    /// once, when the client is created. Unused with a fixed
-    /// [`Self::server`]. An entry that is not an IP address makes
-    /// connecting fail with [`Error::InvalidInput`](crate::Error::InvalidInput).
+    /// resolver, as it is whenever no SRV record is found). These are the
+    /// servers of the network the client starts on; on every network
+    /// change, pass the new network's with
+    /// [`Client::set_dns_servers`](crate::Client::set_dns_servers). Unused
+    /// with a fixed [`Self::server`]. An entry that is not an IP address
+    /// makes [`Client::new`](crate::Client::new) fail with
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput).
     pub dns_servers: Vec<String>,
     /// Extra trust anchors (PEM, one or more CA certificates) accepted on top
     /// of the system's roots, e.g. a company CA.

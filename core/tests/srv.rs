@@ -155,3 +155,53 @@ async fn a_refused_certificate_stops_without_trying_the_next_candidate() {
         "a candidate was tried after a certificate was refused"
     );
 }
+
+/// A phone that changes networks passes the new network's DNS servers:
+/// the next attempt asks them. Entries that are not addresses are refused,
+/// at creation and later, with a typed error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dns_servers_of_a_new_network_are_used_from_the_next_attempt() {
+    init_logs();
+    let server = TestServer::start().await;
+    let jid = server.register("alice", PASSWORD).await;
+    let dns = dns((server.direct_tls_addr(), 0), (server.starttls_addr(), 5)).await;
+    let dir = tempfile::tempdir().expect("tmp");
+
+    let mut cfg = config(
+        &server,
+        &jid,
+        server.starttls_addr(),
+        TlsMode::DirectTls,
+        dir.path(),
+    );
+    cfg.server = None;
+    cfg.dns_servers = vec!["resolver.example".into()];
+    assert!(matches!(
+        jabberkit::Client::new(cfg.clone()),
+        Err(jabberkit::Error::InvalidInput { .. })
+    ));
+    // The network the phone left: nothing answers there.
+    cfg.dns_servers = vec!["127.0.0.1:9".into()];
+    let mut alice = Account::new(cfg);
+    alice.client.connect().expect("connect");
+    alice
+        .wait_for("a failed attempt", |e| {
+            matches!(
+                e,
+                Event::ConnectionState(ConnectionState::Reconnecting { .. })
+            )
+        })
+        .await;
+    assert!(matches!(
+        alice
+            .client
+            .set_dns_servers(vec!["::1".into(), "nope".into()]),
+        Err(jabberkit::Error::InvalidInput { .. })
+    ));
+    alice
+        .client
+        .set_dns_servers(vec![dns.addr().to_string()])
+        .expect("addresses");
+    alice.client.network_available(true);
+    alice.wait_online().await;
+}

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_xmpp::jid::{BareJid, Jid};
 
 use crate::config::ClientConfig;
-use crate::connection::{FastToken, Link, LoginMemory};
+use crate::connection::{DnsServers, FastToken, Link, LoginMemory};
 use crate::error::Error;
 use crate::events::EventHub;
 use crate::model::{ConnectionState, Event, Show};
@@ -45,6 +45,8 @@ struct Inner {
     store: Arc<Store>,
     hub: Arc<EventHub>,
     network: watch::Sender<bool>,
+    /// The DNS servers for SRV lookups: the app's, for the network it is on.
+    dns: watch::Sender<DnsServers>,
     /// Our availability: in memory, so every session (and every fresh
     /// stream of one) starts with the last one set; online by default.
     presence: watch::Sender<OwnPresence>,
@@ -83,6 +85,7 @@ impl Client {
         if config.password.is_empty() {
             return Err(Error::invalid("the password is empty"));
         }
+        let dns = DnsServers::parse(&config.dns_servers)?;
         let store = Store::open(&config.store_dir.join(STORE_FILE))?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -92,6 +95,7 @@ impl Client {
                 store: Arc::new(store),
                 hub: Arc::new(EventHub::new()),
                 network: watch::Sender::new(true),
+                dns: watch::Sender::new(dns),
                 presence: watch::Sender::new((Show::Online, None)),
                 foreground: watch::Sender::new(true),
                 runtime,
@@ -129,6 +133,7 @@ impl Client {
             &inner.config,
             &inner.jid,
             inner.network.subscribe(),
+            inner.dns.subscribe(),
             inner.store.clone(),
         )?;
         let (commands, rx) = mpsc::unbounded_channel();
@@ -179,6 +184,20 @@ impl Client {
     /// any report while JabberKit waits to retry makes it retry at once.
     pub fn network_available(&self, available: bool) {
         self.inner.network.send_replace(available);
+    }
+
+    /// The DNS servers of the network the device is on now (`ip` or
+    /// `ip:port`; empty: the system's configuration), for the SRV lookups
+    /// of the next connection attempts; see
+    /// [`ClientConfig::dns_servers`]. Call it on every network change,
+    /// before [`Self::network_available`]: the servers of a network the
+    /// phone left do not answer. Returns at once.
+    ///
+    /// Errors: [`Error::InvalidInput`] for an entry that is not an IP
+    /// address (the servers in use stay).
+    pub fn set_dns_servers(&self, servers: Vec<String>) -> Result<(), Error> {
+        self.inner.dns.send_replace(DnsServers::parse(&servers)?);
+        Ok(())
     }
 
     /// Tells JabberKit whether the app is in the foreground. In the

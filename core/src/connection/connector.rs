@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use tokio::io::BufStream;
+use tokio::sync::watch;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::{
     self, pki_types::pem::PemObject, pki_types::CertificateDer, pki_types::ServerName,
@@ -72,7 +73,12 @@ impl fmt::Debug for Connector {
 }
 
 impl Connector {
-    pub(crate) fn new(config: &ClientConfig, jid: &Jid) -> Result<Self, Error> {
+    /// `dns`: the app's DNS servers for SRV lookups, read at each attempt.
+    pub(crate) fn new(
+        config: &ClientConfig,
+        jid: &Jid,
+        dns: watch::Receiver<DnsServers>,
+    ) -> Result<Self, Error> {
         let target = match &config.server {
             Some(addr) => {
                 let (host, port) = addr
@@ -93,7 +99,7 @@ impl Connector {
             }
             None => Target::Srv {
                 domain: jid.domain().as_str().to_owned(),
-                servers: DnsServers::parse(&config.dns_servers)?,
+                servers: dns,
             },
         };
         let tls = |mode: TlsMode| -> Result<tokio_rustls::TlsConnector, Error> {
@@ -176,7 +182,10 @@ enum Target {
     /// works everywhere, Android included, and needs no DNS for IP literals.
     Fixed { host: String, port: u16 },
     /// Looked up from the JID's domain: both SRV services (hickory-resolver).
-    Srv { domain: String, servers: DnsServers },
+    Srv {
+        domain: String,
+        servers: watch::Receiver<DnsServers>,
+    },
 }
 
 impl Target {
@@ -191,7 +200,11 @@ impl Target {
                 };
                 (vec![only], Lookup::Os)
             }
-            Self::Srv { domain, servers } => dns::candidates(domain, servers, mode).await,
+            Self::Srv { domain, servers } => {
+                // The network's servers now: the app may have moved.
+                let servers = servers.borrow().clone();
+                dns::candidates(domain, &servers, mode).await
+            }
         }
     }
 }
@@ -382,24 +395,12 @@ mod tests {
         let jid: Jid = "a@example.test".parse().expect("jid");
         let mut cfg = ClientConfig::new("a@example.test", "pw", "/tmp/x");
         cfg.server = Some("localhost".into());
+        let dns = || watch::channel(DnsServers::default()).1;
         assert!(matches!(
-            Connector::new(&cfg, &jid),
+            Connector::new(&cfg, &jid, dns()),
             Err(Error::InvalidInput { .. })
         ));
         cfg.server = Some("127.0.0.1:5222".into());
-        assert!(Connector::new(&cfg, &jid).is_ok());
-    }
-
-    #[test]
-    fn rejects_dns_servers_that_are_not_addresses() {
-        let jid: Jid = "a@example.test".parse().expect("jid");
-        let mut cfg = ClientConfig::new("a@example.test", "pw", "/tmp/x");
-        cfg.dns_servers = vec!["127.0.0.1:5353".into(), "resolver.example".into()];
-        assert!(matches!(
-            Connector::new(&cfg, &jid),
-            Err(Error::InvalidInput { .. })
-        ));
-        cfg.dns_servers.pop();
-        assert!(Connector::new(&cfg, &jid).is_ok());
+        assert!(Connector::new(&cfg, &jid, dns()).is_ok());
     }
 }

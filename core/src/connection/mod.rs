@@ -26,6 +26,7 @@ mod socket;
 mod ssdp;
 mod streak;
 
+pub(crate) use dns::DnsServers;
 pub(crate) use memory::{FastToken, LoginMemory};
 
 use std::sync::atomic::AtomicBool;
@@ -132,9 +133,10 @@ impl Link {
         config: &ClientConfig,
         jid: &Jid,
         network: watch::Receiver<bool>,
+        dns: watch::Receiver<DnsServers>,
         memory: Arc<dyn LoginMemory>,
     ) -> Result<Self, Error> {
-        let connector = Connector::new(config, jid)?;
+        let connector = Connector::new(config, jid, dns)?;
         let csi = connector.csi.clone();
         let shutdown = Arc::new(watch::Sender::new(false));
         let (reports_tx, reports) = mpsc::unbounded_channel();

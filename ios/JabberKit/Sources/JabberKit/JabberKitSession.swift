@@ -334,6 +334,15 @@ public final class JabberKitSession: Sendable {
         client.networkAvailable(available: available)
     }
 
+    /// The DNS servers of the network the device is on now (IP strings;
+    /// empty: the system's), for the SRV lookups of the next connection
+    /// attempts. Call it on every network change, before
+    /// `networkAvailable`. Returns at once; throws `InvalidInput` for an
+    /// entry that is not an IP address.
+    public func setDnsServers(_ servers: [String]) throws {
+        try client.setDnsServers(servers: servers)
+    }
+
     /// The connection state right now.
     public var state: ConnectionState {
         client.state()

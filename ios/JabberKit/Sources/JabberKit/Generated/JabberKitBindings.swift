@@ -798,6 +798,14 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func sendMessage(to: String, body: String) throws  -> String
     
     /**
+     * The DNS servers of the network the device is on now (`ip` or
+     * `ip:port`; empty: the system's), for the next SRV lookups. Call it
+     * on every network change, before `network_available`. InvalidInput
+     * for an entry that is not an IP address (the servers in use stay).
+     */
+    func setDnsServers(servers: [String]) throws 
+    
+    /**
      * The app moved to the foreground (`true`) or the background
      * (`false`): in the background the server holds back what can wait.
      * Call it from the app lifecycle; remembered across reconnects.
@@ -1384,6 +1392,21 @@ open func sendMessage(to: String, body: String)throws  -> String  {
         FfiConverterString.lower(body),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * The DNS servers of the network the device is on now (`ip` or
+     * `ip:port`; empty: the system's), for the next SRV lookups. Call it
+     * on every network change, before `network_available`. InvalidInput
+     * for an entry that is not an IP address (the servers in use stay).
+     */
+open func setDnsServers(servers: [String])throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_set_dns_servers(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceString.lower(servers),uniffiCallStatus
+    )
+}
 }
     
     /**

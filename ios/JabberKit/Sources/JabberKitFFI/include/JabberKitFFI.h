@@ -660,6 +660,11 @@ RustBuffer uniffi_jabberkit_ffi_fn_method_client_search(uint64_t ptr, RustBuffer
 RustBuffer uniffi_jabberkit_ffi_fn_method_client_send_message(uint64_t ptr, RustBuffer to, RustBuffer body, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SET_DNS_SERVERS
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SET_DNS_SERVERS
+void uniffi_jabberkit_ffi_fn_method_client_set_dns_servers(uint64_t ptr, RustBuffer servers, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SET_FOREGROUND
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SET_FOREGROUND
 void uniffi_jabberkit_ffi_fn_method_client_set_foreground(uint64_t ptr, int8_t active, RustCallStatus *_Nonnull out_status
@@ -1447,6 +1452,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_search(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SEND_MESSAGE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SEND_MESSAGE
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_send_message(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SET_DNS_SERVERS
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SET_DNS_SERVERS
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_set_dns_servers(void
     
 );
 #endif

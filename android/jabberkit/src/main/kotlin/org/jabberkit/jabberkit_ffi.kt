@@ -995,6 +995,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_send_message(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_set_dns_servers(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_set_foreground(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_set_presence(
@@ -1162,6 +1164,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_send_message(`ptr`: Long,`to`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_jabberkit_ffi_fn_method_client_set_dns_servers(`ptr`: Long,`servers`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_set_foreground(`ptr`: Long,`active`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_set_presence(`ptr`: Long,`show`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -2088,6 +2092,14 @@ public interface ClientInterface {
     fun `sendMessage`(`to`: kotlin.String, `body`: kotlin.String): kotlin.String
     
     /**
+     * The DNS servers of the network the device is on now (`ip` or
+     * `ip:port`; empty: the system's), for the next SRV lookups. Call it
+     * on every network change, before `network_available`. InvalidInput
+     * for an entry that is not an IP address (the servers in use stay).
+     */
+    fun `setDnsServers`(`servers`: List<kotlin.String>)
+    
+    /**
      * The app moved to the foreground (`true`) or the background
      * (`false`): in the background the server holds back what can wait.
      * Call it from the app lifecycle; remembered across reconnects.
@@ -2886,6 +2898,26 @@ open class Client: Disposable, AutoCloseable, ClientInterface
     }
     )
     }
+    
+
+    
+    /**
+     * The DNS servers of the network the device is on now (`ip` or
+     * `ip:port`; empty: the system's), for the next SRV lookups. Call it
+     * on every network change, before `network_available`. InvalidInput
+     * for an entry that is not an IP address (the servers in use stay).
+     */
+    @Throws(JabberKitException::class)override fun `setDnsServers`(`servers`: List<kotlin.String>)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_set_dns_servers(
+        it,
+        
+        FfiConverterSequenceString.lower(`servers`),_status)
+}
+    }
+    
     
 
     

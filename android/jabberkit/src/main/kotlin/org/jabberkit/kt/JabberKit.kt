@@ -437,6 +437,15 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
     /** Reports the device's network: false stops connection attempts, any report retries at once. Call it on every change. */
     fun networkAvailable(available: Boolean) = client.networkAvailable(available)
 
+    /**
+     * The DNS servers of the network the device is on now (`LinkProperties.getDnsServers()`,
+     * as IP strings; empty: the system's), for the SRV lookups of the next connection attempts.
+     * Call it on every network change, before [networkAvailable]. Returns at once.
+     *
+     * @throws JabberKitException.InvalidInput for an entry that is not an IP address.
+     */
+    fun setDnsServers(servers: List<String>) = client.setDnsServers(servers)
+
     /** Stops the listeners and frees the native client, which ends the connection. Idempotent. */
     override fun close() {
         if (!closed.compareAndSet(false, true)) return

@@ -143,6 +143,9 @@ class MessagingTest : LiveServerTest() {
         val printed = server.config("a@example.test", newStoreDir(), password = "hunter2-secret").toString()
         assertFalse("hunter2" in printed, printed)
         assertTrue(error.reason.contains("password"), error.reason)
+        // A network's DNS servers are addresses; the servers in use stay otherwise.
+        assertThrows<JabberKitException.InvalidInput> { kit.setDnsServers(listOf("192.0.2.53", "dns.example")) }
+        kit.setDnsServers(listOf("192.0.2.53", "[2001:db8::53]:5353"))
         // Offline sends are stored and queued.
         val id = kit.send("bob@example.test", "later")
         assertEquals(listOf(id to DeliveryState.QUEUED), kit.history("bob@example.test").map { it.id to it.state })
