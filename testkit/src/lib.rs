@@ -11,5 +11,6 @@
 
 pub mod dns;
 pub mod fake;
+pub mod federation;
 pub mod proxy;
 pub mod server;

@@ -109,6 +109,9 @@ pub struct ServerOptions {
     pub tls12: bool,
     /// The server to run; by default from `JABBERKIT_TEST_SERVER`.
     pub kind: ServerKind,
+    /// Another domain and address, federated with other test servers
+    /// (see [`crate::federation`]). Prosody only.
+    pub s2s: Option<crate::federation::S2s>,
 }
 
 impl Default for ServerOptions {
@@ -122,6 +125,7 @@ impl Default for ServerOptions {
             no_pep: false,
             tls12: false,
             kind: ServerKind::from_env(),
+            s2s: None,
         }
     }
 }
@@ -134,6 +138,8 @@ pub struct TestServer {
     kind: ServerKind,
     dir: PathBuf,
     domain: String,
+    /// Where it listens: 127.0.0.1 but for federation tests.
+    ip: Ipv4Addr,
     starttls_port: u16,
     direct_tls_port: u16,
     ca_pem_path: PathBuf,
@@ -146,6 +152,7 @@ pub struct TestServer {
 #[derive(Debug)]
 struct Started {
     domain: String,
+    ip: Ipv4Addr,
     starttls_port: u16,
     direct_tls_port: u16,
     ca: PathBuf,
@@ -169,6 +176,9 @@ impl TestServer {
         let kind = opts.kind;
         if kind == ServerKind::Ejabberd && opts.tls12 {
             panic!("ServerOptions::tls12 needs Prosody (run this test with {SERVER_ENV}=prosody)");
+        }
+        if kind == ServerKind::Ejabberd && opts.s2s.is_some() {
+            panic!("ServerOptions::s2s needs Prosody (run this test with {SERVER_ENV}=prosody)");
         }
         if kind == ServerKind::Ejabberd && opts.no_pep {
             panic!("ServerOptions::no_pep needs Prosody (run this test with {SERVER_ENV}=prosody)");
@@ -212,6 +222,9 @@ impl TestServer {
             args.push("--stanza-limit".to_string());
             args.push(limit.to_string());
         }
+        if let Some(s2s) = &opts.s2s {
+            args.extend(s2s.args());
+        }
         if kind == ServerKind::Ejabberd && std::env::var_os(EJABBERD_DEBUG_ENV).is_some() {
             args.push("--loglevel".to_string());
             args.push("debug".to_string());
@@ -230,6 +243,7 @@ impl TestServer {
             kind,
             dir,
             domain: started.domain,
+            ip: started.ip,
             starttls_port: started.starttls_port,
             direct_tls_port: started.direct_tls_port,
             ca_pem_path: started.ca,
@@ -249,12 +263,12 @@ impl TestServer {
 
     /// The STARTTLS client port (`127.0.0.1:N`).
     pub fn starttls_addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.starttls_port))
+        SocketAddr::from((self.ip, self.starttls_port))
     }
 
     /// The direct-TLS client port (XEP-0368), `127.0.0.1:N`.
     pub fn direct_tls_addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.direct_tls_port))
+        SocketAddr::from((self.ip, self.direct_tls_port))
     }
 
     /// The private CA that signed the server's certificate (PEM file).
@@ -509,6 +523,11 @@ fn parse_started(stdout: &str) -> Result<Started, String> {
     }
     Ok(Started {
         domain: get("DOMAIN")?.to_string(),
+        // scripts/ejabberd listens on 127.0.0.1 and does not say so.
+        ip: match vars.get("IP") {
+            Some(ip) => parse("IP", ip)?,
+            None => Ipv4Addr::LOCALHOST,
+        },
         starttls_port: parse("STARTTLS_PORT", get("STARTTLS_PORT")?)?,
         direct_tls_port: parse("DIRECT_TLS_PORT", get("DIRECT_TLS_PORT")?)?,
         ca: PathBuf::from(get("CA")?),

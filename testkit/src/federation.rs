@@ -1,0 +1,121 @@
+//! Two test servers federated with each other (server-to-server, RFC 6120
+//! §4 with TLS and certificates checked against the one test CA), on
+//! loopback addresses of their own: `example.test` on 127.0.0.2 and
+//! `other.test` on 127.0.0.3, each with its group chat service
+//! (`conference.`). The domains have no DNS: each server's config maps the
+//! other's domains to its address (Prosody module
+//! `scripts/lib/prosody-modules/mod_test_s2s_map.lua`). Prosody only.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use crate::server::{ServerKind, ServerOptions, TestServer};
+
+/// The first server: the domain every other test uses, on its own address.
+pub const HOME: (&str, Ipv4Addr) = ("example.test", Ipv4Addr::new(127, 0, 0, 2));
+/// The second server.
+pub const OTHER: (&str, Ipv4Addr) = ("other.test", Ipv4Addr::new(127, 0, 0, 3));
+
+/// What makes a test server federated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S2s {
+    /// The domain it serves.
+    pub domain: String,
+    /// The loopback address it listens on (clients and servers).
+    pub ip: Ipv4Addr,
+    /// Its server-to-server port.
+    pub port: u16,
+    /// The other servers: domain and server-to-server address.
+    pub peers: Vec<(String, SocketAddr)>,
+    /// Another server's directory whose test CA signs this one's
+    /// certificate, so that they trust each other.
+    pub ca_from: Option<PathBuf>,
+}
+
+impl S2s {
+    /// The `scripts/prosody start` options.
+    pub(crate) fn args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--domain".to_string(),
+            self.domain.clone(),
+            "--ip".to_string(),
+            self.ip.to_string(),
+            "--s2s-port".to_string(),
+            self.port.to_string(),
+        ];
+        for (domain, addr) in &self.peers {
+            args.push("--peer".to_string());
+            args.push(format!("{domain}={addr}"));
+        }
+        if let Some(dir) = &self.ca_from {
+            args.push("--ca-from".to_string());
+            args.push(dir.display().to_string());
+        }
+        args
+    }
+}
+
+/// Starts [`HOME`] and [`OTHER`], each reaching the other. Panics if
+/// either cannot start.
+pub async fn start_pair() -> (TestServer, TestServer) {
+    let home_s2s = SocketAddr::from((HOME.1, free_port(HOME.1)));
+    let other_s2s = SocketAddr::from((OTHER.1, free_port(OTHER.1)));
+    let options =
+        |(domain, ip): (&str, Ipv4Addr), port, peer: (&str, SocketAddr), ca_from| ServerOptions {
+            kind: ServerKind::Prosody,
+            s2s: Some(S2s {
+                domain: domain.to_owned(),
+                ip,
+                port,
+                // The peer's domain and its group chat service.
+                peers: vec![
+                    (peer.0.to_owned(), peer.1),
+                    (format!("conference.{}", peer.0), peer.1),
+                ],
+                ca_from,
+            }),
+            ..ServerOptions::default()
+        };
+    let home =
+        TestServer::start_with(options(HOME, home_s2s.port(), (OTHER.0, other_s2s), None)).await;
+    let other = TestServer::start_with(options(
+        OTHER,
+        other_s2s.port(),
+        (HOME.0, home_s2s),
+        Some(home.dir().to_path_buf()),
+    ))
+    .await;
+    (home, other)
+}
+
+/// A port nothing listens on at `ip` now (the kernel's pick).
+fn free_port(ip: Ipv4Addr) -> u16 {
+    std::net::TcpListener::bind((ip, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port on {ip}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_become_script_arguments() {
+        let s2s = S2s {
+            domain: "other.test".into(),
+            ip: OTHER.1,
+            port: 15270,
+            peers: vec![(
+                "example.test".into(),
+                "127.0.0.2:15269".parse().expect("addr"),
+            )],
+            ca_from: Some("/tmp/home".into()),
+        };
+        assert_eq!(
+            s2s.args().join(" "),
+            "--domain other.test --ip 127.0.0.3 --s2s-port 15270 \
+             --peer example.test=127.0.0.2:15269 --ca-from /tmp/home"
+        );
+    }
+}
