@@ -245,6 +245,12 @@ impl Client {
         Ok(self.inner.correct(&id, &body)?.into())
     }
 
+    /// Sends a failed message of ours again, with the same id; returns it
+    /// queued. InvalidInput for a message that is not ours or not failed.
+    pub fn retry(&self, id: String) -> Result<Message, JabberKitError> {
+        Ok(self.inner.retry(&id)?.into())
+    }
+
     /// The app moved to the foreground (`true`) or the background
     /// (`false`): in the background the server holds back what can wait.
     /// Call it from the app lifecycle; remembered across reconnects.

@@ -167,6 +167,8 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
             .map(|count| Output::MarkedRead { with, count }),
         // The correction is announced as `message_corrected` by its event.
         Command::Correct { id, body } => return client.correct(&id, &body).err().map(api_error),
+        // Its progress is announced as `message_state` events.
+        Command::Retry { id } => return client.retry(&id).err().map(api_error),
         Command::Roster => client.roster().map(|contacts| Output::Roster {
             items: contacts.iter().map(RosterItem::new).collect(),
         }),

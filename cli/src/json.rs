@@ -39,6 +39,8 @@ pub enum Command {
     MarkRead { with: String },
     /// `Client::correct`: our last message `id` in its conversation.
     Correct { id: String, body: String },
+    /// `Client::retry`: our failed message `id`, sent again.
+    Retry { id: String },
     /// `Client::roster`.
     Roster,
     /// `Client::add_contact`: adds and asks for permission.
@@ -912,6 +914,10 @@ mod tests {
                     id: "m1".into(),
                     body: "fixed".into(),
                 },
+            ),
+            (
+                r#"{"cmd":"retry","id":"m1"}"#,
+                Command::Retry { id: "m1".into() },
             ),
             (
                 r#"{"cmd":"watch_occupants","room":"tea@conference.x.test"}"#,

@@ -4,7 +4,8 @@
 //! Nothing in the client is special to another server; these tests show
 //! that what a user does with a contact on their own server works with
 //! one elsewhere, and that a server that cannot be reached fails the
-//! message with its reason instead of leaving it pending.
+//! message with its reason instead of leaving it pending, and the user can
+//! retry it once the server is back.
 
 mod common;
 
@@ -141,13 +142,14 @@ async fn a_room_on_the_other_server_carries_messages_once_and_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_message_to_a_server_that_cannot_be_reached_fails_with_the_reason() {
+async fn a_message_to_a_server_that_cannot_be_reached_fails_with_the_reason_and_can_be_retried() {
     init_logs();
     let (home, other) = federation::start_pair().await;
     let alice_jid = home.register("alice", PASSWORD).await;
     let bob_jid = other.register("bob", PASSWORD).await;
     other.stop().await;
     let dir = tempfile::tempdir().expect("tmp");
+    let dir_bob = tempfile::tempdir().expect("tmp");
     let mut alice = account(&home, &alice_jid, dir.path());
     online(&mut alice).await;
 
@@ -160,4 +162,23 @@ async fn a_message_to_a_server_that_cannot_be_reached_fails_with_the_reason() {
     let sent = alice.client.message(&id).expect("read").expect("stored");
     let reason = sent.failure_reason.expect("a reason");
     assert!(reason.starts_with("RemoteServerNotFound"), "{reason}");
+
+    // The server is back; the user taps "retry": bob gets it, once.
+    other.restart().await;
+    let again = alice.client.retry(&id).expect("retry");
+    assert_eq!(
+        (again.state, again.failure_reason),
+        (DeliveryState::Queued, None)
+    );
+    assert!(matches!(
+        alice.client.retry(&id),
+        Err(jabberkit::Error::InvalidInput { .. })
+    ));
+    let mut bob = account(&other, &bob_jid, dir_bob.path());
+    online(&mut bob).await;
+    let got = bob.receive_all(&["anyone there?".into()], WAIT).await;
+    assert_eq!(got.get("anyone there?"), Some(&1));
+    alice.wait_states(&[id], DeliveryState::Delivered).await;
+    let stored = stored_bodies(&bob.client, &alice_jid, Direction::Incoming);
+    assert_eq!(stored.get("anyone there?"), Some(&1), "{stored:?}");
 }

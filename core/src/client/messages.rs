@@ -36,6 +36,31 @@ impl Client {
         Ok(id)
     }
 
+    /// Sends a failed message of ours again (the user tapped "retry"): it
+    /// is queued like a new one, in its place in the conversation, and
+    /// keeps its id, so a peer that got it after all sees it once. Returns
+    /// it queued; its progress arrives as [`Event::MessageState`].
+    ///
+    /// Errors: [`Error::InvalidInput`] for an unknown id, or a message that
+    /// is not ours or has not failed.
+    pub fn retry(&self, id: &str) -> Result<Message, Error> {
+        let Some(message) = self.inner.store.retry_failed(id)? else {
+            return Err(Error::invalid(format!(
+                "message {id:?} is not a failed message of ours"
+            )));
+        };
+        self.inner.hub.emit(Event::MessageState {
+            id: message.id.clone(),
+            conversation: message.conversation.clone(),
+            state: message.state,
+        });
+        if let Some(session) = self.inner.lock_session().as_ref() {
+            // If the session just ended, the entry waits for the next one.
+            let _ = session.commands.send(Command::Queued(id.to_owned()));
+        }
+        Ok(message)
+    }
+
     /// Tells `with` that we are typing, paused, or left (XEP-0085). Sent
     /// only while online (a stale "typing…" is worse than none); never stored.
     pub fn set_typing(&self, with: &str, state: TypingState) -> Result<(), Error> {

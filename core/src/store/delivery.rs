@@ -89,6 +89,32 @@ impl Store {
         Ok(changed)
     }
 
+    /// Queues a failed message of ours again (the user asked to retry):
+    /// queued, without its failure reason, at the end of the send queue,
+    /// with the same id (a peer that got it after all sees it once).
+    /// `None` if it is not our failed message.
+    pub(crate) fn retry_failed(&self, id: &str) -> Result<Option<Message>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let changed = tx.execute(
+            "UPDATE messages SET state = 'queued', failure_reason = NULL \
+             WHERE id = ?1 AND direction = 'out' AND state = 'failed'",
+            [id],
+        )?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        tx.execute(
+            "INSERT INTO send_queue (id, kind, conversation, message_id) \
+             SELECT id, 'message', conversation, id FROM messages WHERE id = ?1 \
+             ON CONFLICT (id) DO NOTHING",
+            [id],
+        )?;
+        let message = load_message(&tx, id)?;
+        tx.commit()?;
+        Ok(message)
+    }
+
     /// Puts a message a room bounced back in the queue, in its place in
     /// the send queue (its entry is kept until the room delivers it).
     pub(crate) fn requeue(&self, id: &str) -> Result<Option<Message>, StoreError> {

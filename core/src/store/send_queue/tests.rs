@@ -255,3 +255,22 @@ fn migration_015_moves_the_old_queues_into_one_in_their_order() {
     s.correct_outgoing("m4", "FOUR").expect("correct");
     assert_eq!(s.send_queue().expect("read").len(), 8);
 }
+
+#[test]
+fn a_failed_message_retried_is_queued_again_with_its_id_and_nothing_else_is() {
+    let s = store();
+    s.enqueue_outgoing(outgoing("m1", BOB)).expect("enqueue");
+    s.enqueue_outgoing(outgoing("m2", BOB)).expect("enqueue");
+    // Only a failed message of ours goes again.
+    assert!(s.retry_failed("m1").expect("retry").is_none());
+    assert!(s.retry_failed("nope").expect("retry").is_none());
+    s.fail_all("m1", "RemoteServerNotFound").expect("fail");
+    assert_eq!(queue(&s), [("m2".into(), None)]);
+
+    let again = s.retry_failed("m1").expect("retry").expect("retried");
+    assert_eq!(again.state, DeliveryState::Queued);
+    assert_eq!(again.failure_reason, None);
+    // At the end of the queue, under its own id.
+    assert_eq!(queue(&s), [("m2".into(), None), ("m1".into(), None)]);
+    assert!(s.retry_failed("m1").expect("retry").is_none());
+}

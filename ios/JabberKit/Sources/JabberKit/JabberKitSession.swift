@@ -186,6 +186,14 @@ public final class JabberKitSession: Sendable {
         try client.correct(id: id, body: body)
     }
 
+    /// Sends our failed message `id` again (a "retry" tap): queued like a
+    /// new one, with the same id (a peer that got it after all sees it
+    /// once) and its place; `messages` follows its state.
+    /// - Throws: `JabberKitError.InvalidInput` if it is not our failed message.
+    public func retry(_ id: String) throws -> Message {
+        try client.retry(id: id)
+    }
+
     /// Tells JabberKit the app moved to the foreground (`true`) or the
     /// background (`false`): in the background the server holds back what
     /// can wait. Call it from scene phase changes; remembered across

@@ -153,8 +153,6 @@ final class ListsTests: LiveServerTestCase, @unchecked Sendable {
         let bob = "bob@\(server.domain)"
         assertThrowsJabberKitError("a malformed JID", try session.timeline(with: "not a jid@@"), isInvalidInput)
         assertThrowsJabberKitError("an empty page", try session.timeline(with: bob, page: 0), isInvalidInput)
-        assertThrowsJabberKitError("a DNS server by name", try session.setDnsServers(["192.0.2.53", "dns.example"]), isInvalidInput)
-        try session.setDnsServers(["192.0.2.53", "[2001:db8::53]:5353"])
 
         var timeline: Timeline? = try session.timeline(with: bob, page: 10)
         weak var released = timeline

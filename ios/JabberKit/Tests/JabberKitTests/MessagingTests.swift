@@ -158,5 +158,10 @@ final class MessagingTests: LiveServerTestCase, @unchecked Sendable {
         let history = try session.history(with: "bob@example.test")
         XCTAssertEqual(history.map(\.id), [id])
         XCTAssertEqual(history.map(\.state), [.queued])
+        assertThrowsJabberKitError("a retry of a message that did not fail", try session.retry(id), isInvalidInput)
+        // A network's DNS servers are addresses; the servers in use stay otherwise.
+        assertThrowsJabberKitError(
+            "a DNS server by name", try session.setDnsServers(["192.0.2.53", "dns.example"]), isInvalidInput)
+        try session.setDnsServers(["192.0.2.53", "[2001:db8::53]:5353"])
     }
 }

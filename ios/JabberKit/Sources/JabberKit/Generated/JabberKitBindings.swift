@@ -774,6 +774,12 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func removeContact(jid: String) throws 
     
     /**
+     * Sends a failed message of ours again, with the same id; returns it
+     * queued. InvalidInput for a message that is not ours or not failed.
+     */
+    func retry(id: String) throws  -> Message
+    
+    /**
      * The rooms this account knows: those it is in, entering, or left
      * (`autojoin` false), with whether it is in each right now.
      */
@@ -1336,6 +1342,20 @@ open func removeContact(jid: String)throws   {try rustCallWithError(FfiConverter
         FfiConverterString.lower(jid),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Sends a failed message of ours again, with the same id; returns it
+     * queued. InvalidInput for a message that is not ours or not failed.
+     */
+open func retry(id: String)throws  -> Message  {
+    return try  FfiConverterTypeMessage_lift(try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_retry(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
 }
     
     /**

@@ -640,6 +640,11 @@ RustBuffer uniffi_jabberkit_ffi_fn_method_client_presences(uint64_t ptr, RustCal
 void uniffi_jabberkit_ffi_fn_method_client_remove_contact(uint64_t ptr, RustBuffer jid, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_RETRY
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_RETRY
+RustBuffer uniffi_jabberkit_ffi_fn_method_client_retry(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_ROOMS
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_ROOMS
 RustBuffer uniffi_jabberkit_ffi_fn_method_client_rooms(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -1428,6 +1433,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_presences(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_REMOVE_CONTACT
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_REMOVE_CONTACT
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_remove_contact(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_RETRY
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_RETRY
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_retry(void
     
 );
 #endif

@@ -987,6 +987,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_remove_contact(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_retry(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_rooms(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_roster(
@@ -1156,6 +1158,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_remove_contact(`ptr`: Long,`jid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_client_retry(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_rooms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_roster(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -2068,6 +2072,12 @@ public interface ClientInterface {
     fun `removeContact`(`jid`: kotlin.String)
     
     /**
+     * Sends a failed message of ours again, with the same id; returns it
+     * queued. InvalidInput for a message that is not ours or not failed.
+     */
+    fun `retry`(`id`: kotlin.String): Message
+    
+    /**
      * The rooms this account knows: those it is in, entering, or left
      * (`autojoin` false), with whether it is in each right now.
      */
@@ -2822,6 +2832,25 @@ open class Client: Disposable, AutoCloseable, ClientInterface
 }
     }
     
+    
+
+    
+    /**
+     * Sends a failed message of ours again, with the same id; returns it
+     * queued. InvalidInput for a message that is not ours or not failed.
+     */
+    @Throws(JabberKitException::class)override fun `retry`(`id`: kotlin.String): Message {
+            return FfiConverterTypeMessage.lift(
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_retry(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
     
 
     

@@ -267,6 +267,14 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
         withContext(Dispatchers.IO) { client.correct(id, body) }
 
     /**
+     * Sends our failed message [id] again (a "retry" tap): it is queued like a new one, keeps its
+     * id (a peer that got it after all sees it once) and its place; [MessageEvent.StateChanged] follows it.
+     *
+     * @throws JabberKitException.InvalidInput if it is not our failed message.
+     */
+    suspend fun retry(id: String): Message = withContext(Dispatchers.IO) { client.retry(id) }
+
+    /**
      * Tells JabberKit the app moved to the foreground (true) or the background (false): in the
      * background the server holds back what can wait (presence updates), saving battery. Call
      * it from the lifecycle callbacks; returns at once and is remembered across reconnects.

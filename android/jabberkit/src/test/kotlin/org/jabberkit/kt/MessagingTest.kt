@@ -149,5 +149,6 @@ class MessagingTest : LiveServerTest() {
         // Offline sends are stored and queued.
         val id = kit.send("bob@example.test", "later")
         assertEquals(listOf(id to DeliveryState.QUEUED), kit.history("bob@example.test").map { it.id to it.state })
+        assertThrows<JabberKitException.InvalidInput> { kit.retry(id) }
     }
 }
