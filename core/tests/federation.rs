@@ -182,3 +182,48 @@ async fn a_message_to_a_server_that_cannot_be_reached_fails_with_the_reason_and_
     let stored = stored_bodies(&bob.client, &alice_jid, Direction::Incoming);
     assert_eq!(stored.get("anyone there?"), Some(&1), "{stored:?}");
 }
+
+/// The link between the two servers is cut while a burst crosses it
+/// (both directions reset, twice): every message reaches bob once, and
+/// none is reported failed that bob got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_survives_cuts_of_the_link_between_the_servers() {
+    init_logs();
+    let (home, other, proxies) = federation::start_pair_with_proxies().await;
+    let alice_jid = home.register("alice", PASSWORD).await;
+    let bob_jid = other.register("bob", PASSWORD).await;
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("tmp"));
+    let mut alice = account(&home, &alice_jid, dirs[0].path());
+    let mut bob = account(&other, &bob_jid, dirs[1].path());
+    online(&mut alice).await;
+    online(&mut bob).await;
+
+    let bodies: Vec<String> = (1..=200).map(|i| format!("burst {i:03}")).collect();
+    let mut ids = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        ids.push(alice.client.send(&bob_jid, body).expect("send"));
+        if i % 70 == 35 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            proxies.iter().for_each(|p| p.reset_all());
+        }
+    }
+    let got = bob.receive_all(&bodies, WAIT).await;
+    let doubled: Vec<_> = got.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "announced twice: {doubled:?}");
+    let failed: Vec<_> = ids
+        .iter()
+        .filter_map(|id| alice.client.message(id).expect("read"))
+        .filter(|m| m.state == DeliveryState::Failed)
+        .map(|m| (m.body, m.failure_reason))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "reported failed although bob got them: {failed:?}"
+    );
+    let stored = stored_bodies(&bob.client, &alice_jid, Direction::Incoming);
+    assert_eq!(stored.len(), bodies.len());
+    println!(
+        "200 messages across 2 cuts of the server-to-server link: {} connections through the proxies",
+        proxies.iter().map(|p| p.connections_accepted()).sum::<usize>()
+    );
+}

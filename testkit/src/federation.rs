@@ -9,6 +9,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
+use crate::proxy::FaultProxy;
 use crate::server::{ServerKind, ServerOptions, TestServer};
 
 /// The first server: the domain every other test uses, on its own address.
@@ -58,10 +59,37 @@ impl S2s {
 /// Starts [`HOME`] and [`OTHER`], each reaching the other. Panics if
 /// either cannot start.
 pub async fn start_pair() -> (TestServer, TestServer) {
-    let home_s2s = SocketAddr::from((HOME.1, free_port(HOME.1)));
-    let other_s2s = SocketAddr::from((OTHER.1, free_port(OTHER.1)));
-    let options =
-        |(domain, ip): (&str, Ipv4Addr), port, peer: (&str, SocketAddr), ca_from| ServerOptions {
+    let [home_s2s, other_s2s] = s2s_addrs();
+    start(home_s2s, other_s2s, other_s2s, home_s2s).await
+}
+
+/// [`start_pair`], with each server reaching the other through a
+/// [`FaultProxy`], so a test can cut the link between them: the first
+/// carries what [`HOME`] opens towards [`OTHER`], the second the reverse.
+pub async fn start_pair_with_proxies() -> (TestServer, TestServer, [FaultProxy; 2]) {
+    let [home_s2s, other_s2s] = s2s_addrs();
+    let proxies = [
+        FaultProxy::start(other_s2s).await,
+        FaultProxy::start(home_s2s).await,
+    ];
+    let (home, other) = start(home_s2s, other_s2s, proxies[0].addr(), proxies[1].addr()).await;
+    (home, other, proxies)
+}
+
+fn s2s_addrs() -> [SocketAddr; 2] {
+    [HOME, OTHER].map(|(_, ip)| SocketAddr::from((ip, free_port(ip))))
+}
+
+/// The two servers on `home_s2s` and `other_s2s`, each reaching the other
+/// at the address given (the other's, or a proxy's).
+async fn start(
+    home_s2s: SocketAddr,
+    other_s2s: SocketAddr,
+    home_to_other: SocketAddr,
+    other_to_home: SocketAddr,
+) -> (TestServer, TestServer) {
+    let options = |(domain, ip): (&str, Ipv4Addr), port, peer: (&str, SocketAddr), ca_from| {
+        ServerOptions {
             kind: ServerKind::Prosody,
             s2s: Some(S2s {
                 domain: domain.to_owned(),
@@ -75,13 +103,19 @@ pub async fn start_pair() -> (TestServer, TestServer) {
                 ca_from,
             }),
             ..ServerOptions::default()
-        };
-    let home =
-        TestServer::start_with(options(HOME, home_s2s.port(), (OTHER.0, other_s2s), None)).await;
+        }
+    };
+    let home = TestServer::start_with(options(
+        HOME,
+        home_s2s.port(),
+        (OTHER.0, home_to_other),
+        None,
+    ))
+    .await;
     let other = TestServer::start_with(options(
         OTHER,
         other_s2s.port(),
-        (HOME.0, home_s2s),
+        (HOME.0, other_to_home),
         Some(home.dir().to_path_buf()),
     ))
     .await;

@@ -41,7 +41,9 @@ impl Running {
             }
             Inbound::CarbonSent(copy) => self.ingest.own_copy(&copy),
             Inbound::Receipt { from, id } => self.ingest.receipt(&self.peer_of(&from), &id),
-            Inbound::Bounce { from, id, reason } => self.queue.on_bounce(from, &id, &reason),
+            Inbound::Bounce { from, id, reason } => {
+                return self.queue.on_bounce(from, &id, &reason)
+            }
             Inbound::Displayed { from, id } => self.ingest.displayed(&self.peer_of(&from), &id),
             Inbound::ReadElsewhere { with } => self.ingest.read_elsewhere(&with),
             Inbound::Typing { from, state } => self.hub.emit(Event::Typing {

@@ -80,6 +80,13 @@ pub(crate) struct SendQueue {
 /// Most times one entry is pushed again on one session after being lost.
 const MAX_RESENDS_PER_SESSION: u32 = 3;
 
+/// How a bounce reads when our server lost its link to the recipient's
+/// with our message on it (RFC 6120 `remote-server-timeout`; Prosody:
+/// "Server-to-server connection failed: closed"): worth sending again.
+/// A server that cannot be reached at all (`remote-server-not-found`)
+/// fails the message at once; the user can retry it.
+const LINK_BETWEEN_SERVERS_CUT: &str = "RemoteServerTimeout";
+
 impl SendQueue {
     /// A queue whose trackers report to `progress_tx` (the session feeds
     /// those reports back to [`Self::on_reports`]).
@@ -407,14 +414,17 @@ impl SendQueue {
 
     /// Fails our message `id` if the bounce comes from its recipient (or the
     /// recipient's server); a stranger cannot fail our messages.
-    pub(crate) fn on_bounce(&mut self, from: BareJid, id: &str, reason: &str) {
+    /// A bounce of our message `id` from `from`: it fails with `reason`,
+    /// or goes again (the push to make now) when the cause passes (a room
+    /// we were not in yet, a cut link between the servers).
+    pub(crate) fn on_bounce(&mut self, from: BareJid, id: &str, reason: &str) -> Option<Push> {
         let Ok(Some(msg)) = self.store.message(id) else {
-            return;
+            return None;
         };
         let recipient_domain = msg.conversation.rsplit('@').next().unwrap_or_default();
         let from_recipient = from.as_str() == msg.conversation || from.as_str() == recipient_domain;
         if msg.direction != Direction::Outgoing || !from_recipient {
-            return;
+            return None;
         }
         if msg.state != DeliveryState::Delivered
             && self.store.is_room(&msg.conversation).unwrap_or(false)
@@ -426,15 +436,39 @@ impl SendQueue {
             tracing::info!(id, %from, "the room bounced a message sent before we were in it; it waits");
             self.in_flight.remove(id);
             self.requeued.insert(id.to_owned());
-            match self.store.requeue(id) {
-                Ok(Some(m)) => self.announce(m),
-                Ok(None) => {}
-                Err(e) => tracing::error!(id, "cannot requeue a bounced message: {e}"),
-            }
-            return;
+            self.requeue(id);
+            return None;
+        }
+        if reason.starts_with(LINK_BETWEEN_SERVERS_CUT) && self.resend_allowed(id) {
+            // Our server lost its link to the recipient's with the message
+            // on it (sent or not): it goes again, with its id, so a copy
+            // that got through is not shown twice.
+            tracing::info!(id, %from, "the link to the recipient's server was cut: sent again");
+            self.requeue(id);
+            return self.entry(id);
         }
         tracing::warn!(id, %from, "message bounced: {reason}");
         self.fail(id, reason);
+        None
+    }
+
+    /// Puts bounced message `id` back in the queue, pushed again even if a
+    /// late ack of the bounced copy marks it acked.
+    fn requeue(&mut self, id: &str) {
+        self.in_flight.remove(id);
+        self.requeued.insert(id.to_owned());
+        match self.store.requeue(id) {
+            Ok(Some(m)) => self.announce(m),
+            Ok(None) => {}
+            Err(e) => tracing::error!(id, "cannot requeue a bounced message: {e}"),
+        }
+    }
+
+    /// Whether `id` may be pushed once more on this session.
+    fn resend_allowed(&mut self, id: &str) -> bool {
+        let resent = self.resent.entry(id.to_owned()).or_insert(0);
+        *resent += 1;
+        *resent <= MAX_RESENDS_PER_SESSION
     }
 
     /// Fails our message `id`, and what waited on it.

@@ -119,6 +119,35 @@ fn a_bounce_fails_only_when_it_comes_from_the_recipient() {
 }
 
 #[test]
+fn a_cut_link_between_servers_sends_the_message_again_a_few_times_then_fails_it() {
+    let (mut q, store, _events) = queue();
+    let a = enqueue(&store, "bob@other.test", "one");
+    let cut = "RemoteServerTimeout: Server-to-server connection failed: closed";
+    let bob: BareJid = "bob@other.test".parse().expect("jid");
+    assert_eq!(q.pending(None).len(), 1);
+    for _ in 0..MAX_RESENDS_PER_SESSION {
+        // Bounced while still in flight: pushed again at once, same id.
+        let again = q.on_bounce(bob.clone(), &a, cut).expect("pushed again");
+        assert_eq!(again.id, a);
+        assert!(xml(&again).contains("<body>one</body>"));
+        let m = store.message(&a).expect("read").expect("row");
+        assert_eq!(m.state, DeliveryState::Queued);
+    }
+    assert!(q.on_bounce(bob.clone(), &a, cut).is_none());
+    let m = store.message(&a).expect("read").expect("row");
+    assert_eq!(m.state, DeliveryState::Failed);
+    assert_eq!(m.failure_reason.as_deref(), Some(cut));
+
+    // A server that cannot be reached at all fails it at once.
+    let b = enqueue(&store, "bob@other.test", "two");
+    assert_eq!(q.pending(None).len(), 1);
+    let gone = "RemoteServerNotFound: Server-to-server connection failed: connection refused";
+    assert!(q.on_bounce(bob, &b, gone).is_none());
+    let m = store.message(&b).expect("read").expect("row");
+    assert_eq!(m.state, DeliveryState::Failed);
+}
+
+#[test]
 fn receipts_and_markers_wait_in_the_store_until_acked() {
     let (mut q, store, _events) = queue();
     let bob: Jid = "bob@example.test/desk".parse().expect("jid");
