@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use jabberkit::{DeliveryState, Direction, Event, RoomConfig, Subscription, TlsMode};
+use jabberkit::{DeliveryState, Direction, Event, RoomConfig, Show, Subscription, TlsMode};
 use jabberkit_testkit::federation;
 use jabberkit_testkit::server::TestServer;
 
@@ -44,7 +44,7 @@ async fn subscribed(a: &mut Account, jid: &str, sub: Subscription) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn contacts_on_two_servers_subscribe_chat_and_get_receipts() {
+async fn contacts_on_two_servers_subscribe_see_each_other_chat_and_get_receipts() {
     init_logs();
     let (home, other) = federation::start_pair().await;
     let alice_jid = home.register("alice", PASSWORD).await;
@@ -75,6 +75,23 @@ async fn contacts_on_two_servers_subscribe_chat_and_get_receipts() {
     alice.client.approve(&bob_jid).expect("approve");
     subscribed(&mut alice, &bob_jid, Subscription::Both).await;
     subscribed(&mut bob, &alice_jid, Subscription::Both).await;
+    // Each sees the other available, and a status set on one server
+    // reaches the other.
+    bob.client
+        .set_presence(Show::Away, Some("on a train"))
+        .expect("presence");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let seen = alice.client.presence(&bob_jid).expect("presence");
+        if seen.as_ref().is_some_and(|p| {
+            p.show == Some(Show::Away) && p.status.as_deref() == Some("on a train")
+        }) {
+            break;
+        }
+        tokio::time::timeout_at(deadline, alice.events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("bob's presence never reached alice: {seen:?}"));
+    }
 
     // Messages both ways, each once, delivered (receipts come back across).
     let bodies: Vec<String> = (1..=20).map(|i| format!("across {i}")).collect();
