@@ -19,6 +19,7 @@ use hickory_resolver::TokioResolver;
 use tokio::net::TcpStream;
 
 use super::candidates::{self, Candidate, SrvRecord};
+use super::eyeballs;
 use crate::config::TlsMode;
 use crate::error::Error;
 
@@ -149,7 +150,8 @@ async fn srv(resolver: &TokioResolver, name: &str) -> Vec<SrvRecord> {
 }
 
 impl Lookup {
-    /// A TCP connection to one of `host`'s addresses, tried in turn.
+    /// A TCP connection to one of `host`'s addresses (Happy Eyeballs:
+    /// see [`eyeballs`]).
     pub(super) async fn connect(&self, host: &str, port: u16) -> io::Result<TcpStream> {
         let addrs: Vec<SocketAddr> = match (self, host.parse::<IpAddr>()) {
             (_, Ok(ip)) => vec![SocketAddr::new(ip, port)],
@@ -162,16 +164,13 @@ impl Lookup {
                 .map(|ip| SocketAddr::new(ip, port))
                 .collect(),
         };
-        let mut last = None;
-        for addr in addrs {
-            match TcpStream::connect(addr).await {
-                Ok(tcp) => return Ok(tcp),
-                Err(e) => last = Some(e),
-            }
+        if addrs.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{host} has no address"),
+            ));
         }
-        Err(last.unwrap_or_else(|| {
-            io::Error::new(io::ErrorKind::NotFound, format!("{host} has no address"))
-        }))
+        eyeballs::race(addrs, eyeballs::STAGGER, TcpStream::connect).await
     }
 }
 

@@ -16,6 +16,7 @@ mod connector;
 mod csi;
 mod dns;
 mod establish;
+mod eyeballs;
 mod fast;
 mod login;
 mod memory;
