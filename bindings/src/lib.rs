@@ -16,6 +16,7 @@
 
 mod lists;
 mod logging;
+mod signup;
 mod types;
 
 use std::sync::{Arc, LazyLock, Mutex};

@@ -191,6 +191,17 @@ impl Command {
 pub enum Output {
     /// The connection state (on every change, and in answer to `state`).
     State(StateJson),
+    /// `--sign-up` created the account.
+    SignedUp { jid: String },
+    /// `--sign-up` did not: `reason` is what to do (`username_taken`,
+    /// `refused`, `not_offered`, `too_soon`, `certificate`, `network`,
+    /// `invalid_input`); `url`: where the server sends users instead.
+    SignUpFailed {
+        reason: &'static str,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+    },
     /// `send` stored the message; it goes out when online.
     Queued { id: String, to: String },
     /// An outgoing message moved on.
@@ -500,6 +511,30 @@ impl Output {
         serde_json::to_string(self).unwrap_or_else(|e| {
             format!(r#"{{"event":"error","message":"cannot encode output: {e}"}}"#)
         })
+    }
+
+    /// The answer to `--sign-up`.
+    pub fn sign_up(jid: &str, result: Result<(), jabberkit::SignUpError>) -> Output {
+        use jabberkit::SignUpError as E;
+        let Err(e) = result else {
+            return Output::SignedUp {
+                jid: jid.to_owned(),
+            };
+        };
+        let (reason, url) = match &e {
+            E::UsernameTaken => ("username_taken", None),
+            E::Refused { .. } => ("refused", None),
+            E::NotOffered { url, .. } => ("not_offered", url.clone()),
+            E::TooSoon { .. } => ("too_soon", None),
+            E::Certificate { .. } => ("certificate", None),
+            E::Network { .. } => ("network", None),
+            E::InvalidInput { .. } => ("invalid_input", None),
+        };
+        Output::SignUpFailed {
+            reason,
+            message: e.to_string(),
+            url,
+        }
     }
 
     pub fn error(message: impl Into<String>) -> Output {

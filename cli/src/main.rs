@@ -68,6 +68,11 @@ struct AccountArgs {
     /// default: the system's). Unused with --server.
     #[arg(long = "dns", value_name = "IP[:PORT]")]
     dns_servers: Vec<String>,
+    /// Create the account first (XEP-0077, on a server that allows it)
+    /// with the password, then run. The agent prints `signed_up` or
+    /// `sign_up_failed` first, and exits 1 after a failure.
+    #[arg(long)]
+    sign_up: bool,
     /// How TLS is set up. With the SRV lookup, the preferred mode at equal
     /// record priority.
     #[arg(long, value_enum, default_value_t = Tls::Starttls)]
@@ -177,7 +182,22 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CLIENT);
         }
     };
+    let sign_up = args.sign_up;
     let code = runtime.block_on(async {
+        if sign_up {
+            let out = json::Output::sign_up(&config.jid, jabberkit::sign_up(&config).await);
+            let failed = matches!(out, json::Output::SignUpFailed { .. });
+            if is_agent {
+                println!("{}", out.to_line());
+            } else if let json::Output::SignUpFailed { message, .. } = &out {
+                eprintln!("jabberkit: sign-up: {message}");
+            } else {
+                eprintln!("jabberkit: signed up {}", config.jid);
+            }
+            if failed {
+                return ExitCode::from(EXIT_CLIENT);
+            }
+        }
         let client = match Client::new(config) {
             Ok(client) => client,
             Err(e) => {

@@ -959,3 +959,35 @@ async fn a_password_room_through_the_agent() {
     assert_eq!(alice.quit().await, 0);
     assert_eq!(bob.quit().await, 0);
 }
+
+/// `--sign-up` creates the account before the agent runs; the same name
+/// again is `sign_up_failed` with `username_taken`, and the agent exits 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_creates_the_account_then_the_agent_runs_and_a_taken_name_exits() {
+    let server = TestServer::start().await;
+    let jid = format!("erin@{}", server.domain());
+    let stores = [(); 2].map(|_| tempfile::tempdir().expect("tmp"));
+    let with_sign_up = |store: &Path, password: &str| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("agent")
+            .args(["--jid", &jid, "--sign-up"])
+            .arg("--store")
+            .arg(store)
+            .args(["--server", &server.starttls_addr().to_string()])
+            .arg("--ca")
+            .arg(server.ca_pem_path())
+            .env("JABBERKIT_PASSWORD", password)
+            .env("JABBERKIT_LOG", "info");
+        cmd
+    };
+    let mut erin = Agent::start("erin", with_sign_up(stores[0].path(), "erin's password"));
+    let signed = erin.wait_event("signed_up").await;
+    assert_eq!(signed["jid"], jid.as_str());
+    erin.wait_state("online").await;
+    assert_eq!(erin.quit().await, 0);
+
+    let mut again = Agent::start("again", with_sign_up(stores[1].path(), "another"));
+    let failed = again.wait_event("sign_up_failed").await;
+    assert_eq!(failed["reason"], "username_taken", "{failed}");
+    assert_eq!(again.exit_code().await, 1);
+}

@@ -23,6 +23,7 @@ mod outbox;
 mod presence;
 mod roster;
 mod session;
+mod signup;
 // The store's API is public only for benchmarks that fill a store before a
 // client opens it (feature `store-api`); adapters use `Client` and `model`.
 #[cfg(feature = "store-api")]
@@ -39,3 +40,4 @@ pub use model::{
     Direction, Event, FailureReason, ListDiff, Message, Occupant, ResourcePresence, Room,
     RoomConfig, RoomError, SearchHit, Secret, Show, Subscription, TypingState,
 };
+pub use signup::{sign_up, SignUpError};

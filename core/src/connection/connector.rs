@@ -213,7 +213,7 @@ impl Target {
 /// to the next candidate: a certificate or TLS version verdict (or a
 /// server refusing TLS). Trying another candidate then would let whoever
 /// answered choose where we go.
-fn is_final(e: &XmppError) -> bool {
+pub(super) fn is_final(e: &XmppError) -> bool {
     matches!(e, XmppError::Connection(inner)
         if (&**inner as &(dyn std::error::Error + 'static)).is::<TlsSetupError>())
 }

@@ -20,6 +20,7 @@ mod eyeballs;
 mod fast;
 mod login;
 mod memory;
+mod register;
 mod resource;
 mod sasl;
 mod sasl2;
@@ -29,6 +30,7 @@ mod streak;
 
 pub(crate) use dns::DnsServers;
 pub(crate) use memory::{FastToken, LoginMemory};
+pub(crate) use register::register;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;

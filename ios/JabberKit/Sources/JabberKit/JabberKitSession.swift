@@ -336,6 +336,16 @@ public final class JabberKitSession: Sendable {
         try client.setTyping(with: peer, state: state)
     }
 
+    /// Creates the account of `config` (its JID's user part, its password)
+    /// on its server (XEP-0077), over one verified TLS connection; then a
+    /// session with the same config logs in. Does not retry.
+    /// - Throws: `SignUpError` (`.UsernameTaken`, `.Refused`, `.NotOffered`
+    ///   with the server's instructions or url, `.TooSoon`, `.Certificate`,
+    ///   `.Network`, `.InvalidInput`).
+    public static func signUp(_ config: ClientConfig) async throws {
+        try await JabberKit.signUp(config: config)
+    }
+
     /// Reports the device's network: `false` stops connection attempts, any
     /// report retries at once. Call it on every change.
     public func networkAvailable(_ available: Bool) {

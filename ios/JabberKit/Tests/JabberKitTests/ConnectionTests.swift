@@ -16,6 +16,20 @@ final class ConnectionTests: LiveServerTestCase, @unchecked Sendable {
         }
     }
 
+    func testSignsUpANewAccountThatThenSignsInAndATakenNameIsRefused() async throws {
+        let jid = "swiftcarol@\(server.domain)"
+        try await JabberKitSession.signUp(server.config(jid, store: try newStore()))
+        let session = try JabberKitSession(config: server.config(jid, store: try newStore()))
+        try session.connect()
+        try await awaitState(session, "online with the new account") { $0.isOnline }
+        await session.disconnect()
+        do {
+            try await JabberKitSession.signUp(server.config(jid, store: try newStore(), password: "another"))
+            XCTFail("the same name twice")
+        } catch SignUpError.UsernameTaken {
+        }
+    }
+
     func testAWrongPasswordEndsInFailedAuthenticationAndIsNotRetried() async throws {
         let jid = try server.newAccount("mallory")
         let session = try JabberKitSession(config: server.config(jid, store: try newStore(), password: "not-the-password"))

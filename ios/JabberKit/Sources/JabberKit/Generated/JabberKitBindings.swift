@@ -6222,6 +6222,165 @@ public func FfiConverterTypeShow_lower(_ value: Show) -> RustBuffer {
 
 
 /**
+ * Why a sign-up did not create the account; the variant says what the
+ * app can do.
+ */
+public 
+enum SignUpError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * Someone has that username: ask for another.
+     */
+    case UsernameTaken
+    /**
+     * The server refused the username or password (its rules); show `reason`.
+     */
+    case Refused(reason: String
+    )
+    /**
+     * The server does not let the app create accounts (closed, asks for
+     * more than a username and password, or sends users to `url`).
+     */
+    case NotOffered(instructions: String?, url: String?
+    )
+    /**
+     * Too many sign-ups lately: try later.
+     */
+    case TooSoon(reason: String
+    )
+    /**
+     * The server's certificate did not verify: nothing was sent.
+     */
+    case Certificate(reason: String
+    )
+    /**
+     * The server could not be reached, or the connection broke: retry.
+     */
+    case Network(reason: String
+    )
+    /**
+     * The config is unusable (no user part, empty password, bad address).
+     */
+    case InvalidInput(reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension SignUpError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignUpError: FfiConverterRustBuffer {
+    typealias SwiftType = SignUpError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignUpError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .UsernameTaken
+        case 2: return .Refused(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 3: return .NotOffered(
+            instructions: try FfiConverterOptionString.read(from: &buf), 
+            url: try FfiConverterOptionString.read(from: &buf)
+            )
+        case 4: return .TooSoon(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 5: return .Certificate(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 6: return .Network(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 7: return .InvalidInput(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SignUpError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case .UsernameTaken:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .Refused(reason):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .NotOffered(instructions,url):
+            writeInt(&buf, Int32(3))
+            FfiConverterOptionString.write(instructions, into: &buf)
+            FfiConverterOptionString.write(url, into: &buf)
+            
+        
+        case let .TooSoon(reason):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Certificate(reason):
+            writeInt(&buf, Int32(5))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Network(reason):
+            writeInt(&buf, Int32(6))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .InvalidInput(reason):
+            writeInt(&buf, Int32(7))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignUpError_lift(_ buf: RustBuffer) throws -> SignUpError {
+    return try FfiConverterTypeSignUpError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignUpError_lower(_ value: SignUpError) -> RustBuffer {
+    return FfiConverterTypeSignUpError.lower(value)
+}
+
+
+/**
  * Who sees whose presence (RFC 6121).
  */
 
@@ -7020,6 +7179,26 @@ public func initLogging(level: LogLevel)  {try! rustCall() {
         FfiConverterTypeLogLevel_lower(level),uniffiCallStatus
     )
 }
+}
+/**
+ * Creates the account of `config` (its JID's user part, its password) on
+ * its server over one verified TLS connection; then a `Client` with the
+ * same config logs in. Does not retry. Runs on JabberKit's runtime, never
+ * on the caller's thread.
+ */
+public func signUp(config: ClientConfig)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_jabberkit_ffi_fn_func_sign_up(FfiConverterTypeClientConfig_lower(config)
+                )
+            },
+            pollFunc: ffi_jabberkit_ffi_rust_future_poll_void,
+            completeFunc: ffi_jabberkit_ffi_rust_future_complete_void,
+            freeFunc: ffi_jabberkit_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeSignUpError_lift
+        )
 }
 
 private enum InitializationResult {

@@ -990,6 +990,11 @@ uint64_t uniffi_jabberkit_ffi_fn_method_password_uniffi_trait_hash(uint64_t ptr,
 void uniffi_jabberkit_ffi_fn_func_init_logging(RustBuffer level, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FUNC_SIGN_UP
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FUNC_SIGN_UP
+uint64_t uniffi_jabberkit_ffi_fn_func_sign_up(RustBuffer config
+);
+#endif
 #ifndef UNIFFI_FFIDEF_FFI_JABBERKIT_FFI_RUSTBUFFER_ALLOC
 #define UNIFFI_FFIDEF_FFI_JABBERKIT_FFI_RUSTBUFFER_ALLOC
 RustBuffer ffi_jabberkit_ffi_rustbuffer_alloc(uint64_t size, RustCallStatus *_Nonnull out_status
@@ -1253,6 +1258,12 @@ void ffi_jabberkit_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_FUNC_INIT_LOGGING
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_FUNC_INIT_LOGGING
 uint16_t uniffi_jabberkit_ffi_checksum_func_init_logging(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_FUNC_SIGN_UP
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_FUNC_SIGN_UP
+uint16_t uniffi_jabberkit_ffi_checksum_func_sign_up(void
     
 );
 #endif

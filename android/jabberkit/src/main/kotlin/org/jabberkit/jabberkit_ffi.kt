@@ -927,6 +927,8 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_jabberkit_ffi_checksum_func_init_logging(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_func_sign_up(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_add_contact(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_approve(
@@ -1298,6 +1300,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_jabberkit_ffi_fn_func_init_logging(`level`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_jabberkit_ffi_fn_func_sign_up(`config`: RustBuffer.ByValue,
+    ): Long
     external fun ffi_jabberkit_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_jabberkit_ffi_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -8711,6 +8715,219 @@ public object FfiConverterTypeShow: FfiConverterRustBuffer<Show> {
 
 
 
+
+
+/**
+ * Why a sign-up did not create the account; the variant says what the
+ * app can do.
+ */
+sealed class SignUpException: kotlin.Exception() {
+    
+    /**
+     * Someone has that username: ask for another.
+     */
+    class UsernameTaken(
+        ) : SignUpException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * The server refused the username or password (its rules); show `reason`.
+     */
+    class Refused(
+        
+        val `reason`: kotlin.String
+        ) : SignUpException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The server does not let the app create accounts (closed, asks for
+     * more than a username and password, or sends users to `url`).
+     */
+    class NotOffered(
+        
+        val `instructions`: kotlin.String?, 
+        
+        val `url`: kotlin.String?
+        ) : SignUpException() {
+        override val message
+            get() = "instructions=${ `instructions` }, url=${ `url` }"
+    }
+    
+    /**
+     * Too many sign-ups lately: try later.
+     */
+    class TooSoon(
+        
+        val `reason`: kotlin.String
+        ) : SignUpException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The server's certificate did not verify: nothing was sent.
+     */
+    class Certificate(
+        
+        val `reason`: kotlin.String
+        ) : SignUpException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The server could not be reached, or the connection broke: retry.
+     */
+    class Network(
+        
+        val `reason`: kotlin.String
+        ) : SignUpException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The config is unusable (no user part, empty password, bad address).
+     */
+    class InvalidInput(
+        
+        val `reason`: kotlin.String
+        ) : SignUpException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<SignUpException> {
+        override fun lift(error_buf: RustBuffer.ByValue): SignUpException = FfiConverterTypeSignUpError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSignUpError : FfiConverterRustBuffer<SignUpException> {
+    override fun read(buf: ByteBuffer): SignUpException {
+        
+
+        return when(buf.getInt()) {
+            1 -> SignUpException.UsernameTaken()
+            2 -> SignUpException.Refused(
+                FfiConverterString.read(buf),
+                )
+            3 -> SignUpException.NotOffered(
+                FfiConverterOptionalString.read(buf),
+                FfiConverterOptionalString.read(buf),
+                )
+            4 -> SignUpException.TooSoon(
+                FfiConverterString.read(buf),
+                )
+            5 -> SignUpException.Certificate(
+                FfiConverterString.read(buf),
+                )
+            6 -> SignUpException.Network(
+                FfiConverterString.read(buf),
+                )
+            7 -> SignUpException.InvalidInput(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: SignUpException): ULong {
+        return when(value) {
+            is SignUpException.UsernameTaken -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is SignUpException.Refused -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is SignUpException.NotOffered -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterOptionalString.allocationSize(value.`instructions`)
+                + FfiConverterOptionalString.allocationSize(value.`url`)
+            )
+            is SignUpException.TooSoon -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is SignUpException.Certificate -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is SignUpException.Network -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is SignUpException.InvalidInput -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: SignUpException, buf: ByteBuffer) {
+        when(value) {
+            is SignUpException.UsernameTaken -> {
+                buf.putInt(1)
+                Unit
+            }
+            is SignUpException.Refused -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is SignUpException.NotOffered -> {
+                buf.putInt(3)
+                FfiConverterOptionalString.write(value.`instructions`, buf)
+                FfiConverterOptionalString.write(value.`url`, buf)
+                Unit
+            }
+            is SignUpException.TooSoon -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is SignUpException.Certificate -> {
+                buf.putInt(5)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is SignUpException.Network -> {
+                buf.putInt(6)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is SignUpException.InvalidInput -> {
+                buf.putInt(7)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
+
+
+
 /**
  * Who sees whose presence (RFC 6121).
  */
@@ -9456,5 +9673,28 @@ public object FfiConverterSequenceTypeTimelineDiff: FfiConverterRustBuffer<List<
 }
     
     
+
+        /**
+         * Creates the account of `config` (its JID's user part, its password) on
+         * its server over one verified TLS connection; then a `Client` with the
+         * same config logs in. Does not retry. Runs on JabberKit's runtime, never
+         * on the caller's thread.
+         */
+    @Throws(SignUpException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+     suspend fun `signUp`(`config`: ClientConfig) {
+        return uniffiRustCallAsync(
+        UniffiLib.uniffi_jabberkit_ffi_fn_func_sign_up(
+        FfiConverterTypeClientConfig.lower(`config`),),
+        { future, callback, continuation -> UniffiLib.ffi_jabberkit_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_jabberkit_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_jabberkit_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        SignUpException.ErrorHandler,
+    )
+    }
 
 

@@ -568,5 +568,17 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
          */
         suspend fun enableLogging(level: LogLevel = LogLevel.INFO) =
             withContext(Dispatchers.IO) { initLogging(level) }
+
+        /**
+         * Creates the account of [config] (its JID's user part, its password) on its server
+         * (XEP-0077), over one verified TLS connection; then a [JabberKit] with the same config
+         * logs in. Does not retry; never blocks the calling thread.
+         *
+         * @throws SignUpException.UsernameTaken, [SignUpException.Refused] (the server's rules),
+         *   [SignUpException.NotOffered] (closed, or asks for more: show its instructions or url),
+         *   [SignUpException.TooSoon], [SignUpException.Certificate], [SignUpException.Network],
+         *   [SignUpException.InvalidInput].
+         */
+        suspend fun signUp(config: ClientConfig) = withContext(Dispatchers.IO) { org.jabberkit.signUp(config) }
     }
 }

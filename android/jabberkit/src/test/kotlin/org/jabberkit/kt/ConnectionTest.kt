@@ -7,8 +7,10 @@ import kotlinx.coroutines.runBlocking
 import org.jabberkit.ConnectionState
 import org.jabberkit.DeliveryState
 import org.jabberkit.FailureReason
+import org.jabberkit.SignUpException
 import org.jabberkit.TlsMode
 import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
 
 class ConnectionTest : LiveServerTest() {
     @Test
@@ -23,6 +25,19 @@ class ConnectionTest : LiveServerTest() {
             assertEquals(ConnectionState.Online(resumed = false), online)
             kit.disconnect()
             kit.connectionState.await("Disconnected after disconnect()") { it == ConnectionState.Disconnected }
+        }
+    }
+
+    @Test
+    fun `signs up a new account that then signs in, and a taken name is refused`() = runBlocking<Unit> {
+        val jid = "ktcarol@${server.domain}"
+        JabberKit.signUp(server.config(jid, newStoreDir()))
+        val kit = open(server.config(jid, newStoreDir()))
+        kit.connect()
+        kit.connectionState.await("online with the new account") { it is ConnectionState.Online }
+        kit.disconnect()
+        assertThrows<SignUpException.UsernameTaken> {
+            JabberKit.signUp(server.config(jid, newStoreDir(), password = "another"))
         }
     }
 
