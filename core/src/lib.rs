@@ -33,11 +33,11 @@ mod store;
 
 pub use client::{Client, STORE_FILE};
 pub use config::{ClientConfig, TlsMode};
-pub use error::Error;
+pub use error::{Error, SignUpError};
 pub use lists::{ConversationList, ListUpdates, OccupantList, Paginator, Timeline};
 pub use model::{
     ConnectionState, Contact, ContactPresence, Conversation, ConversationKind, DeliveryState,
     Direction, Event, FailureReason, ListDiff, Message, Occupant, ResourcePresence, Room,
     RoomConfig, RoomError, SearchHit, Secret, Show, Subscription, TypingState,
 };
-pub use signup::{sign_up, SignUpError};
+pub use signup::sign_up;

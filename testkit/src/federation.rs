@@ -7,54 +7,15 @@
 //! `scripts/lib/prosody-modules/mod_test_s2s_map.lua`). Prosody only.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 
 use crate::proxy::FaultProxy;
+pub use crate::server::S2s;
 use crate::server::{ServerKind, ServerOptions, TestServer};
 
 /// The first server: the domain every other test uses, on its own address.
 pub const HOME: (&str, Ipv4Addr) = ("example.test", Ipv4Addr::new(127, 0, 0, 2));
 /// The second server.
 pub const OTHER: (&str, Ipv4Addr) = ("other.test", Ipv4Addr::new(127, 0, 0, 3));
-
-/// What makes a test server federated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S2s {
-    /// The domain it serves.
-    pub domain: String,
-    /// The loopback address it listens on (clients and servers).
-    pub ip: Ipv4Addr,
-    /// Its server-to-server port.
-    pub port: u16,
-    /// The other servers: domain and server-to-server address.
-    pub peers: Vec<(String, SocketAddr)>,
-    /// Another server's directory whose test CA signs this one's
-    /// certificate, so that they trust each other.
-    pub ca_from: Option<PathBuf>,
-}
-
-impl S2s {
-    /// The `scripts/prosody start` options.
-    pub(crate) fn args(&self) -> Vec<String> {
-        let mut args = vec![
-            "--domain".to_string(),
-            self.domain.clone(),
-            "--ip".to_string(),
-            self.ip.to_string(),
-            "--s2s-port".to_string(),
-            self.port.to_string(),
-        ];
-        for (domain, addr) in &self.peers {
-            args.push("--peer".to_string());
-            args.push(format!("{domain}={addr}"));
-        }
-        if let Some(dir) = &self.ca_from {
-            args.push("--ca-from".to_string());
-            args.push(dir.display().to_string());
-        }
-        args
-    }
-}
 
 /// Starts [`HOME`] and [`OTHER`], each reaching the other. Panics if
 /// either cannot start.

@@ -111,7 +111,7 @@ pub struct ServerOptions {
     pub kind: ServerKind,
     /// Another domain and address, federated with other test servers
     /// (see [`crate::federation`]). Prosody only.
-    pub s2s: Option<crate::federation::S2s>,
+    pub s2s: Option<S2s>,
 }
 
 impl Default for ServerOptions {
@@ -127,6 +127,45 @@ impl Default for ServerOptions {
             kind: ServerKind::from_env(),
             s2s: None,
         }
+    }
+}
+
+/// What makes a test server federated (see [`crate::federation`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S2s {
+    /// The domain it serves.
+    pub domain: String,
+    /// The loopback address it listens on (clients and servers).
+    pub ip: Ipv4Addr,
+    /// Its server-to-server port.
+    pub port: u16,
+    /// The other servers: domain and server-to-server address.
+    pub peers: Vec<(String, SocketAddr)>,
+    /// Another server's directory whose test CA signs this one's
+    /// certificate, so that they trust each other.
+    pub ca_from: Option<PathBuf>,
+}
+
+impl S2s {
+    /// The `scripts/prosody start` options.
+    pub(crate) fn args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--domain".to_string(),
+            self.domain.clone(),
+            "--ip".to_string(),
+            self.ip.to_string(),
+            "--s2s-port".to_string(),
+            self.port.to_string(),
+        ];
+        for (domain, addr) in &self.peers {
+            args.push("--peer".to_string());
+            args.push(format!("{domain}={addr}"));
+        }
+        if let Some(dir) = &self.ca_from {
+            args.push("--ca-from".to_string());
+            args.push(dir.display().to_string());
+        }
+        args
     }
 }
 

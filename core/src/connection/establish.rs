@@ -25,8 +25,8 @@ use tokio_xmpp::Error as XmppError;
 use super::connector::{Connector, TlsSetupError};
 use super::memory::LoginMemory;
 use super::resource::Resource;
-use super::sasl::{DowngradeRefused, LoginRefused};
 use super::streak::Streak;
+use super::verdicts::{DowngradeRefused, LoginRefused};
 use super::LinkEvent;
 use crate::model::FailureReason;
 

@@ -29,9 +29,10 @@ use super::connector::{header, Secured};
 use super::establish::Establisher;
 use super::fast::{self, HtSha256};
 use super::memory::FastToken;
-use super::sasl::{self, Boxed, Choice, DowngradeRefused};
+use super::sasl::{self, Boxed, Choice};
 use super::sasl2::{self, Done, Offer, Refusal, Request};
 use super::ssdp::Ssdp;
+use super::verdicts::DowngradeRefused;
 
 type Stream = XmlStream<Secured, Element>;
 

@@ -27,6 +27,7 @@ mod sasl2;
 mod socket;
 mod ssdp;
 mod streak;
+mod verdicts;
 
 pub(crate) use dns::DnsServers;
 pub(crate) use memory::{FastToken, LoginMemory};

@@ -17,7 +17,7 @@ use tokio_xmpp::Error as XmppError;
 use super::connector::{header, is_final, Connector, Secured};
 use super::dns::DnsServers;
 use crate::config::ClientConfig;
-use crate::signup::SignUpError;
+use crate::error::SignUpError;
 
 const NS_REGISTER: &str = "jabber:iq:register";
 const NS_DATA: &str = "jabber:x:data";

@@ -28,23 +28,12 @@ use tokio_xmpp::xmlstream::{InitiatingStream, ReadError, XmppStream, XmppStreamE
 use tokio_xmpp::Error as XmppError;
 
 use super::ssdp::Ssdp;
+use super::verdicts::LoginRefused;
 
 /// Most PBKDF2 iterations a server may ask for (RFC 7677 asks for at
 /// least 4096; servers use 4096 to a few hundred thousand). About a second
 /// of hashing on a slow phone.
 pub(super) const MAX_ITERATIONS: u32 = 1_000_000;
-
-/// A login refused as weaker than the account's earlier ones.
-#[derive(Debug)]
-pub(crate) struct DowngradeRefused(pub(crate) String);
-
-impl std::fmt::Display for DowngradeRefused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for DowngradeRefused {}
-impl tokio_xmpp::connect::ServerConnectorError for DowngradeRefused {}
 
 /// What a mechanism proves, by its name: SCRAM at all, a SHA-2 hash
 /// (SHA-256 or SHA-512: the pin names the first), channel binding.
@@ -158,20 +147,6 @@ fn iterations(challenge: &[u8]) -> Option<u64> {
         .find_map(|kv| kv.strip_prefix("i="))
         .and_then(|i| i.parse().ok())
 }
-
-/// Why we refused to log in: no acceptable mechanism, a server that
-/// could not prove itself, or one asking for too much work. Fatal, like a
-/// wrong password: retrying meets the same server.
-#[derive(Debug)]
-pub(crate) struct LoginRefused(pub(crate) String);
-
-impl std::fmt::Display for LoginRefused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for LoginRefused {}
-impl tokio_xmpp::connect::ServerConnectorError for LoginRefused {}
 
 pub(super) fn refuse(reason: impl Into<String>) -> XmppError {
     XmppError::from(LoginRefused(reason.into()))

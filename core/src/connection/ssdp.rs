@@ -10,7 +10,7 @@ use ring::digest;
 use tokio_xmpp::parsers::sasl_cb::{SaslChannelBinding, Type as CbType};
 use tokio_xmpp::Error as XmppError;
 
-use super::sasl::DowngradeRefused;
+use super::verdicts::DowngradeRefused;
 
 /// What the server offered, as XEP-0474 hashes it.
 pub(super) struct Ssdp {

@@ -80,12 +80,14 @@ pub(crate) struct SendQueue {
 /// Most times one entry is pushed again on one session after being lost.
 const MAX_RESENDS_PER_SESSION: u32 = 3;
 
-/// How a bounce reads when our server lost its link to the recipient's
-/// with our message on it (RFC 6120 `remote-server-timeout`; Prosody:
-/// "Server-to-server connection failed: closed"): worth sending again.
-/// A server that cannot be reached at all (`remote-server-not-found`)
-/// fails the message at once; the user can retry it.
-const LINK_BETWEEN_SERVERS_CUT: &str = "RemoteServerTimeout";
+/// How a bounce reads when our server could not pass our message on to
+/// the recipient's: the link between them was cut with the message on it
+/// (`remote-server-timeout`), or while it was being set up (Prosody then
+/// says `remote-server-not-found`, "Server-to-server connection failed:
+/// closed", as for a server that is down). Worth a few quick resends; a
+/// server that is really down fails the message after them, and the user
+/// can retry it.
+const LINK_BETWEEN_SERVERS_CUT: [&str; 2] = ["RemoteServerTimeout", "RemoteServerNotFound"];
 
 impl SendQueue {
     /// A queue whose trackers report to `progress_tx` (the session feeds
@@ -439,7 +441,10 @@ impl SendQueue {
             self.requeue(id);
             return None;
         }
-        if reason.starts_with(LINK_BETWEEN_SERVERS_CUT) && self.resend_allowed(id) {
+        let cut = LINK_BETWEEN_SERVERS_CUT
+            .iter()
+            .any(|c| reason.starts_with(c));
+        if cut && self.resend_allowed(id) {
             // Our server lost its link to the recipient's with the message
             // on it (sent or not): it goes again, with its id, so a copy
             // that got through is not shown twice.
