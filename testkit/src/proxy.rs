@@ -72,6 +72,22 @@ impl FaultProxy {
     ///
     /// If no loopback port can be bound.
     pub async fn start(upstream: SocketAddr) -> FaultProxy {
+        let proxy = Self::bind().await;
+        proxy.set_upstream(upstream);
+        proxy
+    }
+
+    /// Listens on `127.0.0.1:0` with no upstream yet: connections are
+    /// reset until [`set_upstream`](Self::set_upstream). For a server that
+    /// must know the proxy's port before it starts (e.g. one that puts it
+    /// in the URLs it hands out: [`crate::server::ServerOptions::http_port`]).
+    ///
+    /// Must be called within a Tokio runtime, as [`start`](Self::start).
+    ///
+    /// # Panics
+    ///
+    /// If no loopback port can be bound.
+    pub async fn bind() -> FaultProxy {
         let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .expect("fault proxy: cannot listen on 127.0.0.1");
         let addr = listener
@@ -79,7 +95,7 @@ impl FaultProxy {
             .expect("fault proxy: no local address");
         let (mode, _) = watch::channel(Mode::Pass);
         let shared = Arc::new(Shared {
-            upstream,
+            upstream: Mutex::new(None),
             addr,
             runtime: Handle::current(),
             mode,
@@ -95,11 +111,17 @@ impl FaultProxy {
             chunks_down: AtomicU64::new(0),
         });
         let accept_task = tokio::spawn(accept_loop(shared.clone())).abort_handle();
-        tracing::debug!(%addr, %upstream, "fault proxy started");
+        tracing::debug!(%addr, "fault proxy started");
         FaultProxy {
             shared,
             accept_task,
         }
+    }
+
+    /// Forwards connections accepted from now on to `upstream`.
+    pub fn set_upstream(&self, upstream: SocketAddr) {
+        *lock(&self.shared.upstream) = Some(upstream);
+        tracing::debug!(addr = %self.shared.addr, %upstream, "fault proxy upstream set");
     }
 
     /// The address clients should connect to. It stays the same for the
@@ -209,7 +231,7 @@ impl std::fmt::Debug for FaultProxy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FaultProxy")
             .field("addr", &self.shared.addr)
-            .field("upstream", &self.shared.upstream)
+            .field("upstream", &*lock(&self.shared.upstream))
             .field("mode", &self.shared.mode())
             .field("live_connections", &self.live_connections())
             .finish()
@@ -218,7 +240,8 @@ impl std::fmt::Debug for FaultProxy {
 
 /// State shared by the handle, the accept task and the connection tasks.
 struct Shared {
-    upstream: SocketAddr,
+    /// `None` until set ([`FaultProxy::bind`]).
+    upstream: Mutex<Option<SocketAddr>>,
     addr: SocketAddr,
     /// Runtime the proxy was started on, entered to re-bind the listener from
     /// the synchronous `set_mode`.
@@ -364,8 +387,14 @@ impl Drop for ConnGuard {
 }
 
 async fn run_conn(shared: &Shared, mut client: TcpStream, mut reset: oneshot::Receiver<()>) {
+    let upstream = *lock(&shared.upstream);
+    let Some(upstream) = upstream else {
+        tracing::debug!(addr = %shared.addr, "fault proxy: no upstream yet");
+        reset_stream(client);
+        return;
+    };
     let connect = tokio::select! {
-        res = connect_upstream(shared.upstream) => res,
+        res = connect_upstream(upstream) => res,
         _ = &mut reset => {
             reset_stream(client);
             return;
@@ -375,7 +404,7 @@ async fn run_conn(shared: &Shared, mut client: TcpStream, mut reset: oneshot::Re
         Ok(server) => server,
         Err(e) => {
             tracing::debug!(
-                upstream = %shared.upstream,
+                %upstream,
                 "fault proxy: upstream connect failed: {e}"
             );
             reset_stream(client);
@@ -657,6 +686,19 @@ mod tests {
         eventually("connection closed", || proxy.live_connections() == 0).await;
         assert_eq!(proxy.connections_accepted(), 1);
         assert_eq!((proxy.bytes_up(), proxy.bytes_down()), (8, 14));
+    }
+
+    #[tokio::test]
+    async fn bound_without_upstream_resets_until_one_is_set() {
+        let proxy = FaultProxy::bind().await;
+        let mut early = TcpStream::connect(proxy.addr()).await.unwrap();
+        expect_reset(&mut early).await;
+
+        let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        proxy.set_upstream(upstream.local_addr().unwrap());
+        let (mut client, mut server) = pair(&proxy, &upstream).await;
+        client.write_all(b"PUT").await.unwrap();
+        expect_bytes(&mut server, b"PUT").await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,13 @@
 //! A throwaway Prosody 13 (or ejabberd 24.12) per test.
 //!
 //! Integration tests need a real XMPP server that speaks STARTTLS and direct
-//! TLS, stream management, MAM and SASL2, and that they can stop and bring
-//! back at will. [`TestServer`] drives `scripts/prosody` or
-//! `scripts/ejabberd` (the single places that know how to configure each
-//! server) in a fresh temporary directory: a private CA and a leaf
-//! certificate for `example.test`, a config with free loopback ports, data
-//! and logs. Dropping the server stops it and removes the directory (set
+//! TLS, stream management, MAM and SASL2, HTTP file upload (XEP-0363, over
+//! HTTPS on a third port), and that they can stop and bring back at will.
+//! [`TestServer`] drives `scripts/prosody` or `scripts/ejabberd` (the
+//! single places that know how to configure each server) in a fresh
+//! temporary directory: a private CA and a leaf certificate for
+//! `example.test` (and for its address, which the upload URLs name), a
+//! config with free loopback ports, data and logs. Dropping the server stops it and removes the directory (set
 //! `JABBERKIT_KEEP_TEST_SERVER=1` to keep it for a post-mortem).
 //!
 //! Which server: [`ServerOptions::kind`], by default from
@@ -107,6 +108,11 @@ pub struct ServerOptions {
     /// TLS 1.2 only: no tls-exporter channel binding (it needs TLS 1.3),
     /// only tls-server-end-point. Prosody only.
     pub tls12: bool,
+    /// The port the file upload slot URLs name instead of the HTTPS port
+    /// (`https://IP:PORT/...`, IP the server's): a test's
+    /// [`FaultProxy`](crate::proxy::FaultProxy) listens there and forwards
+    /// to [`TestServer::https_addr`].
+    pub http_port: Option<u16>,
     /// The server to run; by default from `JABBERKIT_TEST_SERVER`.
     pub kind: ServerKind,
     /// Another domain and address, federated with other test servers
@@ -124,6 +130,7 @@ impl Default for ServerOptions {
             no_sasl2: false,
             no_pep: false,
             tls12: false,
+            http_port: None,
             kind: ServerKind::from_env(),
             s2s: None,
         }
@@ -181,6 +188,7 @@ pub struct TestServer {
     ip: Ipv4Addr,
     starttls_port: u16,
     direct_tls_port: u16,
+    https_port: u16,
     ca_pem_path: PathBuf,
     /// The server's pid while it runs.
     pid: Mutex<Option<u32>>,
@@ -194,6 +202,7 @@ struct Started {
     ip: Ipv4Addr,
     starttls_port: u16,
     direct_tls_port: u16,
+    https_port: u16,
     ca: PathBuf,
     pid: u32,
 }
@@ -261,6 +270,10 @@ impl TestServer {
             args.push("--stanza-limit".to_string());
             args.push(limit.to_string());
         }
+        if let Some(port) = opts.http_port {
+            args.push("--http-port".to_string());
+            args.push(port.to_string());
+        }
         if let Some(s2s) = &opts.s2s {
             args.extend(s2s.args());
         }
@@ -273,6 +286,7 @@ impl TestServer {
             dir = %dir.display(),
             starttls = started.starttls_port,
             direct_tls = started.direct_tls_port,
+            https = started.https_port,
             pid = started.pid,
             ?kind,
             "test server started"
@@ -285,6 +299,7 @@ impl TestServer {
             ip: started.ip,
             starttls_port: started.starttls_port,
             direct_tls_port: started.direct_tls_port,
+            https_port: started.https_port,
             ca_pem_path: started.ca,
             pid: Mutex::new(Some(started.pid)),
         }
@@ -308,6 +323,19 @@ impl TestServer {
     /// The direct-TLS client port (XEP-0368), `127.0.0.1:N`.
     pub fn direct_tls_addr(&self) -> SocketAddr {
         SocketAddr::from((self.ip, self.direct_tls_port))
+    }
+
+    /// The HTTPS listener that serves file uploads, `127.0.0.1:N`. The slot
+    /// URLs name this port unless [`ServerOptions::http_port`] is set. Its
+    /// certificate names the address, and is signed by the test CA.
+    pub fn https_addr(&self) -> SocketAddr {
+        SocketAddr::from((self.ip, self.https_port))
+    }
+
+    /// The JID of the HTTP file upload service (XEP-0363),
+    /// `upload.example.test` on both servers.
+    pub fn upload_service(&self) -> String {
+        format!("upload.{}", self.domain)
     }
 
     /// The private CA that signed the server's certificate (PEM file).
@@ -376,8 +404,12 @@ impl TestServer {
         }
         let started = run_start(self.kind, &self.dir, &[]).await;
         assert_eq!(
-            (started.starttls_port, started.direct_tls_port),
-            (self.starttls_port, self.direct_tls_port),
+            (
+                started.starttls_port,
+                started.direct_tls_port,
+                started.https_port
+            ),
+            (self.starttls_port, self.direct_tls_port, self.https_port),
             "restarted test server came back on other ports"
         );
         *self.pid_guard() = Some(started.pid);
@@ -569,6 +601,7 @@ fn parse_started(stdout: &str) -> Result<Started, String> {
         },
         starttls_port: parse("STARTTLS_PORT", get("STARTTLS_PORT")?)?,
         direct_tls_port: parse("DIRECT_TLS_PORT", get("DIRECT_TLS_PORT")?)?,
+        https_port: parse("HTTPS_PORT", get("HTTPS_PORT")?)?,
         ca: PathBuf::from(get("CA")?),
         pid: parse("PID", get("PID")?)?,
     })
@@ -993,13 +1026,18 @@ mod tests {
     #[test]
     fn parses_the_start_output() {
         let started = parse_started(
-            "DOMAIN=example.test\nSTARTTLS_PORT=20001\nDIRECT_TLS_PORT=20002\nCA=/tmp/x/ca.pem\nPID=42\n",
+            "DOMAIN=example.test\nSTARTTLS_PORT=20001\nDIRECT_TLS_PORT=20002\nHTTPS_PORT=20003\n\
+             CA=/tmp/x/ca.pem\nPID=42\n",
         )
         .expect("valid output");
         assert_eq!(started.domain, "example.test");
         assert_eq!(
-            (started.starttls_port, started.direct_tls_port),
-            (20001, 20002)
+            (
+                started.starttls_port,
+                started.direct_tls_port,
+                started.https_port
+            ),
+            (20001, 20002, 20003)
         );
         assert_eq!(started.ca, PathBuf::from("/tmp/x/ca.pem"));
         assert_eq!(started.pid, 42);
