@@ -478,6 +478,7 @@ fn fill_store(dir: &Path, from: &str, count: usize) -> Result<(), Failure> {
             format!("message {i} of a long conversation, long enough to look like a real one");
         let stored = store
             .insert_incoming(NewIncoming {
+                file_url: None,
                 from,
                 remote_id: Some(&stanza_id),
                 origin_id: Some(&stanza_id),

@@ -72,6 +72,13 @@ pub trait MessageListener: Send + Sync {
     /// Catching up from the server's archive after a fresh login progressed:
     /// `fetched` archived stanzas so far; `complete` once it is done.
     fn on_catch_up(&self, fetched: u32, complete: bool);
+    /// A stored message changed in place (same id), other than by a
+    /// correction: our file finished uploading, so the message now has its
+    /// link (also its body). Replace the message you show.
+    fn on_message_updated(&self, message: Message);
+    /// Our upload of message `id`'s file moved on: `done` of `total` bytes
+    /// (`total` null when unknown). At most about a hundred per file.
+    fn on_transfer(&self, id: String, conversation: String, done: u64, total: Option<u64>);
 }
 
 /// Receives contact list, presence and typing events.
@@ -202,6 +209,25 @@ impl Client {
         Ok(self.inner.send(&to, &body)?)
     }
 
+    /// Stores and queues the file at `path` for `to` (like `send_message`)
+    /// and returns its message at once, `Queued`, its `attachment` naming
+    /// the file. It is uploaded to our server (XEP-0363) when online, with
+    /// `on_transfer` reports; `on_message_updated` then brings its link,
+    /// and it goes out like any message. The file must stay at `path`
+    /// until the message is `Acked`. `mime_type` is guessed from the
+    /// name's extension when null.
+    pub fn send_file(
+        &self,
+        to: String,
+        path: String,
+        mime_type: Option<String>,
+    ) -> Result<Message, JabberKitError> {
+        Ok(self
+            .inner
+            .send_file(&to, &path, mime_type.as_deref())?
+            .into())
+    }
+
     /// Up to `limit` messages with `with` (a peer, a room, or an occupant
     /// for private messages), older than message `before`, oldest first.
     pub fn history(
@@ -315,6 +341,16 @@ impl Client {
                 jabberkit::Event::ConversationRead { with } => {
                     Some(Box::new(move || listener.on_conversation_read(with)))
                 }
+                jabberkit::Event::MessageUpdated(m) => {
+                    Some(Box::new(move || listener.on_message_updated(m.into())))
+                }
+                jabberkit::Event::Transfer {
+                    id,
+                    conversation,
+                    progress,
+                } => Some(Box::new(move || {
+                    listener.on_transfer(id, conversation, progress.done, progress.total)
+                })),
                 // Contact events go to `observe_contacts`, room events
                 // to `observe_rooms`.
                 jabberkit::Event::ConnectionState(_)
@@ -382,6 +418,8 @@ impl Client {
                 | jabberkit::Event::Message(_)
                 | jabberkit::Event::MessageState { .. }
                 | jabberkit::Event::MessageCorrected(_)
+                | jabberkit::Event::MessageUpdated(_)
+                | jabberkit::Event::Transfer { .. }
                 | jabberkit::Event::ConversationRead { .. }
                 | jabberkit::Event::CatchUp { .. }
                 | jabberkit::Event::RoomJoined { .. }
@@ -454,6 +492,8 @@ impl Client {
                 | jabberkit::Event::Message(_)
                 | jabberkit::Event::MessageState { .. }
                 | jabberkit::Event::MessageCorrected(_)
+                | jabberkit::Event::MessageUpdated(_)
+                | jabberkit::Event::Transfer { .. }
                 | jabberkit::Event::ConversationRead { .. }
                 | jabberkit::Event::CatchUp { .. }
                 | jabberkit::Event::RosterChanged

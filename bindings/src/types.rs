@@ -253,6 +253,37 @@ pub struct Message {
     /// word, any case): notify of it even in a room kept quiet.
     #[uniffi(default = false)]
     pub mentions_me: bool,
+    /// The file this message carries (an HTTP upload's link), if any.
+    #[uniffi(default = None)]
+    pub attachment: Option<Attachment>,
+}
+
+/// A file sent with a message (XEP-0363 upload, XEP-0066 link).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Attachment {
+    /// Where anyone with the link downloads it (HTTPS); null while our own
+    /// upload has not finished.
+    pub url: Option<String>,
+    /// The file's name: ours as sent, or the last part of the link.
+    pub name: String,
+    /// Its size in bytes, when known.
+    pub size: Option<u64>,
+    /// Its media type, when known (e.g. `image/jpeg`).
+    pub mime_type: Option<String>,
+    /// The file on this device: what we sent.
+    pub local_path: Option<String>,
+}
+
+impl From<jabberkit::Attachment> for Attachment {
+    fn from(a: jabberkit::Attachment) -> Self {
+        Self {
+            url: a.url,
+            name: a.name,
+            size: a.size,
+            mime_type: a.mime_type,
+            local_path: a.local_path,
+        }
+    }
 }
 
 impl From<jabberkit::Message> for Message {
@@ -270,6 +301,7 @@ impl From<jabberkit::Message> for Message {
             corrected: m.corrected,
             room_nick,
             mentions_me: m.mentions_me,
+            attachment: m.attachment.map(Into::into),
         }
     }
 }

@@ -28,6 +28,8 @@ impl MessageListener for Messages {
     fn on_catch_up(&self, _fetched: u32, _complete: bool) {}
     fn on_message_corrected(&self, _message: Message) {}
     fn on_conversation_read(&self, _with: String) {}
+    fn on_message_updated(&self, _message: Message) {}
+    fn on_transfer(&self, _id: String, _conversation: String, _done: u64, _total: Option<u64>) {}
 }
 
 struct Occupants(mpsc::Sender<(Vec<OccupantListDiff>, String)>);

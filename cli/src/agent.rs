@@ -169,6 +169,14 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
         Command::Correct { id, body } => return client.correct(&id, &body).err().map(api_error),
         // Its progress is announced as `message_state` events.
         Command::Retry { id } => return client.retry(&id).err().map(api_error),
+        // The upload's progress follows as `transfer`, its end as `uploaded`.
+        Command::SendFile {
+            to,
+            path,
+            mime_type,
+        } => client
+            .send_file(&to, &path, mime_type.as_deref())
+            .map(|m| Output::Queued { id: m.id, to }),
         Command::Roster => client.roster().map(|contacts| Output::Roster {
             items: contacts.iter().map(RosterItem::new).collect(),
         }),

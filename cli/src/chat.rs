@@ -15,7 +15,7 @@ const BACKLOG: u32 = 20;
 
 const HELP: &str = "commands: /to JID (open a conversation), /list (conversations), \
                     /join ROOM NICK [PASSWORD] (enter a group chat and open it), \
-                    /fix TEXT (correct your last message here), /quit; \
+                    /fix TEXT (correct your last message here), /file PATH (send a file), /quit; \
                     any other line is sent to the open conversation";
 
 /// Runs the chat until `/quit` or the end of `input`.
@@ -130,6 +130,22 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
             };
             return self.say(&said).await.map(|_| true);
         }
+        if let Some(path) = line.strip_prefix("/file ") {
+            let Some(to) = self.current.clone() else {
+                return self
+                    .say("! no open conversation: /to JID first")
+                    .await
+                    .map(|_| true);
+            };
+            let said = match self.client.send_file(&to, path.trim(), None) {
+                Ok(m) => format!(
+                    "  ⇪ uploading {}",
+                    m.attachment.map(|a| a.name).unwrap_or_default()
+                ),
+                Err(e) => format!("! {e}"),
+            };
+            return self.say(&said).await.map(|_| true);
+        }
         if line.starts_with('/') {
             return self.say(HELP).await.map(|_| true);
         }
@@ -192,6 +208,12 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
             }
             // Our own sends: shown as typed, then by their receipts.
             Event::Message(_) => Ok(()),
+            Event::MessageUpdated(m) => match m.attachment.and_then(|a| a.url) {
+                Some(url) => self.say(&format!("  ⇪ uploaded: {url}")).await,
+                None => Ok(()),
+            },
+            // The end of an upload says enough.
+            Event::Transfer { .. } => Ok(()),
             Event::MessageState { id, state, .. } => {
                 let mark = match state {
                     DeliveryState::Sent => "✓ sent",

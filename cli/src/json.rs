@@ -41,6 +41,13 @@ pub enum Command {
     Correct { id: String, body: String },
     /// `Client::retry`: our failed message `id`, sent again.
     Retry { id: String },
+    /// `Client::send_file`: the file at `path`, uploaded, then its link sent.
+    SendFile {
+        to: String,
+        path: String,
+        #[serde(default)]
+        mime_type: Option<String>,
+    },
     /// `Client::roster`.
     Roster,
     /// `Client::add_contact`: adds and asks for permission.
@@ -204,6 +211,21 @@ pub enum Output {
     },
     /// `send` stored the message; it goes out when online.
     Queued { id: String, to: String },
+    /// Our upload of message `id`'s file moved on (`send_file`).
+    Transfer {
+        id: String,
+        with: String,
+        done: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        total: Option<u64>,
+    },
+    /// Our file is on the upload service: message `id` now carries `url`
+    /// (also its body) and goes out.
+    Uploaded {
+        id: String,
+        with: String,
+        url: String,
+    },
     /// An outgoing message moved on.
     MessageState {
         id: String,
@@ -215,7 +237,8 @@ pub enum Output {
         id: String,
         from: String,
         body: String,
-        timestamp: String,
+        /// (`Box<str>`, like `to`: keeps the output small.)
+        timestamp: Box<str>,
         /// Only on a message one of our other devices sent (a carbon).
         /// (`Box<str>`: keeps the output small enough to pass by value.)
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -225,6 +248,9 @@ pub enum Output {
         /// In a room: the room's bare JID (also `from`) and who said it.
         #[serde(flatten, skip_serializing_if = "Option::is_none")]
         in_room: Option<Box<InRoom>>,
+        /// The file it carries (its link is also the body).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<Box<FileJson>>,
     },
     /// The answer to `history`, oldest first.
     History {
@@ -504,6 +530,30 @@ fn room_reason(error: &jabberkit::RoomError) -> String {
     .to_owned()
 }
 
+/// The file a message carries, as the agent prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileJson {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+}
+
+impl FileJson {
+    fn of(msg: &Message) -> Option<Box<FileJson>> {
+        let a = msg.attachment.as_ref()?;
+        Some(Box::new(FileJson {
+            name: a.name.clone(),
+            url: a.url.clone(),
+            size: a.size,
+            mime_type: a.mime_type.clone(),
+        }))
+    }
+}
+
 impl Output {
     /// The line to print, without the newline.
     pub fn to_line(&self) -> String {
@@ -553,20 +603,22 @@ impl Output {
                 id: msg.id.clone(),
                 from: msg.conversation.clone(),
                 body: msg.body.clone(),
-                timestamp: timestamp(&msg.timestamp),
+                timestamp: timestamp(&msg.timestamp).into(),
                 to: None,
                 outgoing: false,
                 in_room: in_room(msg),
+                file: FileJson::of(msg),
             }),
             // Our own message, not queued here: another device of ours sent it.
             Event::Message(msg) if msg.state != DeliveryState::Queued => Some(Output::Message {
                 id: msg.id.clone(),
                 from: msg.sender.clone(),
                 body: msg.body.clone(),
-                timestamp: timestamp(&msg.timestamp),
+                timestamp: timestamp(&msg.timestamp).into(),
                 to: Some(msg.conversation.as_str().into()),
                 outgoing: true,
                 in_room: None,
+                file: FileJson::of(msg),
             }),
             // Announced by `queued` already.
             Event::Message(_) => None,
@@ -588,6 +640,21 @@ impl Output {
                 complete: *complete,
             }),
             Event::MessageCorrected(msg) => Some(Output::corrected(msg)),
+            Event::MessageUpdated(msg) => Some(Output::Uploaded {
+                id: msg.id.clone(),
+                with: msg.conversation.clone(),
+                url: msg.attachment.as_ref()?.url.clone()?,
+            }),
+            Event::Transfer {
+                id,
+                conversation,
+                progress,
+            } => Some(Output::Transfer {
+                id: id.clone(),
+                with: conversation.clone(),
+                done: progress.done,
+                total: progress.total,
+            }),
             Event::ConversationRead { with } => {
                 Some(Output::ConversationRead { with: with.clone() })
             }
@@ -828,6 +895,7 @@ mod tests {
             stanza_id: None,
             state,
             failure_reason: None,
+            attachment: None,
         }
     }
 
@@ -1195,6 +1263,50 @@ mod tests {
                      "timestamp":"2026-11-26T10:00:00.123Z","outgoing":false,"state":"received"},
                 ]
             })
+        );
+    }
+
+    #[test]
+    fn files_have_the_documented_shape() {
+        let cmd: Command =
+            serde_json::from_str(r#"{"cmd":"send_file","to":"bob@x.test","path":"/tmp/a.jpg"}"#)
+                .expect("parses");
+        assert_eq!(
+            cmd,
+            Command::SendFile {
+                to: "bob@x.test".into(),
+                path: "/tmp/a.jpg".into(),
+                mime_type: None
+            }
+        );
+        let progress = Event::Transfer {
+            id: "m1".into(),
+            conversation: "bob@example.test".into(),
+            progress: jabberkit::TransferProgress {
+                done: 65536,
+                total: Some(300000),
+            },
+        };
+        assert_eq!(
+            to_json(&Output::from_event(&progress).expect("shown")),
+            json!({"event":"transfer","id":"m1","with":"bob@example.test","done":65536,"total":300000})
+        );
+        let url = "https://up.example.test/f/a.jpg";
+        let mut m = message(Direction::Incoming, DeliveryState::Received);
+        m.body = url.into();
+        m.attachment = Some(jabberkit::Attachment {
+            url: Some(url.into()),
+            name: "a.jpg".into(),
+            size: None,
+            mime_type: None,
+            local_path: None,
+        });
+        let line = to_json(&Output::from_event(&Event::Message(m.clone())).expect("shown"));
+        assert_eq!(line["file"], json!({"name":"a.jpg","url":url}));
+        m.direction = Direction::Outgoing;
+        assert_eq!(
+            to_json(&Output::from_event(&Event::MessageUpdated(m)).expect("shown")),
+            json!({"event":"uploaded","id":"m1","with":"bob@example.test","url":url})
         );
     }
 

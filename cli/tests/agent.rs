@@ -651,6 +651,44 @@ async fn read_markers_corrections_and_foreground_through_the_agent() {
     assert_eq!(bob.quit().await, 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_goes_up_and_reaches_the_peer_through_the_agent() {
+    let server = TestServer::start().await;
+    let stores = tempfile::tempdir().expect("tempdir");
+    let (mut alice, _alice_jid, mut bob, bob_jid) =
+        alice_and_bob_online(&server, stores.path()).await;
+    let path = stores.path().join("menu.pdf");
+    std::fs::write(&path, vec![7u8; 200 * 1024]).expect("write");
+    alice
+        .command(json!({"cmd": "send_file", "to": bob_jid, "path": path}))
+        .await;
+    let queued = alice.wait_event("queued").await;
+    let id = queued["id"].as_str().expect("id").to_owned();
+    let progress = alice.wait_event("transfer").await;
+    assert_eq!(progress["id"], id.as_str(), "{progress}");
+    assert_eq!(progress["total"], 200 * 1024, "{progress}");
+    let uploaded = alice.wait_event("uploaded").await;
+    let url = uploaded["url"].as_str().expect("url").to_owned();
+    assert!(url.starts_with("https://"), "{uploaded}");
+    alice.wait_message_state(&id, &["delivered"]).await;
+    let got = bob.wait_event("message").await;
+    assert_eq!(got["body"], url.as_str(), "{got}");
+    assert_eq!(got["file"]["name"], "menu.pdf", "{got}");
+    assert_eq!(got["file"]["url"], url.as_str(), "{got}");
+
+    // A path that is no file is refused with a reason.
+    alice
+        .command(json!({"cmd": "send_file", "to": bob_jid, "path": "/no/such/file"}))
+        .await;
+    let err = alice.wait_event("error").await;
+    assert!(
+        err["message"].as_str().unwrap_or_default().contains("file"),
+        "{err}"
+    );
+    assert_eq!(alice.quit().await, 0);
+    assert_eq!(bob.quit().await, 0);
+}
+
 /// Applies a `conversation_list`, `timeline` or `occupants_diff` event's
 /// diffs to `list`.
 fn apply_diffs(list: &mut Vec<Value>, event: &Value) {

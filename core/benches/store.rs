@@ -695,6 +695,7 @@ struct Owned {
 impl Owned {
     fn as_incoming(&self) -> NewIncoming<'_> {
         NewIncoming {
+            file_url: None,
             from: &self.peer,
             remote_id: self.remote_id.as_deref(),
             origin_id: self.origin_id.as_deref(),
@@ -707,6 +708,7 @@ impl Owned {
 
     fn as_outgoing_copy(&self) -> NewOutgoingCopy<'_> {
         NewOutgoingCopy {
+            file_url: None,
             own_jid: OWN_JID,
             to: &self.peer,
             origin_id: self.origin_id.as_deref(),

@@ -133,6 +133,7 @@ fn page<'a>(from: &'a str, ids: &'a [String], base: i64) -> Vec<NewIncoming<'a>>
     ids.iter()
         .enumerate()
         .map(|(i, id)| NewIncoming {
+            file_url: None,
             from,
             remote_id: Some(id),
             origin_id: None,

@@ -176,6 +176,7 @@ fn archived(
     let timestamp = inbound::clamp(ids.delay.or(stamp), now);
     let remote_id = inner.id.map(|id| id.0);
     let replace = ids.replace_of(remote_id.as_deref());
+    let file_url = ids.file_of(&body);
     match (from_us, to_us, to) {
         (false, true, _) => Archived::Incoming(Chat {
             markable: ids.markable,
@@ -187,6 +188,7 @@ fn archived(
             body,
             timestamp,
             wants_receipt: false,
+            file_url,
         }),
         (true, false, Some(to)) => Archived::Outgoing(OwnCopy {
             to: to.to_bare(),
@@ -195,6 +197,7 @@ fn archived(
             body,
             timestamp,
             replace,
+            file_url,
         }),
         // Notes to self, or addressed to someone else: not supported.
         _ => Archived::Skip,
@@ -279,6 +282,7 @@ mod tests {
         assert_eq!(
             r.message,
             Archived::Outgoing(OwnCopy {
+                file_url: None,
                 replace: None,
                 to: "bob@example.test".parse().expect("jid"),
                 origin_id: Some("o9".into()),

@@ -24,6 +24,8 @@ mod presence;
 mod roster;
 mod session;
 mod signup;
+mod transfer;
+mod upload;
 // The store's API is public only for benchmarks that fill a store before a
 // client opens it (feature `store-api`); adapters use `Client` and `model`.
 #[cfg(feature = "store-api")]
@@ -36,8 +38,9 @@ pub use config::{ClientConfig, TlsMode};
 pub use error::{Error, SignUpError};
 pub use lists::{ConversationList, ListUpdates, OccupantList, Paginator, Timeline};
 pub use model::{
-    ConnectionState, Contact, ContactPresence, Conversation, ConversationKind, DeliveryState,
-    Direction, Event, FailureReason, ListDiff, Message, Occupant, ResourcePresence, Room,
-    RoomConfig, RoomError, SearchHit, Secret, Show, Subscription, TypingState,
+    Attachment, ConnectionState, Contact, ContactPresence, Conversation, ConversationKind,
+    DeliveryState, Direction, Event, FailureReason, ListDiff, Message, Occupant, ResourcePresence,
+    Room, RoomConfig, RoomError, SearchHit, Secret, Show, Subscription, TransferProgress,
+    TypingState,
 };
 pub use signup::sign_up;

@@ -269,6 +269,8 @@ pub(crate) struct Said {
     pub timestamp: DateTime<Utc>,
     /// XEP-0308: corrects the sender's message with this id.
     pub replace: Option<String>,
+    /// The file it carries (see `inbound::Ids::file_of`).
+    pub file_url: Option<String>,
 }
 
 pub(crate) fn classify_message(
@@ -297,6 +299,7 @@ pub(crate) fn classify_message(
     let remote_id = msg.id.map(|id| id.0);
     Some(RoomMessage::Said(Said {
         replace: ids.replace_of(remote_id.as_deref()),
+        file_url: ids.file_of(&body),
         from,
         remote_id,
         origin_id: ids.origin_id,

@@ -32,6 +32,7 @@ use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::parsers::displayed_markers::{Displayed, Markable};
 use tokio_xmpp::parsers::message::{Id, Lang, Message, MessageType};
 use tokio_xmpp::parsers::message_correct::Replace;
+use tokio_xmpp::parsers::oob::Oob;
 use tokio_xmpp::parsers::receipts::{Received, Request};
 use tokio_xmpp::parsers::stanza_id::OriginId;
 
@@ -50,6 +51,11 @@ pub(crate) fn stanza_for(msg: &model::Message, to: Jid, groupchat: bool) -> Mess
         stanza.type_ = MessageType::Groupchat;
     } else {
         stanza = stanza.with_payload(Request).with_payload(Markable);
+    }
+    // A file: its link is the body and, out of band (XEP-0066), what
+    // tells a receiver to show a file rather than a link.
+    if let Some(url) = msg.attachment.as_ref().and_then(|a| a.url.clone()) {
+        stanza = stanza.with_payload(Oob { url, desc: None });
     }
     stanza.id = Some(Id(msg.id.clone()));
     stanza

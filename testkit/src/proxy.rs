@@ -51,6 +51,11 @@ pub enum Mode {
     /// Bytes keep their order; a chunk read at `t` is written at `t + delay`
     /// without limiting throughput.
     Delay(Duration),
+    /// Forward both ways, each direction at most this many bytes a
+    /// second (a slow mobile link): a transfer through it takes long
+    /// enough to be cut in the middle. The proxy still buffers up to a few
+    /// MiB per direction, so a sender sees its first bytes leave at once.
+    Throttle(u32),
 }
 
 /// A TCP proxy on `127.0.0.1` that forwards to one upstream address and
@@ -478,6 +483,8 @@ async fn read_side<R: AsyncRead + Unpin>(
     mut mode: watch::Receiver<Mode>,
 ) -> io::Result<()> {
     let mut buf = vec![0; CHUNK];
+    // Under `Throttle`, when the link is free for the next chunk.
+    let mut free = Instant::now();
     loop {
         let n = match src.read(&mut buf).await {
             Ok(n) => n,
@@ -499,6 +506,11 @@ async fn read_side<R: AsyncRead + Unpin>(
             Mode::Blackhole => continue,
             Mode::Pass | Mode::Refuse => now,
             Mode::Delay(delay) => now + delay,
+            Mode::Throttle(rate) => {
+                let due = free.max(now);
+                free = due + Duration::from_secs_f64(n as f64 / f64::from(rate.max(1)));
+                due
+            }
         };
         // Wait for queue space, but if the link goes dead meanwhile drop the
         // chunk and go back to reading (and discarding).
@@ -814,6 +826,30 @@ mod tests {
         let (mut client3, mut server3) = pair(&proxy, &upstream).await;
         client3.write_all(b"x").await.unwrap();
         expect_bytes(&mut server3, b"x").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn throttle_limits_the_rate_and_keeps_the_bytes() {
+        let (proxy, upstream) = proxy_and_upstream().await;
+        proxy.set_mode(Mode::Throttle(256 * 1024));
+        let (mut client, mut server) = pair(&proxy, &upstream).await;
+        let data: Vec<u8> = (0..128 * 1024u32).flat_map(u32::to_le_bytes).collect();
+        let sent = data.clone();
+        let start = Instant::now();
+        let writer = tokio::spawn(async move { client.write_all(&sent).await.map(|_| client) });
+        let mut got = vec![0; data.len()];
+        timeout(Duration::from_secs(10), server.read_exact(&mut got))
+            .await
+            .expect("throttled transfer never ended")
+            .unwrap();
+        // 512 KiB at 256 KiB/s: about 2 s (the first chunk leaves at once).
+        assert!(
+            start.elapsed() >= Duration::from_millis(1500),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(got == data, "bytes changed");
+        let _client = writer.await.unwrap().unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -149,6 +149,7 @@ impl Client {
             room_ping: inner.config.room_ping_interval,
             room_first_visit: inner.config.room_first_visit,
             joined_rooms: inner.joined_rooms.clone(),
+            extra_ca_pem: inner.config.extra_ca_pem.clone(),
         };
         let run = run.start();
         let task = inner.runtime.spawn(async move {
@@ -368,6 +369,7 @@ fn check_body(body: &str) -> Result<(), Error> {
 mod tests;
 
 mod contacts;
+mod files;
 mod messages;
 mod room_actions;
 mod rooms;

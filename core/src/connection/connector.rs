@@ -330,6 +330,14 @@ async fn negotiate_starttls(
     Ok(stream.into_inner().into_inner())
 }
 
+/// For file transfers over HTTPS: the same roots as the XMPP stream
+/// (system plus the app's CA), ALPN `http/1.1`.
+pub(crate) fn https_config(extra_ca_pem: Option<&str>) -> Result<rustls::ClientConfig, Error> {
+    let mut config = tls_config(extra_ca_pem, TlsMode::StartTls)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 /// System roots plus the app's extra CAs; on direct TLS, ALPN
 /// `xmpp-client` (XEP-0368), so a server sharing port 443 with HTTPS can
 /// route us.

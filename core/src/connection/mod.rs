@@ -29,6 +29,7 @@ mod ssdp;
 mod streak;
 mod verdicts;
 
+pub(crate) use connector::https_config;
 pub(crate) use dns::DnsServers;
 pub(crate) use memory::{FastToken, LoginMemory};
 pub(crate) use register::register;

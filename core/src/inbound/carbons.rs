@@ -61,6 +61,7 @@ pub(super) fn classify_carbon(own: &BareJid, mut msg: Message, now: DateTime<Utc
         .or(forwarded.delay.map(|d| d.stamp.0.with_timezone(&Utc)));
     let remote_id = inner.id.map(|id| id.0);
     let replace = ids.replace_of(remote_id.as_deref());
+    let file_url = ids.file_of(&body);
     // Exactly one side must be us: a "sent" carbon from someone else, or a
     // "received" one addressed elsewhere, cannot be true. Notes to self
     // (both sides us) are not supported yet.
@@ -76,6 +77,7 @@ pub(super) fn classify_carbon(own: &BareJid, mut msg: Message, now: DateTime<Utc
             wants_receipt: false,
             markable: ids.markable,
             replace,
+            file_url,
         }),
         (true, true, false) => Inbound::CarbonSent(OwnCopy {
             to: to.to_bare(),
@@ -84,6 +86,7 @@ pub(super) fn classify_carbon(own: &BareJid, mut msg: Message, now: DateTime<Utc
             body,
             timestamp: clamp(delay, now),
             replace,
+            file_url,
         }),
         _ => {
             tracing::warn!(%from, %to, sent, "dropped a carbon with impossible addresses");
@@ -155,6 +158,7 @@ mod tests {
         assert_eq!(
             classify_message(&own(), m, now()),
             Inbound::CarbonSent(OwnCopy {
+                file_url: None,
                 replace: None,
                 to: "bob@example.test".parse().expect("jid"),
                 origin_id: Some("o2".into()),

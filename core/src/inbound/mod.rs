@@ -19,6 +19,7 @@ use tokio_xmpp::parsers::displayed_markers::Displayed;
 use tokio_xmpp::parsers::message::{Message, MessageType};
 use tokio_xmpp::parsers::message_correct::Replace;
 use tokio_xmpp::parsers::ns;
+use tokio_xmpp::parsers::oob::Oob;
 use tokio_xmpp::parsers::receipts::{Received, Request};
 use tokio_xmpp::parsers::stanza_error::StanzaError;
 use tokio_xmpp::parsers::stanza_id::{OriginId, StanzaId};
@@ -44,6 +45,8 @@ pub(crate) struct Chat {
     pub markable: bool,
     /// XEP-0308: this corrects the sender's message with this `@id`.
     pub replace: Option<String>,
+    /// The file it carries (see [`Ids::file_of`]).
+    pub file_url: Option<String>,
 }
 
 /// A message one of our other devices sent, seen as a carbon or in the
@@ -59,6 +62,8 @@ pub(crate) struct OwnCopy {
     pub timestamp: DateTime<Utc>,
     /// XEP-0308: this corrects our message with this `@id`.
     pub replace: Option<String>,
+    /// The file it carries (see [`Ids::file_of`]).
+    pub file_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -157,6 +162,7 @@ pub(crate) fn classify_message(own: &BareJid, mut msg: Message, now: DateTime<Ut
     let remote_id = msg.id.map(|id| id.0);
     Inbound::Chat(Chat {
         replace: ids.replace_of(remote_id.as_deref()),
+        file_url: ids.file_of(&body),
         from,
         remote_id,
         origin_id: ids.origin_id,
@@ -185,6 +191,8 @@ pub(crate) struct Ids {
     pub markable: bool,
     /// XEP-0308 `<replace id=…/>`.
     pub replace: Option<String>,
+    /// XEP-0066 out-of-band link (HTTPS only).
+    pub link: Option<String>,
 }
 
 impl Ids {
@@ -198,6 +206,14 @@ impl Ids {
             return None;
         }
         Some(replace.to_owned())
+    }
+
+    /// The file a message with `body` carries: its out-of-band link when
+    /// the body is that link and nothing else (XEP-0363 §4, as every
+    /// client that shares files does). A link beside other text stays
+    /// text, so no words are hidden behind a file.
+    pub(crate) fn file_of(&self, body: &str) -> Option<String> {
+        self.link.clone().filter(|link| body.trim() == link)
     }
 }
 
@@ -214,6 +230,11 @@ pub(crate) fn ids_of(own: &BareJid, payloads: Vec<Element>) -> Ids {
             ids.delay.get_or_insert(d.stamp.0.with_timezone(&Utc));
         } else if let Ok(r) = Replace::try_from(payload.clone()) {
             ids.replace.get_or_insert(r.id.0);
+        } else if let Ok(oob) = Oob::try_from(payload.clone()) {
+            // Plain HTTP would let the network read and swap the file.
+            if oob.url.starts_with("https://") {
+                ids.link.get_or_insert(oob.url);
+            }
         } else if payload.is("markable", ns::DISPLAYED_MARKERS) {
             ids.markable = true;
         } else if Request::try_from(payload).is_ok() {

@@ -119,3 +119,23 @@ fn bounces_carry_the_id_and_the_reason() {
     assert_eq!((from.as_str(), id.as_str()), ("nobody@example.test", "m1"));
     assert!(reason.contains("ServiceUnavailable"), "{reason}");
 }
+
+#[test]
+fn a_file_is_an_https_link_that_is_the_whole_body() {
+    let file_of = |body: &str, url: &str| {
+        let m = parse(&format!(
+            "<message xmlns='jabber:client' from='bob@example.test/phone' type='chat' id='f'>\
+             <body>{body}</body><x xmlns='jabber:x:oob'><url>{url}</url></x></message>"
+        ));
+        let Inbound::Chat(c) = classify_message(&own(), m, now()) else {
+            panic!("not a chat")
+        };
+        c.file_url
+    };
+    let url = "https://up.example.test/share/a.jpg";
+    assert_eq!(file_of(url, url).as_deref(), Some(url));
+    // Words beside the link stay words; plain HTTP is no file of ours.
+    assert_eq!(file_of(&format!("look: {url}"), url), None);
+    let plain = "http://up.example.test/share/a.jpg";
+    assert_eq!(file_of(plain, plain), None);
+}

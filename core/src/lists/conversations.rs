@@ -104,7 +104,9 @@ impl Conversations {
 /// The conversation an event changes the summary of, if any.
 fn conversation_of(event: &Event) -> Option<&str> {
     match event {
-        Event::Message(m) | Event::MessageCorrected(m) => Some(&m.conversation),
+        Event::Message(m) | Event::MessageCorrected(m) | Event::MessageUpdated(m) => {
+            Some(&m.conversation)
+        }
         Event::MessageState { conversation, .. } => Some(conversation),
         Event::ConversationRead { with } => Some(with),
         Event::ConnectionState(_)
@@ -121,6 +123,7 @@ fn conversation_of(event: &Event) -> Option<&str> {
         | Event::RoomLeft { .. }
         | Event::RoomCatchUp { .. }
         | Event::RoomInviteDeclined { .. }
+        | Event::Transfer { .. }
         | Event::CatchUp { .. } => None,
     }
 }

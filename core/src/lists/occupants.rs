@@ -117,6 +117,8 @@ fn room_of(event: &Event) -> Option<&str> {
         Event::ConnectionState(_)
         | Event::Message(_)
         | Event::MessageCorrected(_)
+        | Event::MessageUpdated(_)
+        | Event::Transfer { .. }
         | Event::MessageState { .. }
         | Event::ConversationRead { .. }
         | Event::Typing { .. }

@@ -39,6 +39,7 @@ impl World {
         let m = self
             .store
             .insert_incoming(NewIncoming {
+                file_url: None,
                 from,
                 remote_id: None,
                 origin_id: Some(&uuid::Uuid::new_v4().to_string()),

@@ -104,7 +104,9 @@ impl Follow for Window {
         for event in events {
             match event {
                 Event::Message(m) if m.conversation == self.with => self.insert(m, &mut diffs),
-                Event::MessageCorrected(m) if m.conversation == self.with => {
+                Event::MessageCorrected(m) | Event::MessageUpdated(m)
+                    if m.conversation == self.with =>
+                {
                     self.refresh(&m.id, store, &mut diffs)?
                 }
                 Event::MessageState {

@@ -116,6 +116,19 @@ pub enum Event {
         /// Its new state.
         state: DeliveryState,
     },
+    /// A stored message changed in place (same id), other than by a
+    /// correction: our file finished uploading (it now has its link, and
+    /// its body is that link). Replace the message you show.
+    MessageUpdated(Message),
+    /// A file transfer moved on: our upload of message `id`'s file.
+    /// Several per second at most; the last says all bytes are done.
+    Transfer {
+        /// The message that carries the file.
+        id: String,
+        /// Its conversation.
+        conversation: String,
+        progress: crate::model::TransferProgress,
+    },
     /// A stored message's body was replaced by a correction from its
     /// sender (XEP-0308): ours (from `Client::correct` or another device),
     /// or the peer's. Update the message in place (its id is unchanged);

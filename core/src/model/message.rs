@@ -161,6 +161,8 @@ pub struct Message {
     /// In a room, someone else's message naming our nickname there (as a
     /// word, any case): notify of it even in a room kept quiet.
     pub mentions_me: bool,
+    /// The file this message carries (an HTTP upload's link), if any.
+    pub attachment: Option<super::Attachment>,
 }
 
 /// One result of a full-text search (`Client::search`).

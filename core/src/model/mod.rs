@@ -2,6 +2,7 @@
 //! store and the protocol code. Everything above (store, session,
 //! client) and every adapter (cli, bindings, bench) speaks these types.
 
+mod attachment;
 mod contact;
 mod conversation;
 mod event;
@@ -10,6 +11,7 @@ mod message;
 mod room;
 mod secret;
 
+pub use attachment::{Attachment, TransferProgress};
 pub(crate) use contact::Change;
 pub use contact::{Contact, ContactPresence, ResourcePresence, Show, Subscription};
 pub use conversation::{Conversation, ConversationKind};

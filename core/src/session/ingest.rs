@@ -210,7 +210,7 @@ impl Ingest {
     fn correction(&self, peer: &str, sender: &str, replaced: &str, body: &str) -> bool {
         match self.store.apply_correction(peer, sender, replaced, body) {
             Ok(Some(CorrectionTarget::Changed(m))) => {
-                self.hub.emit(Event::MessageCorrected(m));
+                self.hub.emit(Event::MessageCorrected(*m));
                 true
             }
             Ok(Some(CorrectionTarget::Unchanged)) => true,
@@ -239,6 +239,7 @@ impl Ingest {
 
     fn copy_row<'a>(&'a self, copy: &'a OwnCopy) -> NewOutgoingCopy<'a> {
         NewOutgoingCopy {
+            file_url: copy.file_url.as_deref(),
             own_jid: self.own.as_str(),
             to: copy.to.as_str(),
             origin_id: copy.origin_id.as_deref(),
@@ -251,6 +252,7 @@ impl Ingest {
 
 fn incoming_row<'a>(chat: &'a Chat, from: &'a str, timestamp: DateTime<Utc>) -> NewIncoming<'a> {
     NewIncoming {
+        file_url: chat.file_url.as_deref(),
         from,
         remote_id: chat.remote_id.as_deref(),
         origin_id: chat.origin_id.as_deref(),

@@ -43,6 +43,8 @@ mod rooms;
 mod send_queue;
 mod setup;
 mod state;
+mod upload_dispatch;
+mod uploads;
 
 use std::sync::Arc;
 
@@ -70,6 +72,7 @@ use requests::{Out, Request, Requests};
 use room_actions::RoomActions;
 use rooms::Rooms;
 use send_queue::SendQueue;
+use uploads::Uploads;
 
 use blocking::off_worker;
 pub(crate) use contacts::{OwnPresence, RosterCommand};
@@ -92,6 +95,9 @@ pub(crate) enum Command {
     Room(RoomCommand),
     /// Invite, decline, set a subject, kick, ban, destroy: only online.
     RoomAction(RoomAction),
+    /// A file message was stored: start its upload if online (it
+    /// waits in the store otherwise).
+    Upload,
     /// Close the link cleanly, then answer.
     Disconnect(oneshot::Sender<()>),
 }
@@ -114,6 +120,8 @@ pub(crate) struct Session {
     pub room_first_visit: u32,
     /// The rooms we are in, as the client shows them.
     pub joined_rooms: Joined,
+    /// See `ClientConfig::extra_ca_pem`: file transfers trust it too.
+    pub extra_ca_pem: Option<String>,
 }
 
 /// The session's state: the link, whether it is up, and the handlers.
@@ -131,6 +139,7 @@ struct Running {
     rooms: Rooms,
     room_actions: RoomActions,
     bookmarks: Bookmarks,
+    uploads: Uploads,
 }
 
 impl Session {
@@ -143,7 +152,8 @@ impl Session {
 
     async fn run(self) {
         let (progress_tx, mut progress) = mpsc::unbounded_channel();
-        let (mut s, inputs) = self.into_handlers(progress_tx);
+        let (upload_tx, mut upload_reports) = mpsc::unbounded_channel();
+        let (mut s, inputs) = self.into_handlers(progress_tx, upload_tx);
         let setup::Inputs {
             mut commands,
             mut own_presence,
@@ -167,6 +177,10 @@ impl Session {
                         reports.push(report);
                     }
                     s.on_reports(reports).await;
+                    Flow::Continue
+                }
+                Some(report) = upload_reports.recv() => {
+                    s.on_upload_report(report).await;
                     Flow::Continue
                 }
                 ev = s.link.next() => s.on_link(ev, &mut own_presence).await,
@@ -212,8 +226,12 @@ impl Running {
         ev: LinkEvent,
         own_presence: &mut watch::Receiver<OwnPresence>,
     ) -> Flow {
-        if let Some(state) = published(&ev) {
-            self.hub.set_state(state);
+        // Online is published once our presence is on the wire: a server
+        // routes a message to the bare JID only to available resources, so
+        // a contact writing after we show Online reaches this session.
+        let state = published(&ev);
+        if let (Some(state), false) = (&state, matches!(ev, LinkEvent::Online { .. })) {
+            self.hub.set_state(state.clone());
         }
         match ev {
             LinkEvent::Online {
@@ -233,6 +251,9 @@ impl Running {
                 let want = own_presence.borrow_and_update().clone();
                 let out = self.contacts.presence(want);
                 self.send(out).await;
+                if let Some(state) = state {
+                    self.hub.set_state(state);
+                }
                 // The send queue, oldest first: on the first session what
                 // an earlier run (or a killed process) left unacked; after
                 // a resumption, what was queued while suspended (the stream
@@ -267,6 +288,12 @@ impl Running {
                     let joins = off_worker(|| self.rooms.fresh_session());
                     self.send(joins).await;
                 }
+                let uploads = if resumed {
+                    off_worker(|| self.uploads.start_all())
+                } else {
+                    off_worker(|| self.uploads.fresh_session())
+                };
+                self.send(uploads).await;
                 Flow::Continue
             }
             LinkEvent::Suspended => {
@@ -318,6 +345,12 @@ impl Running {
             }
             Some(Command::RoomAction(action)) => {
                 tracing::info!(?action, "offline: not sent");
+            }
+            Some(Command::Upload) => {
+                if self.online {
+                    let out = off_worker(|| self.uploads.start_all());
+                    self.send(out).await;
+                }
             }
             Some(Command::Disconnect(done)) => return Flow::Close(Some(done)),
             // The Client was dropped.
@@ -377,6 +410,9 @@ impl Running {
     }
 
     async fn on_iq(&mut self, iq: Iq) {
+        let Some(iq) = self.on_upload_answer(iq).await else {
+            return;
+        };
         let Some(iq) = self.on_room_answer(iq).await else {
             return;
         };
@@ -434,6 +470,8 @@ impl Running {
             | Request::RoomPing(_)
             | Request::RoomInfo(_)
             | Request::RoomAction { .. } => {}
+            // Routed by `on_upload_answer`.
+            Request::UploadServices | Request::UploadInfo(_) | Request::UploadSlot { .. } => {}
             Request::BookmarkPublish => {}
             Request::Bookmarks => {
                 let effects = off_worker(|| self.bookmarks.on_fetched(payload));

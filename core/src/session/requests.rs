@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use tokio_xmpp::jid::BareJid;
+use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::Stanza;
 
@@ -44,6 +44,15 @@ pub(crate) enum Request {
     RoomAction {
         room: BareJid,
         action: &'static str,
+    },
+    /// Our server's services (disco#items), to find its upload service.
+    UploadServices,
+    /// What a service of our server is (disco#info).
+    UploadInfo(Jid),
+    /// A slot for message `id`'s file (XEP-0363), asked of `service`.
+    UploadSlot {
+        id: String,
+        service: Jid,
     },
 }
 

@@ -2,6 +2,7 @@
 //! with its own state, and the inputs its loop waits on.
 
 use tokio::sync::{mpsc, watch};
+use tokio_xmpp::jid::BareJid;
 
 use super::bookmarks::Bookmarks;
 use super::catch_up::CatchUp;
@@ -11,6 +12,7 @@ use super::requests::Requests;
 use super::room_actions::RoomActions;
 use super::rooms::Rooms;
 use super::send_queue::SendQueue;
+use super::uploads::{UploadReport, Uploads};
 use super::{Command, OwnPresence, Running, Session};
 use crate::outbox::Report;
 
@@ -29,6 +31,7 @@ impl Session {
     pub(super) fn into_handlers(
         self,
         progress_tx: mpsc::UnboundedSender<Report>,
+        upload_tx: mpsc::UnboundedSender<UploadReport>,
     ) -> (Running, Inputs) {
         let Session {
             link,
@@ -42,6 +45,7 @@ impl Session {
             joined_rooms,
             room_ping,
             room_first_visit,
+            extra_ca_pem,
         } = self;
         let rooms = Rooms::new(
             own.clone(),
@@ -64,6 +68,13 @@ impl Session {
             rooms,
             room_actions: RoomActions::new(hub.clone()),
             bookmarks: Bookmarks::new(own.clone(), store.clone()),
+            uploads: Uploads::new(
+                BareJid::from_parts(None, own.domain()).into(),
+                store.clone(),
+                hub.clone(),
+                extra_ca_pem,
+                upload_tx,
+            ),
             contacts: Contacts::new(own.clone(), store, hub.clone()),
             link,
             own,

@@ -9,6 +9,8 @@
 
 use rusqlite::{params, Transaction, TransactionBehavior};
 
+use crate::model::Attachment;
+
 use super::{
     corrupt, load_message, next_seq, touch_conversation, Message, NewIncoming, NewOutgoingCopy,
     Store, StoreError,
@@ -83,6 +85,7 @@ fn insert_incoming_in(
     insert_received_in(
         tx,
         Received {
+            file_url: m.file_url,
             conversation: m.from,
             sender: m.from,
             remote_id: m.remote_id,
@@ -108,6 +111,8 @@ pub(super) struct Received<'a> {
     pub timestamp: chrono::DateTime<chrono::Utc>,
     pub markable: bool,
     pub mentions_me: bool,
+    /// The file it carries: an out-of-band link (XEP-0066).
+    pub file_url: Option<&'a str>,
 }
 
 /// The one insert of someone else's message: the unique indexes drop a
@@ -124,8 +129,8 @@ pub(super) fn insert_received_in(
     let inserted = tx
         .prepare_cached(
             "INSERT INTO messages (id, seq, conversation, direction, sender, body, timestamp, \
-             origin_id, stanza_id, remote_id, state, markable, mentions_me) \
-             VALUES (?1, ?2, ?3, 'in', ?4, ?5, ?6, ?7, ?8, ?9, 'received', ?10, ?11) \
+             origin_id, stanza_id, remote_id, state, markable, mentions_me, file_url, file_name) \
+             VALUES (?1, ?2, ?3, 'in', ?4, ?5, ?6, ?7, ?8, ?9, 'received', ?10, ?11, ?12, ?13) \
              ON CONFLICT DO NOTHING",
         )?
         .execute(params![
@@ -139,7 +144,9 @@ pub(super) fn insert_received_in(
             m.stanza_id,
             m.remote_id,
             m.markable,
-            m.mentions_me
+            m.mentions_me,
+            m.file_url,
+            m.file_url.map(Attachment::name_from_url),
         ])?;
     if inserted == 0 {
         tracing::debug!(
@@ -172,8 +179,8 @@ fn insert_outgoing_copy_in(
     let inserted = tx
         .prepare_cached(
             "INSERT INTO messages (id, seq, conversation, direction, sender, body, timestamp, \
-             origin_id, stanza_id, remote_id, state) \
-             VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, NULL, ?8, 'acked') \
+             origin_id, stanza_id, remote_id, state, file_url, file_name) \
+             VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?7, NULL, ?8, 'acked', ?9, ?10) \
              ON CONFLICT DO NOTHING",
         )?
         .execute(params![
@@ -184,7 +191,9 @@ fn insert_outgoing_copy_in(
             m.body,
             timestamp,
             m.origin_id,
-            m.remote_id
+            m.remote_id,
+            m.file_url,
+            m.file_url.map(Attachment::name_from_url),
         ])?;
     if inserted == 0 {
         tracing::debug!(

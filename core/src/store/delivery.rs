@@ -104,12 +104,21 @@ impl Store {
         if changed == 0 {
             return Ok(None);
         }
-        tx.execute(
-            "INSERT INTO send_queue (id, kind, conversation, message_id) \
-             SELECT id, 'message', conversation, id FROM messages WHERE id = ?1 \
-             ON CONFLICT (id) DO NOTHING",
+        // A file that never reached the upload service is uploaded again;
+        // any other message (a file's too, once it has its link) is sent.
+        let uploaded = tx.execute(
+            "INSERT INTO uploads (message_id) SELECT id FROM messages \
+             WHERE id = ?1 AND file_name IS NOT NULL AND file_url IS NULL",
             [id],
         )?;
+        if uploaded == 0 {
+            tx.execute(
+                "INSERT INTO send_queue (id, kind, conversation, message_id) \
+                 SELECT id, 'message', conversation, id FROM messages WHERE id = ?1 \
+                 ON CONFLICT (id) DO NOTHING",
+                [id],
+            )?;
+        }
         let message = load_message(&tx, id)?;
         tx.commit()?;
         Ok(message)

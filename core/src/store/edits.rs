@@ -151,14 +151,14 @@ impl Store {
         let message =
             load_message(&tx, &id)?.ok_or_else(|| corrupt(format!("message {id} vanished")))?;
         tx.commit()?;
-        Ok(Some(CorrectionTarget::Changed(message)))
+        Ok(Some(CorrectionTarget::Changed(Box::new(message))))
     }
 }
 
 /// The message a received correction applied to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CorrectionTarget {
-    Changed(Message),
+    Changed(Box<Message>),
     /// A copy of a correction already applied.
     Unchanged,
 }

@@ -47,6 +47,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "015_send_queue",
         include_str!("migrations/015_send_queue.sql"),
     ),
+    ("016_files", include_str!("migrations/016_files.sql")),
 ];
 
 /// The schema version this build writes and understands.

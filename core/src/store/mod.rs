@@ -114,6 +114,8 @@ pub struct NewIncoming<'a> {
     pub timestamp: DateTime<Utc>,
     /// The sender asked for read markers (XEP-0333 `<markable/>`).
     pub markable: bool,
+    /// The file it carries: an out-of-band link (XEP-0066).
+    pub file_url: Option<&'a str>,
 }
 
 /// A message another device of ours sent (an XEP-0280 `sent` carbon): ours,
@@ -130,6 +132,8 @@ pub struct NewOutgoingCopy<'a> {
     pub remote_id: Option<&'a str>,
     pub body: &'a str,
     pub timestamp: DateTime<Utc>,
+    /// The file it carries: an out-of-band link (XEP-0066).
+    pub file_url: Option<&'a str>,
 }
 
 /// Why a store call failed.
@@ -349,12 +353,15 @@ mod migrate;
 mod queries;
 mod rooms;
 mod send_queue;
+mod uploads;
 
 pub(crate) use send_queue::{Item, Queued};
 
 pub use batch::PageItem;
 pub use rooms::NewRoomMessage;
 pub(crate) use rooms::RoomEntry;
+pub use uploads::NewOutgoingFile;
+pub(crate) use uploads::Upload;
 
 pub(crate) use edits::{CorrectError, CorrectionTarget};
 #[cfg(test)]

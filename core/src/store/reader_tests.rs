@@ -17,6 +17,7 @@ const BLOCKED: Duration = Duration::from_secs(10);
 
 fn incoming<'a>(from: &'a str, body: &'a str, id: &'a str) -> NewIncoming<'a> {
     NewIncoming {
+        file_url: None,
         from,
         remote_id: Some(id),
         origin_id: None,

@@ -24,6 +24,8 @@ pub struct NewRoomMessage<'a> {
     pub timestamp: chrono::DateTime<chrono::Utc>,
     /// It names our nickname in the room.
     pub mentions_me: bool,
+    /// The file it carries: an out-of-band link (XEP-0066).
+    pub file_url: Option<&'a str>,
 }
 
 /// What joining needs to remember.
@@ -341,6 +343,7 @@ impl Store {
         let stored = insert_received_in(
             &tx,
             Received {
+                file_url: m.file_url,
                 conversation: m.room,
                 sender: m.sender,
                 remote_id: m.remote_id,

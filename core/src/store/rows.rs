@@ -6,7 +6,7 @@ use chrono::DateTime;
 use rusqlite::{Connection, Row, Rows};
 
 use super::{corrupt, StoreError};
-use crate::model::Message;
+use crate::model::{Attachment, Message};
 
 /// `SELECT` of every [`Message`] column from `messages AS m`, in the
 /// order [`read_message`] expects, then any `extra` columns (starting at
@@ -22,7 +22,8 @@ macro_rules! select_message {
     (extra: $extra:literal, from: $from:literal, $rest:literal) => {
         concat!(
             "SELECT m.id, m.conversation, m.direction, m.sender, m.body, m.timestamp, ",
-            "m.origin_id, m.stanza_id, m.state, m.failure_reason, m.corrected, m.mentions_me",
+            "m.origin_id, m.stanza_id, m.state, m.failure_reason, m.corrected, m.mentions_me, ",
+            "m.file_url, m.file_name, m.file_size, m.file_mime, m.file_path",
             $extra,
             " FROM ",
             $from,
@@ -33,7 +34,7 @@ macro_rules! select_message {
 }
 
 /// How many columns [`select_message!`] reads before its extra ones.
-pub(super) const MESSAGE_COLUMNS: usize = 12;
+pub(super) const MESSAGE_COLUMNS: usize = 17;
 
 /// Reading a column failed: a type or range mismatch is bad data on disk,
 /// anything else is SQLite's own error.
@@ -93,6 +94,26 @@ pub(super) fn read_message(row: &Row<'_>) -> Result<Message, StoreError> {
         failure_reason: row.get(9).map_err(column_error)?,
         corrected: row.get::<_, i64>(10).map_err(column_error)? != 0,
         mentions_me: row.get::<_, i64>(11).map_err(column_error)? != 0,
+        attachment: read_attachment(row, &id)?,
         id,
     })
+}
+
+/// The file columns (12..17): a message carries a file when it has a name.
+fn read_attachment(row: &Row<'_>, id: &str) -> Result<Option<Attachment>, StoreError> {
+    let Some(name) = row.get::<_, Option<String>>(13).map_err(column_error)? else {
+        return Ok(None);
+    };
+    let size = row
+        .get::<_, Option<i64>>(14)
+        .map_err(column_error)?
+        .map(|n| u64::try_from(n).map_err(|_| corrupt(format!("message {id}: file size {n}"))))
+        .transpose()?;
+    Ok(Some(Attachment {
+        url: row.get(12).map_err(column_error)?,
+        name,
+        size,
+        mime_type: row.get(15).map_err(column_error)?,
+        local_path: row.get(16).map_err(column_error)?,
+    }))
 }

@@ -81,6 +81,7 @@ impl Rooms {
             }
         }
         let copy = NewOutgoingCopy {
+            file_url: said.file_url.as_deref(),
             own_jid: self.own.as_str(),
             to: room.as_str(),
             origin_id: said.origin_id.as_deref(),
@@ -102,6 +103,7 @@ impl Rooms {
         }
         let nick = self.visits.get(room).map(|v| v.nick.as_str());
         let row = NewRoomMessage {
+            file_url: said.file_url.as_deref(),
             mentions_me: nick.is_some_and(|nick| muc::mentions(&said.body, nick)),
             room: room.as_str(),
             sender: &sender,
@@ -131,7 +133,7 @@ impl Rooms {
             .apply_correction(room.as_str(), sender, replaced, &said.body)
         {
             Ok(Some(CorrectionTarget::Changed(m))) => {
-                self.hub.emit(Event::MessageCorrected(m));
+                self.hub.emit(Event::MessageCorrected(*m));
                 true
             }
             Ok(Some(CorrectionTarget::Unchanged)) => true,

@@ -29,6 +29,7 @@ fn inc(
     secs: i64,
 ) -> Write {
     Write::In(NewIncoming {
+        file_url: None,
         markable: false,
         from,
         remote_id,
@@ -47,6 +48,7 @@ fn copy(
     secs: i64,
 ) -> Write {
     Write::Copy(NewOutgoingCopy {
+        file_url: None,
         own_jid: ME,
         to,
         origin_id,
@@ -254,6 +256,7 @@ fn batch_returns_each_stored_message_as_read_back() {
     let stored = store
         .insert_incoming_batch(&[
             NewIncoming {
+                file_url: None,
                 markable: false,
                 from: ALICE,
                 remote_id: None,
@@ -263,6 +266,7 @@ fn batch_returns_each_stored_message_as_read_back() {
                 timestamp: at(1),
             },
             NewIncoming {
+                file_url: None,
                 markable: false,
                 from: ALICE,
                 remote_id: None,
@@ -293,6 +297,7 @@ fn a_batch_that_fails_part_way_stores_nothing() {
         )
         .unwrap();
     let message = |stanza_id, body| NewIncoming {
+        file_url: None,
         markable: false,
         from: BOB,
         remote_id: None,

@@ -6,6 +6,7 @@ const ROOM: &str = "tea@conference.example.org";
 
 fn msg<'a>(sender: &'a str, stanza_id: &'a str, origin: &'a str) -> NewRoomMessage<'a> {
     NewRoomMessage {
+        file_url: None,
         room: ROOM,
         sender,
         remote_id: None,

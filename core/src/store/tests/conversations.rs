@@ -85,6 +85,7 @@ fn conversations_are_ordered_by_last_activity() {
     // Archive backfill of an old message does not move Bob to the top.
     store
         .insert_incoming(NewIncoming {
+            file_url: None,
             body: "old",
             ..incoming(BOB, 5)
         })
@@ -109,6 +110,7 @@ fn last_received_from_a_sender_ignores_our_own_messages_and_other_senders() {
     store.insert_incoming(incoming(ALICE, 3)).unwrap().unwrap();
     store
         .insert_incoming(NewIncoming {
+            file_url: None,
             remote_id: Some("later"),
             ..incoming(ALICE, 7)
         })
@@ -125,6 +127,7 @@ fn unread_counts_only_new_incoming_messages() {
     let store = store();
     assert_eq!(store.unread(ALICE).unwrap(), 0);
     let first = NewIncoming {
+        file_url: None,
         stanza_id: Some("s1"),
         ..incoming(ALICE, 1)
     };
@@ -135,6 +138,7 @@ fn unread_counts_only_new_incoming_messages() {
     store.enqueue_outgoing(outgoing("m1", ALICE, 3)).unwrap();
     store.enqueue_outgoing(outgoing("m2", BOB, 4)).unwrap();
     let echo = NewIncoming {
+        file_url: None,
         origin_id: Some("m1"),
         ..incoming(ME, 5)
     };

@@ -8,6 +8,7 @@ fn incoming_message_is_stored_as_received() {
     let store = store();
     let stored = store
         .insert_incoming(NewIncoming {
+            file_url: None,
             remote_id: Some("r1"),
             origin_id: Some("o1"),
             stanza_id: Some("s1"),
@@ -37,6 +38,7 @@ fn incoming_message_is_stored_as_received() {
 fn duplicate_stanza_id_is_stored_once() {
     let store = store();
     let first = NewIncoming {
+        file_url: None,
         stanza_id: Some("s1"),
         remote_id: Some("r1"),
         ..incoming(ALICE, 1)
@@ -44,6 +46,7 @@ fn duplicate_stanza_id_is_stored_once() {
     assert!(store.insert_incoming(first).unwrap().is_some());
     // Same server stanza-id, even with other client ids (e.g. from MAM).
     let again = NewIncoming {
+        file_url: None,
         stanza_id: Some("s1"),
         remote_id: Some("r2"),
         body: "copy",
@@ -60,6 +63,7 @@ fn duplicate_stanza_id_is_stored_once() {
 fn duplicate_origin_id_from_same_sender_is_stored_once() {
     let store = store();
     let live = NewIncoming {
+        file_url: None,
         origin_id: Some("o1"),
         remote_id: Some("r1"),
         ..incoming(ALICE, 1)
@@ -67,12 +71,14 @@ fn duplicate_origin_id_from_same_sender_is_stored_once() {
     assert!(store.insert_incoming(live).unwrap().is_some());
     // The archive copy carries a stanza-id the live one lacked.
     let from_archive = NewIncoming {
+        file_url: None,
         stanza_id: Some("s9"),
         ..live
     };
     assert_eq!(store.insert_incoming(from_archive).unwrap(), None);
     // Another client's origin-id may collide with it: not a duplicate.
     let other_sender = NewIncoming {
+        file_url: None,
         origin_id: Some("o1"),
         ..incoming(BOB, 1)
     };
@@ -84,6 +90,7 @@ fn duplicate_origin_id_from_same_sender_is_stored_once() {
 fn duplicate_remote_id_without_origin_id_is_stored_once() {
     let store = store();
     let first = NewIncoming {
+        file_url: None,
         remote_id: Some("r1"),
         ..incoming(ALICE, 1)
     };
@@ -100,6 +107,7 @@ fn own_message_echoed_back_with_its_origin_id_is_a_duplicate() {
     let store = store();
     store.enqueue_outgoing(outgoing("m1", ALICE, 1)).unwrap();
     let echo = NewIncoming {
+        file_url: None,
         origin_id: Some("m1"),
         ..incoming(ME, 1)
     };
@@ -112,6 +120,7 @@ fn archived_copy_of_a_live_message_is_a_duplicate_and_not_unread_twice() {
     let store = store();
     // Live: the server's stanza-id and the sender's origin-id.
     let live = NewIncoming {
+        file_url: None,
         origin_id: Some("o1"),
         stanza_id: Some("A1"),
         ..incoming(ALICE, 3)
@@ -119,12 +128,14 @@ fn archived_copy_of_a_live_message_is_a_duplicate_and_not_unread_twice() {
     store.insert_incoming(live).unwrap().unwrap();
     // From the archive: the archive id is the same stanza-id.
     let by_archive_id = NewIncoming {
+        file_url: None,
         stanza_id: Some("A1"),
         ..incoming(ALICE, 3)
     };
     assert_eq!(store.insert_incoming(by_archive_id).unwrap(), None);
     // A copy that came without the stanza-id (offline storage): origin-id.
     let by_origin_id = NewIncoming {
+        file_url: None,
         origin_id: Some("o1"),
         stanza_id: Some("A-other"),
         ..incoming(ALICE, 3)
@@ -140,6 +151,7 @@ fn copy<'a>(
     secs: i64,
 ) -> NewOutgoingCopy<'a> {
     NewOutgoingCopy {
+        file_url: None,
         own_jid: ME,
         to: ALICE,
         origin_id,
@@ -232,6 +244,7 @@ fn peer_reusing_our_origin_id_does_not_hide_our_copy() {
     // Dedup is per sender: a peer cannot make us drop our own message.
     let store = store();
     let theirs = NewIncoming {
+        file_url: None,
         origin_id: Some("o1"),
         ..incoming(ALICE, 1)
     };

@@ -13,6 +13,7 @@ mod incoming;
 mod open;
 mod outbox;
 mod search;
+mod uploads;
 
 const ME: &str = "me@example.org";
 const ALICE: &str = "alice@example.org";
@@ -34,6 +35,7 @@ fn outgoing<'a>(id: &'a str, to: &'a str, secs: i64) -> NewOutgoing<'a> {
 
 fn incoming(from: &str, secs: i64) -> NewIncoming<'_> {
     NewIncoming {
+        file_url: None,
         markable: false,
         from,
         remote_id: None,

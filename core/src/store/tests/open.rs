@@ -19,6 +19,7 @@ fn reopened_file_store_keeps_messages_and_outbox() {
         store.advance_state("m1", DeliveryState::Acked).unwrap();
         store
             .insert_incoming(NewIncoming {
+                file_url: None,
                 stanza_id: Some("s1"),
                 ..incoming(BOB, 3)
             })
@@ -40,6 +41,7 @@ fn reopened_file_store_keeps_messages_and_outbox() {
     assert_eq!(store.conversations().unwrap().len(), 2);
     // Dedup survives the restart.
     let again = NewIncoming {
+        file_url: None,
         stanza_id: Some("s1"),
         ..incoming(BOB, 3)
     };
@@ -123,6 +125,7 @@ fn upgrade_from(from: u32) {
 
     // The upgraded store works: dedup still holds and the outbox exists.
     let again = NewIncoming {
+        file_url: None,
         remote_id: Some("r1"),
         ..incoming(ALICE, 1)
     };

@@ -10,6 +10,7 @@ use crate::store::queries::{fts_expression, SEARCH_SQL, SEARCH_WINDOW};
 fn said(store: &Store, from: &str, body: &str, secs: i64) -> Message {
     store
         .insert_incoming(NewIncoming {
+            file_url: None,
             body,
             ..incoming(from, secs)
         })
@@ -282,6 +283,7 @@ fn search_follows_inserts_and_state_changes() {
     store.fail("m1", "remote-server-not-found").unwrap();
     // A duplicate adds nothing to the index.
     let first = NewIncoming {
+        file_url: None,
         remote_id: Some("r1"),
         body: "hello again",
         ..incoming(BOB, 3)

@@ -23,6 +23,12 @@ public enum MessageEvent: Sendable, Equatable {
     /// Catching up from the server's archive after a fresh login progressed;
     /// the messages themselves arrive as `.new`.
     case catchUp(fetched: UInt32, complete: Bool)
+    /// A stored message changed in place (same id), other than by a
+    /// correction: our file finished uploading, so it now has its link (also
+    /// its body). Replace it where you show it.
+    case updated(Message)
+    /// Our upload of message `id`'s file moved on: `done` of `total` bytes.
+    case transfer(id: String, conversation: String, done: UInt64, total: UInt64?)
 }
 
 /// What happens to contacts, in the order JabberKit reports it.
@@ -149,6 +155,20 @@ public final class JabberKitSession: Sendable {
     ///   unsendable body.
     public func send(to: String, body: String) throws -> String {
         try client.sendMessage(to: to, body: body)
+    }
+
+    /// Stores the file at `path` for `to` (like `send(to:body:)`) and returns
+    /// its message at once, `.queued`, its `attachment` naming the file. It
+    /// is uploaded to the account's server (XEP-0363) when online, reported
+    /// as `.transfer` on `messages`; `.updated` then brings its link, and it
+    /// goes out like any message. The file must stay at `path` until the
+    /// message is `.acked` (copy a shared file into the app's storage first).
+    /// `mimeType` is guessed from the name's extension when nil.
+    ///
+    /// - Throws: `JabberKitError.InvalidInput` for a bad recipient or a path
+    ///   that is not a readable, non-empty file.
+    public func sendFile(to: String, path: String, mimeType: String? = nil) throws -> Message {
+        try client.sendFile(to: to, path: path, mimeType: mimeType)
     }
 
     /// Up to `limit` messages exchanged with `peer` (a contact, a room, or an
@@ -483,6 +503,14 @@ private final class MessageEventListener: MessageListener {
 
     func onConversationRead(with: String) {
         continuation.yield(.conversationRead(with: with))
+    }
+
+    func onMessageUpdated(message: Message) {
+        continuation.yield(.updated(message))
+    }
+
+    func onTransfer(id: String, conversation: String, done: UInt64, total: UInt64?) {
+        continuation.yield(.transfer(id: id, conversation: conversation, done: done, total: total))
     }
 }
 

@@ -796,6 +796,17 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func search(query: String, limit: UInt32) throws  -> [SearchHit]
     
     /**
+     * Stores and queues the file at `path` for `to` (like `send_message`)
+     * and returns its message at once, `Queued`, its `attachment` naming
+     * the file. It is uploaded to our server (XEP-0363) when online, with
+     * `on_transfer` reports; `on_message_updated` then brings its link,
+     * and it goes out like any message. The file must stay at `path`
+     * until the message is `Acked`. `mime_type` is guessed from the
+     * name's extension when null.
+     */
+    func sendFile(to: String, path: String, mimeType: String?) throws  -> Message
+    
+    /**
      * Stores and queues a message; returns its id at once, even offline.
      * `to` is a contact's bare JID, a room joined with `join_room` (the
      * message is `Delivered` once the room sent it back to everyone), or
@@ -1393,6 +1404,27 @@ open func search(query: String, limit: UInt32)throws  -> [SearchHit]  {
             self.uniffiCloneHandle(),
         FfiConverterString.lower(query),
         FfiConverterUInt32.lower(limit),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Stores and queues the file at `path` for `to` (like `send_message`)
+     * and returns its message at once, `Queued`, its `attachment` naming
+     * the file. It is uploaded to our server (XEP-0363) when online, with
+     * `on_transfer` reports; `on_message_updated` then brings its link,
+     * and it goes out like any message. The file must stay at `path`
+     * until the message is `Acked`. `mime_type` is guessed from the
+     * name's extension when null.
+     */
+open func sendFile(to: String, path: String, mimeType: String?)throws  -> Message  {
+    return try  FfiConverterTypeMessage_lift(try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_send_file(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(to),
+        FfiConverterString.lower(path),
+        FfiConverterOptionString.lower(mimeType),uniffiCallStatus
     )
 })
 }
@@ -2355,6 +2387,19 @@ public protocol MessageListener: AnyObject, Sendable {
      */
     func onCatchUp(fetched: UInt32, complete: Bool) 
     
+    /**
+     * A stored message changed in place (same id), other than by a
+     * correction: our file finished uploading, so the message now has its
+     * link (also its body). Replace the message you show.
+     */
+    func onMessageUpdated(message: Message) 
+    
+    /**
+     * Our upload of message `id`'s file moved on: `done` of `total` bytes
+     * (`total` null when unknown). At most about a hundred per file.
+     */
+    func onTransfer(id: String, conversation: String, done: UInt64, total: UInt64?) 
+    
 }
 /**
  * Receives messages and their progress.
@@ -2476,6 +2521,36 @@ open func onCatchUp(fetched: UInt32, complete: Bool)  {try! rustCall() {
             self.uniffiCloneHandle(),
         FfiConverterUInt32.lower(fetched),
         FfiConverterBool.lower(complete),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A stored message changed in place (same id), other than by a
+     * correction: our file finished uploading, so the message now has its
+     * link (also its body). Replace the message you show.
+     */
+open func onMessageUpdated(message: Message)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_updated(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeMessage_lower(message),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Our upload of message `id`'s file moved on: `done` of `total` bytes
+     * (`total` null when unknown). At most about a hundred per file.
+     */
+open func onTransfer(id: String, conversation: String, done: UInt64, total: UInt64?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_messagelistener_on_transfer(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterString.lower(conversation),
+        FfiConverterUInt64.lower(done),
+        FfiConverterOptionUInt64.lower(total),uniffiCallStatus
     )
 }
 }
@@ -2623,6 +2698,60 @@ fileprivate struct UniffiCallbackInterfaceMessageListener {
                 return uniffiObj.onCatchUp(
                      fetched: try FfiConverterUInt32.lift(fetched),
                      complete: try FfiConverterBool.lift(complete)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onMessageUpdated: { (
+            uniffiHandle: UInt64,
+            message: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeMessageListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onMessageUpdated(
+                     message: try FfiConverterTypeMessage_lift(message)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onTransfer: { (
+            uniffiHandle: UInt64,
+            id: RustBuffer,
+            conversation: RustBuffer,
+            done: UInt64,
+            total: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeMessageListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onTransfer(
+                     id: try FfiConverterString.lift(id),
+                     conversation: try FfiConverterString.lift(conversation),
+                     done: try FfiConverterUInt64.lift(done),
+                     total: try FfiConverterOptionUInt64.lift(total)
                 )
             }
 
@@ -4199,6 +4328,107 @@ public func FfiConverterTypeTimelineListener_lower(_ value: TimelineListener) ->
 
 
 /**
+ * A file sent with a message (XEP-0363 upload, XEP-0066 link).
+ */
+public struct Attachment: Equatable, Hashable {
+    /**
+     * Where anyone with the link downloads it (HTTPS); null while our own
+     * upload has not finished.
+     */
+    public var url: String?
+    /**
+     * The file's name: ours as sent, or the last part of the link.
+     */
+    public var name: String
+    /**
+     * Its size in bytes, when known.
+     */
+    public var size: UInt64?
+    /**
+     * Its media type, when known (e.g. `image/jpeg`).
+     */
+    public var mimeType: String?
+    /**
+     * The file on this device: what we sent.
+     */
+    public var localPath: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Where anyone with the link downloads it (HTTPS); null while our own
+         * upload has not finished.
+         */url: String?, 
+        /**
+         * The file's name: ours as sent, or the last part of the link.
+         */name: String, 
+        /**
+         * Its size in bytes, when known.
+         */size: UInt64?, 
+        /**
+         * Its media type, when known (e.g. `image/jpeg`).
+         */mimeType: String?, 
+        /**
+         * The file on this device: what we sent.
+         */localPath: String?) {
+        self.url = url
+        self.name = name
+        self.size = size
+        self.mimeType = mimeType
+        self.localPath = localPath
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Attachment: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAttachment: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Attachment {
+        return
+            try Attachment(
+                url: FfiConverterOptionString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                size: FfiConverterOptionUInt64.read(from: &buf), 
+                mimeType: FfiConverterOptionString.read(from: &buf), 
+                localPath: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Attachment, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.url, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionUInt64.write(value.size, into: &buf)
+        FfiConverterOptionString.write(value.mimeType, into: &buf)
+        FfiConverterOptionString.write(value.localPath, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachment_lift(_ buf: RustBuffer) throws -> Attachment {
+    return try FfiConverterTypeAttachment.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachment_lower(_ value: Attachment) -> RustBuffer {
+    return FfiConverterTypeAttachment.lower(value)
+}
+
+
+/**
  * Everything a `Client` needs to run one account.
  */
 public struct ClientConfig {
@@ -4675,6 +4905,10 @@ public struct Message: Equatable, Hashable {
      * word, any case): notify of it even in a room kept quiet.
      */
     public var mentionsMe: Bool
+    /**
+     * The file this message carries (an HTTP upload's link), if any.
+     */
+    public var attachment: Attachment?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4706,7 +4940,10 @@ public struct Message: Equatable, Hashable {
         /**
          * In a room, someone else's message naming our nickname there (as a
          * word, any case): notify of it even in a room kept quiet.
-         */mentionsMe: Bool = false) {
+         */mentionsMe: Bool = false, 
+        /**
+         * The file this message carries (an HTTP upload's link), if any.
+         */attachment: Attachment? = nil) {
         self.id = id
         self.conversation = conversation
         self.outgoing = outgoing
@@ -4718,6 +4955,7 @@ public struct Message: Equatable, Hashable {
         self.corrected = corrected
         self.roomNick = roomNick
         self.mentionsMe = mentionsMe
+        self.attachment = attachment
     }
 
     
@@ -4746,7 +4984,8 @@ public struct FfiConverterTypeMessage: FfiConverterRustBuffer {
                 failureReason: FfiConverterOptionString.read(from: &buf), 
                 corrected: FfiConverterBool.read(from: &buf), 
                 roomNick: FfiConverterOptionString.read(from: &buf), 
-                mentionsMe: FfiConverterBool.read(from: &buf)
+                mentionsMe: FfiConverterBool.read(from: &buf), 
+                attachment: FfiConverterOptionTypeAttachment.read(from: &buf)
         )
     }
 
@@ -4762,6 +5001,7 @@ public struct FfiConverterTypeMessage: FfiConverterRustBuffer {
         FfiConverterBool.write(value.corrected, into: &buf)
         FfiConverterOptionString.write(value.roomNick, into: &buf)
         FfiConverterBool.write(value.mentionsMe, into: &buf)
+        FfiConverterOptionTypeAttachment.write(value.attachment, into: &buf)
     }
 }
 
@@ -6778,6 +7018,30 @@ fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -6818,6 +7082,30 @@ fileprivate struct FfiConverterOptionTypePassword: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypePassword.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeAttachment: FfiConverterRustBuffer {
+    typealias SwiftType = Attachment?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeAttachment.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeAttachment.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }

@@ -313,6 +313,20 @@ typedef void (*UniffiCallbackInterfaceMessageListenerMethod4)(uint64_t, uint32_t
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD5
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD5
+typedef void (*UniffiCallbackInterfaceMessageListenerMethod5)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD6
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD6
+typedef void (*UniffiCallbackInterfaceMessageListenerMethod6)(uint64_t, RustBuffer, RustBuffer, uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceRoomListenerMethod0)(uint64_t, RustBuffer, RustBuffer, void* _Nonnull, 
@@ -428,6 +442,8 @@ typedef struct UniffiVTableCallbackInterfaceMessageListener {
     UniffiCallbackInterfaceMessageListenerMethod2 _Nonnull onMessageCorrected;
     UniffiCallbackInterfaceMessageListenerMethod3 _Nonnull onConversationRead;
     UniffiCallbackInterfaceMessageListenerMethod4 _Nonnull onCatchUp;
+    UniffiCallbackInterfaceMessageListenerMethod5 _Nonnull onMessageUpdated;
+    UniffiCallbackInterfaceMessageListenerMethod6 _Nonnull onTransfer;
 } UniffiVTableCallbackInterfaceMessageListener;
 
 #endif
@@ -660,6 +676,11 @@ RustBuffer uniffi_jabberkit_ffi_fn_method_client_roster(uint64_t ptr, RustCallSt
 RustBuffer uniffi_jabberkit_ffi_fn_method_client_search(uint64_t ptr, RustBuffer query, uint32_t limit, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SEND_FILE
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SEND_FILE
+RustBuffer uniffi_jabberkit_ffi_fn_method_client_send_file(uint64_t ptr, RustBuffer to, RustBuffer path, RustBuffer mime_type, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SEND_MESSAGE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_SEND_MESSAGE
 RustBuffer uniffi_jabberkit_ffi_fn_method_client_send_message(uint64_t ptr, RustBuffer to, RustBuffer body, RustCallStatus *_Nonnull out_status
@@ -793,6 +814,16 @@ void uniffi_jabberkit_ffi_fn_method_messagelistener_on_conversation_read(uint64_
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_CATCH_UP
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_CATCH_UP
 void uniffi_jabberkit_ffi_fn_method_messagelistener_on_catch_up(uint64_t ptr, uint32_t fetched, int8_t complete, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_MESSAGE_UPDATED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_MESSAGE_UPDATED
+void uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_updated(uint64_t ptr, RustBuffer message, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_TRANSFER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_TRANSFER
+void uniffi_jabberkit_ffi_fn_method_messagelistener_on_transfer(uint64_t ptr, RustBuffer id, RustBuffer conversation, uint64_t done, RustBuffer total, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_ROOMLISTENER
@@ -1471,6 +1502,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_search(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SEND_FILE
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SEND_FILE
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_send_file(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SEND_MESSAGE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_SEND_MESSAGE
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_send_message(void
@@ -1576,6 +1613,18 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_conversation_re
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_CATCH_UP
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_CATCH_UP
 uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_catch_up(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_MESSAGE_UPDATED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_MESSAGE_UPDATED
+uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_message_updated(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_TRANSFER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_TRANSFER
+uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_transfer(void
     
 );
 #endif

@@ -687,6 +687,12 @@ internal interface UniffiCallbackInterfaceMessageListenerMethod3 : com.sun.jna.C
 internal interface UniffiCallbackInterfaceMessageListenerMethod4 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`fetched`: Int,`complete`: Byte,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceMessageListenerMethod5 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceMessageListenerMethod6 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`id`: RustBuffer.ByValue,`conversation`: RustBuffer.ByValue,`done`: Long,`total`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceRoomListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`nick`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -770,7 +776,7 @@ internal open class UniffiVTableCallbackInterfaceContactListener(
     }
 
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onMessage", "onMessageState", "onMessageCorrected", "onConversationRead", "onCatchUp")
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onMessage", "onMessageState", "onMessageCorrected", "onConversationRead", "onCatchUp", "onMessageUpdated", "onTransfer")
 internal open class UniffiVTableCallbackInterfaceMessageListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
@@ -779,6 +785,8 @@ internal open class UniffiVTableCallbackInterfaceMessageListener(
     @JvmField internal var `onMessageCorrected`: UniffiCallbackInterfaceMessageListenerMethod2? = null,
     @JvmField internal var `onConversationRead`: UniffiCallbackInterfaceMessageListenerMethod3? = null,
     @JvmField internal var `onCatchUp`: UniffiCallbackInterfaceMessageListenerMethod4? = null,
+    @JvmField internal var `onMessageUpdated`: UniffiCallbackInterfaceMessageListenerMethod5? = null,
+    @JvmField internal var `onTransfer`: UniffiCallbackInterfaceMessageListenerMethod6? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -788,7 +796,9 @@ internal open class UniffiVTableCallbackInterfaceMessageListener(
         `onMessageCorrected`: UniffiCallbackInterfaceMessageListenerMethod2? = null,
         `onConversationRead`: UniffiCallbackInterfaceMessageListenerMethod3? = null,
         `onCatchUp`: UniffiCallbackInterfaceMessageListenerMethod4? = null,
-    ): UniffiVTableCallbackInterfaceMessageListener(`uniffiFree`,`uniffiClone`,`onMessage`,`onMessageState`,`onMessageCorrected`,`onConversationRead`,`onCatchUp`,), Structure.ByValue
+        `onMessageUpdated`: UniffiCallbackInterfaceMessageListenerMethod5? = null,
+        `onTransfer`: UniffiCallbackInterfaceMessageListenerMethod6? = null,
+    ): UniffiVTableCallbackInterfaceMessageListener(`uniffiFree`,`uniffiClone`,`onMessage`,`onMessageState`,`onMessageCorrected`,`onConversationRead`,`onCatchUp`,`onMessageUpdated`,`onTransfer`,), Structure.ByValue
 
    internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceMessageListener) {
         `uniffiFree` = other.`uniffiFree`
@@ -798,6 +808,8 @@ internal open class UniffiVTableCallbackInterfaceMessageListener(
         `onMessageCorrected` = other.`onMessageCorrected`
         `onConversationRead` = other.`onConversationRead`
         `onCatchUp` = other.`onCatchUp`
+        `onMessageUpdated` = other.`onMessageUpdated`
+        `onTransfer` = other.`onTransfer`
     }
 
 }
@@ -997,6 +1009,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_search(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_send_file(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_send_message(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_set_dns_servers(
@@ -1032,6 +1046,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_jabberkit_ffi_checksum_method_messagelistener_on_conversation_read(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_messagelistener_on_catch_up(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_messagelistener_on_message_updated(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_messagelistener_on_transfer(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_joined(
     ): Int
@@ -1168,6 +1186,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_search(`ptr`: Long,`query`: RustBuffer.ByValue,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_jabberkit_ffi_fn_method_client_send_file(`ptr`: Long,`to`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_send_message(`ptr`: Long,`to`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_set_dns_servers(`ptr`: Long,`servers`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1221,6 +1241,10 @@ internal object UniffiLib {
     external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_conversation_read(`ptr`: Long,`with`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_catch_up(`ptr`: Long,`fetched`: Int,`complete`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_updated(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_transfer(`ptr`: Long,`id`: RustBuffer.ByValue,`conversation`: RustBuffer.ByValue,`done`: Long,`total`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_clone_roomlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -2098,6 +2122,17 @@ public interface ClientInterface {
     fun `search`(`query`: kotlin.String, `limit`: kotlin.UInt): List<SearchHit>
     
     /**
+     * Stores and queues the file at `path` for `to` (like `send_message`)
+     * and returns its message at once, `Queued`, its `attachment` naming
+     * the file. It is uploaded to our server (XEP-0363) when online, with
+     * `on_transfer` reports; `on_message_updated` then brings its link,
+     * and it goes out like any message. The file must stay at `path`
+     * until the message is `Acked`. `mime_type` is guessed from the
+     * name's extension when null.
+     */
+    fun `sendFile`(`to`: kotlin.String, `path`: kotlin.String, `mimeType`: kotlin.String?): Message
+    
+    /**
      * Stores and queues a message; returns its id at once, even offline.
      * `to` is a contact's bare JID, a room joined with `join_room` (the
      * message is `Delivered` once the room sent it back to everyone), or
@@ -2905,6 +2940,32 @@ open class Client: Disposable, AutoCloseable, ClientInterface
         
         FfiConverterString.lower(`query`),
         FfiConverterUInt.lower(`limit`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Stores and queues the file at `path` for `to` (like `send_message`)
+     * and returns its message at once, `Queued`, its `attachment` naming
+     * the file. It is uploaded to our server (XEP-0363) when online, with
+     * `on_transfer` reports; `on_message_updated` then brings its link,
+     * and it goes out like any message. The file must stay at `path`
+     * until the message is `Acked`. `mime_type` is guessed from the
+     * name's extension when null.
+     */
+    @Throws(JabberKitException::class)override fun `sendFile`(`to`: kotlin.String, `path`: kotlin.String, `mimeType`: kotlin.String?): Message {
+            return FfiConverterTypeMessage.lift(
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_send_file(
+        it,
+        
+        FfiConverterString.lower(`to`),
+        FfiConverterString.lower(`path`),
+        FfiConverterOptionalString.lower(`mimeType`),_status)
 }
     }
     )
@@ -4307,6 +4368,19 @@ public interface MessageListener {
      */
     fun `onCatchUp`(`fetched`: kotlin.UInt, `complete`: kotlin.Boolean)
     
+    /**
+     * A stored message changed in place (same id), other than by a
+     * correction: our file finished uploading, so the message now has its
+     * link (also its body). Replace the message you show.
+     */
+    fun `onMessageUpdated`(`message`: Message)
+    
+    /**
+     * Our upload of message `id`'s file moved on: `done` of `total` bytes
+     * (`total` null when unknown). At most about a hundred per file.
+     */
+    fun `onTransfer`(`id`: kotlin.String, `conversation`: kotlin.String, `done`: kotlin.ULong, `total`: kotlin.ULong?)
+    
     companion object
 }
 
@@ -4503,6 +4577,44 @@ open class MessageListenerImpl: Disposable, AutoCloseable, MessageListener
     
 
     
+    /**
+     * A stored message changed in place (same id), other than by a
+     * correction: our file finished uploading, so the message now has its
+     * link (also its body). Replace the message you show.
+     */override fun `onMessageUpdated`(`message`: Message)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_updated(
+        it,
+        
+        FfiConverterTypeMessage.lower(`message`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Our upload of message `id`'s file moved on: `done` of `total` bytes
+     * (`total` null when unknown). At most about a hundred per file.
+     */override fun `onTransfer`(`id`: kotlin.String, `conversation`: kotlin.String, `done`: kotlin.ULong, `total`: kotlin.ULong?)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_messagelistener_on_transfer(
+        it,
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterString.lower(`conversation`),
+        FfiConverterULong.lower(`done`),
+        FfiConverterOptionalULong.lower(`total`),_status)
+}
+    }
+    
+    
+
+    
 
     
 
@@ -4583,6 +4695,33 @@ internal object uniffiCallbackInterfaceMessageListener {
             uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
         }
     }
+    internal object `onMessageUpdated`: UniffiCallbackInterfaceMessageListenerMethod5 {
+        override fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeMessageListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onMessageUpdated`(
+                    FfiConverterTypeMessage.lift(`message`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onTransfer`: UniffiCallbackInterfaceMessageListenerMethod6 {
+        override fun callback(`uniffiHandle`: Long,`id`: RustBuffer.ByValue,`conversation`: RustBuffer.ByValue,`done`: Long,`total`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeMessageListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onTransfer`(
+                    FfiConverterString.lift(`id`),
+                    FfiConverterString.lift(`conversation`),
+                    FfiConverterULong.lift(`done`),
+                    FfiConverterOptionalULong.lift(`total`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
 
     internal object uniffiFree: UniffiCallbackInterfaceFree {
         override fun callback(handle: Long) {
@@ -4604,6 +4743,8 @@ internal object uniffiCallbackInterfaceMessageListener {
         `onMessageCorrected`,
         `onConversationRead`,
         `onCatchUp`,
+        `onMessageUpdated`,
+        `onTransfer`,
     )
 
     // Registers the foreign callback with the Rust side.
@@ -6829,6 +6970,78 @@ public object FfiConverterTypeTimelineListener: FfiConverter<TimelineListener, L
 
 
 /**
+ * A file sent with a message (XEP-0363 upload, XEP-0066 link).
+ */
+data class Attachment (
+    /**
+     * Where anyone with the link downloads it (HTTPS); null while our own
+     * upload has not finished.
+     */
+    var `url`: kotlin.String?
+    , 
+    /**
+     * The file's name: ours as sent, or the last part of the link.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * Its size in bytes, when known.
+     */
+    var `size`: kotlin.ULong?
+    , 
+    /**
+     * Its media type, when known (e.g. `image/jpeg`).
+     */
+    var `mimeType`: kotlin.String?
+    , 
+    /**
+     * The file on this device: what we sent.
+     */
+    var `localPath`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAttachment: FfiConverterRustBuffer<Attachment> {
+    override fun read(buf: ByteBuffer): Attachment {
+        return Attachment(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Attachment) = (
+            FfiConverterOptionalString.allocationSize(value.`url`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalULong.allocationSize(value.`size`) +
+            FfiConverterOptionalString.allocationSize(value.`mimeType`) +
+            FfiConverterOptionalString.allocationSize(value.`localPath`)
+    )
+
+    override fun write(value: Attachment, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`url`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalULong.write(value.`size`, buf)
+            FfiConverterOptionalString.write(value.`mimeType`, buf)
+            FfiConverterOptionalString.write(value.`localPath`, buf)
+    }
+}
+
+
+
+/**
  * Everything a `Client` needs to run one account.
  */
 data class ClientConfig (
@@ -7218,6 +7431,11 @@ data class Message (
      * word, any case): notify of it even in a room kept quiet.
      */
     var `mentionsMe`: kotlin.Boolean = false 
+    , 
+    /**
+     * The file this message carries (an HTTP upload's link), if any.
+     */
+    var `attachment`: Attachment? = null 
     
 ){
     
@@ -7245,6 +7463,7 @@ public object FfiConverterTypeMessage: FfiConverterRustBuffer<Message> {
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterOptionalTypeAttachment.read(buf),
         )
     }
 
@@ -7259,7 +7478,8 @@ public object FfiConverterTypeMessage: FfiConverterRustBuffer<Message> {
             FfiConverterOptionalString.allocationSize(value.`failureReason`) +
             FfiConverterBoolean.allocationSize(value.`corrected`) +
             FfiConverterOptionalString.allocationSize(value.`roomNick`) +
-            FfiConverterBoolean.allocationSize(value.`mentionsMe`)
+            FfiConverterBoolean.allocationSize(value.`mentionsMe`) +
+            FfiConverterOptionalTypeAttachment.allocationSize(value.`attachment`)
     )
 
     override fun write(value: Message, buf: ByteBuffer) {
@@ -7274,6 +7494,7 @@ public object FfiConverterTypeMessage: FfiConverterRustBuffer<Message> {
             FfiConverterBoolean.write(value.`corrected`, buf)
             FfiConverterOptionalString.write(value.`roomNick`, buf)
             FfiConverterBoolean.write(value.`mentionsMe`, buf)
+            FfiConverterOptionalTypeAttachment.write(value.`attachment`, buf)
     }
 }
 
@@ -9255,6 +9476,38 @@ public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
+    override fun read(buf: ByteBuffer): kotlin.ULong? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterULong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ULong?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterULong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterULong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
     override fun read(buf: ByteBuffer): kotlin.String? {
         if (buf.get().toInt() == 0) {
@@ -9309,6 +9562,38 @@ public object FfiConverterOptionalTypePassword: FfiConverterRustBuffer<Password?
         } else {
             buf.put(1)
             FfiConverterTypePassword.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeAttachment: FfiConverterRustBuffer<Attachment?> {
+    override fun read(buf: ByteBuffer): Attachment? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeAttachment.read(buf)
+    }
+
+    override fun allocationSize(value: Attachment?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeAttachment.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Attachment?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeAttachment.write(value, buf)
         }
     }
 }

@@ -68,6 +68,15 @@ sealed interface MessageEvent {
      * stanzas so far; [complete] once it is done. The messages themselves arrive as [New].
      */
     data class CatchUp(val fetched: Int, val complete: Boolean) : MessageEvent
+
+    /**
+     * A stored message changed in place (same id), other than by a correction: our file finished
+     * uploading, so it now has its link (also its body). Replace it where you show it.
+     */
+    data class Updated(val message: Message) : MessageEvent
+
+    /** Our upload of message [id]'s file moved on: [done] of [total] bytes ([total] null when unknown). */
+    data class Transfer(val id: String, val conversation: String, val done: Long, val total: Long?) : MessageEvent
 }
 
 /** What happens to contacts, in the order JabberKit reports it. */
@@ -230,6 +239,20 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
      */
     suspend fun send(to: String, body: String): String =
         withContext(Dispatchers.IO) { client.sendMessage(to, body) }
+
+    /**
+     * Stores the file at [path] for [to] (like [send]) and returns its message at once, `QUEUED`,
+     * its `attachment` naming the file. It is uploaded to the account's server (XEP-0363) when
+     * online, reported as [MessageEvent.Transfer] on [messages]; [MessageEvent.Updated] then
+     * brings its link, and it goes out like any message. The file must stay at [path] until the
+     * message is `ACKED` (copy a shared content URI into the app's storage first). [mimeType] is
+     * guessed from the name's extension when null. Runs on [Dispatchers.IO].
+     *
+     * @throws JabberKitException.InvalidInput for a bad recipient or a path that is not a
+     *   readable, non-empty file.
+     */
+    suspend fun sendFile(to: String, path: String, mimeType: String? = null): Message =
+        withContext(Dispatchers.IO) { client.sendFile(to, path, mimeType) }
 
     /**
      * Up to [limit] messages exchanged with [with] (a contact, a room, or an occupant for private
@@ -499,6 +522,14 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
 
         override fun onConversationRead(with: String) {
             events.tryEmit(MessageEvent.ConversationRead(with))
+        }
+
+        override fun onMessageUpdated(message: Message) {
+            events.tryEmit(MessageEvent.Updated(message))
+        }
+
+        override fun onTransfer(id: String, conversation: String, done: ULong, total: ULong?) {
+            events.tryEmit(MessageEvent.Transfer(id, conversation, done.toLong(), total?.toLong()))
         }
     }
 
