@@ -354,6 +354,7 @@ impl Client {
                 // Contact events go to `observe_contacts`, room events
                 // to `observe_rooms`.
                 jabberkit::Event::ConnectionState(_)
+                | jabberkit::Event::DownloadFailed { .. }
                 | jabberkit::Event::Typing { .. }
                 | jabberkit::Event::RosterChanged
                 | jabberkit::Event::SubscriptionRequest { .. }
@@ -420,6 +421,7 @@ impl Client {
                 | jabberkit::Event::MessageCorrected(_)
                 | jabberkit::Event::MessageUpdated(_)
                 | jabberkit::Event::Transfer { .. }
+                | jabberkit::Event::DownloadFailed { .. }
                 | jabberkit::Event::ConversationRead { .. }
                 | jabberkit::Event::CatchUp { .. }
                 | jabberkit::Event::RoomJoined { .. }
@@ -494,6 +496,7 @@ impl Client {
                 | jabberkit::Event::MessageCorrected(_)
                 | jabberkit::Event::MessageUpdated(_)
                 | jabberkit::Event::Transfer { .. }
+                | jabberkit::Event::DownloadFailed { .. }
                 | jabberkit::Event::ConversationRead { .. }
                 | jabberkit::Event::CatchUp { .. }
                 | jabberkit::Event::RosterChanged

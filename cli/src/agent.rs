@@ -177,6 +177,9 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
         } => client
             .send_file(&to, &path, mime_type.as_deref())
             .map(|m| Output::Queued { id: m.id, to }),
+        // Its progress follows as `transfer`, its end as `downloaded` or
+        // `download_failed`.
+        Command::Download { id, dir } => return client.download(&id, &dir).err().map(api_error),
         Command::Roster => client.roster().map(|contacts| Output::Roster {
             items: contacts.iter().map(RosterItem::new).collect(),
         }),

@@ -214,6 +214,9 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
             },
             // The end of an upload says enough.
             Event::Transfer { .. } => Ok(()),
+            Event::DownloadFailed { reason, .. } => {
+                self.say(&format!("! download failed: {reason}")).await
+            }
             Event::MessageState { id, state, .. } => {
                 let mark = match state {
                     DeliveryState::Sent => "✓ sent",

@@ -48,6 +48,8 @@ pub enum Command {
         #[serde(default)]
         mime_type: Option<String>,
     },
+    /// `Client::download`: message `id`'s file, into the directory `dir`.
+    Download { id: String, dir: String },
     /// `Client::roster`.
     Roster,
     /// `Client::add_contact`: adds and asks for permission.
@@ -225,6 +227,18 @@ pub enum Output {
         id: String,
         with: String,
         url: String,
+    },
+    /// `download` finished: message `id`'s file is at `path`.
+    Downloaded {
+        id: String,
+        with: String,
+        path: String,
+    },
+    /// `download` failed for good (after its retries).
+    DownloadFailed {
+        id: String,
+        with: String,
+        reason: String,
     },
     /// An outgoing message moved on.
     MessageState {
@@ -640,10 +654,30 @@ impl Output {
                 complete: *complete,
             }),
             Event::MessageCorrected(msg) => Some(Output::corrected(msg)),
-            Event::MessageUpdated(msg) => Some(Output::Uploaded {
+            // Our upload's end leaves the message queued; a download's end
+            // changes a message that is no longer (or never was) queued.
+            Event::MessageUpdated(msg)
+                if msg.direction == Direction::Outgoing && msg.state == DeliveryState::Queued =>
+            {
+                Some(Output::Uploaded {
+                    id: msg.id.clone(),
+                    with: msg.conversation.clone(),
+                    url: msg.attachment.as_ref()?.url.clone()?,
+                })
+            }
+            Event::MessageUpdated(msg) => Some(Output::Downloaded {
                 id: msg.id.clone(),
                 with: msg.conversation.clone(),
-                url: msg.attachment.as_ref()?.url.clone()?,
+                path: msg.attachment.as_ref()?.local_path.clone()?,
+            }),
+            Event::DownloadFailed {
+                id,
+                conversation,
+                reason,
+            } => Some(Output::DownloadFailed {
+                id: id.clone(),
+                with: conversation.clone(),
+                reason: reason.clone(),
             }),
             Event::Transfer {
                 id,
@@ -1303,7 +1337,13 @@ mod tests {
         });
         let line = to_json(&Output::from_event(&Event::Message(m.clone())).expect("shown"));
         assert_eq!(line["file"], json!({"name":"a.jpg","url":url}));
+        m.attachment.as_mut().unwrap().local_path = Some("/inbox/a.jpg".into());
+        assert_eq!(
+            to_json(&Output::from_event(&Event::MessageUpdated(m.clone())).expect("shown")),
+            json!({"event":"downloaded","id":"m1","with":"bob@example.test","path":"/inbox/a.jpg"})
+        );
         m.direction = Direction::Outgoing;
+        m.state = DeliveryState::Queued;
         assert_eq!(
             to_json(&Output::from_event(&Event::MessageUpdated(m)).expect("shown")),
             json!({"event":"uploaded","id":"m1","with":"bob@example.test","url":url})

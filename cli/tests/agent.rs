@@ -676,6 +676,16 @@ async fn a_file_goes_up_and_reaches_the_peer_through_the_agent() {
     assert_eq!(got["file"]["name"], "menu.pdf", "{got}");
     assert_eq!(got["file"]["url"], url.as_str(), "{got}");
 
+    // Bob fetches it.
+    let inbox = stores.path().join("inbox");
+    std::fs::create_dir(&inbox).expect("mkdir");
+    bob.command(json!({"cmd": "download", "id": got["id"], "dir": inbox}))
+        .await;
+    let done = bob.wait_event("downloaded").await;
+    assert_eq!(done["id"], got["id"], "{done}");
+    let local = done["path"].as_str().expect("path");
+    assert_eq!(std::fs::read(local).expect("file"), vec![7u8; 200 * 1024]);
+
     // A path that is no file is refused with a reason.
     alice
         .command(json!({"cmd": "send_file", "to": bob_jid, "path": "/no/such/file"}))

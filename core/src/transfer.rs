@@ -87,6 +87,7 @@ pub(crate) async fn put_file(
         text: format!("bad upload link: {e}"),
     })?;
     let mut request = hyper::Request::put(&uri)
+        .header(hyper::header::HOST, host_header(&uri))
         .header(hyper::header::CONTENT_LENGTH, size)
         .header(
             hyper::header::CONTENT_TYPE,
@@ -119,6 +120,138 @@ pub(crate) async fn put_file(
         }
     };
     watchdog(exchange, &moved).await
+}
+
+/// Downloads `url` into the file `part` (created or truncated), following
+/// at most three HTTPS redirects, calling `progress` with the bytes so far
+/// and the announced size. More than `max` bytes is refused. Returns the
+/// size written.
+pub(crate) async fn get_file(
+    tls: Arc<rustls::ClientConfig>,
+    url: &str,
+    part: &std::path::Path,
+    max: u64,
+    progress: impl Fn(u64, Option<u64>) + Send + Sync,
+) -> Result<u64, TransferError> {
+    let mut uri: hyper::Uri = url.parse().map_err(|e| TransferError::Status {
+        status: 0,
+        text: format!("bad link: {e}"),
+    })?;
+    let moved = Arc::new(AtomicU64::new(0));
+    for _ in 0..4 {
+        let request = hyper::Request::get(&uri)
+            .header(hyper::header::HOST, host_header(&uri))
+            .body(http_body_util::Empty::<Bytes>::new())
+            .map_err(|e| TransferError::Status {
+                status: 0,
+                text: format!("bad request: {e}"),
+            })?;
+        let exchange = async {
+            let mut sender = connect(tls.clone(), &uri, moved.clone()).await?;
+            sender
+                .send_request(request)
+                .await
+                .map_err(|e| TransferError::Network(e.to_string()))
+        };
+        let response = watchdog(exchange, &moved).await?;
+        let status = response.status();
+        if status.is_redirection() {
+            let next = response
+                .headers()
+                .get(hyper::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| l.parse::<hyper::Uri>().ok())
+                .filter(|l| l.scheme_str() == Some("https"))
+                .ok_or_else(|| TransferError::Status {
+                    status: status.as_u16(),
+                    text: "a redirect to no HTTPS link".into(),
+                })?;
+            uri = next;
+            continue;
+        }
+        if !status.is_success() {
+            let text = read_text(response.into_body()).await;
+            return Err(TransferError::Status {
+                status: status.as_u16(),
+                text,
+            });
+        }
+        let total = response
+            .headers()
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if total.is_some_and(|t| t > max) {
+            return Err(TransferError::Status {
+                status: 0,
+                text: format!("the file is larger than {max} bytes"),
+            });
+        }
+        let body = save(response.into_body(), part, max, total, &moved, &progress);
+        return watchdog(body, &moved).await;
+    }
+    Err(TransferError::Status {
+        status: 0,
+        text: "too many redirects".into(),
+    })
+}
+
+/// Writes a response body into `part`, flushed to disk before it returns.
+async fn save(
+    mut body: hyper::body::Incoming,
+    part: &std::path::Path,
+    max: u64,
+    total: Option<u64>,
+    moved: &AtomicU64,
+    progress: &(impl Fn(u64, Option<u64>) + Send + Sync),
+) -> Result<u64, TransferError> {
+    use tokio::io::AsyncWriteExt;
+    let mut file = tokio::fs::File::create(part)
+        .await
+        .map_err(|e| TransferError::File(format!("cannot write {}: {e}", part.display())))?;
+    let mut written = 0u64;
+    let mut reported = 0u64;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| TransferError::Network(e.to_string()))?;
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
+        written += data.len() as u64;
+        if written > max {
+            return Err(TransferError::Status {
+                status: 0,
+                text: format!("the file is larger than {max} bytes"),
+            });
+        }
+        file.write_all(data)
+            .await
+            .map_err(|e| TransferError::File(format!("cannot write {}: {e}", part.display())))?;
+        moved.fetch_add(1, Ordering::Relaxed);
+        if written >= reported + CHUNK as u64 {
+            reported = written;
+            progress(written, total);
+        }
+    }
+    if total.is_some_and(|t| t != written) {
+        return Err(TransferError::Network(format!(
+            "the link ended after {written} of {} bytes",
+            total.unwrap_or_default()
+        )));
+    }
+    file.sync_all()
+        .await
+        .map_err(|e| TransferError::File(format!("cannot write {}: {e}", part.display())))?;
+    progress(written, total);
+    Ok(written)
+}
+
+/// `host[:port]` of a link, for the Host header HTTP/1.1 requires.
+fn host_header(uri: &hyper::Uri) -> String {
+    match (uri.host(), uri.port_u16()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => String::new(),
+    }
 }
 
 /// The request body: the file in chunks, counting what went out.

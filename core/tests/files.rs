@@ -125,6 +125,92 @@ async fn a_file_reaches_the_peer_as_a_link_to_its_bytes() {
     assert_eq!(theirs.name, "holiday photo.jpg");
     assert_eq!(fetch(&server, &url).await, std::fs::read(&path).unwrap());
     assert_eq!(files_from(&bob.client, &alice_jid).len(), 1);
+
+    // Bob downloads it, twice: the second copy gets a name of its own.
+    let inbox = tempfile::tempdir().expect("tmp");
+    let dir = inbox.path().to_str().unwrap();
+    for expected in ["holiday photo.jpg", "holiday photo (1).jpg"] {
+        bob.client.download(&got.id, dir).expect("download");
+        let m = downloaded(&mut bob, &got.id).await;
+        let local = m.attachment.and_then(|a| a.local_path).expect("local path");
+        assert_eq!(Path::new(&local), inbox.path().join(expected));
+        assert_eq!(
+            std::fs::read(&local).unwrap(),
+            std::fs::read(&path).unwrap()
+        );
+    }
+    assert!(
+        !inbox.path().join("holiday photo.jpg.part").exists(),
+        "a partial file is left"
+    );
+    // A message without a file is refused.
+    let text = alice.client.send(&bob_jid, "just words").expect("send");
+    let words = wait_message(&mut bob, "just words", Direction::Incoming).await;
+    assert!(bob.client.download(&words.id, dir).is_err(), "{text}");
+}
+
+/// Waits for the end of a download of message `id`'s file.
+async fn downloaded(a: &mut Account, id: &str) -> Message {
+    match a
+        .wait_for("the download", |e| {
+            matches!(e, Event::MessageUpdated(m) if m.id == id)
+                || matches!(e, Event::DownloadFailed { id: i, .. } if i == id)
+        })
+        .await
+    {
+        Event::MessageUpdated(m) => m,
+        other => panic!("download failed: {other:?}"),
+    }
+}
+
+/// A link that leads nowhere (the service has no such file): the
+/// download fails with the server's status and leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_of_a_dead_link_fails_with_the_reason() {
+    let server = TestServer::start().await;
+    let Pair {
+        mut bob,
+        bob_jid,
+        alice_jid,
+        dirs: _dirs,
+        ..
+    } = pair(&server).await;
+    online(&mut bob).await;
+    let dead = format!(
+        "https://{}/file_share/no-such-slot/gone.txt",
+        server.https_addr()
+    );
+    let mut stanza = common::message(&format!("{alice_jid}/phone"), &bob_jid, Some(&dead));
+    stanza.payloads.push(
+        format!("<x xmlns='jabber:x:oob'><url>{dead}</url></x>")
+            .parse()
+            .expect("oob"),
+    );
+    common::inject(&server, stanza).await;
+    let ghost = wait_message(&mut bob, &dead, Direction::Incoming).await;
+    assert_eq!(
+        ghost.attachment.as_ref().map(|a| a.name.as_str()),
+        Some("gone.txt")
+    );
+    let inbox = tempfile::tempdir().expect("tmp");
+    bob.client
+        .download(&ghost.id, inbox.path().to_str().unwrap())
+        .expect("download");
+    match bob
+        .wait_for(
+            "the failure",
+            |e| matches!(e, Event::DownloadFailed { id, .. } if *id == ghost.id),
+        )
+        .await
+    {
+        Event::DownloadFailed { reason, .. } => assert!(reason.contains("404"), "{reason}"),
+        _ => unreachable!(),
+    }
+    assert_eq!(
+        std::fs::read_dir(inbox.path()).unwrap().count(),
+        0,
+        "left a file"
+    );
 }
 
 /// The upload's link is reset twice in the middle: the file is uploaded
@@ -170,7 +256,26 @@ async fn an_upload_cut_by_the_network_is_done_again_and_sent_once() {
     assert_eq!(fetch(&server, &url).await, std::fs::read(&path).unwrap());
     assert!(proxy.connections_accepted() >= 3, "not cut as planned");
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    assert_eq!(files_from(&bob.client, &alice_jid).len(), 1, "sent twice");
+    let files = files_from(&bob.client, &alice_jid);
+    assert_eq!(files.len(), 1, "sent twice");
+
+    // Bob's download is cut too: it is tried again and completes.
+    proxy.set_mode(Mode::Throttle(1024 * 1024));
+    let inbox = tempfile::tempdir().expect("tmp");
+    bob.client
+        .download(&files[0].id, inbox.path().to_str().unwrap())
+        .expect("download");
+    bob.wait_for("some of the download", |e| {
+        matches!(e, Event::Transfer { id, progress, .. } if *id == files[0].id && progress.done > 0)
+    })
+    .await;
+    let before = proxy.connections_accepted();
+    proxy.reset_all();
+    proxy.set_mode(Mode::Pass);
+    let m = downloaded(&mut bob, &files[0].id).await;
+    let local = m.attachment.and_then(|a| a.local_path).expect("local path");
+    assert_eq!(std::fs::read(local).unwrap(), std::fs::read(&path).unwrap());
+    assert!(proxy.connections_accepted() > before, "not cut as planned");
 }
 
 /// The app is killed while the file goes up: the next start uploads it

@@ -1,14 +1,17 @@
-//! Sending files: the message is stored at once with the file's name,
-//! size and path; the session uploads the file (XEP-0363) and then sends
-//! the message with its link.
+//! Files: sending (the message is stored at once with the file's name,
+//! size and path; the session uploads the file, XEP-0363, then sends the
+//! message with its link) and downloading a message's file, which needs
+//! no XMPP session (plain HTTPS, on the client's runtime).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::{parse_recipient, Client};
+use super::{parse_recipient, Client, Inner};
 use crate::error::Error;
-use crate::model::{Event, Message};
+use crate::model::{Attachment, Event, Message, TransferProgress};
 use crate::session::Command;
 use crate::store::NewOutgoingFile;
+use crate::transfer;
 
 impl Client {
     /// Queues the file at `path` for `to` (like [`Client::send`]: a
@@ -71,6 +74,150 @@ impl Client {
         }
         Ok(stored)
     }
+}
+
+/// The largest file `download` takes (a link can name anything).
+pub const MAX_DOWNLOAD_BYTES: u64 = 1 << 30;
+
+/// Attempts at a download that fails for a passing reason.
+const DOWNLOAD_ATTEMPTS: u32 = 3;
+
+impl Client {
+    /// Downloads message `id`'s file into the directory `dir` and returns
+    /// at once. Progress arrives as [`Event::Transfer`]; at the end
+    /// [`Event::MessageUpdated`] brings the message with
+    /// `attachment.local_path` set, or [`Event::DownloadFailed`] says why
+    /// (a passing network failure is tried again first). The file gets the
+    /// attachment's name (`name (1).ext` if taken); it is written as
+    /// `NAME.part` and renamed once complete and flushed, so a cut download
+    /// never looks finished. The link is fetched over verified HTTPS only,
+    /// redirects included, and at most [`MAX_DOWNLOAD_BYTES`] are taken.
+    ///
+    /// Errors: [`Error::InvalidInput`] for an unknown message, one without
+    /// a file link, a download of it already under way, or a `dir` that is
+    /// not a directory.
+    pub fn download(&self, id: &str, dir: &str) -> Result<(), Error> {
+        let message = self
+            .inner
+            .store
+            .message(id)?
+            .ok_or_else(|| Error::invalid(format!("no message {id:?}")))?;
+        let (url, name) = match &message.attachment {
+            Some(Attachment {
+                url: Some(url),
+                name,
+                ..
+            }) => (url.clone(), name.clone()),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "message {id:?} carries no file link"
+                )))
+            }
+        };
+        if !Path::new(dir).is_dir() {
+            return Err(Error::invalid(format!("{dir:?} is not a directory")));
+        }
+        let tls = Arc::new(crate::connection::https_config(
+            self.inner.config.extra_ca_pem.as_deref(),
+        )?);
+        if !self
+            .inner
+            .downloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_owned())
+        {
+            return Err(Error::invalid(format!(
+                "message {id:?} is being downloaded"
+            )));
+        }
+        let inner = self.inner.clone();
+        let (id, dir) = (id.to_owned(), PathBuf::from(dir));
+        self.inner.runtime.spawn(async move {
+            let result = fetch(&inner, &tls, &id, &message.conversation, &url, &dir, &name).await;
+            inner
+                .downloads
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+            let event = match result {
+                Ok(m) => Event::MessageUpdated(m),
+                Err(reason) => {
+                    tracing::warn!(%id, "download failed: {reason}");
+                    Event::DownloadFailed {
+                        id,
+                        conversation: message.conversation,
+                        reason,
+                    }
+                }
+            };
+            inner.hub.emit(event);
+        });
+        Ok(())
+    }
+}
+
+/// One download with its retries; the stored message on success.
+async fn fetch(
+    inner: &Inner,
+    tls: &Arc<tokio_rustls::rustls::ClientConfig>,
+    id: &str,
+    conversation: &str,
+    url: &str,
+    dir: &Path,
+    name: &str,
+) -> Result<Message, String> {
+    let part = dir.join(format!("{name}.part"));
+    let progress = |done: u64, total: Option<u64>| {
+        inner.hub.emit(Event::Transfer {
+            id: id.to_owned(),
+            conversation: conversation.to_owned(),
+            progress: TransferProgress { done, total },
+        })
+    };
+    let mut attempt = 0;
+    let size = loop {
+        attempt += 1;
+        match transfer::get_file(tls.clone(), url, &part, MAX_DOWNLOAD_BYTES, progress).await {
+            Ok(size) => break size,
+            Err(e) if e.is_transient() && attempt < DOWNLOAD_ATTEMPTS => {
+                tracing::info!(%id, attempt, "download failed, trying again: {e}");
+                tokio::time::sleep(std::time::Duration::from_secs(1 << attempt)).await;
+            }
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&part).await;
+                return Err(e.to_string());
+            }
+        }
+    };
+    let path = free_name(dir, name);
+    tokio::fs::rename(&part, &path)
+        .await
+        .map_err(|e| format!("cannot name the file {}: {e}", path.display()))?;
+    let path = path.to_string_lossy().into_owned();
+    let store = inner.store.clone();
+    let (id, stored) = (id.to_owned(), path.clone());
+    tokio::task::spawn_blocking(move || store.set_local_file(&id, &stored, size))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("the message is gone; the file stays at {path}"))
+}
+
+/// `dir/name`, or `dir/name (1).ext`, … if taken.
+fn free_name(dir: &Path, name: &str) -> PathBuf {
+    let first = dir.join(name);
+    if !first.exists() {
+        return first;
+    }
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => (stem, format!(".{ext}")),
+        _ => (name, String::new()),
+    };
+    (1..)
+        .map(|n| dir.join(format!("{stem} ({n}){ext}")))
+        .find(|p| !p.exists())
+        .expect("some name is free")
 }
 
 /// The media type of common file names, by extension.

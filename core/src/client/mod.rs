@@ -56,6 +56,8 @@ struct Inner {
     session: Mutex<Option<SessionHandle>>,
     /// The rooms we are in now (written by the session's rooms handler).
     joined_rooms: session::Joined,
+    /// Messages whose file is being downloaded now.
+    downloads: Mutex<std::collections::HashSet<String>>,
 }
 
 struct SessionHandle {
@@ -101,6 +103,7 @@ impl Client {
                 runtime,
                 session: Mutex::new(None),
                 joined_rooms: Default::default(),
+                downloads: Default::default(),
             }),
         })
     }

@@ -124,6 +124,7 @@ fn conversation_of(event: &Event) -> Option<&str> {
         | Event::RoomCatchUp { .. }
         | Event::RoomInviteDeclined { .. }
         | Event::Transfer { .. }
+        | Event::DownloadFailed { .. }
         | Event::CatchUp { .. } => None,
     }
 }

@@ -119,6 +119,7 @@ fn room_of(event: &Event) -> Option<&str> {
         | Event::MessageCorrected(_)
         | Event::MessageUpdated(_)
         | Event::Transfer { .. }
+        | Event::DownloadFailed { .. }
         | Event::MessageState { .. }
         | Event::ConversationRead { .. }
         | Event::Typing { .. }

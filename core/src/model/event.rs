@@ -118,16 +118,25 @@ pub enum Event {
     },
     /// A stored message changed in place (same id), other than by a
     /// correction: our file finished uploading (it now has its link, and
-    /// its body is that link). Replace the message you show.
+    /// its body is that link), or a download finished (its attachment's
+    /// `local_path` is the file). Replace the message you show.
     MessageUpdated(Message),
-    /// A file transfer moved on: our upload of message `id`'s file.
-    /// Several per second at most; the last says all bytes are done.
+    /// A file transfer moved on: our upload of message `id`'s file, or a
+    /// download (`Client::download`). At most about a hundred per file;
+    /// the last says all bytes are done.
     Transfer {
         /// The message that carries the file.
         id: String,
         /// Its conversation.
         conversation: String,
         progress: crate::model::TransferProgress,
+    },
+    /// `Client::download` of message `id`'s file failed for good (after
+    /// its retries); nothing was kept. The app may call it again.
+    DownloadFailed {
+        id: String,
+        conversation: String,
+        reason: String,
     },
     /// A stored message's body was replaced by a correction from its
     /// sender (XEP-0308): ours (from `Client::correct` or another device),

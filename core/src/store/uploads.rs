@@ -138,6 +138,27 @@ impl Store {
         Ok(message)
     }
 
+    /// Message `id`'s file is now at `path` on this device (`size` bytes),
+    /// e.g. after a download. `None` if it is no file message.
+    pub(crate) fn set_local_file(
+        &self,
+        id: &str,
+        path: &str,
+        size: u64,
+    ) -> Result<Option<Message>, StoreError> {
+        let size = i64::try_from(size).map_err(|_| corrupt(format!("file size {size}")))?;
+        let conn = self.conn();
+        let changed = conn.execute(
+            "UPDATE messages SET file_path = ?2, file_size = ?3 \
+             WHERE id = ?1 AND file_name IS NOT NULL",
+            params![id, path, size],
+        )?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        load_message(&conn, id)
+    }
+
     /// Gives upload `id` up: its message fails with `reason`. `None` if
     /// it was not to do.
     pub(crate) fn upload_failed(
