@@ -76,9 +76,14 @@ pub trait MessageListener: Send + Sync {
     /// correction: our file finished uploading, so the message now has its
     /// link (also its body). Replace the message you show.
     fn on_message_updated(&self, message: Message);
-    /// Our upload of message `id`'s file moved on: `done` of `total` bytes
-    /// (`total` null when unknown). At most about a hundred per file.
+    /// Our upload of message `id`'s file, or a `download` of it, moved on:
+    /// `done` of `total` bytes (`total` null when unknown). At most about a
+    /// hundred per file. A finished download arrives as
+    /// `on_message_updated` (its attachment's `local_path` is the file).
     fn on_transfer(&self, id: String, conversation: String, done: u64, total: Option<u64>);
+    /// `download` of message `id`'s file failed for good (after its
+    /// retries); nothing was kept. It may be called again.
+    fn on_download_failed(&self, id: String, conversation: String, reason: String);
 }
 
 /// Receives contact list, presence and typing events.
@@ -228,6 +233,16 @@ impl Client {
             .into())
     }
 
+    /// Downloads message `id`'s file into the directory `dir`; returns at
+    /// once. Progress comes as `on_transfer`, the end as
+    /// `on_message_updated` (its attachment's `local_path` is the file) or
+    /// `on_download_failed`. HTTPS only, at most 1 GiB; the file gets the
+    /// attachment's name (`name (1).ext` when taken), written as
+    /// `NAME.part` until complete.
+    pub fn download(&self, id: String, dir: String) -> Result<(), JabberKitError> {
+        Ok(self.inner.download(&id, &dir)?)
+    }
+
     /// Up to `limit` messages with `with` (a peer, a room, or an occupant
     /// for private messages), older than message `before`, oldest first.
     pub fn history(
@@ -351,10 +366,16 @@ impl Client {
                 } => Some(Box::new(move || {
                     listener.on_transfer(id, conversation, progress.done, progress.total)
                 })),
+                jabberkit::Event::DownloadFailed {
+                    id,
+                    conversation,
+                    reason,
+                } => Some(Box::new(move || {
+                    listener.on_download_failed(id, conversation, reason)
+                })),
                 // Contact events go to `observe_contacts`, room events
                 // to `observe_rooms`.
                 jabberkit::Event::ConnectionState(_)
-                | jabberkit::Event::DownloadFailed { .. }
                 | jabberkit::Event::Typing { .. }
                 | jabberkit::Event::RosterChanged
                 | jabberkit::Event::SubscriptionRequest { .. }

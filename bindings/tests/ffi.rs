@@ -30,6 +30,7 @@ impl MessageListener for Messages {
     fn on_conversation_read(&self, _with: String) {}
     fn on_message_updated(&self, _message: Message) {}
     fn on_transfer(&self, _id: String, _conversation: String, _done: u64, _total: Option<u64>) {}
+    fn on_download_failed(&self, _id: String, _conversation: String, _reason: String) {}
 }
 
 struct Occupants(mpsc::Sender<(Vec<OccupantListDiff>, String)>);

@@ -27,8 +27,12 @@ public enum MessageEvent: Sendable, Equatable {
     /// correction: our file finished uploading, so it now has its link (also
     /// its body). Replace it where you show it.
     case updated(Message)
-    /// Our upload of message `id`'s file moved on: `done` of `total` bytes.
+    /// Our upload of message `id`'s file, or a `download(_:into:)` of it, moved
+    /// on: `done` of `total` bytes. A finished download arrives as `.updated`.
     case transfer(id: String, conversation: String, done: UInt64, total: UInt64?)
+    /// `download(_:into:)` of message `id`'s file failed for good (after its
+    /// retries); nothing was kept.
+    case downloadFailed(id: String, conversation: String, reason: String)
 }
 
 /// What happens to contacts, in the order JabberKit reports it.
@@ -169,6 +173,18 @@ public final class JabberKitSession: Sendable {
     ///   that is not a readable, non-empty file.
     public func sendFile(to: String, path: String, mimeType: String? = nil) throws -> Message {
         try client.sendFile(to: to, path: path, mimeType: mimeType)
+    }
+
+    /// Downloads message `id`'s file into the directory `dir` and returns at
+    /// once: progress comes as `.transfer` on `messages`, the end as
+    /// `.updated` (its attachment's `localPath` is the file) or
+    /// `.downloadFailed`. HTTPS only, at most 1 GiB; the file gets the
+    /// attachment's name (`name (1).ext` when taken).
+    ///
+    /// - Throws: `JabberKitError.InvalidInput` for a message without a file
+    ///   link, one being downloaded already, or a `dir` that is no directory.
+    public func download(_ id: String, into dir: String) throws {
+        try client.download(id: id, dir: dir)
     }
 
     /// Up to `limit` messages exchanged with `peer` (a contact, a room, or an
@@ -511,6 +527,10 @@ private final class MessageEventListener: MessageListener {
 
     func onTransfer(id: String, conversation: String, done: UInt64, total: UInt64?) {
         continuation.yield(.transfer(id: id, conversation: conversation, done: done, total: total))
+    }
+
+    func onDownloadFailed(id: String, conversation: String, reason: String) {
+        continuation.yield(.downloadFailed(id: id, conversation: conversation, reason: reason))
     }
 }
 

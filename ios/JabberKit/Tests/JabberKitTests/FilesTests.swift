@@ -50,6 +50,14 @@ final class FilesTests: LiveServerTestCase, @unchecked Sendable {
         XCTAssertEqual(theirs.url, url)
         XCTAssertEqual(theirs.name, "holiday-photo.jpg")
         XCTAssertEqual(received.sender, alice.jid)
+
+        // Bob downloads it: the same bytes, at the path the updated message names.
+        let inbox = try newStore()
+        try bob.download(received.id, into: inbox.path)
+        let done = try await bobEvents.awaitValue("Bob's download") { $0.updatedMessage?.id == received.id }
+        let local = try XCTUnwrap(done.updatedMessage?.attachment?.localPath, "the downloaded file")
+        XCTAssertEqual(local, inbox.appendingPathComponent("holiday-photo.jpg").path)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: local)), bytes)
     }
 
     func testAFileThatDoesNotExistIsAJabberKitErrorInvalidInput() throws {

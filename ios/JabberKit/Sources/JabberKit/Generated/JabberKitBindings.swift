@@ -656,6 +656,16 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func disconnect() async 
     
     /**
+     * Downloads message `id`'s file into the directory `dir`; returns at
+     * once. Progress comes as `on_transfer`, the end as
+     * `on_message_updated` (its attachment's `local_path` is the file) or
+     * `on_download_failed`. HTTPS only, at most 1 GiB; the file gets the
+     * attachment's name (`name (1).ext` when taken), written as
+     * `NAME.part` until complete.
+     */
+    func download(id: String, dir: String) throws 
+    
+    /**
      * Up to `limit` messages with `with` (a peer, a room, or an occupant
      * for private messages), older than message `before`, oldest first.
      */
@@ -1079,6 +1089,24 @@ open func disconnect()async   {
             errorHandler: nil
             
         )
+}
+    
+    /**
+     * Downloads message `id`'s file into the directory `dir`; returns at
+     * once. Progress comes as `on_transfer`, the end as
+     * `on_message_updated` (its attachment's `local_path` is the file) or
+     * `on_download_failed`. HTTPS only, at most 1 GiB; the file gets the
+     * attachment's name (`name (1).ext` when taken), written as
+     * `NAME.part` until complete.
+     */
+open func download(id: String, dir: String)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_download(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterString.lower(dir),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -2395,10 +2423,18 @@ public protocol MessageListener: AnyObject, Sendable {
     func onMessageUpdated(message: Message) 
     
     /**
-     * Our upload of message `id`'s file moved on: `done` of `total` bytes
-     * (`total` null when unknown). At most about a hundred per file.
+     * Our upload of message `id`'s file, or a `download` of it, moved on:
+     * `done` of `total` bytes (`total` null when unknown). At most about a
+     * hundred per file. A finished download arrives as
+     * `on_message_updated` (its attachment's `local_path` is the file).
      */
     func onTransfer(id: String, conversation: String, done: UInt64, total: UInt64?) 
+    
+    /**
+     * `download` of message `id`'s file failed for good (after its
+     * retries); nothing was kept. It may be called again.
+     */
+    func onDownloadFailed(id: String, conversation: String, reason: String) 
     
 }
 /**
@@ -2540,8 +2576,10 @@ open func onMessageUpdated(message: Message)  {try! rustCall() {
 }
     
     /**
-     * Our upload of message `id`'s file moved on: `done` of `total` bytes
-     * (`total` null when unknown). At most about a hundred per file.
+     * Our upload of message `id`'s file, or a `download` of it, moved on:
+     * `done` of `total` bytes (`total` null when unknown). At most about a
+     * hundred per file. A finished download arrives as
+     * `on_message_updated` (its attachment's `local_path` is the file).
      */
 open func onTransfer(id: String, conversation: String, done: UInt64, total: UInt64?)  {try! rustCall() {
         uniffiCallStatus in
@@ -2551,6 +2589,21 @@ open func onTransfer(id: String, conversation: String, done: UInt64, total: UInt
         FfiConverterString.lower(conversation),
         FfiConverterUInt64.lower(done),
         FfiConverterOptionUInt64.lower(total),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * `download` of message `id`'s file failed for good (after its
+     * retries); nothing was kept. It may be called again.
+     */
+open func onDownloadFailed(id: String, conversation: String, reason: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_messagelistener_on_download_failed(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterString.lower(conversation),
+        FfiConverterString.lower(reason),uniffiCallStatus
     )
 }
 }
@@ -2752,6 +2805,34 @@ fileprivate struct UniffiCallbackInterfaceMessageListener {
                      conversation: try FfiConverterString.lift(conversation),
                      done: try FfiConverterUInt64.lift(done),
                      total: try FfiConverterOptionUInt64.lift(total)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onDownloadFailed: { (
+            uniffiHandle: UInt64,
+            id: RustBuffer,
+            conversation: RustBuffer,
+            reason: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeMessageListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onDownloadFailed(
+                     id: try FfiConverterString.lift(id),
+                     conversation: try FfiConverterString.lift(conversation),
+                     reason: try FfiConverterString.lift(reason)
                 )
             }
 

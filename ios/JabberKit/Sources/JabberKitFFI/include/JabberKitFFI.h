@@ -327,6 +327,13 @@ typedef void (*UniffiCallbackInterfaceMessageListenerMethod6)(uint64_t, RustBuff
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD7
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MESSAGE_LISTENER_METHOD7
+typedef void (*UniffiCallbackInterfaceMessageListenerMethod7)(uint64_t, RustBuffer, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceRoomListenerMethod0)(uint64_t, RustBuffer, RustBuffer, void* _Nonnull, 
@@ -444,6 +451,7 @@ typedef struct UniffiVTableCallbackInterfaceMessageListener {
     UniffiCallbackInterfaceMessageListenerMethod4 _Nonnull onCatchUp;
     UniffiCallbackInterfaceMessageListenerMethod5 _Nonnull onMessageUpdated;
     UniffiCallbackInterfaceMessageListenerMethod6 _Nonnull onTransfer;
+    UniffiCallbackInterfaceMessageListenerMethod7 _Nonnull onDownloadFailed;
 } UniffiVTableCallbackInterfaceMessageListener;
 
 #endif
@@ -559,6 +567,11 @@ void uniffi_jabberkit_ffi_fn_method_client_destroy_room(uint64_t ptr, RustBuffer
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DISCONNECT
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DISCONNECT
 uint64_t uniffi_jabberkit_ffi_fn_method_client_disconnect(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DOWNLOAD
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DOWNLOAD
+void uniffi_jabberkit_ffi_fn_method_client_download(uint64_t ptr, RustBuffer id, RustBuffer dir, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_HISTORY
@@ -824,6 +837,11 @@ void uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_updated(uint64_t 
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_TRANSFER
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_TRANSFER
 void uniffi_jabberkit_ffi_fn_method_messagelistener_on_transfer(uint64_t ptr, RustBuffer id, RustBuffer conversation, uint64_t done, RustBuffer total, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_DOWNLOAD_FAILED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_MESSAGELISTENER_ON_DOWNLOAD_FAILED
+void uniffi_jabberkit_ffi_fn_method_messagelistener_on_download_failed(uint64_t ptr, RustBuffer id, RustBuffer conversation, RustBuffer reason, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_ROOMLISTENER
@@ -1364,6 +1382,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_disconnect(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DOWNLOAD
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DOWNLOAD
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_download(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_HISTORY
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_HISTORY
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_history(void
@@ -1625,6 +1649,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_message_updated
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_TRANSFER
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_TRANSFER
 uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_transfer(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_DOWNLOAD_FAILED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_MESSAGELISTENER_ON_DOWNLOAD_FAILED
+uint16_t uniffi_jabberkit_ffi_checksum_method_messagelistener_on_download_failed(void
     
 );
 #endif

@@ -693,6 +693,9 @@ internal interface UniffiCallbackInterfaceMessageListenerMethod5 : com.sun.jna.C
 internal interface UniffiCallbackInterfaceMessageListenerMethod6 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`id`: RustBuffer.ByValue,`conversation`: RustBuffer.ByValue,`done`: Long,`total`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceMessageListenerMethod7 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`id`: RustBuffer.ByValue,`conversation`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceRoomListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`room`: RustBuffer.ByValue,`nick`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -776,7 +779,7 @@ internal open class UniffiVTableCallbackInterfaceContactListener(
     }
 
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onMessage", "onMessageState", "onMessageCorrected", "onConversationRead", "onCatchUp", "onMessageUpdated", "onTransfer")
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onMessage", "onMessageState", "onMessageCorrected", "onConversationRead", "onCatchUp", "onMessageUpdated", "onTransfer", "onDownloadFailed")
 internal open class UniffiVTableCallbackInterfaceMessageListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
@@ -787,6 +790,7 @@ internal open class UniffiVTableCallbackInterfaceMessageListener(
     @JvmField internal var `onCatchUp`: UniffiCallbackInterfaceMessageListenerMethod4? = null,
     @JvmField internal var `onMessageUpdated`: UniffiCallbackInterfaceMessageListenerMethod5? = null,
     @JvmField internal var `onTransfer`: UniffiCallbackInterfaceMessageListenerMethod6? = null,
+    @JvmField internal var `onDownloadFailed`: UniffiCallbackInterfaceMessageListenerMethod7? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -798,7 +802,8 @@ internal open class UniffiVTableCallbackInterfaceMessageListener(
         `onCatchUp`: UniffiCallbackInterfaceMessageListenerMethod4? = null,
         `onMessageUpdated`: UniffiCallbackInterfaceMessageListenerMethod5? = null,
         `onTransfer`: UniffiCallbackInterfaceMessageListenerMethod6? = null,
-    ): UniffiVTableCallbackInterfaceMessageListener(`uniffiFree`,`uniffiClone`,`onMessage`,`onMessageState`,`onMessageCorrected`,`onConversationRead`,`onCatchUp`,`onMessageUpdated`,`onTransfer`,), Structure.ByValue
+        `onDownloadFailed`: UniffiCallbackInterfaceMessageListenerMethod7? = null,
+    ): UniffiVTableCallbackInterfaceMessageListener(`uniffiFree`,`uniffiClone`,`onMessage`,`onMessageState`,`onMessageCorrected`,`onConversationRead`,`onCatchUp`,`onMessageUpdated`,`onTransfer`,`onDownloadFailed`,), Structure.ByValue
 
    internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceMessageListener) {
         `uniffiFree` = other.`uniffiFree`
@@ -810,6 +815,7 @@ internal open class UniffiVTableCallbackInterfaceMessageListener(
         `onCatchUp` = other.`onCatchUp`
         `onMessageUpdated` = other.`onMessageUpdated`
         `onTransfer` = other.`onTransfer`
+        `onDownloadFailed` = other.`onDownloadFailed`
     }
 
 }
@@ -963,6 +969,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_disconnect(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_download(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_history(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_invite(
@@ -1050,6 +1058,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_jabberkit_ffi_checksum_method_messagelistener_on_message_updated(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_messagelistener_on_transfer(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_messagelistener_on_download_failed(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_roomlistener_on_room_joined(
     ): Int
@@ -1140,6 +1150,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_disconnect(`ptr`: Long,
     ): Long
+    external fun uniffi_jabberkit_ffi_fn_method_client_download(`ptr`: Long,`id`: RustBuffer.ByValue,`dir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_history(`ptr`: Long,`with`: RustBuffer.ByValue,`before`: RustBuffer.ByValue,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_invite(`ptr`: Long,`room`: RustBuffer.ByValue,`jid`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1245,6 +1257,8 @@ internal object UniffiLib {
     external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_message_updated(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_transfer(`ptr`: Long,`id`: RustBuffer.ByValue,`conversation`: RustBuffer.ByValue,`done`: Long,`total`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_messagelistener_on_download_failed(`ptr`: Long,`id`: RustBuffer.ByValue,`conversation`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_clone_roomlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1982,6 +1996,16 @@ public interface ClientInterface {
     suspend fun `disconnect`()
     
     /**
+     * Downloads message `id`'s file into the directory `dir`; returns at
+     * once. Progress comes as `on_transfer`, the end as
+     * `on_message_updated` (its attachment's `local_path` is the file) or
+     * `on_download_failed`. HTTPS only, at most 1 GiB; the file gets the
+     * attachment's name (`name (1).ext` when taken), written as
+     * `NAME.part` until complete.
+     */
+    fun `download`(`id`: kotlin.String, `dir`: kotlin.String)
+    
+    /**
      * Up to `limit` messages with `with` (a peer, a room, or an occupant
      * for private messages), older than message `before`, oldest first.
      */
@@ -2510,6 +2534,29 @@ open class Client: Disposable, AutoCloseable, ClientInterface
         UniffiNullRustCallStatusErrorHandler,
     )
     }
+
+    
+    /**
+     * Downloads message `id`'s file into the directory `dir`; returns at
+     * once. Progress comes as `on_transfer`, the end as
+     * `on_message_updated` (its attachment's `local_path` is the file) or
+     * `on_download_failed`. HTTPS only, at most 1 GiB; the file gets the
+     * attachment's name (`name (1).ext` when taken), written as
+     * `NAME.part` until complete.
+     */
+    @Throws(JabberKitException::class)override fun `download`(`id`: kotlin.String, `dir`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_download(
+        it,
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterString.lower(`dir`),_status)
+}
+    }
+    
+    
 
     
     /**
@@ -4376,10 +4423,18 @@ public interface MessageListener {
     fun `onMessageUpdated`(`message`: Message)
     
     /**
-     * Our upload of message `id`'s file moved on: `done` of `total` bytes
-     * (`total` null when unknown). At most about a hundred per file.
+     * Our upload of message `id`'s file, or a `download` of it, moved on:
+     * `done` of `total` bytes (`total` null when unknown). At most about a
+     * hundred per file. A finished download arrives as
+     * `on_message_updated` (its attachment's `local_path` is the file).
      */
     fun `onTransfer`(`id`: kotlin.String, `conversation`: kotlin.String, `done`: kotlin.ULong, `total`: kotlin.ULong?)
+    
+    /**
+     * `download` of message `id`'s file failed for good (after its
+     * retries); nothing was kept. It may be called again.
+     */
+    fun `onDownloadFailed`(`id`: kotlin.String, `conversation`: kotlin.String, `reason`: kotlin.String)
     
     companion object
 }
@@ -4596,8 +4651,10 @@ open class MessageListenerImpl: Disposable, AutoCloseable, MessageListener
 
     
     /**
-     * Our upload of message `id`'s file moved on: `done` of `total` bytes
-     * (`total` null when unknown). At most about a hundred per file.
+     * Our upload of message `id`'s file, or a `download` of it, moved on:
+     * `done` of `total` bytes (`total` null when unknown). At most about a
+     * hundred per file. A finished download arrives as
+     * `on_message_updated` (its attachment's `local_path` is the file).
      */override fun `onTransfer`(`id`: kotlin.String, `conversation`: kotlin.String, `done`: kotlin.ULong, `total`: kotlin.ULong?)
         = 
     callWithHandle {
@@ -4609,6 +4666,25 @@ open class MessageListenerImpl: Disposable, AutoCloseable, MessageListener
         FfiConverterString.lower(`conversation`),
         FfiConverterULong.lower(`done`),
         FfiConverterOptionalULong.lower(`total`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * `download` of message `id`'s file failed for good (after its
+     * retries); nothing was kept. It may be called again.
+     */override fun `onDownloadFailed`(`id`: kotlin.String, `conversation`: kotlin.String, `reason`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_messagelistener_on_download_failed(
+        it,
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterString.lower(`conversation`),
+        FfiConverterString.lower(`reason`),_status)
 }
     }
     
@@ -4722,6 +4798,20 @@ internal object uniffiCallbackInterfaceMessageListener {
             uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
         }
     }
+    internal object `onDownloadFailed`: UniffiCallbackInterfaceMessageListenerMethod7 {
+        override fun callback(`uniffiHandle`: Long,`id`: RustBuffer.ByValue,`conversation`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeMessageListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onDownloadFailed`(
+                    FfiConverterString.lift(`id`),
+                    FfiConverterString.lift(`conversation`),
+                    FfiConverterString.lift(`reason`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
 
     internal object uniffiFree: UniffiCallbackInterfaceFree {
         override fun callback(handle: Long) {
@@ -4745,6 +4835,7 @@ internal object uniffiCallbackInterfaceMessageListener {
         `onCatchUp`,
         `onMessageUpdated`,
         `onTransfer`,
+        `onDownloadFailed`,
     )
 
     // Registers the foreign callback with the Rust side.

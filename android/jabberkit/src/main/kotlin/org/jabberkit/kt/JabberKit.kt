@@ -75,8 +75,14 @@ sealed interface MessageEvent {
      */
     data class Updated(val message: Message) : MessageEvent
 
-    /** Our upload of message [id]'s file moved on: [done] of [total] bytes ([total] null when unknown). */
+    /**
+     * Our upload of message [id]'s file, or a [JabberKit.download] of it, moved on: [done] of
+     * [total] bytes ([total] null when unknown). A finished download arrives as [Updated].
+     */
     data class Transfer(val id: String, val conversation: String, val done: Long, val total: Long?) : MessageEvent
+
+    /** [JabberKit.download] of message [id]'s file failed for good (after its retries); nothing was kept. */
+    data class DownloadFailed(val id: String, val conversation: String, val reason: String) : MessageEvent
 }
 
 /** What happens to contacts, in the order JabberKit reports it. */
@@ -253,6 +259,18 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
      */
     suspend fun sendFile(to: String, path: String, mimeType: String? = null): Message =
         withContext(Dispatchers.IO) { client.sendFile(to, path, mimeType) }
+
+    /**
+     * Downloads message [id]'s file into the directory [dir] and returns at once: progress comes as
+     * [MessageEvent.Transfer] on [messages], the end as [MessageEvent.Updated] (its attachment's
+     * `localPath` is the file) or [MessageEvent.DownloadFailed]. HTTPS only, at most 1 GiB; the
+     * file gets the attachment's name (`name (1).ext` when taken).
+     *
+     * @throws JabberKitException.InvalidInput for a message without a file link, one being
+     *   downloaded already, or a [dir] that is not a directory.
+     */
+    suspend fun download(id: String, dir: String) =
+        withContext(Dispatchers.IO) { client.download(id, dir) }
 
     /**
      * Up to [limit] messages exchanged with [with] (a contact, a room, or an occupant for private
@@ -530,6 +548,10 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
 
         override fun onTransfer(id: String, conversation: String, done: ULong, total: ULong?) {
             events.tryEmit(MessageEvent.Transfer(id, conversation, done.toLong(), total?.toLong()))
+        }
+
+        override fun onDownloadFailed(id: String, conversation: String, reason: String) {
+            events.tryEmit(MessageEvent.DownloadFailed(id, conversation, reason))
         }
     }
 

@@ -60,6 +60,16 @@ class FilesTest : LiveServerTest() {
         assertEquals(url, theirs.url)
         assertEquals("holiday-photo.jpg", theirs.name)
         assertEquals(alice.jid, received.message.sender)
+
+        // Bob downloads it: the same bytes, at the path the updated message names.
+        val inbox = newStoreDir()
+        bob.download(received.message.id, inbox.path)
+        val done = bobEvents.awaitValue("Bob's download") {
+            it is MessageEvent.Updated && it.message.id == received.message.id
+        } as MessageEvent.Updated
+        val local = assertNotNull(done.message.attachment?.localPath, "the downloaded file")
+        assertEquals(File(inbox, "holiday-photo.jpg").path, local)
+        assertTrue(file.readBytes().contentEquals(File(local).readBytes()), "the bytes differ")
     }
 
     @Test
