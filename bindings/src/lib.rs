@@ -16,6 +16,7 @@
 
 mod lists;
 mod logging;
+mod push;
 mod signup;
 mod types;
 
@@ -29,6 +30,7 @@ pub use lists::{
     TimelineDiff, TimelineHandle, TimelineListener,
 };
 pub use logging::{init_logging, LogLevel};
+pub use push::PushListener;
 pub use types::{
     ClientConfig, ConnectionState, Contact, ContactPresence, Conversation, DeliveryState,
     FailureReason, JabberKitError, Message, Occupant, Password, Room, RoomConfig, RoomError,
@@ -376,6 +378,7 @@ impl Client {
                 // Contact events go to `observe_contacts`, room events
                 // to `observe_rooms`.
                 jabberkit::Event::ConnectionState(_)
+                | jabberkit::Event::PushChanged { .. }
                 | jabberkit::Event::Typing { .. }
                 | jabberkit::Event::RosterChanged
                 | jabberkit::Event::SubscriptionRequest { .. }
@@ -443,6 +446,7 @@ impl Client {
                 | jabberkit::Event::MessageUpdated(_)
                 | jabberkit::Event::Transfer { .. }
                 | jabberkit::Event::DownloadFailed { .. }
+                | jabberkit::Event::PushChanged { .. }
                 | jabberkit::Event::ConversationRead { .. }
                 | jabberkit::Event::CatchUp { .. }
                 | jabberkit::Event::RoomJoined { .. }
@@ -518,6 +522,7 @@ impl Client {
                 | jabberkit::Event::MessageUpdated(_)
                 | jabberkit::Event::Transfer { .. }
                 | jabberkit::Event::DownloadFailed { .. }
+                | jabberkit::Event::PushChanged { .. }
                 | jabberkit::Event::ConversationRead { .. }
                 | jabberkit::Event::CatchUp { .. }
                 | jabberkit::Event::RosterChanged

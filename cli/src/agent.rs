@@ -180,6 +180,18 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
         // Its progress follows as `transfer`, its end as `downloaded` or
         // `download_failed`.
         Command::Download { id, dir } => return client.download(&id, &dir).err().map(api_error),
+        // The server's answer follows as `push`.
+        Command::EnablePush {
+            service,
+            node,
+            secret,
+        } => {
+            return client
+                .enable_push(&service, &node, secret.as_deref())
+                .err()
+                .map(api_error)
+        }
+        Command::DisablePush => return client.disable_push().err().map(api_error),
         Command::Roster => client.roster().map(|contacts| Output::Roster {
             items: contacts.iter().map(RosterItem::new).collect(),
         }),

@@ -214,6 +214,13 @@ impl<W: AsyncWrite + Unpin> Chat<W> {
             },
             // The end of an upload says enough.
             Event::Transfer { .. } => Ok(()),
+            Event::PushChanged {
+                refused: Some(why), ..
+            } => {
+                self.say(&format!("! push notifications refused: {why}"))
+                    .await
+            }
+            Event::PushChanged { .. } => Ok(()),
             Event::DownloadFailed { reason, .. } => {
                 self.say(&format!("! download failed: {reason}")).await
             }

@@ -50,6 +50,15 @@ pub enum Command {
     },
     /// `Client::download`: message `id`'s file, into the directory `dir`.
     Download { id: String, dir: String },
+    /// `Client::enable_push`: our server notifies `service` at `node`.
+    EnablePush {
+        service: String,
+        node: String,
+        #[serde(default)]
+        secret: Option<String>,
+    },
+    /// `Client::disable_push`.
+    DisablePush,
     /// `Client::roster`.
     Roster,
     /// `Client::add_contact`: adds and asks for permission.
@@ -233,6 +242,15 @@ pub enum Output {
         id: String,
         with: String,
         path: String,
+    },
+    /// Our server answered about push notifications (`enable_push`,
+    /// `disable_push`, each fresh session).
+    Push {
+        service: String,
+        node: String,
+        enabled: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        refused: Option<String>,
     },
     /// `download` failed for good (after its retries).
     DownloadFailed {
@@ -669,6 +687,17 @@ impl Output {
                 id: msg.id.clone(),
                 with: msg.conversation.clone(),
                 path: msg.attachment.as_ref()?.local_path.clone()?,
+            }),
+            Event::PushChanged {
+                service,
+                node,
+                enabled,
+                refused,
+            } => Some(Output::Push {
+                service: service.clone(),
+                node: node.clone(),
+                enabled: *enabled,
+                refused: refused.clone(),
             }),
             Event::DownloadFailed {
                 id,
@@ -1297,6 +1326,32 @@ mod tests {
                      "timestamp":"2026-11-26T10:00:00.123Z","outgoing":false,"state":"received"},
                 ]
             })
+        );
+    }
+
+    #[test]
+    fn push_has_the_documented_shape() {
+        let cmd: Command = serde_json::from_str(
+            r#"{"cmd":"enable_push","service":"push.x.test","node":"n1","secret":"s"}"#,
+        )
+        .expect("parses");
+        assert_eq!(
+            cmd,
+            Command::EnablePush {
+                service: "push.x.test".into(),
+                node: "n1".into(),
+                secret: Some("s".into())
+            }
+        );
+        let event = Event::PushChanged {
+            service: "push.x.test".into(),
+            node: "n1".into(),
+            enabled: false,
+            refused: Some("FeatureNotImplemented".into()),
+        };
+        assert_eq!(
+            to_json(&Output::from_event(&event).expect("shown")),
+            json!({"event":"push","service":"push.x.test","node":"n1","enabled":false,"refused":"FeatureNotImplemented"})
         );
     }
 

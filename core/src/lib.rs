@@ -21,6 +21,7 @@ mod model;
 mod muc;
 mod outbox;
 mod presence;
+mod push;
 mod roster;
 mod session;
 mod signup;

@@ -374,5 +374,6 @@ mod tests;
 mod contacts;
 mod files;
 mod messages;
+mod push;
 mod room_actions;
 mod rooms;

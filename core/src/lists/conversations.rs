@@ -125,6 +125,7 @@ fn conversation_of(event: &Event) -> Option<&str> {
         | Event::RoomInviteDeclined { .. }
         | Event::Transfer { .. }
         | Event::DownloadFailed { .. }
+        | Event::PushChanged { .. }
         | Event::CatchUp { .. } => None,
     }
 }

@@ -120,6 +120,7 @@ fn room_of(event: &Event) -> Option<&str> {
         | Event::MessageUpdated(_)
         | Event::Transfer { .. }
         | Event::DownloadFailed { .. }
+        | Event::PushChanged { .. }
         | Event::MessageState { .. }
         | Event::ConversationRead { .. }
         | Event::Typing { .. }

@@ -138,6 +138,16 @@ pub enum Event {
         conversation: String,
         reason: String,
     },
+    /// Our server answered about push notifications to `service`'s `node`
+    /// (`Client::enable_push`, `disable_push`, and again on each fresh
+    /// session): `enabled` once it will notify there; `false` once it
+    /// stopped, or with `refused` (the server's reason) if it would not.
+    PushChanged {
+        service: String,
+        node: String,
+        enabled: bool,
+        refused: Option<String>,
+    },
     /// A stored message's body was replaced by a correction from its
     /// sender (XEP-0308): ours (from `Client::correct` or another device),
     /// or the peer's. Update the message in place (its id is unchanged);

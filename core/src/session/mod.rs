@@ -36,6 +36,7 @@ mod fixture;
 mod ingest;
 mod messages;
 mod outgoing;
+mod push;
 mod requests;
 mod room_actions;
 mod room_dispatch;
@@ -98,6 +99,9 @@ pub(crate) enum Command {
     /// A file message was stored: start its upload if online (it
     /// waits in the store otherwise).
     Upload,
+    /// The app changed its push registration (stored): tell our server
+    /// if online (the next fresh session does otherwise).
+    Push,
     /// Close the link cleanly, then answer.
     Disconnect(oneshot::Sender<()>),
 }
@@ -140,6 +144,7 @@ struct Running {
     room_actions: RoomActions,
     bookmarks: Bookmarks,
     uploads: Uploads,
+    push: push::Push,
 }
 
 impl Session {
@@ -287,6 +292,8 @@ impl Running {
                     self.send(bookmarks).await;
                     let joins = off_worker(|| self.rooms.fresh_session());
                     self.send(joins).await;
+                    let push = off_worker(|| self.push.requests());
+                    self.send(push).await;
                 }
                 let uploads = if resumed {
                     off_worker(|| self.uploads.start_all())
@@ -349,6 +356,12 @@ impl Running {
             Some(Command::Upload) => {
                 if self.online {
                     let out = off_worker(|| self.uploads.start_all());
+                    self.send(out).await;
+                }
+            }
+            Some(Command::Push) => {
+                if self.online {
+                    let out = off_worker(|| self.push.requests());
                     self.send(out).await;
                 }
             }
@@ -438,6 +451,11 @@ impl Running {
                     self.send_or_settle(next).await;
                 }
                 Some(Request::Bookmarks) => self.bookmarks.on_fetch_refused(&error),
+                Some(Request::Push {
+                    service,
+                    node,
+                    enable,
+                }) => off_worker(|| self.push.on_answer(service, node, enable, Some(&error))),
                 // No private storage either (or PEP is used): nothing to do.
                 Some(Request::LegacyBookmarks) => {
                     tracing::debug!("no private bookmarks: {:?}", error.defined_condition)
@@ -472,6 +490,11 @@ impl Running {
             | Request::RoomAction { .. } => {}
             // Routed by `on_upload_answer`.
             Request::UploadServices | Request::UploadInfo(_) | Request::UploadSlot { .. } => {}
+            Request::Push {
+                service,
+                node,
+                enable,
+            } => off_worker(|| self.push.on_answer(service, node, enable, None)),
             Request::BookmarkPublish => {}
             Request::Bookmarks => {
                 let effects = off_worker(|| self.bookmarks.on_fetched(payload));

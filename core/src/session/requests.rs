@@ -54,6 +54,12 @@ pub(crate) enum Request {
         id: String,
         service: Jid,
     },
+    /// Enabling (or disabling) push notifications to `service`'s `node`.
+    Push {
+        service: String,
+        node: String,
+        enable: bool,
+    },
 }
 
 /// The group chat rooms we are in right now, by bare JID: written by the

@@ -68,6 +68,7 @@ impl Session {
             rooms,
             room_actions: RoomActions::new(hub.clone()),
             bookmarks: Bookmarks::new(own.clone(), store.clone()),
+            push: super::push::Push::new(store.clone(), hub.clone()),
             uploads: Uploads::new(
                 BareJid::from_parts(None, own.domain()).into(),
                 store.clone(),

@@ -48,6 +48,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/015_send_queue.sql"),
     ),
     ("016_files", include_str!("migrations/016_files.sql")),
+    ("017_push", include_str!("migrations/017_push.sql")),
 ];
 
 /// The schema version this build writes and understands.

@@ -350,6 +350,7 @@ mod delivery;
 mod edits;
 mod login;
 mod migrate;
+mod push;
 mod queries;
 mod rooms;
 mod send_queue;

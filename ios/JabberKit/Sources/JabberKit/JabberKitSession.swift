@@ -35,6 +35,17 @@ public enum MessageEvent: Sendable, Equatable {
     case downloadFailed(id: String, conversation: String, reason: String)
 }
 
+/// Our server answered about push notifications to `service`'s `node`
+/// (`enablePush`, `disablePush`, and again on each fresh session): `enabled`
+/// once it will notify there; false once it stopped, or with `refused` (its
+/// reason) if it would not.
+public struct PushEvent: Sendable, Equatable {
+    public let service: String
+    public let node: String
+    public let enabled: Bool
+    public let refused: String?
+}
+
 /// What happens to contacts, in the order JabberKit reports it.
 public enum ContactEvent: Sendable, Equatable {
     /// The contact list changed: read `roster()` again.
@@ -291,6 +302,25 @@ public final class JabberKitSession: Sendable {
         try client.joinRoom(room: room, nick: nick, password: password)
     }
 
+    /// Asks the account's server to notify the app server `service` (a JID,
+    /// from the app's push registration with it) at `node` while this device
+    /// is not connected, with `secret` in every notification if the app
+    /// server gave one. Stored: enabled again on every fresh session, at once
+    /// if online; a registration it replaces is disabled. Answers arrive on
+    /// `pushEvents`.
+    ///
+    /// - Throws: `JabberKitError.InvalidInput` for a `service` that is not a
+    ///   JID or an empty `node`.
+    public func enablePush(service: String, node: String, secret: Password? = nil) throws {
+        try client.enablePush(service: service, node: node, secret: secret)
+    }
+
+    /// Stops push notifications to this device (at once if online, else on
+    /// the next fresh session).
+    public func disablePush() throws {
+        try client.disablePush()
+    }
+
     /// Creates `room` and enters it as `nick`, its owner, set up as `config`
     /// says; otherwise like `joinRoom`. If the room exists already, this
     /// joins it (with the config's password) and changes nothing.
@@ -438,6 +468,16 @@ public final class JabberKitSession: Sendable {
         return stream
     }
 
+    /// Our server's answers about push notifications from now on, in order.
+    /// Ends like `states`.
+    public var pushEvents: AsyncStream<PushEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: PushEvent.self, bufferingPolicy: .unbounded)
+        let handle = client.observePush(listener: PushEventListener(continuation))
+        keep(handle, until: continuation)
+        return stream
+    }
+
     /// Rooms joined, refused or left, their occupants and subjects changing,
     /// invitations, and actions a room refused, from now on, in order
     /// (nothing is replayed: read `rooms` and `occupants(in:)` after
@@ -531,6 +571,18 @@ private final class MessageEventListener: MessageListener {
 
     func onDownloadFailed(id: String, conversation: String, reason: String) {
         continuation.yield(.downloadFailed(id: id, conversation: conversation, reason: reason))
+    }
+}
+
+private final class PushEventListener: PushListener {
+    private let continuation: AsyncStream<PushEvent>.Continuation
+
+    init(_ continuation: AsyncStream<PushEvent>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onPushChanged(service: String, node: String, enabled: Bool, refused: String?) {
+        continuation.yield(PushEvent(service: service, node: node, enabled: enabled, refused: refused))
     }
 }
 

@@ -867,6 +867,27 @@ public protocol ClientProtocol: AnyObject, Sendable {
      */
     func updateContact(jid: String, name: String?, groups: [String]) throws 
     
+    /**
+     * Stops push notifications to this device (at once if online, else
+     * on the next fresh session).
+     */
+    func disablePush() throws 
+    
+    /**
+     * Asks our server to notify the app server `service` (a JID) at
+     * `node` while this device is not connected, with `secret` in every
+     * notification if the app server gave one. Stored: enabled again on
+     * every fresh session, at once if online; a registration it replaces
+     * is disabled. Answers arrive at `observe_push`. Returns at once.
+     */
+    func enablePush(service: String, node: String, secret: Password?) throws 
+    
+    /**
+     * Calls `listener` with each answer of our server about push
+     * notifications.
+     */
+    func observePush(listener: PushListener)  -> TaskHandle
+    
 }
 /**
  * One account: connection, store, events. See the core's `Client`.
@@ -1569,6 +1590,50 @@ open func updateContact(jid: String, name: String?, groups: [String])throws   {t
         FfiConverterSequenceString.lower(groups),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Stops push notifications to this device (at once if online, else
+     * on the next fresh session).
+     */
+open func disablePush()throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_disable_push(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Asks our server to notify the app server `service` (a JID) at
+     * `node` while this device is not connected, with `secret` in every
+     * notification if the app server gave one. Stored: enabled again on
+     * every fresh session, at once if online; a registration it replaces
+     * is disabled. Answers arrive at `observe_push`. Returns at once.
+     */
+open func enablePush(service: String, node: String, secret: Password?)throws   {try rustCallWithError(FfiConverterTypeJabberKitError_lift) {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_enable_push(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(service),
+        FfiConverterString.lower(node),
+        FfiConverterOptionTypePassword.lower(secret),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Calls `listener` with each answer of our server about push
+     * notifications.
+     */
+open func observePush(listener: PushListener) -> TaskHandle  {
+    return try!  FfiConverterTypeTaskHandle_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_client_observe_push(
+            self.uniffiCloneHandle(),
+        FfiConverterTypePushListener_lower(listener),uniffiCallStatus
+    )
+})
 }
     
 
@@ -3297,6 +3362,229 @@ public func FfiConverterTypePassword_lift(_ handle: UInt64) throws -> Password {
 #endif
 public func FfiConverterTypePassword_lower(_ value: Password) -> UInt64 {
     return FfiConverterTypePassword.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Receives our server's answers about push notifications.
+ */
+public protocol PushListener: AnyObject, Sendable {
+    
+    /**
+     * Our server answered about notifications to `service`'s `node`:
+     * `enabled` once it will notify there; `false` once it stopped, or
+     * with `refused` (its reason) if it would not.
+     */
+    func onPushChanged(service: String, node: String, enabled: Bool, refused: String?) 
+    
+}
+/**
+ * Receives our server's answers about push notifications.
+ */
+open class PushListenerImpl: PushListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_jabberkit_ffi_fn_clone_pushlistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_jabberkit_ffi_fn_free_pushlistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Our server answered about notifications to `service`'s `node`:
+     * `enabled` once it will notify there; `false` once it stopped, or
+     * with `refused` (its reason) if it would not.
+     */
+open func onPushChanged(service: String, node: String, enabled: Bool, refused: String?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_jabberkit_ffi_fn_method_pushlistener_on_push_changed(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(service),
+        FfiConverterString.lower(node),
+        FfiConverterBool.lower(enabled),
+        FfiConverterOptionString.lower(refused),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfacePushListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfacePushListener = UniffiVTableCallbackInterfacePushListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypePushListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface PushListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypePushListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface PushListener: handle missing in uniffiClone")
+            }
+        },
+        onPushChanged: { (
+            uniffiHandle: UInt64,
+            service: RustBuffer,
+            node: RustBuffer,
+            enabled: Int8,
+            refused: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypePushListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onPushChanged(
+                     service: try FfiConverterString.lift(service),
+                     node: try FfiConverterString.lift(node),
+                     enabled: try FfiConverterBool.lift(enabled),
+                     refused: try FfiConverterOptionString.lift(refused)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfacePushListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfacePushListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitPushListener() {
+    uniffi_jabberkit_ffi_fn_init_callback_vtable_pushlistener(UniffiCallbackInterfacePushListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePushListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<PushListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = PushListener
+
+    public static func lift(_ handle: UInt64) throws -> PushListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return PushListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: PushListener) -> UInt64 {
+         if let rustImpl = value as? PushListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PushListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PushListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushListener_lift(_ handle: UInt64) throws -> PushListener {
+    return try FfiConverterTypePushListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushListener_lower(_ value: PushListener) -> UInt64 {
+    return FfiConverterTypePushListener.lower(value)
 }
 
 
@@ -7591,6 +7879,7 @@ private let initializationResult: InitializationResult = {
     uniffiCallbackInitConversationListListener()
     uniffiCallbackInitMessageListener()
     uniffiCallbackInitOccupantListListener()
+    uniffiCallbackInitPushListener()
     uniffiCallbackInitRoomListener()
     uniffiCallbackInitTimelineListener()
     return InitializationResult.ok

@@ -418,6 +418,13 @@ typedef void (*UniffiCallbackInterfaceTimelineListenerMethod0)(uint64_t, RustBuf
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_PUSH_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_PUSH_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfacePushListenerMethod0)(uint64_t, RustBuffer, RustBuffer, int8_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CONNECTION_STATE_LISTENER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CONNECTION_STATE_LISTENER
 typedef struct UniffiVTableCallbackInterfaceConnectionStateListener {
@@ -497,6 +504,15 @@ typedef struct UniffiVTableCallbackInterfaceTimelineListener {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceTimelineListenerMethod0 _Nonnull onDiffs;
 } UniffiVTableCallbackInterfaceTimelineListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_PUSH_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_PUSH_LISTENER
+typedef struct UniffiVTableCallbackInterfacePushListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfacePushListenerMethod0 _Nonnull onPushChanged;
+} UniffiVTableCallbackInterfacePushListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_CLIENT
@@ -732,6 +748,21 @@ RustBuffer uniffi_jabberkit_ffi_fn_method_client_state(uint64_t ptr, RustCallSta
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_UPDATE_CONTACT
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_UPDATE_CONTACT
 void uniffi_jabberkit_ffi_fn_method_client_update_contact(uint64_t ptr, RustBuffer jid, RustBuffer name, RustBuffer groups, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DISABLE_PUSH
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DISABLE_PUSH
+void uniffi_jabberkit_ffi_fn_method_client_disable_push(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_ENABLE_PUSH
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_ENABLE_PUSH
+void uniffi_jabberkit_ffi_fn_method_client_enable_push(uint64_t ptr, RustBuffer service, RustBuffer node, RustBuffer secret, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_PUSH
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_OBSERVE_PUSH
+uint64_t uniffi_jabberkit_ffi_fn_method_client_observe_push(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_CONNECTIONSTATELISTENER
@@ -997,6 +1028,26 @@ void uniffi_jabberkit_ffi_fn_init_callback_vtable_timelinelistener(const UniffiV
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_TIMELINELISTENER_ON_DIFFS
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_TIMELINELISTENER_ON_DIFFS
 void uniffi_jabberkit_ffi_fn_method_timelinelistener_on_diffs(uint64_t ptr, RustBuffer diffs, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_PUSHLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_PUSHLISTENER
+uint64_t uniffi_jabberkit_ffi_fn_clone_pushlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FREE_PUSHLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_FREE_PUSHLISTENER
+void uniffi_jabberkit_ffi_fn_free_pushlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_INIT_CALLBACK_VTABLE_PUSHLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_INIT_CALLBACK_VTABLE_PUSHLISTENER
+void uniffi_jabberkit_ffi_fn_init_callback_vtable_pushlistener(const UniffiVTableCallbackInterfacePushListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_PUSHLISTENER_ON_PUSH_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_PUSHLISTENER_ON_PUSH_CHANGED
+void uniffi_jabberkit_ffi_fn_method_pushlistener_on_push_changed(uint64_t ptr, RustBuffer service, RustBuffer node, int8_t enabled, RustBuffer refused, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_CLONE_PASSWORD
@@ -1580,6 +1631,24 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_update_contact(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DISABLE_PUSH
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DISABLE_PUSH
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_disable_push(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_ENABLE_PUSH
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_ENABLE_PUSH
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_enable_push(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_PUSH
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_OBSERVE_PUSH
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_observe_push(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CONNECTIONSTATELISTENER_ON_STATE
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CONNECTIONSTATELISTENER_ON_STATE
 uint16_t uniffi_jabberkit_ffi_checksum_method_connectionstatelistener_on_state(void
@@ -1745,6 +1814,12 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_timelinehandle_paginate_back(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_TIMELINELISTENER_ON_DIFFS
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_TIMELINELISTENER_ON_DIFFS
 uint16_t uniffi_jabberkit_ffi_checksum_method_timelinelistener_on_diffs(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_PUSHLISTENER_ON_PUSH_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_PUSHLISTENER_ON_PUSH_CHANGED
+uint16_t uniffi_jabberkit_ffi_checksum_method_pushlistener_on_push_changed(void
     
 );
 #endif

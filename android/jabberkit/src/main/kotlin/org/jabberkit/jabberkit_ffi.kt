@@ -732,6 +732,9 @@ internal interface UniffiCallbackInterfaceOccupantListListenerMethod0 : com.sun.
 internal interface UniffiCallbackInterfaceTimelineListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`diffs`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfacePushListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`service`: RustBuffer.ByValue,`node`: RustBuffer.ByValue,`enabled`: Byte,`refused`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onState")
 internal open class UniffiVTableCallbackInterfaceConnectionStateListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -919,6 +922,25 @@ internal open class UniffiVTableCallbackInterfaceTimelineListener(
     }
 
 }
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onPushChanged")
+internal open class UniffiVTableCallbackInterfacePushListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onPushChanged`: UniffiCallbackInterfacePushListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onPushChanged`: UniffiCallbackInterfacePushListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfacePushListener(`uniffiFree`,`uniffiClone`,`onPushChanged`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfacePushListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onPushChanged` = other.`onPushChanged`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -1035,6 +1057,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_update_contact(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_disable_push(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_enable_push(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_observe_push(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_connectionstatelistener_on_state(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_contactlistener_on_roster_changed(
@@ -1091,6 +1119,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_timelinelistener_on_diffs(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_pushlistener_on_push_changed(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_constructor_client_new(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_constructor_password_new(
@@ -1116,6 +1146,7 @@ internal object UniffiLib {
         uniffiCallbackInterfaceConversationListListener.register(this)
         uniffiCallbackInterfaceMessageListener.register(this)
         uniffiCallbackInterfaceOccupantListListener.register(this)
+        uniffiCallbackInterfacePushListener.register(this)
         uniffiCallbackInterfaceRoomListener.register(this)
         uniffiCallbackInterfaceTimelineListener.register(this)
         
@@ -1216,6 +1247,12 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_update_contact(`ptr`: Long,`jid`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,`groups`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_client_disable_push(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_client_enable_push(`ptr`: Long,`service`: RustBuffer.ByValue,`node`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_client_observe_push(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_jabberkit_ffi_fn_clone_connectionstatelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_jabberkit_ffi_fn_free_connectionstatelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1321,6 +1358,14 @@ internal object UniffiLib {
     external fun uniffi_jabberkit_ffi_fn_init_callback_vtable_timelinelistener(`vtable`: UniffiVTableCallbackInterfaceTimelineListener,
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_timelinelistener_on_diffs(`ptr`: Long,`diffs`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_clone_pushlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_jabberkit_ffi_fn_free_pushlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_init_callback_vtable_pushlistener(`vtable`: UniffiVTableCallbackInterfacePushListener,
+    ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_pushlistener_on_push_changed(`ptr`: Long,`service`: RustBuffer.ByValue,`node`: RustBuffer.ByValue,`enabled`: Byte,`refused`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_clone_password(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -2206,6 +2251,27 @@ public interface ClientInterface {
      * without asking permission again; needs the account online.
      */
     fun `updateContact`(`jid`: kotlin.String, `name`: kotlin.String?, `groups`: List<kotlin.String>)
+    
+    /**
+     * Stops push notifications to this device (at once if online, else
+     * on the next fresh session).
+     */
+    fun `disablePush`()
+    
+    /**
+     * Asks our server to notify the app server `service` (a JID) at
+     * `node` while this device is not connected, with `secret` in every
+     * notification if the app server gave one. Stored: enabled again on
+     * every fresh session, at once if online; a registration it replaces
+     * is disabled. Answers arrive at `observe_push`. Returns at once.
+     */
+    fun `enablePush`(`service`: kotlin.String, `node`: kotlin.String, `secret`: Password?)
+    
+    /**
+     * Calls `listener` with each answer of our server about push
+     * notifications.
+     */
+    fun `observePush`(`listener`: PushListener): TaskHandle
     
     companion object
 }
@@ -3169,6 +3235,64 @@ open class Client: Disposable, AutoCloseable, ClientInterface
 }
     }
     
+    
+
+    
+    /**
+     * Stops push notifications to this device (at once if online, else
+     * on the next fresh session).
+     */
+    @Throws(JabberKitException::class)override fun `disablePush`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_disable_push(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Asks our server to notify the app server `service` (a JID) at
+     * `node` while this device is not connected, with `secret` in every
+     * notification if the app server gave one. Stored: enabled again on
+     * every fresh session, at once if online; a registration it replaces
+     * is disabled. Answers arrive at `observe_push`. Returns at once.
+     */
+    @Throws(JabberKitException::class)override fun `enablePush`(`service`: kotlin.String, `node`: kotlin.String, `secret`: Password?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JabberKitException) { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_enable_push(
+        it,
+        
+        FfiConverterString.lower(`service`),
+        FfiConverterString.lower(`node`),
+        FfiConverterOptionalTypePassword.lower(`secret`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Calls `listener` with each answer of our server about push
+     * notifications.
+     */override fun `observePush`(`listener`: PushListener): TaskHandle {
+            return FfiConverterTypeTaskHandle.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_client_observe_push(
+        it,
+        
+        FfiConverterTypePushListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -5510,6 +5634,339 @@ public object FfiConverterTypePassword: FfiConverter<Password, Long> {
     override fun allocationSize(value: Password) = 8UL
 
     override fun write(value: Password, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Receives our server's answers about push notifications.
+ */
+public interface PushListener {
+    
+    /**
+     * Our server answered about notifications to `service`'s `node`:
+     * `enabled` once it will notify there; `false` once it stopped, or
+     * with `refused` (its reason) if it would not.
+     */
+    fun `onPushChanged`(`service`: kotlin.String, `node`: kotlin.String, `enabled`: kotlin.Boolean, `refused`: kotlin.String?)
+    
+    companion object
+}
+
+/**
+ * Receives our server's answers about push notifications.
+ */
+open class PushListenerImpl: Disposable, AutoCloseable, PushListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_jabberkit_ffi_fn_free_pushlistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_jabberkit_ffi_fn_clone_pushlistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * Our server answered about notifications to `service`'s `node`:
+     * `enabled` once it will notify there; `false` once it stopped, or
+     * with `refused` (its reason) if it would not.
+     */override fun `onPushChanged`(`service`: kotlin.String, `node`: kotlin.String, `enabled`: kotlin.Boolean, `refused`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_jabberkit_ffi_fn_method_pushlistener_on_push_changed(
+        it,
+        
+        FfiConverterString.lower(`service`),
+        FfiConverterString.lower(`node`),
+        FfiConverterBoolean.lower(`enabled`),
+        FfiConverterOptionalString.lower(`refused`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfacePushListener {
+    internal object `onPushChanged`: UniffiCallbackInterfacePushListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`service`: RustBuffer.ByValue,`node`: RustBuffer.ByValue,`enabled`: Byte,`refused`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypePushListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onPushChanged`(
+                    FfiConverterString.lift(`service`),
+                    FfiConverterString.lift(`node`),
+                    FfiConverterBoolean.lift(`enabled`),
+                    FfiConverterOptionalString.lift(`refused`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypePushListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypePushListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfacePushListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onPushChanged`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_jabberkit_ffi_fn_init_callback_vtable_pushlistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePushListener: FfiConverter<PushListener, Long> {
+    internal val handleMap = UniffiHandleMap<PushListener>()
+
+    override fun lower(value: PushListener): Long {
+        if (value is PushListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): PushListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return PushListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): PushListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: PushListener) = 8UL
+
+    override fun write(value: PushListener, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }

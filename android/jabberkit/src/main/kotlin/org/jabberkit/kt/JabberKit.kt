@@ -38,6 +38,7 @@ import org.jabberkit.Occupant
 import org.jabberkit.OccupantListDiff
 import org.jabberkit.OccupantListListener
 import org.jabberkit.Password
+import org.jabberkit.PushListener
 import org.jabberkit.Room
 import org.jabberkit.RoomConfig
 import org.jabberkit.RoomError
@@ -84,6 +85,13 @@ sealed interface MessageEvent {
     /** [JabberKit.download] of message [id]'s file failed for good (after its retries); nothing was kept. */
     data class DownloadFailed(val id: String, val conversation: String, val reason: String) : MessageEvent
 }
+
+/**
+ * Our server answered about push notifications to [service]'s [node] ([JabberKit.enablePush],
+ * [JabberKit.disablePush], and again on each fresh session): [enabled] once it will notify
+ * there; false once it stopped, or with [refused] (its reason) if it would not.
+ */
+data class PushEvent(val service: String, val node: String, val enabled: Boolean, val refused: String?)
 
 /** What happens to contacts, in the order JabberKit reports it. */
 sealed interface ContactEvent {
@@ -178,6 +186,7 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
     private val events = MutableSharedFlow<MessageEvent>(extraBufferCapacity = UNBOUNDED)
     private val contacts = MutableSharedFlow<ContactEvent>(extraBufferCapacity = UNBOUNDED)
     private val roomFlow = MutableSharedFlow<RoomEvent>(extraBufferCapacity = UNBOUNDED)
+    private val pushFlow = MutableSharedFlow<PushEvent>(extraBufferCapacity = UNBOUNDED)
 
     /**
      * The connection state for a UI: the current value at once, then the latest one. Like every
@@ -210,6 +219,9 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
      */
     val roomEvents: SharedFlow<RoomEvent> = roomFlow.asSharedFlow()
 
+    /** Our server's answers about push notifications, in order, from the moment a collector subscribes. */
+    val pushEvents: SharedFlow<PushEvent> = pushFlow.asSharedFlow()
+
     /** The account's bare JID. */
     val jid: String = client.jid()
 
@@ -217,6 +229,7 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
     private val messageHandle: TaskHandle = client.observeMessages(MessageForwarder(events))
     private val contactHandle: TaskHandle = client.observeContacts(ContactForwarder(contacts))
     private val roomHandle: TaskHandle = client.observeRooms(RoomForwarder(roomFlow))
+    private val pushHandle: TaskHandle = client.observePush(PushForwarder(pushFlow))
 
     // Last: on a scope that is already over, this closes at once, so everything above must exist.
     private val scopeHandle: DisposableHandle? =
@@ -352,6 +365,20 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
 
     /** Every contact known to be available. */
     suspend fun presences(): List<ContactPresence> = withContext(Dispatchers.IO) { client.presences() }
+
+    /**
+     * Asks the account's server to notify the app server [service] (a JID, from the app's push
+     * registration with it) at [node] while this device is not connected, with [secret] in every
+     * notification if the app server gave one. Stored: enabled again on every fresh session, at
+     * once if online; a registration it replaces is disabled. Answers arrive on [pushEvents].
+     *
+     * @throws JabberKitException.InvalidInput for a [service] that is not a JID or an empty [node].
+     */
+    suspend fun enablePush(service: String, node: String, secret: Password? = null) =
+        withContext(Dispatchers.IO) { client.enablePush(service, node, secret) }
+
+    /** Stops push notifications to this device (at once if online, else on the next fresh session). */
+    suspend fun disablePush() = withContext(Dispatchers.IO) { client.disablePush() }
 
     /**
      * Enters [room] (`room@conference.example.org`) as [nick], with its [password] if it has one.
@@ -503,6 +530,7 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
         messageHandle.close()
         contactHandle.close()
         roomHandle.close()
+        pushHandle.close()
         client.close()
     }
 
@@ -510,6 +538,12 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
     // the value over: the buffers are unbounded, so the Rust side never waits on Kotlin. They
     // hold the flows, not the JabberKit, so one that an app forgot to close can still be
     // garbage-collected (uniffi's cleaner then frees the native client and handles).
+
+    private class PushForwarder(private val events: MutableSharedFlow<PushEvent>) : PushListener {
+        override fun onPushChanged(service: String, node: String, enabled: Boolean, refused: String?) {
+            events.tryEmit(PushEvent(service, node, enabled, refused))
+        }
+    }
 
     private class StateForwarder(
         private val state: MutableStateFlow<ConnectionState>,
