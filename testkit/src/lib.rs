@@ -6,6 +6,8 @@
 //!   (broken or hostile answers, what a client sends before logging in).
 //! - [`proxy`]: a fault-injecting TCP proxy (pass, reset, blackhole, refuse,
 //!   delay) placed between a client and that server.
+//! - [`raw`]: a bare XMPP client stream (login, send, read text), for
+//!   checking the servers without the client library.
 //! - [`dns`]: a throwaway DNS server (dnsmasq) serving a test's SRV and
 //!   address records.
 
@@ -13,4 +15,5 @@ pub mod dns;
 pub mod fake;
 pub mod federation;
 pub mod proxy;
+pub mod raw;
 pub mod server;

@@ -5,18 +5,12 @@
 //! the slot URLs name. What the client tests in `core/` rely on.
 
 use std::process::Stdio;
-use std::sync::Arc;
-use std::time::Duration;
 
 use jabberkit_testkit::proxy::FaultProxy;
+use jabberkit_testkit::raw::{attr, element, unescape, RawClient};
 use jabberkit_testkit::server::{ServerKind, ServerOptions, TestServer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
-use tokio_rustls::client::TlsStream;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
-use tokio_rustls::rustls::{crypto, ClientConfig, RootCertStore};
 
 const PASSWORD: &str = "secret";
 /// Larger than one TLS record and one proxy chunk, and not text.
@@ -109,35 +103,9 @@ struct Slot {
     headers: Vec<(String, String)>,
 }
 
-/// Logs in as `user` (SASL PLAIN over direct TLS), binds a resource and
-/// asks the upload service for a slot.
+/// Logs in as `user` and asks the upload service for a slot.
 async fn request_slot(server: &TestServer, user: &str, filename: &str, size: usize) -> Slot {
-    let domain = server.domain();
-    let header = format!(
-        "<?xml version='1.0'?><stream:stream to='{domain}' version='1.0' \
-         xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
-    );
-    let mut xmpp = Xmpp::connect(server).await;
-    xmpp.send(&header).await;
-    xmpp.read_until(|got| got.contains("</stream:features>"))
-        .await;
-    let plain = base64(format!("\0{user}\0{PASSWORD}").as_bytes());
-    xmpp.send(&format!(
-        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{plain}</auth>"
-    ))
-    .await;
-    let auth = xmpp
-        .read_until(|got| got.contains("<success") || got.contains("<failure"))
-        .await;
-    assert!(auth.contains("<success"), "login refused: {auth}");
-    xmpp.send(&header).await;
-    xmpp.read_until(|got| got.contains("</stream:features>"))
-        .await;
-    xmpp.send("<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
-        .await;
-    let bound = xmpp.read_until(|got| got.contains("</iq>")).await;
-    assert!(bound.contains("<jid>"), "bind failed: {bound}");
-
+    let mut xmpp = RawClient::login(server, user, PASSWORD).await;
     let service = server.upload_service();
     xmpp.send(&format!(
         "<iq type='get' id='slot' to='{service}'><request xmlns='urn:xmpp:http:upload:0' \
@@ -163,107 +131,6 @@ async fn request_slot(server: &TestServer, user: &str, filename: &str, size: usi
         get: attr(get, "url").unwrap_or_else(|| panic!("<get> without url: {reply}")),
         headers,
     }
-}
-
-/// A bare XMPP client stream over direct TLS, trusting the test CA.
-struct Xmpp {
-    tls: TlsStream<TcpStream>,
-}
-
-impl Xmpp {
-    async fn connect(server: &TestServer) -> Xmpp {
-        let mut roots = RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(server.ca_pem().as_bytes()) {
-            roots
-                .add(cert.expect("test CA is PEM"))
-                .expect("test CA is a trust anchor");
-        }
-        let config =
-            ClientConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .expect("ring supports the default TLS versions")
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-        let name = ServerName::try_from(server.domain().to_string()).expect("a DNS name");
-        let tcp = TcpStream::connect(server.direct_tls_addr())
-            .await
-            .expect("connect to the direct TLS port");
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
-            .await
-            .expect("TLS with the test CA");
-        Xmpp { tls }
-    }
-
-    async fn send(&mut self, xml: &str) {
-        self.tls.write_all(xml.as_bytes()).await.expect("send");
-    }
-
-    /// Reads until what has come so far satisfies `done`, and returns it.
-    async fn read_until(&mut self, done: impl Fn(&str) -> bool) -> String {
-        let mut got = String::new();
-        let mut buf = vec![0u8; 16 * 1024];
-        while !done(&got) {
-            let n = tokio::time::timeout(Duration::from_secs(10), self.tls.read(&mut buf))
-                .await
-                .unwrap_or_else(|_| panic!("no answer within 10 s after: {got}"))
-                .expect("read");
-            assert!(n > 0, "server closed the stream: {got}");
-            got.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-        got
-    }
-}
-
-/// The text of the first `<name ...>` element in `xml`, from its start.
-fn element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
-    let at = xml
-        .match_indices(&format!("<{name}"))
-        .find(|(i, _)| {
-            matches!(
-                xml[i + name.len() + 1..].chars().next(),
-                Some(' ' | '>' | '/')
-            )
-        })?
-        .0;
-    Some(&xml[at..])
-}
-
-/// The value of attribute `name` of the element `xml` starts with.
-fn attr(xml: &str, name: &str) -> Option<String> {
-    let tag = &xml[..xml.find('>')?];
-    let at = tag.find(&format!(" {name}="))? + name.len() + 2;
-    let quote = tag[at..].chars().next()?;
-    let value = &tag[at + 1..];
-    Some(unescape(&value[..value.find(quote)?]))
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// Standard base64 with padding, for SASL.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// Runs `curl ARGS` with `stdin`, trusting the test CA (and no proxy from
@@ -300,17 +167,4 @@ async fn curl(server: &TestServer, args: &[String], stdin: &[u8]) -> Vec<u8> {
         server.log_tail(20)
     );
     out.stdout
-}
-
-#[test]
-fn base64_matches_rfc_4648() {
-    for (plain, coded) in [
-        ("", ""),
-        ("f", "Zg=="),
-        ("fo", "Zm8="),
-        ("foo", "Zm9v"),
-        ("foobar", "Zm9vYmFy"),
-    ] {
-        assert_eq!(base64(plain.as_bytes()), coded);
-    }
 }
