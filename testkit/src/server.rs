@@ -2,7 +2,9 @@
 //!
 //! Integration tests need a real XMPP server that speaks STARTTLS and direct
 //! TLS, stream management, MAM and SASL2, HTTP file upload (XEP-0363, over
-//! HTTPS on a third port), and that they can stop and bring back at will.
+//! HTTPS on a third port), push notifications (XEP-0357, to a test app
+//! server whose inbox [`TestServer::push_notifications`] reads; Prosody
+//! only), and that they can stop and bring back at will.
 //! [`TestServer`] drives `scripts/prosody` or `scripts/ejabberd` (the
 //! single places that know how to configure each server) in a fresh
 //! temporary directory: a private CA and a leaf certificate for
@@ -194,6 +196,45 @@ pub struct TestServer {
     pid: Mutex<Option<u32>>,
 }
 
+/// One XEP-0357 notification as the test push app server got it (one line
+/// of `DIR/push.jsonl`, see [`TestServer::push_notifications`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct PushNotification {
+    /// Who published it. Prosody's `mod_cloud_notify` publishes as the
+    /// user's server (`example.test`), not as the account: a push service
+    /// knows the account only by its node.
+    pub from: String,
+    /// The pubsub node the client enabled push with.
+    pub node: String,
+    /// The `secret` of the client's publish options, if it gave one.
+    pub secret: Option<String>,
+    /// The summary's `message-count` (Prosody always says 1).
+    pub count: Option<u32>,
+    /// The summary's `last-message-sender`: the full JID the message came from.
+    pub sender: Option<String>,
+    /// The summary's `last-message-body`.
+    pub body: Option<String>,
+    /// The sink answered with an error rather than a result: it does so for
+    /// nodes whose name starts with `fail`, and Prosody drops the
+    /// registration after 3 errors (`push_max_errors`).
+    #[serde(rename = "error", default)]
+    pub failed: bool,
+}
+
+/// The complete lines of `DIR/push.jsonl` (a line being written is left
+/// for the next read).
+fn parse_push_lines(text: &str) -> Result<Vec<PushNotification>, String> {
+    let complete = match text.rfind('\n') {
+        Some(end) => &text[..end],
+        None => return Ok(Vec::new()),
+    };
+    complete
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).map_err(|e| format!("bad line {line:?}: {e}")))
+        .collect()
+}
+
 /// What `scripts/prosody start` (or `scripts/ejabberd start`) prints on
 /// stdout.
 #[derive(Debug)]
@@ -336,6 +377,45 @@ impl TestServer {
     /// `upload.example.test` on both servers.
     pub fn upload_service(&self) -> String {
         format!("upload.{}", self.domain)
+    }
+
+    /// The JID of the test push app server (XEP-0357), `push.example.test`:
+    /// the `jid` of a client's `<enable xmlns='urn:xmpp:push:0'>`. What it
+    /// receives is in [`push_notifications`](Self::push_notifications).
+    ///
+    /// Prosody only: panics on ejabberd, whose push setup is not done (a
+    /// test that enabled push there would only see nothing arrive).
+    pub fn push_service(&self) -> String {
+        self.assert_push_sink("push_service");
+        format!("push.{}", self.domain)
+    }
+
+    /// Every push notification the test app server has received so far,
+    /// oldest first; empty before the first. The server (Prosody's
+    /// `mod_cloud_notify`) pushes for a message to an account without a
+    /// session, to a hibernated one, or archived while another client is
+    /// online; the sink (`scripts/lib/prosody-modules/mod_test_push_sink.lua`)
+    /// answers each and appends it to `DIR/push.jsonl`, read here.
+    ///
+    /// Prosody only: panics on ejabberd, as [`push_service`](Self::push_service).
+    pub fn push_notifications(&self) -> Vec<PushNotification> {
+        self.assert_push_sink("push_notifications");
+        let path = self.dir.join("push.jsonl");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+            Err(e) => panic!("cannot read {}: {e}", path.display()),
+        };
+        parse_push_lines(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn assert_push_sink(&self, what: &str) {
+        assert!(
+            self.kind == ServerKind::Prosody,
+            "TestServer::{what}: the test push app server runs on Prosody only; this test \
+             server is {:?} (run the test with {SERVER_ENV}=prosody)",
+            self.kind
+        );
     }
 
     /// The private CA that signed the server's certificate (PEM file).
@@ -894,6 +974,7 @@ mod tests {
             "sasl2_fast",
             "sasl2_sm",
             "register",
+            "cloud_notify",
         ] {
             assert!(
                 modules.lines().any(|l| l.trim() == module),
@@ -1042,6 +1123,40 @@ mod tests {
         assert_eq!(started.ca, PathBuf::from("/tmp/x/ca.pem"));
         assert_eq!(started.pid, 42);
         assert!(parse_started("DOMAIN=example.test\n").is_err());
+    }
+
+    #[test]
+    fn parses_push_lines_and_leaves_a_partial_one() {
+        let text = "{\"from\":\"example.test\",\"node\":\"n1\",\"secret\":\"s\",\"count\":1,\
+                    \"sender\":\"bob@example.test/r\",\"body\":\"hi\",\"error\":false}\n\
+                    {\"from\":\"example.test\",\"node\":\"n2\",\"secret\":null,\"count\":null,\
+                    \"sender\":null,\"body\":null,\"error\":true}\n{\"from\":";
+        let got = parse_push_lines(text).expect("valid lines");
+        assert_eq!(
+            got,
+            vec![
+                PushNotification {
+                    from: "example.test".into(),
+                    node: "n1".into(),
+                    secret: Some("s".into()),
+                    count: Some(1),
+                    sender: Some("bob@example.test/r".into()),
+                    body: Some("hi".into()),
+                    failed: false,
+                },
+                PushNotification {
+                    from: "example.test".into(),
+                    node: "n2".into(),
+                    secret: None,
+                    count: None,
+                    sender: None,
+                    body: None,
+                    failed: true,
+                },
+            ]
+        );
+        assert_eq!(parse_push_lines(""), Ok(Vec::new()));
+        assert!(parse_push_lines("{}\n").is_err());
     }
 
     #[test]
