@@ -3,8 +3,8 @@
 //! session; each concern is a handler in its own file with its own state.
 //!
 //! This file only sequences (what a fresh or a resumed session does, in
-//! which order) and routes: stanzas and IQ results to the handler they
-//! belong to, the app's [`Command`]s, tracker reports. Handlers never send
+//! which order) and routes: stanzas to the handler they belong to (IQ
+//! answers in `answers.rs`), the app's [`Command`]s, tracker reports. Handlers never send
 //! and never call each other: they return what to send ([`Out`],
 //! [`Push`]) and this file sends it, so each runs in unit tests on
 //! scripted XML.
@@ -16,6 +16,8 @@
 //! | [`catch_up`] | paging our archive after a fresh session |
 //! | [`contacts`] | roster, subscriptions, our presence and contacts' presence |
 //! | [`rooms`] | group chat rooms: joining (again on a fresh session), occupants, room messages |
+//! | [`uploads`] | our files on their way to the upload service (XEP-0363), their slots and HTTP transfers |
+//! | [`push`] | our push registration (XEP-0357) on our server |
 //! | [`requests`] | our IQ requests waiting for an answer (a leaf the others share) |
 //!
 //! Being the only owner of the link, it needs no locks: the app talks to it
@@ -26,6 +28,7 @@
 //! sees, and [`idle`] is the state between sessions. `online` here is the
 //! one source of truth for "may we push now".
 
+mod answers;
 mod blocking;
 mod bookmarks;
 mod catch_up;
@@ -51,7 +54,6 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_xmpp::jid::BareJid;
-use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::carbons;
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::Message;
@@ -63,13 +65,12 @@ use crate::events::EventHub;
 use crate::inbound;
 use crate::model::{ConnectionState, TypingState};
 use crate::outbox::Report;
-use crate::roster;
 use crate::store::Store;
 use bookmarks::Bookmarks;
 use catch_up::CatchUp;
 use contacts::Contacts;
 use ingest::Ingest;
-use requests::{Out, Request, Requests};
+use requests::{Out, Requests};
 use room_actions::RoomActions;
 use rooms::Rooms;
 use send_queue::SendQueue;
@@ -420,113 +421,6 @@ impl Running {
         }
         let receipt = off_worker(|| self.ingest_message(msg));
         self.push(receipt).await;
-    }
-
-    async fn on_iq(&mut self, iq: Iq) {
-        let Some(iq) = self.on_upload_answer(iq).await else {
-            return;
-        };
-        let Some(iq) = self.on_room_answer(iq).await else {
-            return;
-        };
-        if let Err(iq) = self.room_actions.on_answer(&mut self.requests, iq) {
-            self.on_our_iq(*iq).await;
-        }
-    }
-
-    async fn on_our_iq(&mut self, iq: Iq) {
-        match iq {
-            Iq::Result {
-                id, from, payload, ..
-            } if self.is_our_server(from.as_ref()) => {
-                if let Some(request) = self.requests.take(&id) {
-                    self.on_result(request, payload).await;
-                }
-            }
-            Iq::Error {
-                id, from, error, ..
-            } if self.is_our_server(from.as_ref()) => match self.requests.take(&id) {
-                Some(Request::Archive(page)) => {
-                    let next = self.catch_up.on_page_refused(page, error);
-                    self.send_or_settle(next).await;
-                }
-                Some(Request::Bookmarks) => self.bookmarks.on_fetch_refused(&error),
-                Some(Request::Push {
-                    service,
-                    node,
-                    enable,
-                }) => off_worker(|| self.push.on_answer(service, node, enable, Some(&error))),
-                // No private storage either (or PEP is used): nothing to do.
-                Some(Request::LegacyBookmarks) => {
-                    tracing::debug!("no private bookmarks: {:?}", error.defined_condition)
-                }
-                Some(request) => {
-                    tracing::warn!(%id, ?request, "refused: {:?}", error.defined_condition);
-                }
-                None => {}
-            },
-            Iq::Set { ref payload, .. } if roster::is_roster(payload) => {
-                let reply = off_worker(|| self.contacts.on_push(iq));
-                self.send(Some(reply)).await;
-            }
-            iq => {
-                if let Some(reply) = inbound::answer_iq(iq) {
-                    self.send(Some(Out::send(reply))).await;
-                }
-            }
-        }
-    }
-
-    async fn on_result(&mut self, request: Request, payload: Option<Element>) {
-        match request {
-            Request::RosterFetch => off_worker(|| self.contacts.on_fetched(payload)),
-            // The server pushes the change itself.
-            Request::RosterSet(_) => {}
-            // Answered by the room, routed by `Rooms::on_answer`.
-            Request::RoomConfig(_)
-            | Request::RoomArchive(_)
-            | Request::RoomPing(_)
-            | Request::RoomInfo(_)
-            | Request::RoomAction { .. } => {}
-            // Routed by `on_upload_answer`.
-            Request::UploadServices | Request::UploadInfo(_) | Request::UploadSlot { .. } => {}
-            Request::Push {
-                service,
-                node,
-                enable,
-            } => off_worker(|| self.push.on_answer(service, node, enable, None)),
-            Request::BookmarkPublish => {}
-            Request::Bookmarks => {
-                let effects = off_worker(|| self.bookmarks.on_fetched(payload));
-                self.on_bookmarks(effects).await;
-            }
-            Request::LegacyBookmarks => {
-                let (effects, out) = off_worker(|| self.bookmarks.on_legacy_fetched(payload));
-                self.send(out).await;
-                self.on_bookmarks(effects).await;
-            }
-            Request::Archive(page) => {
-                // The page's messages are stored before the position moves.
-                let items = self.catch_up.take_page();
-                let stored = off_worker(|| self.ingest.archived(&items));
-                let next = self.catch_up.on_page_end(page, stored, payload);
-                self.send_or_settle(next).await;
-            }
-        }
-    }
-
-    /// The next archive page, or, when the catch-up is over, the session
-    /// has settled.
-    async fn send_or_settle(&mut self, next: Option<Out>) {
-        match next {
-            Some(next) => self.send(Some(next)).await,
-            None => self.link.settled().await,
-        }
-    }
-
-    /// Results come from our server: no `from`, our bare or our full JID.
-    fn is_our_server(&self, from: Option<&tokio_xmpp::jid::Jid>) -> bool {
-        from.is_none_or(|f| f.to_bare() == self.own)
     }
 }
 
