@@ -376,3 +376,51 @@ async fn a_file_larger_than_the_service_takes_fails_with_the_reason() {
         .send_file(&bob_jid, dirs[0].path().to_str().unwrap(), None)
         .is_err());
 }
+
+/// In a room, a file goes to everyone once: the room sends it back to us
+/// (delivered) and the other occupant sees a file from the occupant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_in_a_room_reaches_everyone_once() {
+    const ROOM: &str = "files@conference.example.test";
+    let server = TestServer::start().await;
+    let Pair {
+        mut alice,
+        mut bob,
+        dirs,
+        ..
+    } = pair(&server).await;
+    online(&mut alice).await;
+    online(&mut bob).await;
+    let config = jabberkit::RoomConfig {
+        persistent: true,
+        ..Default::default()
+    };
+    alice
+        .client
+        .create_room(ROOM, "alice", config)
+        .expect("create");
+    room_joined(&mut alice, ROOM).await;
+    bob.client.join_room(ROOM, "bob", None).expect("join");
+    room_joined(&mut bob, ROOM).await;
+
+    let path = file(dirs[0].path(), "minutes.pdf", 100 * 1024);
+    let sent = alice
+        .client
+        .send_file(ROOM, path.to_str().unwrap(), None)
+        .expect("send_file");
+    let url = uploaded(&mut alice, &sent.id).await.body;
+    alice
+        .wait_states(std::slice::from_ref(&sent.id), DeliveryState::Delivered)
+        .await;
+    let got = wait_message(&mut bob, &url, Direction::Incoming).await;
+    assert_eq!(got.conversation, ROOM);
+    assert_eq!(got.sender, format!("{ROOM}/alice"));
+    assert_eq!(
+        got.attachment.map(|a| a.name).as_deref(),
+        Some("minutes.pdf")
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let mine = alice.client.history(ROOM, None, 50).expect("history");
+    assert_eq!(mine.iter().filter(|m| m.body == url).count(), 1, "{mine:?}");
+    assert_eq!(files_from(&bob.client, ROOM).len(), 1);
+}
