@@ -699,6 +699,41 @@ async fn a_file_goes_up_and_reaches_the_peer_through_the_agent() {
     assert_eq!(bob.quit().await, 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_is_enabled_and_notifies_through_the_agent() {
+    let server = TestServer::start_with(jabberkit_testkit::server::ServerOptions {
+        kind: jabberkit_testkit::server::ServerKind::Prosody,
+        ..Default::default()
+    })
+    .await;
+    let stores = tempfile::tempdir().expect("tempdir");
+    let (mut alice, alice_jid, mut bob, _bob_jid) =
+        alice_and_bob_online(&server, stores.path()).await;
+    let service = server.push_service();
+    alice
+        .command(json!({"cmd": "enable_push", "service": service, "node": "n1", "secret": "s"}))
+        .await;
+    let answer = alice.wait_event("push").await;
+    assert_eq!(answer["node"], "n1", "{answer}");
+    assert_eq!(answer["enabled"], true, "{answer}");
+    assert_eq!(alice.quit().await, 0);
+    bob.send(&alice_jid, "ping me").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !server
+        .push_notifications()
+        .iter()
+        .any(|p| p.node == "n1" && p.body.as_deref() == Some("ping me"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            server.push_notifications()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(bob.quit().await, 0);
+}
+
 /// Applies a `conversation_list`, `timeline` or `occupants_diff` event's
 /// diffs to `list`.
 fn apply_diffs(list: &mut Vec<Value>, event: &Value) {
