@@ -242,13 +242,18 @@ async fn an_upload_cut_by_the_network_is_done_again_and_sent_once() {
         .client
         .send_file(&bob_jid, path.to_str().unwrap(), None)
         .expect("send_file");
+    // Cut each attempt once its body flows (the proxy forwards 1 MiB/s,
+    // so 100 kB in, most of the file is still to go).
     for _ in 0..2 {
-        alice
-            .wait_for(
-                "some progress",
-                |e| matches!(e, Event::Transfer { progress, .. } if progress.done > 0),
-            )
-            .await;
+        let from = proxy.bytes_up();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while proxy.bytes_up() < from + 100_000 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the upload never flowed"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         proxy.reset_all();
     }
     proxy.set_mode(Mode::Pass);
