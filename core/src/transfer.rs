@@ -1,7 +1,8 @@
-//! Files over HTTPS: the upload of a granted slot (XEP-0363 PUT). One
-//! connection per transfer, verified like the XMPP stream (system roots
-//! plus the app's CA, the URL's host), HTTP/1.1 through hyper, the file
-//! streamed from disk in chunks so a large one never sits in memory.
+//! Files over HTTPS: the upload of a granted slot (XEP-0363 PUT) and the
+//! download of a message's link (GET). One connection per transfer,
+//! verified like the XMPP stream (system roots plus the app's CA, the
+//! URL's host), HTTP/1.1 through hyper, the file streamed to or from disk
+//! in chunks so a large one never sits in memory.
 //! A transfer that moves no byte for [`IDLE`] is given up as a network
 //! failure (a blackholed link would otherwise hang it for ever).
 
