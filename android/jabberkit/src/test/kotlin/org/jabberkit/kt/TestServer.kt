@@ -70,6 +70,20 @@ class TestServer private constructor(val dir: File, values: Map<String, String>)
         maxRetryMs = 2000u,
     )
 
+    /** The test XEP-0357 app server (`mod_test_push_sink`), a component of this server. */
+    val pushService: String get() = "push.$domain"
+
+    /**
+     * Every notification [pushService] has received so far, oldest first: the complete lines of
+     * `DIR/push.jsonl` (a line being written is left for the next read).
+     */
+    fun pushNotifications(): List<PushNotification> {
+        val file = File(dir, "push.jsonl")
+        if (!file.exists()) return emptyList()
+        val text = file.readText()
+        return text.substring(0, text.lastIndexOf('\n') + 1).lines().filter { it.isNotBlank() }.map(PushNotification::parse)
+    }
+
     override fun close() {
         run(Repo.prosodyScript.path, "stop", dir.path, stderrTo = File(dir, "script.log"))
     }
@@ -86,6 +100,53 @@ class TestServer private constructor(val dir: File, values: Map<String, String>)
             )
             val values = out.lines().filter { '=' in it }.associate { it.substringBefore('=') to it.substringAfter('=') }
             return TestServer(dir, values)
+        }
+    }
+}
+
+/**
+ * One notification as the test app server got it (one line of `push.jsonl`): who published it
+ * (our server, not the account), the node and secret the client enabled push with, and the
+ * summary. [error] is true for nodes named `fail...`, which the sink answers with an error.
+ */
+data class PushNotification(
+    val from: String?,
+    val node: String?,
+    val secret: String?,
+    val count: Int?,
+    val sender: String?,
+    val body: String?,
+    val error: Boolean,
+) {
+    companion object {
+        // The sink writes one flat JSON object of strings, numbers, booleans and nulls:
+        // a regex per member is enough, and the test classpath has no JSON library.
+        private val member = Regex(""""(\w+)"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+|true|false|null)""")
+        private val escape = Regex("""\\(u[0-9a-fA-F]{4}|.)""")
+
+        fun parse(line: String): PushNotification {
+            val values = member.findAll(line).associate { it.groupValues[1] to it.groupValues[2] }
+            fun string(key: String): String? = values[key]?.takeIf { it.startsWith('"') }?.let { quoted ->
+                escape.replace(quoted.substring(1, quoted.length - 1)) { m ->
+                    val e = m.groupValues[1]
+                    when {
+                        e.length == 5 -> e.substring(1).toInt(16).toChar().toString()
+                        e == "n" -> "\n"
+                        e == "t" -> "\t"
+                        e == "r" -> "\r"
+                        else -> e
+                    }
+                }
+            }
+            return PushNotification(
+                from = string("from"),
+                node = string("node"),
+                secret = string("secret"),
+                count = values["count"]?.toIntOrNull(),
+                sender = string("sender"),
+                body = string("body"),
+                error = values["error"] == "true",
+            )
         }
     }
 }
