@@ -219,9 +219,38 @@ final class TestServer: @unchecked Sendable {
             keepaliveSecs: 2, minRetryMs: 200, maxRetryMs: 2000)
     }
 
+    /// The test XEP-0357 app server (`mod_test_push_sink`), a component of this server.
+    var pushService: String { "push.\(domain)" }
+
+    /// Every notification `pushService` has received so far, oldest first:
+    /// the complete lines of `DIR/push.jsonl` (a line being written is left
+    /// for the next read).
+    func pushNotifications() throws -> [PushNotification] {
+        guard let data = FileManager.default.contents(atPath: dir.appendingPathComponent("push.jsonl").path),
+              let end = data.lastIndex(of: UInt8(ascii: "\n"))
+        else { return [] }
+        return try data[..<end].split(separator: UInt8(ascii: "\n")).map {
+            try JSONDecoder().decode(PushNotification.self, from: Data($0))
+        }
+    }
+
     func stop() {
         _ = try? run([Repo.prosodyScript, "stop", dir.path], stderrTo: log)
     }
+}
+
+/// One notification as the test app server got it (one line of
+/// `push.jsonl`): who published it (our server, not the account), the node
+/// and secret the client enabled push with, and the summary. `error` is true
+/// for nodes named `fail...`, which the sink answers with an error.
+struct PushNotification: Decodable, Sendable {
+    let from: String?
+    let node: String?
+    let secret: String?
+    let count: Int?
+    let sender: String?
+    let body: String?
+    let error: Bool
 }
 
 /// The testkit's fault-injecting TCP proxy (`fault_proxy`) in front of
