@@ -14,6 +14,7 @@
 //!   time per listener, in order, never while JabberKit holds a lock. Keep
 //!   them short, or hop to the UI thread yourself.
 
+mod account;
 mod lists;
 mod logging;
 mod push;
@@ -25,6 +26,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use tokio::runtime::Runtime;
 use tokio::task::AbortHandle;
 
+pub use account::AccountError;
 pub use lists::{
     ConversationListDiff, ConversationListListener, OccupantListDiff, OccupantListListener,
     TimelineDiff, TimelineHandle, TimelineListener,

@@ -96,6 +96,15 @@ async fn handle_line<W: AsyncWrite + Unpin>(
     }
     let answer = match Command::parse(&text) {
         Ok(Command::Quit) => return Ok(Flow::Quit),
+        // These wait for the server (at most 30 s); events wait meanwhile.
+        Ok(Command::ChangePassword { password }) => Some(Output::account(
+            client.change_password(&password).await,
+            Output::PasswordChanged,
+        )),
+        Ok(Command::DeleteAccount) => Some(Output::account(
+            client.delete_account().await,
+            Output::AccountDeleted,
+        )),
         Ok(cmd) => watch_or_execute(client, watches, cmd),
         Err(message) => Some(Output::error(message)),
     };
@@ -252,7 +261,10 @@ pub fn execute(client: &Client, cmd: Command) -> Option<Output> {
         | Command::Kick { .. }
         | Command::Ban { .. }
         | Command::DestroyRoom { .. }) => return crate::rooms::execute(client, cmd),
+        // Handled where lines are read (they wait for the server).
         Command::Quit
+        | Command::ChangePassword { .. }
+        | Command::DeleteAccount
         | Command::WatchConversations
         | Command::WatchTimeline { .. }
         | Command::WatchOccupants { .. }

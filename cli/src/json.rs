@@ -59,6 +59,12 @@ pub enum Command {
     },
     /// `Client::disable_push`.
     DisablePush,
+    /// `Client::change_password`: answered by `password_changed` or
+    /// `account_error`.
+    ChangePassword { password: String },
+    /// `Client::delete_account`: answered by `account_deleted` or
+    /// `account_error`.
+    DeleteAccount,
     /// `Client::roster`.
     Roster,
     /// `Client::add_contact`: adds and asks for permission.
@@ -251,6 +257,16 @@ pub enum Output {
         enabled: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         refused: Option<String>,
+    },
+    /// `change_password` done: later logins use the new password.
+    PasswordChanged,
+    /// `delete_account` done: the account is gone from its server.
+    AccountDeleted,
+    /// `change_password` or `delete_account` did not happen (`reason`:
+    /// `not_connected`, `refused`, `unknown`, `invalid_input`).
+    AccountError {
+        reason: &'static str,
+        message: String,
     },
     /// `download` failed for good (after its retries).
     DownloadFailed {
@@ -583,6 +599,25 @@ impl FileJson {
             size: a.size,
             mime_type: a.mime_type.clone(),
         }))
+    }
+}
+
+impl Output {
+    /// The answer to `change_password` or `delete_account`.
+    pub fn account(result: Result<(), jabberkit::AccountError>, done: Output) -> Output {
+        use jabberkit::AccountError as E;
+        match result {
+            Ok(()) => done,
+            Err(e) => Output::AccountError {
+                reason: match e {
+                    E::NotConnected => "not_connected",
+                    E::Refused { .. } => "refused",
+                    E::Unknown { .. } => "unknown",
+                    E::InvalidInput { .. } => "invalid_input",
+                },
+                message: e.to_string(),
+            },
+        }
     }
 }
 

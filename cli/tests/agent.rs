@@ -734,6 +734,27 @@ async fn push_is_enabled_and_notifies_through_the_agent() {
     assert_eq!(bob.quit().await, 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_password_is_changed_and_the_account_removed_through_the_agent() {
+    let server = TestServer::start().await;
+    let stores = tempfile::tempdir().expect("tempdir");
+    let (mut alice, _alice_jid, bob, _bob_jid) = alice_and_bob_online(&server, stores.path()).await;
+    alice
+        .command(json!({"cmd": "change_password", "password": ""}))
+        .await;
+    let err = alice.wait_event("account_error").await;
+    assert_eq!(err["reason"], "invalid_input", "{err}");
+    alice
+        .command(json!({"cmd": "change_password", "password": "alice-pw-2"}))
+        .await;
+    alice.wait_event("password_changed").await;
+    alice.command(json!({"cmd": "delete_account"})).await;
+    alice.wait_event("account_deleted").await;
+    alice.wait_state("disconnected").await;
+    assert_eq!(alice.quit().await, 0);
+    assert_eq!(bob.quit().await, 0);
+}
+
 /// Applies a `conversation_list`, `timeline` or `occupants_diff` event's
 /// diffs to `list`.
 fn apply_diffs(list: &mut Vec<Value>, event: &Value) {

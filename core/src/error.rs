@@ -127,3 +127,33 @@ impl From<Error> for SignUpError {
         }
     }
 }
+
+/// Why a change to the account on its server (`Client::change_password`,
+/// `Client::delete_account`) did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountError {
+    /// The account is not online: wait for `ConnectionState::Online`.
+    #[error("not connected")]
+    NotConnected,
+    /// The server refused (its rules, e.g. a password too weak, or it does
+    /// not let clients do this); `reason` is its word, to show.
+    #[error("the server refused: {reason}")]
+    Refused {
+        /// The server's condition and text.
+        reason: String,
+    },
+    /// The connection was lost, or no answer came in time: whether the
+    /// server did it is unknown. After a password change, log in with
+    /// either password to find out.
+    #[error("no answer from the server: {reason}")]
+    Unknown {
+        /// What happened, for the developer.
+        reason: String,
+    },
+    /// The new password is unusable (empty): fix it.
+    #[error("invalid input: {reason}")]
+    InvalidInput {
+        /// What was wrong, for the developer.
+        reason: String,
+    },
+}

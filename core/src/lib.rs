@@ -36,7 +36,7 @@ mod store;
 
 pub use client::{Client, STORE_FILE};
 pub use config::{ClientConfig, TlsMode};
-pub use error::{Error, SignUpError};
+pub use error::{AccountError, Error, SignUpError};
 pub use lists::{ConversationList, ListUpdates, OccupantList, Paginator, Timeline};
 pub use model::{
     Attachment, ConnectionState, Contact, ContactPresence, Conversation, ConversationKind,

@@ -58,6 +58,9 @@ struct Inner {
     joined_rooms: session::Joined,
     /// Messages whose file is being downloaded now.
     downloads: Mutex<std::collections::HashSet<String>>,
+    /// The password logins use: the config's, until the session changes
+    /// it on the server (`change_password`).
+    password: Arc<watch::Sender<String>>,
 }
 
 struct SessionHandle {
@@ -89,6 +92,7 @@ impl Client {
         }
         let dns = DnsServers::parse(&config.dns_servers)?;
         let store = Store::open(&config.store_dir.join(STORE_FILE))?;
+        let password = Arc::new(watch::Sender::new(config.password.clone()));
         Ok(Self {
             inner: Arc::new(Inner {
                 own: jid.to_bare(),
@@ -104,6 +108,7 @@ impl Client {
                 session: Mutex::new(None),
                 joined_rooms: Default::default(),
                 downloads: Default::default(),
+                password,
             }),
         })
     }
@@ -137,6 +142,7 @@ impl Client {
             &inner.jid,
             inner.network.subscribe(),
             inner.dns.subscribe(),
+            inner.password.subscribe(),
             inner.store.clone(),
         )?;
         let (commands, rx) = mpsc::unbounded_channel();
@@ -153,6 +159,7 @@ impl Client {
             room_first_visit: inner.config.room_first_visit,
             joined_rooms: inner.joined_rooms.clone(),
             extra_ca_pem: inner.config.extra_ca_pem.clone(),
+            password: inner.password.clone(),
         };
         let run = run.start();
         let task = inner.runtime.spawn(async move {
@@ -371,6 +378,7 @@ fn check_body(body: &str) -> Result<(), Error> {
 #[cfg(test)]
 mod tests;
 
+mod account;
 mod contacts;
 mod files;
 mod messages;

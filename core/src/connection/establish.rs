@@ -35,7 +35,9 @@ pub(super) struct Establisher {
     pub jid: Jid,
     /// The resource the next login binds (another after a `<conflict/>`).
     pub resource: Resource,
-    pub password: String,
+    /// The account's password as the app gave it, or as changed since
+    /// (`Client::change_password`): read at each login.
+    pub password: watch::Receiver<String>,
     /// PLAIN allowed when the server offers no SCRAM (`ClientConfig::allow_plain`).
     pub allow_plain: bool,
     /// What earlier logins proved and obtained: the pin, the FAST token.

@@ -179,13 +179,9 @@ impl Establisher {
         let binding = &tls.pick(offer.channel_bindings.as_ref());
         let (choice, pinned) = self.choose(&offered, binding)?;
         let server_binds = offered.iter().any(|m: &String| m.ends_with("-PLUS"));
-        let mut mechanism = sasl::mechanism(
-            choice,
-            self.username(),
-            &self.password,
-            binding,
-            server_binds,
-        )?;
+        let password = self.password.borrow().clone();
+        let mut mechanism =
+            sasl::mechanism(choice, self.username(), &password, binding, server_binds)?;
         let request_token = fast::to_request(&offer.fast, tls);
         let auth = sasl2::authenticate(
             choice.name(),
@@ -278,12 +274,13 @@ impl Establisher {
             .choose(&features.sasl_mechanisms, binding)
             .map_err(Refusal::into_error)?;
         tracing::debug!(mechanism = choice.name(), "authenticating");
+        let password = self.password.borrow().clone();
         let stream = sasl::authenticate(
             stream,
             choice,
             &features.sasl_mechanisms,
             self.username(),
-            &self.password,
+            &password,
             binding,
             &Ssdp::new(&features.sasl_mechanisms, features.sasl_cb.as_ref()),
         )

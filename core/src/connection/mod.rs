@@ -139,6 +139,7 @@ impl Link {
         jid: &Jid,
         network: watch::Receiver<bool>,
         dns: watch::Receiver<DnsServers>,
+        password: watch::Receiver<String>,
         memory: Arc<dyn LoginMemory>,
     ) -> Result<Self, Error> {
         let connector = Connector::new(config, jid, dns)?;
@@ -148,7 +149,7 @@ impl Link {
         let establisher = Arc::new(Establisher {
             jid: jid.clone(),
             resource: Resource::new(jid.clone()),
-            password: config.password.clone(),
+            password,
             allow_plain: config.allow_plain,
             memory,
             connector,

@@ -13,6 +13,9 @@ use crate::{inbound, roster};
 
 impl Running {
     pub(super) async fn on_iq(&mut self, iq: Iq) {
+        let Some(iq) = self.on_account_answer(iq) else {
+            return;
+        };
         let Some(iq) = self.on_upload_answer(iq).await else {
             return;
         };
@@ -78,6 +81,8 @@ impl Running {
             | Request::RoomPing(_)
             | Request::RoomInfo(_)
             | Request::RoomAction { .. } => {}
+            // Routed by `on_account_answer`.
+            Request::ChangePassword | Request::DeleteAccount => {}
             // Routed by `on_upload_answer`.
             Request::UploadServices | Request::UploadInfo(_) | Request::UploadSlot { .. } => {}
             Request::Push {
@@ -117,5 +122,35 @@ impl Running {
     /// Results come from our server: no `from`, our bare or our full JID.
     fn is_our_server(&self, from: Option<&tokio_xmpp::jid::Jid>) -> bool {
         from.is_none_or(|f| f.to_bare() == self.own)
+    }
+
+    /// Our server's answer to a password change or an account removal
+    /// (it answers from its domain, as it was asked there).
+    fn on_account_answer(&mut self, iq: Iq) -> Option<Iq> {
+        let (id, from, refused) = match &iq {
+            Iq::Result { id, from, .. } => (id, from, None),
+            Iq::Error {
+                id, from, error, ..
+            } => (id, from, Some(error)),
+            _ => return Some(iq),
+        };
+        if !matches!(
+            self.requests.peek(id),
+            Some(Request::ChangePassword | Request::DeleteAccount)
+        ) {
+            return Some(iq);
+        }
+        let ours = from
+            .as_ref()
+            .is_none_or(|f| f.to_bare() == self.own || f.as_str() == self.own.domain().as_str());
+        if !ours {
+            tracing::warn!(?from, "account answer from someone else ignored");
+            return None;
+        }
+        self.requests.take(id);
+        if self.account.on_answer(refused) {
+            self.account_gone = true;
+        }
+        None
     }
 }

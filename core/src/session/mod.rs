@@ -28,6 +28,7 @@
 //! sees, and [`idle`] is the state between sessions. `online` here is the
 //! one source of truth for "may we push now".
 
+mod account;
 mod answers;
 mod blocking;
 mod bookmarks;
@@ -76,6 +77,7 @@ use rooms::Rooms;
 use send_queue::SendQueue;
 use uploads::Uploads;
 
+pub(crate) use account::AccountCommand;
 use blocking::off_worker;
 pub(crate) use contacts::{OwnPresence, RosterCommand};
 pub(crate) use requests::Joined;
@@ -100,6 +102,8 @@ pub(crate) enum Command {
     /// A file message was stored: start its upload if online (it
     /// waits in the store otherwise).
     Upload,
+    /// Change our password, or remove our account, and answer.
+    Account(account::AccountCommand),
     /// The app changed its push registration (stored): tell our server
     /// if online (the next fresh session does otherwise).
     Push,
@@ -117,6 +121,8 @@ pub(crate) struct Session {
     pub own_presence: watch::Receiver<OwnPresence>,
     /// Whether the app is in the foreground (`Client::set_foreground`).
     pub foreground: watch::Receiver<bool>,
+    /// The password logins use (changed by `Client::change_password`).
+    pub password: Arc<watch::Sender<String>>,
     /// See `ClientConfig::catch_up_first_login`.
     pub catch_up_first_login: u32,
     /// See `ClientConfig::room_ping_interval`.
@@ -146,6 +152,9 @@ struct Running {
     bookmarks: Bookmarks,
     uploads: Uploads,
     push: push::Push,
+    account: account::Account,
+    /// Our account was removed from the server: the session ends.
+    account_gone: bool,
 }
 
 impl Session {
@@ -247,6 +256,8 @@ impl Running {
             } => {
                 self.online = true;
                 if !resumed {
+                    // An account change asked on the lost stream is never answered.
+                    self.account.stream_lost();
                     self.queue.fresh_session(acks, max_bytes);
                     let fetch = off_worker(|| self.contacts.fresh_session());
                     self.send(Some(fetch)).await;
@@ -312,6 +323,11 @@ impl Running {
             LinkEvent::Retrying { .. } => Flow::Continue,
             LinkEvent::Stanza(stanza) => {
                 self.on_stanza(*stanza).await;
+                if self.account_gone {
+                    // Nothing can log in any more: the run ends, disconnected.
+                    idle(&self.hub);
+                    return Flow::Close(None);
+                }
                 if self.online {
                     self.push_released().await;
                 }
@@ -359,6 +375,10 @@ impl Running {
                     let out = off_worker(|| self.uploads.start_all());
                     self.send(out).await;
                 }
+            }
+            Some(Command::Account(cmd)) => {
+                let out = self.account.on_command(cmd, self.online);
+                self.send(out).await;
             }
             Some(Command::Push) => {
                 if self.online {

@@ -54,6 +54,10 @@ pub(crate) enum Request {
         id: String,
         service: Jid,
     },
+    /// A new password for our account (XEP-0077 §3.3).
+    ChangePassword,
+    /// Removing our account from its server (XEP-0077 §3.2).
+    DeleteAccount,
     /// Enabling (or disabling) push notifications to `service`'s `node`.
     Push {
         service: String,

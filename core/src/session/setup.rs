@@ -46,6 +46,7 @@ impl Session {
             room_ping,
             room_first_visit,
             extra_ca_pem,
+            password,
         } = self;
         let rooms = Rooms::new(
             own.clone(),
@@ -69,6 +70,8 @@ impl Session {
             room_actions: RoomActions::new(hub.clone()),
             bookmarks: Bookmarks::new(own.clone(), store.clone()),
             push: super::push::Push::new(store.clone(), hub.clone()),
+            account: super::account::Account::new(own.clone(), password),
+            account_gone: false,
             uploads: Uploads::new(
                 BareJid::from_parts(None, own.domain()).into(),
                 store.clone(),

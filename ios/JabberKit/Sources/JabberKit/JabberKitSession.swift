@@ -321,6 +321,26 @@ public final class JabberKitSession: Sendable {
         try client.disablePush()
     }
 
+    /// Changes the account's password on its server (XEP-0077). Once the
+    /// server confirmed, this session's later logins use `new`; store it for
+    /// the next config. Online only; waits for the server (at most 30 s).
+    ///
+    /// - Throws: `AccountError.NotConnected` unless online, `.Refused` with
+    ///   the server's reason, `.Unknown` if the connection was lost or no
+    ///   answer came (the change may have happened), `.InvalidInput` for an
+    ///   empty password.
+    public func changePassword(_ new: Password) async throws {
+        try await client.changePassword(new: new)
+    }
+
+    /// Removes the account from its server for good (XEP-0077; the App Store
+    /// requires an app that creates accounts to offer this). The session
+    /// then ends (`.disconnected`); the local store stays for the app to
+    /// delete. Online only; throws as `changePassword(_:)`.
+    public func deleteAccount() async throws {
+        try await client.deleteAccount()
+    }
+
     /// Creates `room` and enters it as `nick`, its owner, set up as `config`
     /// says; otherwise like `joinRoom`. If the room exists already, this
     /// joins it (with the config's password) and changes nothing.

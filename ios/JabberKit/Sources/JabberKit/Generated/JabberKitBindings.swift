@@ -868,6 +868,20 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func updateContact(jid: String, name: String?, groups: [String]) throws 
     
     /**
+     * Changes the account's password on its server; once it confirmed,
+     * this client's later logins use `new` (store it for the next
+     * config). Online only. Runs on JabberKit's runtime.
+     */
+    func changePassword(new: Password) async throws 
+    
+    /**
+     * Removes the account from its server for good; the session then
+     * ends (`Disconnected`). The local store stays for the app to delete.
+     * Online only. Runs on JabberKit's runtime.
+     */
+    func deleteAccount() async throws 
+    
+    /**
      * Stops push notifications to this device (at once if online, else
      * on the next fresh session).
      */
@@ -1590,6 +1604,48 @@ open func updateContact(jid: String, name: String?, groups: [String])throws   {t
         FfiConverterSequenceString.lower(groups),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Changes the account's password on its server; once it confirmed,
+     * this client's later logins use `new` (store it for the next
+     * config). Online only. Runs on JabberKit's runtime.
+     */
+open func changePassword(new: Password)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_jabberkit_ffi_fn_method_client_change_password(
+                        self.uniffiCloneHandle(),FfiConverterTypePassword_lower(new)
+                )
+            },
+            pollFunc: ffi_jabberkit_ffi_rust_future_poll_void,
+            completeFunc: ffi_jabberkit_ffi_rust_future_complete_void,
+            freeFunc: ffi_jabberkit_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeAccountError_lift
+        )
+}
+    
+    /**
+     * Removes the account from its server for good; the session then
+     * ends (`Disconnected`). The local store stays for the app to delete.
+     * Online only. Runs on JabberKit's runtime.
+     */
+open func deleteAccount()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_jabberkit_ffi_fn_method_client_delete_account(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_jabberkit_ffi_rust_future_poll_void,
+            completeFunc: ffi_jabberkit_ffi_rust_future_complete_void,
+            freeFunc: ffi_jabberkit_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeAccountError_lift
+        )
 }
     
     /**
@@ -5725,6 +5781,123 @@ public func FfiConverterTypeSearchHit_lift(_ buf: RustBuffer) throws -> SearchHi
 #endif
 public func FfiConverterTypeSearchHit_lower(_ value: SearchHit) -> RustBuffer {
     return FfiConverterTypeSearchHit.lower(value)
+}
+
+
+/**
+ * Why a change to the account did not happen.
+ */
+public 
+enum AccountError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * Not online: wait for `Online`.
+     */
+    case NotConnected
+    /**
+     * The server refused (its rules); show `reason`.
+     */
+    case Refused(reason: String
+    )
+    /**
+     * The connection was lost, or no answer came within 30 s: whether the
+     * server did it is unknown.
+     */
+    case Unknown(reason: String
+    )
+    /**
+     * An empty password.
+     */
+    case InvalidInput(reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension AccountError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccountError: FfiConverterRustBuffer {
+    typealias SwiftType = AccountError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccountError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .NotConnected
+        case 2: return .Refused(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 3: return .Unknown(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 4: return .InvalidInput(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AccountError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case .NotConnected:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .Refused(reason):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Unknown(reason):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .InvalidInput(reason):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountError_lift(_ buf: RustBuffer) throws -> AccountError {
+    return try FfiConverterTypeAccountError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountError_lower(_ value: AccountError) -> RustBuffer {
+    return FfiConverterTypeAccountError.lower(value)
 }
 
 

@@ -750,6 +750,16 @@ RustBuffer uniffi_jabberkit_ffi_fn_method_client_state(uint64_t ptr, RustCallSta
 void uniffi_jabberkit_ffi_fn_method_client_update_contact(uint64_t ptr, RustBuffer jid, RustBuffer name, RustBuffer groups, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_CHANGE_PASSWORD
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_CHANGE_PASSWORD
+uint64_t uniffi_jabberkit_ffi_fn_method_client_change_password(uint64_t ptr, uint64_t new
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DELETE_ACCOUNT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DELETE_ACCOUNT
+uint64_t uniffi_jabberkit_ffi_fn_method_client_delete_account(uint64_t ptr
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DISABLE_PUSH
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_FN_METHOD_CLIENT_DISABLE_PUSH
 void uniffi_jabberkit_ffi_fn_method_client_disable_push(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -1628,6 +1638,18 @@ uint16_t uniffi_jabberkit_ffi_checksum_method_client_state(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_UPDATE_CONTACT
 #define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_UPDATE_CONTACT
 uint16_t uniffi_jabberkit_ffi_checksum_method_client_update_contact(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_CHANGE_PASSWORD
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_CHANGE_PASSWORD
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_change_password(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DELETE_ACCOUNT
+#define UNIFFI_FFIDEF_UNIFFI_JABBERKIT_FFI_CHECKSUM_METHOD_CLIENT_DELETE_ACCOUNT
+uint16_t uniffi_jabberkit_ffi_checksum_method_client_delete_account(void
     
 );
 #endif

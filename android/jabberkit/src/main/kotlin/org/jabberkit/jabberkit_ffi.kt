@@ -1057,6 +1057,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_update_contact(
     ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_change_password(
+    ): Int
+    external fun uniffi_jabberkit_ffi_checksum_method_client_delete_account(
+    ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_disable_push(
     ): Int
     external fun uniffi_jabberkit_ffi_checksum_method_client_enable_push(
@@ -1247,6 +1251,10 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_jabberkit_ffi_fn_method_client_update_contact(`ptr`: Long,`jid`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,`groups`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_jabberkit_ffi_fn_method_client_change_password(`ptr`: Long,`new`: Long,
+    ): Long
+    external fun uniffi_jabberkit_ffi_fn_method_client_delete_account(`ptr`: Long,
+    ): Long
     external fun uniffi_jabberkit_ffi_fn_method_client_disable_push(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_jabberkit_ffi_fn_method_client_enable_push(`ptr`: Long,`service`: RustBuffer.ByValue,`node`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -2253,6 +2261,20 @@ public interface ClientInterface {
     fun `updateContact`(`jid`: kotlin.String, `name`: kotlin.String?, `groups`: List<kotlin.String>)
     
     /**
+     * Changes the account's password on its server; once it confirmed,
+     * this client's later logins use `new` (store it for the next
+     * config). Online only. Runs on JabberKit's runtime.
+     */
+    suspend fun `changePassword`(`new`: Password)
+    
+    /**
+     * Removes the account from its server for good; the session then
+     * ends (`Disconnected`). The local store stays for the app to delete.
+     * Online only. Runs on JabberKit's runtime.
+     */
+    suspend fun `deleteAccount`()
+    
+    /**
      * Stops push notifications to this device (at once if online, else
      * on the next fresh session).
      */
@@ -3236,6 +3258,61 @@ open class Client: Disposable, AutoCloseable, ClientInterface
     }
     
     
+
+    
+    /**
+     * Changes the account's password on its server; once it confirmed,
+     * this client's later logins use `new` (store it for the next
+     * config). Online only. Runs on JabberKit's runtime.
+     */
+    @Throws(AccountException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `changePassword`(`new`: Password) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_jabberkit_ffi_fn_method_client_change_password(
+                uniffiHandle,
+                
+        FfiConverterTypePassword.lower(`new`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_jabberkit_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_jabberkit_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_jabberkit_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        AccountException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Removes the account from its server for good; the session then
+     * ends (`Disconnected`). The local store stays for the app to delete.
+     * Online only. Runs on JabberKit's runtime.
+     */
+    @Throws(AccountException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteAccount`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_jabberkit_ffi_fn_method_client_delete_account(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_jabberkit_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_jabberkit_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_jabberkit_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        AccountException.ErrorHandler,
+    )
+    }
 
     
     /**
@@ -8295,6 +8372,141 @@ public object FfiConverterTypeSearchHit: FfiConverterRustBuffer<SearchHit> {
             FfiConverterTypeMessage.write(value.`message`, buf)
             FfiConverterString.write(value.`snippet`, buf)
     }
+}
+
+
+
+
+
+/**
+ * Why a change to the account did not happen.
+ */
+sealed class AccountException: kotlin.Exception() {
+    
+    /**
+     * Not online: wait for `Online`.
+     */
+    class NotConnected(
+        ) : AccountException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * The server refused (its rules); show `reason`.
+     */
+    class Refused(
+        
+        val `reason`: kotlin.String
+        ) : AccountException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The connection was lost, or no answer came within 30 s: whether the
+     * server did it is unknown.
+     */
+    class Unknown(
+        
+        val `reason`: kotlin.String
+        ) : AccountException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * An empty password.
+     */
+    class InvalidInput(
+        
+        val `reason`: kotlin.String
+        ) : AccountException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<AccountException> {
+        override fun lift(error_buf: RustBuffer.ByValue): AccountException = FfiConverterTypeAccountError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccountError : FfiConverterRustBuffer<AccountException> {
+    override fun read(buf: ByteBuffer): AccountException {
+        
+
+        return when(buf.getInt()) {
+            1 -> AccountException.NotConnected()
+            2 -> AccountException.Refused(
+                FfiConverterString.read(buf),
+                )
+            3 -> AccountException.Unknown(
+                FfiConverterString.read(buf),
+                )
+            4 -> AccountException.InvalidInput(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: AccountException): ULong {
+        return when(value) {
+            is AccountException.NotConnected -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is AccountException.Refused -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is AccountException.Unknown -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is AccountException.InvalidInput -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: AccountException, buf: ByteBuffer) {
+        when(value) {
+            is AccountException.NotConnected -> {
+                buf.putInt(1)
+                Unit
+            }
+            is AccountException.Refused -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is AccountException.Unknown -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is AccountException.InvalidInput -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
 }
 
 

@@ -17,6 +17,7 @@ import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.buffer
 import kotlinx.coroutines.flow.callbackFlow
 import kotlinx.coroutines.withContext
+import org.jabberkit.AccountException
 import org.jabberkit.Client
 import org.jabberkit.ClientConfig
 import org.jabberkit.ConnectionState
@@ -379,6 +380,24 @@ class JabberKit(config: ClientConfig, scope: CoroutineScope? = null) : AutoClose
 
     /** Stops push notifications to this device (at once if online, else on the next fresh session). */
     suspend fun disablePush() = withContext(Dispatchers.IO) { client.disablePush() }
+
+    /**
+     * Changes the account's password on its server (XEP-0077). Once the server confirmed, this
+     * client's later logins use [new]; store it for the next [ClientConfig]. Online only; waits
+     * for the server's answer (at most 30 s), off the caller's thread.
+     *
+     * @throws AccountException.NotConnected unless online; [AccountException.Refused] with the
+     *   server's reason; [AccountException.Unknown] if the connection was lost or no answer came
+     *   (the change may have happened); [AccountException.InvalidInput] for an empty password.
+     */
+    suspend fun changePassword(new: Password) = client.changePassword(new)
+
+    /**
+     * Removes the account from its server for good (XEP-0077; app stores require an app that
+     * creates accounts to offer this). The session then ends ([ConnectionState.Disconnected]);
+     * the local store stays for the app to delete. Online only; throws as [changePassword].
+     */
+    suspend fun deleteAccount() = client.deleteAccount()
 
     /**
      * Enters [room] (`room@conference.example.org`) as [nick], with its [password] if it has one.
