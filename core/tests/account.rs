@@ -7,6 +7,9 @@ mod common;
 
 use common::*;
 use jabberkit::{AccountError, ConnectionState, Event, FailureReason, TlsMode};
+use std::time::Duration;
+
+use jabberkit_testkit::proxy::{FaultProxy, Mode};
 use jabberkit_testkit::server::{ServerKind, ServerOptions, TestServer};
 
 fn with_password(server: &TestServer, jid: &str, password: &str, dir: &std::path::Path) -> Account {
@@ -108,4 +111,47 @@ async fn a_removed_account_ends_the_session_and_can_no_longer_log_in() {
         matches!(reason, FailureReason::Authentication { .. }),
         "{reason:?}"
     );
+}
+
+/// The server removes the account, but its answer is lost with the link
+/// (here: cut while the answer is on its way back). The next login is
+/// refused: the call still says the account is gone, and the session ends
+/// disconnected, not failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_whose_answer_is_lost_is_still_reported_done() {
+    if ServerKind::from_env() == ServerKind::Ejabberd {
+        // ejabberd 24.12 still accepts the removed account's FAST token
+        // (the session it binds is then closed at once): the login is not
+        // refused, so the outcome stays `Unknown` there.
+        eprintln!("skipped: ejabberd lets a removed account's FAST token log in");
+        return;
+    }
+    let server = TestServer::start().await;
+    let Pair {
+        alice_jid, dirs, ..
+    } = pair(&server).await;
+    let proxy = FaultProxy::start(server.starttls_addr()).await;
+    let mut alice = Account::new(config(
+        &server,
+        &format!("{alice_jid}/phone"),
+        proxy.addr(),
+        TlsMode::StartTls,
+        dirs[0].path(),
+    ));
+    online(&mut alice).await;
+    // 1 s each way: the request reaches the server after 1 s, its answer
+    // would be back after 2 s; the link is cut at 1.5 s.
+    proxy.set_mode(Mode::Delay(Duration::from_secs(1)));
+    let client = alice.client.clone();
+    let removal = tokio::spawn(async move { client.delete_account().await });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    proxy.set_mode(Mode::Pass);
+    proxy.reset_all();
+    assert_eq!(removal.await.expect("task"), Ok(()));
+    alice
+        .wait_for("disconnected", |e| {
+            matches!(e, Event::ConnectionState(ConnectionState::Disconnected))
+        })
+        .await;
+    assert_eq!(alice.client.state(), ConnectionState::Disconnected);
 }

@@ -4,7 +4,9 @@
 //! [`AccountError::Unknown`] (the server may have done it).
 //!
 //! A new password takes effect for logins only once the server confirmed
-//! it. A removed account ends the session: nothing more can log in.
+//! it. A removed account ends the session: nothing more can log in. A
+//! server may reset the link right after removing the account, losing its
+//! answer; the next login's refusal then stands for it.
 
 use std::sync::Arc;
 
@@ -126,6 +128,20 @@ impl Account {
         };
         let _ = answer.send(Ok(()));
         gone
+    }
+
+    /// Whether a removal waits for its answer.
+    pub(crate) fn removal_pending(&self) -> bool {
+        self.pending.as_ref().is_some_and(|p| p.new.is_none())
+    }
+
+    /// The removal's answer was lost with the stream, and the server then
+    /// refused our login: the account is gone.
+    pub(crate) fn removed(&mut self) {
+        if let Some(Pending { answer, .. }) = self.pending.take() {
+            tracing::info!("account removed from the server (its answer was lost with the link)");
+            let _ = answer.send(Ok(()));
+        }
     }
 
     /// The stream was lost before the answer: the app is told the outcome

@@ -64,7 +64,7 @@ use crate::archive;
 use crate::connection::{Link, LinkEvent};
 use crate::events::EventHub;
 use crate::inbound;
-use crate::model::{ConnectionState, TypingState};
+use crate::model::{ConnectionState, FailureReason, TypingState};
 use crate::outbox::Report;
 use crate::store::Store;
 use bookmarks::Bookmarks;
@@ -241,6 +241,16 @@ impl Running {
         ev: LinkEvent,
         own_presence: &mut watch::Receiver<OwnPresence>,
     ) -> Flow {
+        // A server that removed our account may close the connection so
+        // fast that its answer is lost (a reset discards what was not read
+        // yet); the login that follows is refused: that is the answer.
+        if let LinkEvent::Closed(Some(FailureReason::Authentication { .. })) = &ev {
+            if self.account.removal_pending() {
+                self.account.removed();
+                idle(&self.hub);
+                return Flow::Close(None);
+            }
+        }
         // Online is published once our presence is on the wire: a server
         // routes a message to the bare JID only to available resources, so
         // a contact writing after we show Online reaches this session.
