@@ -104,6 +104,21 @@ async fn a_removed_account_ends_the_session_and_can_no_longer_log_in() {
         alice.client.delete_account().await,
         Err(AccountError::NotConnected)
     );
+    // This client cannot log back in either: its FAST token is forgotten
+    // (ejabberd 24.12 would still accept it).
+    alice.client.connect().expect("connect");
+    match alice
+        .wait_for("refused", |e| {
+            matches!(e, Event::ConnectionState(ConnectionState::Failed { .. }))
+        })
+        .await
+    {
+        Event::ConnectionState(ConnectionState::Failed { reason }) => assert!(
+            matches!(reason, FailureReason::Authentication { .. }),
+            "{reason:?}"
+        ),
+        _ => unreachable!(),
+    }
 
     let other = tempfile::tempdir().expect("tmp");
     let reason = refused(with_password(&server, &alice_jid, PASSWORD, other.path())).await;

@@ -19,6 +19,7 @@ use tokio_xmpp::parsers::stanza_error::StanzaError;
 use super::requests::{Out, Request};
 use crate::error::AccountError;
 use crate::model::Secret;
+use crate::store::Store;
 
 const NS_REGISTER: &str = "jabber:iq:register";
 
@@ -42,15 +43,21 @@ struct Pending {
 
 pub(crate) struct Account {
     own: BareJid,
+    store: Arc<Store>,
     /// What logins use; changed once the server confirmed.
     password: Arc<watch::Sender<String>>,
     pending: Option<Pending>,
 }
 
 impl Account {
-    pub(crate) fn new(own: BareJid, password: Arc<watch::Sender<String>>) -> Self {
+    pub(crate) fn new(
+        own: BareJid,
+        store: Arc<Store>,
+        password: Arc<watch::Sender<String>>,
+    ) -> Self {
         Account {
             own,
+            store,
             password,
             pending: None,
         }
@@ -123,6 +130,7 @@ impl Account {
             }
             None => {
                 tracing::info!("account removed from the server");
+                self.forget_login();
                 true
             }
         };
@@ -140,7 +148,16 @@ impl Account {
     pub(crate) fn removed(&mut self) {
         if let Some(Pending { answer, .. }) = self.pending.take() {
             tracing::info!("account removed from the server (its answer was lost with the link)");
+            self.forget_login();
             let _ = answer.send(Ok(()));
+        }
+    }
+
+    /// A removed account's FAST token must not log in again (ejabberd 24.12
+    /// still accepts it).
+    fn forget_login(&self) {
+        if let Err(e) = self.store.set_fast_token(None) {
+            tracing::error!("cannot forget the FAST token: {e}");
         }
     }
 

@@ -70,7 +70,7 @@ impl Session {
             room_actions: RoomActions::new(hub.clone()),
             bookmarks: Bookmarks::new(own.clone(), store.clone()),
             push: super::push::Push::new(store.clone(), hub.clone()),
-            account: super::account::Account::new(own.clone(), password),
+            account: super::account::Account::new(own.clone(), store.clone(), password),
             account_gone: false,
             uploads: Uploads::new(
                 BareJid::from_parts(None, own.domain()).into(),
