@@ -215,10 +215,10 @@ async fn a_download_of_a_dead_link_fails_with_the_reason() {
     );
 }
 
-/// The upload's link is reset twice in the middle: the file is uploaded
-/// again (new slot) and the peer gets one message.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_upload_cut_by_the_network_is_done_again_and_sent_once() {
+/// A server whose upload links lead through a fault proxy, and Alice and
+/// Bob online on it.
+async fn online_behind_http_proxy() -> (FaultProxy, TestServer, Pair) {
+    // The proxy's port goes into the server's config, so it comes first.
     let proxy = FaultProxy::bind().await;
     let server = TestServer::start_with(ServerOptions {
         http_port: Some(proxy.addr().port()),
@@ -226,15 +226,27 @@ async fn an_upload_cut_by_the_network_is_done_again_and_sent_once() {
     })
     .await;
     proxy.set_upstream(server.https_addr());
-    let Pair {
-        mut alice,
-        mut bob,
-        bob_jid,
-        alice_jid,
-        dirs,
-    } = pair(&server).await;
-    online(&mut alice).await;
-    online(&mut bob).await;
+    let mut pair = pair(&server).await;
+    online(&mut pair.alice).await;
+    online(&mut pair.bob).await;
+    (proxy, server, pair)
+}
+
+/// The upload's link is reset twice in the middle: the file is uploaded
+/// again (new slot) and the peer gets one message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_cut_by_the_network_is_done_again_and_sent_once() {
+    let (
+        proxy,
+        server,
+        Pair {
+            mut alice,
+            mut bob,
+            bob_jid,
+            alice_jid,
+            dirs,
+        },
+    ) = online_behind_http_proxy().await;
     let path = file(dirs[0].path(), "talk.mp4", 4 * 1024 * 1024);
     // 4 MiB at 1 MiB/s: each attempt is cut well before its end.
     proxy.set_mode(Mode::Throttle(1024 * 1024));
@@ -289,22 +301,17 @@ async fn an_upload_cut_by_the_network_is_done_again_and_sent_once() {
 /// and sends it, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_whose_upload_an_app_kill_cut_is_sent_after_the_restart() {
-    let proxy = FaultProxy::bind().await;
-    let server = TestServer::start_with(ServerOptions {
-        http_port: Some(proxy.addr().port()),
-        ..ServerOptions::default()
-    })
-    .await;
-    proxy.set_upstream(server.https_addr());
-    let Pair {
-        mut alice,
-        mut bob,
-        bob_jid,
-        alice_jid,
-        dirs,
-    } = pair(&server).await;
-    online(&mut alice).await;
-    online(&mut bob).await;
+    let (
+        proxy,
+        server,
+        Pair {
+            mut alice,
+            mut bob,
+            bob_jid,
+            alice_jid,
+            dirs,
+        },
+    ) = online_behind_http_proxy().await;
     let path = file(dirs[0].path(), "notes.pdf", 2 * 1024 * 1024);
     // 2 MiB at 512 KiB/s: still going when the app is killed.
     proxy.set_mode(Mode::Throttle(512 * 1024));

@@ -23,37 +23,36 @@ async fn prosody() -> TestServer {
     .await
 }
 
-/// Waits until the app server has `count` notifications; returns them.
-async fn pushes(server: &TestServer, count: usize) -> Vec<PushNotification> {
+/// Waits until the app server's notifications satisfy `done`; returns them.
+async fn notified(
+    server: &TestServer,
+    what: &str,
+    done: impl Fn(&[PushNotification]) -> bool,
+) -> Vec<PushNotification> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let got = server.push_notifications();
-        if got.len() >= count {
+        if done(&got) {
             return got;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} of {count} notifications: {got:?}",
-            got.len()
-        );
+        assert!(tokio::time::Instant::now() < deadline, "no {what}: {got:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
+/// Waits until the app server has `count` notifications; returns them.
+async fn pushes(server: &TestServer, count: usize) -> Vec<PushNotification> {
+    notified(server, &format!("{count} notifications"), |got| {
+        got.len() >= count
+    })
+    .await
+}
+
 /// Waits for the notification of "wake up".
 async fn wake_up(server: &TestServer) -> PushNotification {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let got = server.push_notifications();
-        if let Some(p) = got.iter().find(|p| p.body.as_deref() == Some("wake up")) {
-            return p.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no notification of it: {got:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let is_it = |p: &PushNotification| p.body.as_deref() == Some("wake up");
+    let got = notified(server, "notification of it", |got| got.iter().any(is_it)).await;
+    got.into_iter().find(is_it).expect("found above")
 }
 
 /// Waits for our server's answer about `node`.

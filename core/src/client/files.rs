@@ -117,9 +117,6 @@ impl Client {
         if !Path::new(dir).is_dir() {
             return Err(Error::invalid(format!("{dir:?} is not a directory")));
         }
-        let tls = Arc::new(crate::connection::https_config(
-            self.inner.config.extra_ca_pem.as_deref(),
-        )?);
         if !self
             .inner
             .downloads
@@ -134,7 +131,7 @@ impl Client {
         let inner = self.inner.clone();
         let (id, dir) = (id.to_owned(), PathBuf::from(dir));
         self.inner.runtime.spawn(async move {
-            let result = fetch(&inner, &tls, &id, &message.conversation, &url, &dir, &name).await;
+            let result = fetch(&inner, &id, &message.conversation, &url, &dir, &name).await;
             inner
                 .downloads
                 .lock()
@@ -160,13 +157,17 @@ impl Client {
 /// One download with its retries; the stored message on success.
 async fn fetch(
     inner: &Inner,
-    tls: &Arc<tokio_rustls::rustls::ClientConfig>,
     id: &str,
     conversation: &str,
     url: &str,
     dir: &Path,
     name: &str,
 ) -> Result<Message, String> {
+    // Here, not in `download`: reading the system's roots takes a while,
+    // and `download` runs on the app's thread.
+    let tls = crate::connection::https_config(inner.config.extra_ca_pem.as_deref())
+        .map(Arc::new)
+        .map_err(|e| format!("cannot set up TLS for the download: {e}"))?;
     let part = dir.join(format!("{name}.part"));
     let progress = |done: u64, total: Option<u64>| {
         inner.hub.emit(Event::Transfer {

@@ -111,15 +111,7 @@ pub(crate) fn classify_message(own: &BareJid, mut msg: Message, now: DateTime<Ut
             return Inbound::Ignore;
         };
         let reason = match msg.extract_valid_payload::<StanzaError>() {
-            Some(e) => {
-                let text = e
-                    .texts
-                    .values()
-                    .next()
-                    .map(|t| format!(": {t}"))
-                    .unwrap_or_default();
-                format!("{:?}{text}", e.defined_condition)
-            }
+            Some(e) => error_reason(&e),
             None => "bounced without a reason".to_owned(),
         };
         return Inbound::Bounce {
@@ -172,6 +164,15 @@ pub(crate) fn classify_message(own: &BareJid, mut msg: Message, now: DateTime<Ut
         wants_receipt: ids.wants_receipt,
         markable: ids.markable,
     })
+}
+
+/// A stanza error as a reason to show or log: its condition, then its
+/// text if it has one (`RemoteServerNotFound: …`).
+pub(crate) fn error_reason(e: &StanzaError) -> String {
+    match e.texts.values().next() {
+        Some(text) => format!("{:?}: {text}", e.defined_condition),
+        None => format!("{:?}", e.defined_condition),
+    }
 }
 
 /// The non-empty body of a message.

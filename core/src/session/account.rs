@@ -113,11 +113,7 @@ impl Account {
             return false;
         };
         if let Some(e) = refused {
-            let text = e.texts.values().next().cloned();
-            let reason = match text {
-                Some(text) => format!("{:?}: {text}", e.defined_condition),
-                None => format!("{:?}", e.defined_condition),
-            };
+            let reason = crate::inbound::error_reason(e);
             tracing::warn!("account change refused: {reason}");
             let _ = answer.send(Err(AccountError::Refused { reason }));
             return false;

@@ -65,13 +65,7 @@ impl Push {
         enable: bool,
         refused: Option<&StanzaError>,
     ) {
-        let refused = refused.map(|e| {
-            let text = e.texts.values().next().cloned();
-            match text {
-                Some(text) => format!("{:?}: {text}", e.defined_condition),
-                None => format!("{:?}", e.defined_condition),
-            }
-        });
+        let refused = refused.map(crate::inbound::error_reason);
         match (&refused, enable) {
             (Some(why), _) => tracing::warn!(%service, enable, "push request refused: {why}"),
             (None, true) => tracing::info!(%service, "push notifications enabled"),

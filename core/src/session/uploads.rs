@@ -33,6 +33,7 @@ pub(crate) const MAX_ATTEMPTS: u32 = 8;
 pub(crate) enum UploadReport {
     Progress {
         id: String,
+        conversation: String,
         done: u64,
         total: u64,
     },
@@ -266,11 +267,17 @@ impl Uploads {
     /// whether uploads should be started again (a pause ended).
     pub(crate) fn on_report(&mut self, report: UploadReport) -> (Option<Message>, bool) {
         match report {
-            UploadReport::Progress { id, done, total } => {
-                if let Ok(Some(u)) = self.store.upload(&id) {
+            UploadReport::Progress {
+                id,
+                conversation,
+                done,
+                total,
+            } => {
+                // Only a transfer still under way (not one given up meanwhile).
+                if matches!(self.stages.get(&id), Some(Stage::Http(_))) {
                     self.hub.emit(Event::Transfer {
                         id,
-                        conversation: u.message.conversation,
+                        conversation,
                         progress: TransferProgress {
                             done,
                             total: Some(total),
@@ -395,6 +402,7 @@ async fn transfer_task(
     };
     let progress = {
         let (reports, id) = (reports.clone(), id.clone());
+        let conversation = message.conversation.clone();
         // At most about 100 reports a file.
         let step = (size / 100).max(64 * 1024);
         let last = std::sync::atomic::AtomicU64::new(0);
@@ -404,6 +412,7 @@ async fn transfer_task(
                 last.store(done, std::sync::atomic::Ordering::Relaxed);
                 let _ = reports.send(UploadReport::Progress {
                     id: id.clone(),
+                    conversation: conversation.clone(),
                     done,
                     total: size,
                 });

@@ -78,20 +78,20 @@ impl Store {
             from: "uploads AS u JOIN messages AS m ON m.id = u.message_id",
             "ORDER BY u.seq"
         ))?;
-        let mut rows = stmt.query([])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(Upload {
-                message: super::read_message(row)?,
-                attempts: super::read_count(row, super::MESSAGE_COLUMNS, "upload attempts")?,
-            });
-        }
-        Ok(out)
+        let uploads = read_uploads(stmt.query([])?)?;
+        Ok(uploads)
     }
 
     /// Upload `id` if it is still to do.
     pub(crate) fn upload(&self, id: &str) -> Result<Option<Upload>, StoreError> {
-        Ok(self.uploads()?.into_iter().find(|u| u.message.id == id))
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(select_message!(
+            extra: ", u.attempts",
+            from: "uploads AS u JOIN messages AS m ON m.id = u.message_id",
+            "WHERE u.message_id = ?1"
+        ))?;
+        let upload = read_uploads(stmt.query([id])?)?.pop();
+        Ok(upload)
     }
 
     /// Counts a failed attempt at upload `id` (it stays to do); returns
@@ -182,4 +182,16 @@ impl Store {
         tx.commit()?;
         Ok(message)
     }
+}
+
+/// The rows of a `select_message!` over uploads with their attempts.
+fn read_uploads(mut rows: rusqlite::Rows<'_>) -> Result<Vec<Upload>, StoreError> {
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(Upload {
+            message: super::read_message(row)?,
+            attempts: super::read_count(row, super::MESSAGE_COLUMNS, "upload attempts")?,
+        });
+    }
+    Ok(out)
 }
